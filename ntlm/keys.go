@@ -1,0 +1,242 @@
+package ntlm
+
+import (
+	"crypto/des"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rc4"
+	"encoding/binary"
+	"strings"
+
+	"golang.org/x/crypto/md4"
+)
+
+// This file holds the cryptography of MS-NLMP section 3.3 and 3.4.5: the
+// one-way functions, the challenge responses, and the key derivations.
+
+// NTOWFv1 is MD4(UNICODE(Passwd)) (MS-NLMP 3.3.1), the NT hash.
+func NTOWFv1(password string) [16]byte {
+	h := md4.New()
+	h.Write(toUTF16(password))
+	var out [16]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// NTOWFv2 is HMAC_MD5(NTOWFv1(Passwd), UNICODE(Uppercase(User) ||
+// UserDom)) (MS-NLMP 3.3.2), computed from the NT hash. It is also
+// LMOWFv2.
+func NTOWFv2(ntHash [16]byte, user, domain string) [16]byte {
+	m := hmac.New(md5.New, ntHash[:])
+	m.Write(toUTF16(strings.ToUpper(user) + domain))
+	var out [16]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// LMOWFv1 is the LM hash (MS-NLMP 3.3.1): DES of "KGS!@#$%" under the two
+// halves of the uppercased, 14-byte padded OEM password.
+func LMOWFv1(password string) [16]byte {
+	p := make([]byte, 14)
+	copy(p, strings.ToUpper(password))
+	var out [16]byte
+	desEncrypt(out[:8], p[:7], []byte("KGS!@#$%"))
+	desEncrypt(out[8:], p[7:14], []byte("KGS!@#$%"))
+	return out
+}
+
+// desKey expands 7 key bytes into a DES key (parity bits left zero, as DES
+// ignores them).
+func desKey(k []byte) []byte {
+	return []byte{
+		k[0] & 0xFE,
+		(k[0]<<7 | k[1]>>1) & 0xFE,
+		(k[1]<<6 | k[2]>>2) & 0xFE,
+		(k[2]<<5 | k[3]>>3) & 0xFE,
+		(k[3]<<4 | k[4]>>4) & 0xFE,
+		(k[4]<<3 | k[5]>>5) & 0xFE,
+		(k[5]<<2 | k[6]>>6) & 0xFE,
+		k[6] << 1,
+	}
+}
+
+func desEncrypt(dst, key7, src []byte) {
+	c, err := des.NewCipher(desKey(key7))
+	if err != nil {
+		panic(err) // unreachable: the key is always 8 bytes
+	}
+	c.Encrypt(dst, src)
+}
+
+// desl is DESL(K, D) of MS-NLMP 6: three DES encryptions of D under the
+// 16-byte key K padded to 21 bytes.
+func desl(k [16]byte, d []byte) []byte {
+	var k21 [21]byte
+	copy(k21[:], k[:])
+	out := make([]byte, 24)
+	desEncrypt(out[0:8], k21[0:7], d)
+	desEncrypt(out[8:16], k21[7:14], d)
+	desEncrypt(out[16:24], k21[14:21], d)
+	return out
+}
+
+func hmacMD5(key []byte, parts ...[]byte) [16]byte {
+	m := hmac.New(md5.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	var out [16]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// NTLMv1Response computes the NTLMv1 responses and session base key of
+// MS-NLMP 3.3.1. With ESS (NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) the
+// NT response covers MD5(ServerChallenge || ClientChallenge) and the LM
+// response is the client challenge padded with zeros.
+func NTLMv1Response(ntHash, lmHash [16]byte, serverChallenge, clientChallenge [8]byte, ess bool) (lm, nt []byte, sessionBaseKey [16]byte) {
+	if ess {
+		d := md5.Sum(append(serverChallenge[:], clientChallenge[:]...))
+		nt = desl(ntHash, d[:8])
+		lm = make([]byte, 24)
+		copy(lm, clientChallenge[:])
+	} else {
+		nt = desl(ntHash, serverChallenge[:])
+		lm = desl(lmHash, serverChallenge[:])
+	}
+	sessionBaseKey = md4Sum(ntHash[:])
+	return lm, nt, sessionBaseKey
+}
+
+func md4Sum(b []byte) [16]byte {
+	h := md4.New()
+	h.Write(b)
+	var out [16]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// ntlmv2Temp builds "temp" of MS-NLMP 3.3.2: the NTLMv2_CLIENT_CHALLENGE
+// with its trailing four zero bytes.
+func ntlmv2Temp(timestamp uint64, clientChallenge [8]byte, avPairs []byte) []byte {
+	t := make([]byte, 28, 28+len(avPairs)+4)
+	t[0], t[1] = 1, 1 // RespType, HiRespType
+	binary.LittleEndian.PutUint64(t[8:], timestamp)
+	copy(t[16:], clientChallenge[:])
+	t = append(t, avPairs...)
+	return append(t, 0, 0, 0, 0)
+}
+
+// NTLMv2Response computes the NTLMv2 responses of MS-NLMP 3.3.2 from
+// ResponseKeyNT (NTOWFv2). avPairs is the AV_PAIR list the client sends
+// (with its MsvAvEOL). It returns LMv2 and NTLMv2_RESPONSE
+// (NTProofStr || temp) and the SessionBaseKey.
+func NTLMv2Response(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (lm, nt []byte, sessionBaseKey [16]byte) {
+	temp := ntlmv2Temp(timestamp, clientChallenge, avPairs)
+	proof := hmacMD5(responseKeyNT[:], serverChallenge[:], temp)
+	nt = append(proof[:], temp...)
+	lmp := hmacMD5(responseKeyNT[:], serverChallenge[:], clientChallenge[:])
+	lm = append(lmp[:], clientChallenge[:]...)
+	sessionBaseKey = hmacMD5(responseKeyNT[:], proof[:])
+	return lm, nt, sessionBaseKey
+}
+
+// KXKEY is the key exchange key of MS-NLMP 3.4.5.1. For NTLMv2 it is the
+// SessionBaseKey; for NTLMv1 it depends on ESS, LM_KEY and
+// REQUEST_NON_NT_SESSION_KEY.
+func KXKEY(flags uint32, v2 bool, sessionBaseKey [16]byte, lmResponse []byte, serverChallenge [8]byte, lmHash [16]byte) [16]byte {
+	if v2 {
+		return sessionBaseKey
+	}
+	switch {
+	case flags&NegotiateExtendedSessionSecurity != 0:
+		return hmacMD5(sessionBaseKey[:], serverChallenge[:], lmResponse[:8])
+	case flags&NegotiateLMKey != 0:
+		var out [16]byte
+		desEncrypt(out[:8], lmHash[:7], lmResponse[:8])
+		k := []byte{lmHash[7], 0xBD, 0xBD, 0xBD, 0xBD, 0xBD, 0xBD}
+		desEncrypt(out[8:], k, lmResponse[:8])
+		return out
+	case flags&RequestNonNTSessionKey != 0:
+		var out [16]byte
+		copy(out[:8], lmHash[:8])
+		return out
+	}
+	return sessionBaseKey
+}
+
+// rc4Once encrypts src under key with a fresh RC4 state (MS-NLMP's
+// RC4K), used for EncryptedRandomSessionKey.
+func rc4Once(key, src []byte) []byte {
+	c, _ := rc4.NewCipher(key)
+	out := make([]byte, len(src))
+	c.XORKeyStream(out, src)
+	return out
+}
+
+const (
+	clientSignMagic = "session key to client-to-server signing key magic constant\x00"
+	serverSignMagic = "session key to server-to-client signing key magic constant\x00"
+	clientSealMagic = "session key to client-to-server sealing key magic constant\x00"
+	serverSealMagic = "session key to server-to-client sealing key magic constant\x00"
+)
+
+// SIGNKEY is MS-NLMP 3.4.5.2: with ESS, MD5 of the exported session key
+// and the direction's magic constant; without ESS there is no signing key
+// (nil).
+func SIGNKEY(flags uint32, exportedSessionKey [16]byte, client bool) []byte {
+	if flags&NegotiateExtendedSessionSecurity == 0 {
+		return nil
+	}
+	magic := serverSignMagic
+	if client {
+		magic = clientSignMagic
+	}
+	s := md5.Sum(append(exportedSessionKey[:], magic...))
+	return s[:]
+}
+
+// SEALKEY is MS-NLMP 3.4.5.3: with ESS the key is cut to 16, 7 or 5 bytes
+// by NEGOTIATE_128/56 and hashed with the direction's magic constant;
+// without ESS, LM_KEY (or DATAGRAM) cuts a 56- or 40-bit key padded with
+// 0xA0 or 0xE538B0, and otherwise the exported session key is used.
+func SEALKEY(flags uint32, exportedSessionKey [16]byte, client bool) []byte {
+	k := exportedSessionKey[:]
+	if flags&NegotiateExtendedSessionSecurity != 0 {
+		switch {
+		case flags&Negotiate128 != 0:
+		case flags&Negotiate56 != 0:
+			k = k[:7]
+		default:
+			k = k[:5]
+		}
+		magic := serverSealMagic
+		if client {
+			magic = clientSealMagic
+		}
+		s := md5.Sum(append(append([]byte{}, k...), magic...))
+		return s[:]
+	}
+	if flags&(NegotiateLMKey|NegotiateDatagram) != 0 {
+		if flags&Negotiate56 != 0 {
+			return append(append([]byte{}, k[:7]...), 0xA0)
+		}
+		return append(append([]byte{}, k[:5]...), 0xE5, 0x38, 0xB0)
+	}
+	return append([]byte{}, k...)
+}
+
+// computeMIC is MS-NLMP 3.1.5.1.2: HMAC_MD5(ExportedSessionKey,
+// NEGOTIATE || CHALLENGE || AUTHENTICATE), the MIC field zeroed.
+func computeMIC(exportedSessionKey [16]byte, neg, chal, auth []byte) [16]byte {
+	m := hmac.New(md5.New, exportedSessionKey[:])
+	m.Write(neg)
+	m.Write(chal)
+	m.Write(auth[:micOffset])
+	var zero [micSize]byte
+	m.Write(zero[:])
+	m.Write(auth[micOffset+micSize:])
+	var out [16]byte
+	m.Sum(out[:0])
+	return out
+}

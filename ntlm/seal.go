@@ -1,0 +1,307 @@
+package ntlm
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rc4"
+	"crypto/subtle"
+	"encoding/binary"
+	"hash"
+	"hash/crc32"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// This file holds message integrity and confidentiality (MS-NLMP 3.4):
+// NTLMSSP_MESSAGE_SIGNATURE, SIGN, SEAL, VERIFY and UNSEAL, with separate
+// keys, sequence numbers and RC4 states per direction.
+
+// SignatureSize is the size of NTLMSSP_MESSAGE_SIGNATURE.
+const SignatureSize = 16
+
+// direction is one direction's state: its signing key, RC4 handle and
+// sequence number.
+type direction struct {
+	signKey []byte
+	rc4     *rc4.Cipher
+	seq     uint32
+	mac     hash.Hash // HMAC-MD5 under signKey, reset per message
+}
+
+// sealer is the per-message state of a context: the outgoing and incoming
+// directions.
+type sealer struct {
+	flags    uint32
+	out, in  *direction
+	datagram bool
+}
+
+func newDirection(flags uint32, signKey, sealKey []byte, seq uint32) *direction {
+	d := &direction{signKey: signKey, seq: seq}
+	d.rc4, _ = rc4.NewCipher(sealKey)
+	if signKey != nil {
+		d.mac = hmac.New(md5.New, signKey)
+	}
+	return d
+}
+
+// newSealer derives the four keys from the exported session key (MS-NLMP
+// 3.4.5.2 and 3.4.5.3). Without ESS both directions share one RC4 handle,
+// as Windows and Samba do.
+func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32) *sealer {
+	s := &sealer{flags: flags}
+	if flags&NegotiateExtendedSessionSecurity == 0 {
+		k := SEALKEY(flags, key, true)
+		s.out = newDirection(flags, nil, k, sendSeq)
+		s.in = &direction{rc4: s.out.rc4, seq: recvSeq}
+		return s
+	}
+	s.out = newDirection(flags, SIGNKEY(flags, key, client), SEALKEY(flags, key, client), sendSeq)
+	s.in = newDirection(flags, SIGNKEY(flags, key, !client), SEALKEY(flags, key, !client), recvSeq)
+	return s
+}
+
+// dataBuffers returns the SECBUFFER_DATA buffers of msg.
+func forData(msg *sspi.SecBufferDesc, f func(b *sspi.SecBuffer)) {
+	for i := range msg.Buffers {
+		if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
+			f(&msg.Buffers[i])
+		}
+	}
+}
+
+// signature computes NTLMSSP_MESSAGE_SIGNATURE over the data buffers with
+// d's state, in MS-NLMP 3.4.4 order: the message (already encrypted when
+// sealing) first advanced the RC4 state.
+func (s *sealer) signature(d *direction, sig []byte, plain [][]byte) {
+	binary.LittleEndian.PutUint32(sig[0:], 1)
+	if s.flags&NegotiateExtendedSessionSecurity != 0 {
+		var seq [4]byte
+		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		d.mac.Reset()
+		d.mac.Write(seq[:])
+		for _, p := range plain {
+			d.mac.Write(p)
+		}
+		var sum [16]byte
+		d.mac.Sum(sum[:0])
+		copy(sig[4:12], sum[:8])
+		if s.flags&NegotiateKeyExch != 0 {
+			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
+		}
+		copy(sig[12:16], seq[:])
+	} else {
+		crc := crc32.NewIEEE()
+		for _, p := range plain {
+			crc.Write(p)
+		}
+		binary.LittleEndian.PutUint32(sig[4:], 0)
+		binary.LittleEndian.PutUint32(sig[8:], crc.Sum32())
+		binary.LittleEndian.PutUint32(sig[12:], 0)
+		d.rc4.XORKeyStream(sig[4:16], sig[4:16])
+		binary.LittleEndian.PutUint32(sig[12:], binary.LittleEndian.Uint32(sig[12:])^d.seq)
+		binary.LittleEndian.PutUint32(sig[4:], 0)
+	}
+	d.seq++
+}
+
+func tokenBuffer(msg *sspi.SecBufferDesc) (*sspi.SecBuffer, error) {
+	t := msg.Find(sspi.SECBUFFER_TOKEN)
+	if t == nil {
+		return nil, &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INVALID_TOKEN, Detail: "no SECBUFFER_TOKEN"}
+	}
+	return t, nil
+}
+
+// sign is MakeSignature.
+func (s *sealer) sign(msg *sspi.SecBufferDesc) error {
+	t, err := tokenBuffer(msg)
+	if err != nil {
+		return err
+	}
+	if len(t.Buffer) < SignatureSize {
+		if cap(t.Buffer) < SignatureSize {
+			return sspi.SEC_E_BUFFER_TOO_SMALL
+		}
+	}
+	t.Buffer = t.Buffer[:SignatureSize]
+	var plain [][]byte
+	forData(msg, func(b *sspi.SecBuffer) { plain = append(plain, b.Buffer) })
+	s.signature(s.out, t.Buffer, plain)
+	return nil
+}
+
+// seal is SealMessage: it encrypts the writable data buffers in place and
+// writes the signature into the token buffer.
+func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
+	t, err := tokenBuffer(msg)
+	if err != nil {
+		return err
+	}
+	if len(t.Buffer) < SignatureSize && cap(t.Buffer) < SignatureSize {
+		return sspi.SEC_E_BUFFER_TOO_SMALL
+	}
+	t.Buffer = t.Buffer[:SignatureSize]
+	d := s.out
+	ess := s.flags&NegotiateExtendedSessionSecurity != 0
+	var seq [4]byte
+	if ess {
+		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		d.mac.Reset()
+		d.mac.Write(seq[:])
+	}
+	crc := crc32.NewIEEE()
+	forData(msg, func(b *sspi.SecBuffer) {
+		if ess {
+			d.mac.Write(b.Buffer)
+		} else {
+			crc.Write(b.Buffer)
+		}
+		if !b.BufferType.ReadOnly() {
+			d.rc4.XORKeyStream(b.Buffer, b.Buffer)
+		}
+	})
+	s.finish(d, t.Buffer, seq, crc.Sum32())
+	return nil
+}
+
+// finish writes the signature once the MAC or CRC covers the plaintext and
+// the data has been encrypted.
+func (s *sealer) finish(d *direction, sig []byte, seq [4]byte, crc uint32) {
+	binary.LittleEndian.PutUint32(sig[0:], 1)
+	if s.flags&NegotiateExtendedSessionSecurity != 0 {
+		var sum [16]byte
+		d.mac.Sum(sum[:0])
+		copy(sig[4:12], sum[:8])
+		if s.flags&NegotiateKeyExch != 0 {
+			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
+		}
+		copy(sig[12:16], seq[:])
+	} else {
+		binary.LittleEndian.PutUint32(sig[4:], 0)
+		binary.LittleEndian.PutUint32(sig[8:], crc)
+		binary.LittleEndian.PutUint32(sig[12:], 0)
+		d.rc4.XORKeyStream(sig[4:16], sig[4:16])
+		binary.LittleEndian.PutUint32(sig[12:], binary.LittleEndian.Uint32(sig[12:])^d.seq)
+		binary.LittleEndian.PutUint32(sig[4:], 0)
+	}
+	d.seq++
+}
+
+var (
+	errAltered    = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_MESSAGE_ALTERED, Detail: "signature mismatch"}
+	errBadSigVer  = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_MESSAGE_ALTERED, Detail: "bad signature version"}
+	errBadSigSize = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_MESSAGE_ALTERED, Detail: "bad signature size"}
+	errSequence   = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_OUT_OF_SEQUENCE, Detail: "unexpected sequence number"}
+)
+
+// checkHeader checks the signature's version and, with ESS, its clear
+// sequence number before any RC4 state is consumed.
+func (s *sealer) checkSig(sig []byte) error {
+	if len(sig) != SignatureSize {
+		return errBadSigSize
+	}
+	if binary.LittleEndian.Uint32(sig) != 1 {
+		return errBadSigVer
+	}
+	if s.flags&NegotiateExtendedSessionSecurity != 0 && binary.LittleEndian.Uint32(sig[12:]) != s.in.seq {
+		return errSequence
+	}
+	return nil
+}
+
+// verify is VerifySignature.
+func (s *sealer) verify(msg *sspi.SecBufferDesc) error {
+	t, err := tokenBuffer(msg)
+	if err != nil {
+		return err
+	}
+	if err := s.checkSig(t.Buffer); err != nil {
+		return err
+	}
+	saved := *s.in.rc4
+	savedSeq := s.in.seq
+	var plain [][]byte
+	forData(msg, func(b *sspi.SecBuffer) { plain = append(plain, b.Buffer) })
+	var want [SignatureSize]byte
+	s.signature(s.in, want[:], plain)
+	return s.compare(want[:], t.Buffer, saved, savedSeq)
+}
+
+func (s *sealer) compare(want, got []byte, saved rc4.Cipher, savedSeq uint32) error {
+	if subtle.ConstantTimeCompare(want, got) == 1 {
+		return nil
+	}
+	// Restore the state so that a forged message does not desynchronise
+	// the context.
+	*s.in.rc4 = saved
+	s.in.seq = savedSeq
+	if s.flags&NegotiateExtendedSessionSecurity == 0 &&
+		subtle.ConstantTimeCompare(want[:12], got[:12]) == 1 {
+		return errSequence
+	}
+	return errAltered
+}
+
+// unseal is UnsealMessage. It accepts a SECBUFFER_TOKEN holding the
+// signature and SECBUFFER_DATA buffers holding ciphertext, or a single
+// SECBUFFER_STREAM (signature || ciphertext, the GSS_Wrap layout) and an
+// empty SECBUFFER_DATA that receives the plaintext.
+func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
+	var sig []byte
+	if st := msg.Find(sspi.SECBUFFER_STREAM); st != nil {
+		if len(st.Buffer) < SignatureSize {
+			return &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "stream shorter than a signature"}
+		}
+		data := msg.Find(sspi.SECBUFFER_DATA)
+		if data == nil {
+			return &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INVALID_TOKEN, Detail: "no SECBUFFER_DATA for the plaintext"}
+		}
+		sig = st.Buffer[:SignatureSize]
+		data.Buffer = st.Buffer[SignatureSize:]
+	} else {
+		t, err := tokenBuffer(msg)
+		if err != nil {
+			return err
+		}
+		sig = t.Buffer
+	}
+	if err := s.checkSig(sig); err != nil {
+		return err
+	}
+	d := s.in
+	saved := *d.rc4
+	savedSeq := d.seq
+	ess := s.flags&NegotiateExtendedSessionSecurity != 0
+	var seq [4]byte
+	if ess {
+		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		d.mac.Reset()
+		d.mac.Write(seq[:])
+	}
+	crc := crc32.NewIEEE()
+	var touched [][]byte
+	forData(msg, func(b *sspi.SecBuffer) {
+		if !b.BufferType.ReadOnly() {
+			d.rc4.XORKeyStream(b.Buffer, b.Buffer)
+			touched = append(touched, b.Buffer)
+		}
+		if ess {
+			d.mac.Write(b.Buffer)
+		} else {
+			crc.Write(b.Buffer)
+		}
+	})
+	var want [SignatureSize]byte
+	s.finish(d, want[:], seq, crc.Sum32())
+	if err := s.compare(want[:], sig, saved, savedSeq); err != nil {
+		// Put the ciphertext back: the caller keeps what it gave us. The
+		// RC4 state itself was restored by compare.
+		c := saved
+		for _, b := range touched {
+			c.XORKeyStream(b, b)
+		}
+		return err
+	}
+	return nil
+}
