@@ -277,3 +277,9 @@ func StatusOf(err error) Status {
 	}
 	return SEC_E_INTERNAL_ERROR
 }
+
+// ErrContextBusy is returned when a call arrives on a context (or an
+// SspiAsyncContext) while another call on it is still in flight. Contexts
+// are used from one goroutine at a time; the second call is refused rather
+// than allowed to race. errors.Is(err, SEC_E_INVALID_PARAMETER) holds.
+var ErrContextBusy = &Error{Status: SEC_E_INVALID_PARAMETER, Detail: "another call is in flight on this context"}

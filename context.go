@@ -1,0 +1,270 @@
+package gosspi
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// ErrClosed is returned by calls on a closed Context.
+var ErrClosed = errors.New("gosspi: context closed")
+
+// Context is a security context seen from Go: the handshake with Step, then
+// per-message protection. It is used from one goroutine at a time, except
+// that Wrap/Sign and Unwrap/Verify may run in separate goroutines.
+type Context struct {
+	t        *sspi.FunctionTable
+	cred     sspi.CredHandle
+	ownsCred bool
+	h        sspi.CtxtHandle
+	started  bool
+	done     bool
+	client   bool
+
+	target  string
+	iscReq  sspi.ISCReq
+	ascReq  sspi.ASCReq
+	cb      *sspi.ChannelBindings
+	expiry  time.Time
+	iscRet  sspi.ISCRet
+	ascRet  sspi.ASCRet
+	pending []byte // unconsumed input (SECBUFFER_EXTRA) for the next step
+
+	sizesOnce sync.Once
+	sizes     sspi.SecPkgContextSizes
+	sizesErr  error
+
+	closeOnce sync.Once
+	closed    bool
+}
+
+// Step runs one leg of the handshake. Pass nil as in for the client's first
+// call. It returns the token to send to the peer (send it whenever it is
+// not empty, even when done is true) and whether the context is established.
+func (c *Context) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
+	if c.closed {
+		return nil, false, ErrClosed
+	}
+	if c.done {
+		return nil, true, nil
+	}
+	if len(c.pending) > 0 {
+		in = append(c.pending, in...)
+		c.pending = nil
+	}
+	input := sspi.NewDesc()
+	if in != nil || !c.client {
+		input.Buffers = append(input.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})
+	}
+	if c.cb != nil {
+		input.Buffers = append(input.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_CHANNEL_BINDINGS, Buffer: c.cb.Marshal()})
+	}
+	input.Buffers = append(input.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_EMPTY})
+	output := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+	var prev *sspi.CtxtHandle
+	if c.started {
+		prev = &c.h
+	}
+	var st sspi.Status
+	if c.client {
+		st, err = c.t.InitializeSecurityContextCtx(ctx, &c.cred, prev, c.target, c.iscReq, sspi.SECURITY_NATIVE_DREP, input, &c.h, output, &c.iscRet, &c.expiry)
+	} else {
+		st, err = c.t.AcceptSecurityContextCtx(ctx, &c.cred, prev, input, c.ascReq, sspi.SECURITY_NATIVE_DREP, &c.h, output, &c.ascRet, &c.expiry)
+	}
+	if c.h.IsValid() {
+		c.started = true
+	}
+	if extra := input.Find(sspi.SECBUFFER_EXTRA); extra != nil && err == nil {
+		c.pending = append([]byte(nil), extra.Buffer...)
+	}
+	if err != nil {
+		if st == sspi.SEC_E_INCOMPLETE_MESSAGE {
+			c.pending = append([]byte(nil), in...)
+		}
+		return output.Token(), false, err
+	}
+	out = output.Token()
+	switch st {
+	case sspi.SEC_E_OK:
+		c.done = true
+	case sspi.SEC_I_COMPLETE_NEEDED, sspi.SEC_I_COMPLETE_AND_CONTINUE:
+		if s := c.t.CompleteAuthToken(&c.h, output); s.Failed() {
+			return out, false, s
+		}
+		c.done = st == sspi.SEC_I_COMPLETE_NEEDED
+	}
+	return out, c.done, nil
+}
+
+// Established reports whether the handshake is complete.
+func (c *Context) Established() bool { return c.done }
+
+// Handle returns the underlying context handle, for the faithful calls of
+// package sspi.
+func (c *Context) Handle() sspi.CtxtHandle { return c.h }
+
+// Table returns the SSPI surface the context lives in.
+func (c *Context) Table() *sspi.FunctionTable { return c.t }
+
+// Expiry returns when the context expires (the zero time if never).
+func (c *Context) Expiry() time.Time { return c.expiry }
+
+// Flags returns the established attributes in package-neutral form.
+func (c *Context) Flags() sspi.ContextFlags {
+	var f sspi.SecPkgContextFlags
+	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_FLAGS, &f); st.Failed() {
+		return 0
+	}
+	return f.Flags
+}
+
+// Package returns the name of the package that established the context
+// (for Negotiate, the package it chose).
+func (c *Context) Package() string {
+	var ni sspi.SecPkgContextNegotiationInfo
+	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_NEGOTIATION_INFO, &ni); st.Succeeded() && ni.PackageInfo.Name != "" {
+		return ni.PackageInfo.Name
+	}
+	var pi sspi.SecPkgContextPackageInfo
+	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_PACKAGE_INFO, &pi); st.Succeeded() {
+		return pi.PackageInfo.Name
+	}
+	return ""
+}
+
+// Identity returns who the peer is, as far as the package knows.
+func (c *Context) Identity() (sspi.Identity, error) {
+	var id sspi.Identity
+	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_GOSSPI_IDENTITY, &id); st.Failed() {
+		return id, st
+	}
+	return id, nil
+}
+
+// SessionKey returns the context's exported session key. Treat it as a
+// secret.
+func (c *Context) SessionKey() ([]byte, error) {
+	var k sspi.SecPkgContextSessionKey
+	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_SESSION_KEY, &k); st.Failed() {
+		return nil, st
+	}
+	return k.SessionKey, nil
+}
+
+func (c *Context) ready() error {
+	if c.closed {
+		return ErrClosed
+	}
+	if !c.done {
+		return &sspi.Error{Status: sspi.SEC_E_INVALID_HANDLE, Detail: "handshake not complete"}
+	}
+	c.sizesOnce.Do(func() {
+		if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_SIZES, &c.sizes); st.Failed() {
+			c.sizesErr = st
+		}
+	})
+	return c.sizesErr
+}
+
+func statusErr(op string, st sspi.Status) error {
+	if st.Failed() {
+		return &sspi.Error{Op: op, Status: st}
+	}
+	return nil
+}
+
+// Wrap seals msg (EncryptMessage) and returns one token holding the
+// signature and the ciphertext, in the layout the peer's Unwrap (or GSS
+// gss_unwrap) reads.
+func (c *Context) Wrap(msg []byte) ([]byte, error) { return c.wrap(msg, 0) }
+
+// WrapIntegrity is Wrap without confidentiality (SECQOP_WRAP_NO_ENCRYPT),
+// for packages that support it.
+func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
+	return c.wrap(msg, sspi.SECQOP_WRAP_NO_ENCRYPT)
+}
+
+func (c *Context) wrap(msg []byte, qop uint32) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	trailer := int(c.sizes.SecurityTrailer)
+	data := append([]byte(nil), msg...)
+	desc := sspi.NewDesc(
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, 0, trailer)},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING},
+	)
+	if st := c.t.EncryptMessage(&c.h, qop, desc, 0); st.Failed() {
+		return nil, statusErr("EncryptMessage", st)
+	}
+	tok, data, pad := desc.Buffers[0].Buffer, desc.Buffers[1].Buffer, desc.Buffers[2].Buffer
+	res := make([]byte, 0, len(tok)+len(data)+len(pad))
+	res = append(res, tok...)
+	res = append(res, data...)
+	return append(res, pad...), nil
+}
+
+// Unwrap opens a token made by the peer's Wrap (DecryptMessage) and returns
+// the plaintext.
+func (c *Context) Unwrap(token []byte) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	desc := sspi.NewDesc(
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_STREAM, Buffer: token},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA},
+	)
+	if st := c.t.DecryptMessage(&c.h, desc, 0, nil); st.Failed() {
+		return nil, statusErr("DecryptMessage", st)
+	}
+	return desc.Buffers[1].Buffer, nil
+}
+
+// Sign returns a signature over msg (MakeSignature).
+func (c *Context) Sign(msg []byte) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	desc := sspi.NewDesc(
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA | sspi.SECBUFFER_READONLY, Buffer: msg},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, 0, c.sizes.MaxSignature)},
+	)
+	if st := c.t.MakeSignature(&c.h, 0, desc, 0); st.Failed() {
+		return nil, statusErr("MakeSignature", st)
+	}
+	return desc.Buffers[1].Buffer, nil
+}
+
+// Verify checks a signature from the peer's Sign (VerifySignature).
+func (c *Context) Verify(msg, sig []byte) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
+	desc := sspi.NewDesc(
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA | sspi.SECBUFFER_READONLY, Buffer: msg},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: sig},
+	)
+	return statusErr("VerifySignature", c.t.VerifySignature(&c.h, desc, 0, nil))
+}
+
+// Close deletes the context (and the credential, if the Context acquired
+// it). It is safe to call more than once.
+func (c *Context) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closed = true
+		if c.started {
+			if st := c.t.DeleteSecurityContext(&c.h); st.Failed() && st != sspi.SEC_E_INVALID_HANDLE {
+				err = statusErr("DeleteSecurityContext", st)
+			}
+		}
+		if c.ownsCred {
+			c.t.FreeCredentialsHandle(&c.cred)
+		}
+	})
+	return err
+}

@@ -1,0 +1,241 @@
+// Package handles is the bounded, sharded handle table behind the host's
+// credential and context handles.
+//
+// A handle is an opaque pair of words: Lower is a 64-bit value drawn from a
+// bijective mix of a counter and a per-table random key, so handles never
+// repeat within a table, are not guessable from one another and are never
+// pointers; Upper carries the table's magic and the entry kind, so a handle
+// of the wrong kind, or from another table, is refused.
+//
+// The table is safe for concurrent use. It has a cap: Insert fails when the
+// table is full, after it has tried to reap expired entries. Entries may
+// carry a deadline ("half-built" contexts); Reap removes those past it and
+// hands them to a callback, so a peer that starts handshakes and never
+// finishes cannot grow memory without bound.
+package handles
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kind distinguishes the kinds of entries one table may hold.
+type Kind uint8
+
+// Handle is a table handle.
+type Handle struct {
+	Lower, Upper uint64
+}
+
+// ErrFull is returned by Insert when the table holds its cap of entries.
+var ErrFull = errors.New("handles: table full")
+
+const shardCount = 64
+
+type entry[T any] struct {
+	val      T
+	deadline int64 // unix nanoseconds; 0 = none
+}
+
+type shard[T any] struct {
+	mu sync.RWMutex
+	m  map[uint64]*entry[T]
+}
+
+// Table is a bounded handle table of values of type T.
+type Table[T any] struct {
+	magic  uint64 // upper 48 bits of Upper
+	key    uint64
+	next   atomic.Uint64
+	count  atomic.Int64
+	cap    int64
+	shards [shardCount]shard[T]
+	now    func() time.Time
+}
+
+// New returns a table holding at most max entries (max <= 0 means 1<<20).
+func New[T any](max int) *Table[T] {
+	if max <= 0 {
+		max = 1 << 20
+	}
+	var seed [16]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic("handles: no randomness: " + err.Error())
+	}
+	t := &Table[T]{
+		magic: binary.LittleEndian.Uint64(seed[:8]) &^ 0xFFFF,
+		key:   binary.LittleEndian.Uint64(seed[8:]),
+		cap:   int64(max),
+		now:   time.Now,
+	}
+	for i := range t.shards {
+		t.shards[i].m = make(map[uint64]*entry[T])
+	}
+	return t
+}
+
+// SetClock replaces the clock used for deadlines (tests).
+func (t *Table[T]) SetClock(now func() time.Time) { t.now = now }
+
+// mix is the splitmix64 finalizer, a bijection on uint64.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func (t *Table[T]) shardOf(lower uint64) *shard[T] { return &t.shards[lower%shardCount] }
+
+func (t *Table[T]) upper(k Kind) uint64 { return t.magic | uint64(k) }
+
+// Len returns the number of entries.
+func (t *Table[T]) Len() int { return int(t.count.Load()) }
+
+// Cap returns the table's cap.
+func (t *Table[T]) Cap() int { return int(t.cap) }
+
+// Insert adds v under a new handle of kind k. A non-zero ttl gives the entry
+// a deadline after which Reap removes it unless Settle clears it first.
+// When the table is full, Insert reaps expired entries (passing them to
+// onReap, which may be nil) and fails with ErrFull if that frees nothing.
+func (t *Table[T]) Insert(k Kind, v T, ttl time.Duration, onReap func(T)) (Handle, error) {
+	if t.count.Add(1) > t.cap {
+		t.count.Add(-1)
+		if t.Reap(onReap) == 0 {
+			return Handle{}, ErrFull
+		}
+		if t.count.Add(1) > t.cap {
+			t.count.Add(-1)
+			return Handle{}, ErrFull
+		}
+	}
+	e := &entry[T]{val: v}
+	if ttl > 0 {
+		e.deadline = t.now().Add(ttl).UnixNano()
+	}
+	lower := mix(t.next.Add(1) ^ t.key)
+	if lower == 0 { // keep the zero handle invalid
+		lower = mix(t.next.Add(1) ^ t.key)
+	}
+	s := t.shardOf(lower)
+	s.mu.Lock()
+	s.m[lower] = e
+	s.mu.Unlock()
+	return Handle{Lower: lower, Upper: t.upper(k)}, nil
+}
+
+// Get returns the value under h if h is a live handle of kind k.
+func (t *Table[T]) Get(h Handle, k Kind) (T, bool) {
+	var zero T
+	if h.Upper != t.upper(k) {
+		return zero, false
+	}
+	s := t.shardOf(h.Lower)
+	s.mu.RLock()
+	e, ok := s.m[h.Lower]
+	s.mu.RUnlock()
+	if !ok {
+		return zero, false
+	}
+	return e.val, true
+}
+
+// Settle clears h's deadline (the context is established) and reports
+// whether h is live.
+func (t *Table[T]) Settle(h Handle, k Kind) bool {
+	return t.setDeadline(h, k, 0)
+}
+
+// Extend gives h a new deadline ttl from now.
+func (t *Table[T]) Extend(h Handle, k Kind, ttl time.Duration) bool {
+	return t.setDeadline(h, k, t.now().Add(ttl).UnixNano())
+}
+
+func (t *Table[T]) setDeadline(h Handle, k Kind, d int64) bool {
+	if h.Upper != t.upper(k) {
+		return false
+	}
+	s := t.shardOf(h.Lower)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[h.Lower]
+	if ok {
+		e.deadline = d
+	}
+	return ok
+}
+
+// Delete removes h and returns its value. Deleting a handle that is not
+// there (already deleted, unknown, wrong kind) returns false and changes
+// nothing.
+func (t *Table[T]) Delete(h Handle, k Kind) (T, bool) {
+	var zero T
+	if h.Upper != t.upper(k) {
+		return zero, false
+	}
+	s := t.shardOf(h.Lower)
+	s.mu.Lock()
+	e, ok := s.m[h.Lower]
+	if ok {
+		delete(s.m, h.Lower)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return zero, false
+	}
+	t.count.Add(-1)
+	return e.val, true
+}
+
+// Reap removes every entry whose deadline has passed, calls onReap (if not
+// nil) with each outside the table's locks, and returns how many it removed.
+func (t *Table[T]) Reap(onReap func(T)) int {
+	now := t.now().UnixNano()
+	var reaped []T
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if e.deadline != 0 && e.deadline <= now {
+				delete(s.m, k)
+				reaped = append(reaped, e.val)
+			}
+		}
+		s.mu.Unlock()
+	}
+	t.count.Add(-int64(len(reaped)))
+	if onReap != nil {
+		for _, v := range reaped {
+			onReap(v)
+		}
+	}
+	return len(reaped)
+}
+
+// Drain removes every entry and calls onRemove (if not nil) with each.
+func (t *Table[T]) Drain(onRemove func(T)) int {
+	var all []T
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			delete(s.m, k)
+			all = append(all, e.val)
+		}
+		s.mu.Unlock()
+	}
+	t.count.Add(-int64(len(all)))
+	if onRemove != nil {
+		for _, v := range all {
+			onRemove(v)
+		}
+	}
+	return len(all)
+}
