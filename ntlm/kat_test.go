@@ -180,7 +180,7 @@ func TestKnownAnswersNTLMv2(t *testing.T) {
 // session key, compares with the spec, and unseals it as the server.
 func wrapKAT(t *testing.T, flags uint32, key [16]byte, cipher, sig string) {
 	t.Helper()
-	c := newSealer(flags, key, true, 0, 0)
+	c := newSealer(flags, key, true, 0, 0, 0, 0)
 	data := append([]byte(nil), katPlaintext...)
 	msg := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, 16)},
 		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data})
@@ -189,7 +189,7 @@ func wrapKAT(t *testing.T, flags uint32, key [16]byte, cipher, sig string) {
 	}
 	eq(t, "sealed data", msg.Buffers[1].Buffer, cipher)
 	eq(t, "signature", msg.Buffers[0].Buffer, sig)
-	s := newSealer(flags, key, false, 0, 0)
+	s := newSealer(flags, key, false, 0, 0, 0, 0)
 	if err := s.unseal(msg); err != nil {
 		t.Fatalf("unseal: %v", err)
 	}

@@ -54,9 +54,9 @@ const (
 
 // MsvAvFlags bits.
 const (
-	AvFlagConstrained    uint32 = 0x1
-	AvFlagMICPresent     uint32 = 0x2
-	AvFlagUntrustedSPN   uint32 = 0x4
+	AvFlagConstrained  uint32 = 0x1
+	AvFlagMICPresent   uint32 = 0x2
+	AvFlagUntrustedSPN uint32 = 0x4
 )
 
 const (
@@ -256,9 +256,10 @@ type field struct{ off, n int }
 
 // reader validates payload fields against the message.
 type reader struct {
-	b      []byte
-	header int // fixed header size: payloads may not start before it
-	fields []field
+	b       []byte
+	header  int // fixed header size: payloads may not start before it
+	fields  []field
+	missing int // bytes past the end that some field needs
 }
 
 func (r *reader) field(at int) (field, error) {
@@ -267,8 +268,17 @@ func (r *reader) field(at int) (field, error) {
 	if n == 0 {
 		return field{}, nil
 	}
-	if off < r.header || off > len(r.b) || n > len(r.b)-off {
+	if off < r.header || off+n > maxMessage {
 		return field{}, errInvalid("payload field out of range")
+	}
+	if off+n > len(r.b) {
+		// A field running past the end of a plausible message: the
+		// message is incomplete (SEC_E_INCOMPLETE_MESSAGE with a
+		// SECBUFFER_MISSING hint).
+		if off+n-len(r.b) > r.missing {
+			r.missing = off + n - len(r.b)
+		}
+		return field{}, nil
 	}
 	f := field{off: off, n: n}
 	r.fields = append(r.fields, f)
@@ -278,6 +288,9 @@ func (r *reader) field(at int) (field, error) {
 // check rejects overlapping payload fields and returns the smallest
 // payload offset (len(b) when there is no payload).
 func (r *reader) check() (int, error) {
+	if r.missing > 0 {
+		return 0, &IncompleteError{Missing: r.missing}
+	}
 	sort.Slice(r.fields, func(i, j int) bool { return r.fields[i].off < r.fields[j].off })
 	for i := 1; i < len(r.fields); i++ {
 		if r.fields[i-1].off+r.fields[i-1].n > r.fields[i].off {
@@ -319,10 +332,21 @@ func checkHeader(b []byte, typ uint32, min int) error {
 		return errInvalid("unexpected message type")
 	}
 	if len(b) < min {
-		return errInvalid("message truncated")
+		return &IncompleteError{Missing: min - len(b)}
 	}
 	return nil
 }
+
+// IncompleteError reports a message cut short: Missing more bytes are
+// needed. Its status is SEC_E_INCOMPLETE_MESSAGE.
+type IncompleteError struct{ Missing int }
+
+func (e *IncompleteError) Error() string {
+	return "ntlm: message incomplete: SEC_E_INCOMPLETE_MESSAGE"
+}
+
+// Unwrap lets errors.Is and sspi.StatusOf see SEC_E_INCOMPLETE_MESSAGE.
+func (e *IncompleteError) Unwrap() error { return sspi.SEC_E_INCOMPLETE_MESSAGE }
 
 // MessageType returns the MessageType of an NTLMSSP message, or 0.
 func MessageType(b []byte) uint32 {

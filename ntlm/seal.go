@@ -23,9 +23,36 @@ const SignatureSize = 16
 // sequence number.
 type direction struct {
 	signKey []byte
-	rc4     *rc4.Cipher
+	rc4     *stream
 	seq     uint32
 	mac     hash.Hash // HMAC-MD5 under signKey, reset per message
+}
+
+// stream is an RC4 handle that counts the keystream it has used, so that
+// ExportContext can describe its state and an import can regenerate it.
+type stream struct {
+	c rc4.Cipher
+	n uint64
+}
+
+func newStream(key []byte, skip uint64) *stream {
+	c, _ := rc4.NewCipher(key)
+	s := &stream{c: *c}
+	var buf [512]byte
+	for skip > 0 {
+		k := uint64(len(buf))
+		if skip < k {
+			k = skip
+		}
+		s.XORKeyStream(buf[:k], buf[:k])
+		skip -= k
+	}
+	return s
+}
+
+func (s *stream) XORKeyStream(dst, src []byte) {
+	s.c.XORKeyStream(dst, src)
+	s.n += uint64(len(src))
 }
 
 // sealer is the per-message state of a context: the outgoing and incoming
@@ -36,9 +63,8 @@ type sealer struct {
 	datagram bool
 }
 
-func newDirection(flags uint32, signKey, sealKey []byte, seq uint32) *direction {
-	d := &direction{signKey: signKey, seq: seq}
-	d.rc4, _ = rc4.NewCipher(sealKey)
+func newDirection(signKey, sealKey []byte, seq uint32, used uint64) *direction {
+	d := &direction{signKey: signKey, seq: seq, rc4: newStream(sealKey, used)}
 	if signKey != nil {
 		d.mac = hmac.New(md5.New, signKey)
 	}
@@ -48,16 +74,18 @@ func newDirection(flags uint32, signKey, sealKey []byte, seq uint32) *direction 
 // newSealer derives the four keys from the exported session key (MS-NLMP
 // 3.4.5.2 and 3.4.5.3). Without ESS both directions share one RC4 handle,
 // as Windows and Samba do.
-func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32) *sealer {
+// sendUsed and recvUsed are the keystream bytes each direction has
+// already consumed (for an imported context).
+func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32, sendUsed, recvUsed uint64) *sealer {
 	s := &sealer{flags: flags}
 	if flags&NegotiateExtendedSessionSecurity == 0 {
 		k := SEALKEY(flags, key, true)
-		s.out = newDirection(flags, nil, k, sendSeq)
+		s.out = newDirection(nil, k, sendSeq, sendUsed)
 		s.in = &direction{rc4: s.out.rc4, seq: recvSeq}
 		return s
 	}
-	s.out = newDirection(flags, SIGNKEY(flags, key, client), SEALKEY(flags, key, client), sendSeq)
-	s.in = newDirection(flags, SIGNKEY(flags, key, !client), SEALKEY(flags, key, !client), recvSeq)
+	s.out = newDirection(SIGNKEY(flags, key, client), SEALKEY(flags, key, client), sendSeq, sendUsed)
+	s.in = newDirection(SIGNKEY(flags, key, !client), SEALKEY(flags, key, !client), recvSeq, recvUsed)
 	return s
 }
 
@@ -228,7 +256,7 @@ func (s *sealer) verify(msg *sspi.SecBufferDesc) error {
 	return s.compare(want[:], t.Buffer, saved, savedSeq)
 }
 
-func (s *sealer) compare(want, got []byte, saved rc4.Cipher, savedSeq uint32) error {
+func (s *sealer) compare(want, got []byte, saved stream, savedSeq uint32) error {
 	if subtle.ConstantTimeCompare(want, got) == 1 {
 		return nil
 	}

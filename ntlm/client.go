@@ -1,0 +1,220 @@
+package ntlm
+
+import (
+	"context"
+	"encoding/binary"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// clientContext is the LSA-mode state of an initiator (MS-NLMP 3.1.5).
+type clientContext struct {
+	p        *Package
+	cred     credential
+	req      sspi.ISCReq
+	target   string
+	bindings *sspi.ChannelBindings
+	negMsg   []byte
+	negFlags uint32
+	done     *session
+}
+
+func iscErr(status sspi.Status, detail string) error {
+	return &sspi.Error{Op: "InitializeSecurityContext", Status: status, Detail: detail}
+}
+
+// Delete implements sspi.LsaContext.
+func (c *clientContext) Delete() {
+	c.cred.ntHash = [16]byte{}
+	if c.done != nil {
+		c.done.key = [16]byte{}
+	}
+}
+
+// QueryAttributes implements sspi.LsaContext.
+func (c *clientContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	if c.done == nil {
+		if attr == sspi.SECPKG_ATTR_SIZES || attr == sspi.SECPKG_ATTR_PACKAGE_INFO {
+			return (&session{}).attribute(attr)
+		}
+		return nil, iscErr(sspi.SEC_E_INVALID_HANDLE, "context not established")
+	}
+	return c.done.attribute(attr)
+}
+
+// clientFlags are the NEGOTIATE flags for a request.
+func clientFlags(req sspi.ISCReq, anonymous bool) uint32 {
+	f := NegotiateUnicode | NegotiateOEM | RequestTarget | NegotiateNTLM | NegotiateAlwaysSign |
+		NegotiateExtendedSessionSecurity | NegotiateVersion | Negotiate128 | Negotiate56 | NegotiateKeyExch |
+		NegotiateSign | NegotiateTargetInfo
+	if req&sspi.ISC_REQ_CONFIDENTIALITY != 0 {
+		f |= NegotiateSeal
+	}
+	if req&sspi.ISC_REQ_IDENTIFY != 0 {
+		f |= NegotiateIdentify
+	}
+	if anonymous {
+		f |= NegotiateAnonymous
+	}
+	return f
+}
+
+// InitLsaModeContext implements sspi.LsaModePackage: the first call
+// returns NEGOTIATE, the second takes CHALLENGE and returns AUTHENTICATE.
+func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, params *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	cr, ok := cred.(*credential)
+	if !ok || cr == nil {
+		return c, out, iscErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM credential")
+	}
+	if params == nil {
+		params = &sspi.InitContextParams{}
+	}
+	if cr.use&sspi.SECPKG_CRED_OUTBOUND == 0 || (cr.user == "" && !cr.anonymous) {
+		return c, out, iscErr(sspi.SEC_E_NO_CREDENTIALS, "credential cannot initiate")
+	}
+	if params.ContextReq&(sspi.ISC_REQ_PROMPT_FOR_CREDS|sspi.ISC_REQ_DATAGRAM) != 0 {
+		return c, out, iscErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "requirement NTLM cannot meet")
+	}
+	tok, cb, err := input(params.Input)
+	if err != nil {
+		return c, out, err
+	}
+	if c == nil {
+		cc := &clientContext{p: p, cred: *cr, req: params.ContextReq, target: params.TargetName, bindings: cb}
+		if params.ContextReq&sspi.ISC_REQ_NULL_SESSION != 0 {
+			cc.cred.anonymous, cc.cred.user, cc.cred.domain = true, "", ""
+		}
+		cc.negFlags = clientFlags(params.ContextReq, cc.cred.anonymous)
+		v := DefaultVersion
+		cc.negMsg = (&NegotiateMessage{Flags: cc.negFlags, Version: &v}).Marshal()
+		out.Status = sspi.SEC_I_CONTINUE_NEEDED
+		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: append([]byte(nil), cc.negMsg...)}}
+		out.Flags = contextFlags(cc.negFlags, cc.cred.anonymous)
+		return cc, out, nil
+	}
+	cc, ok := c.(*clientContext)
+	if !ok || cc.done != nil {
+		return c, out, iscErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM client context in progress")
+	}
+	if cb != nil {
+		cc.bindings = cb
+	}
+	if len(tok) == 0 {
+		return cc, out, iscErr(sspi.SEC_E_INVALID_TOKEN, "no CHALLENGE token")
+	}
+	chal, err := ParseChallenge(tok)
+	if err != nil {
+		return cc, out, statusErr(err, &out)
+	}
+	authMsg, s, err := cc.authenticate(tok, chal)
+	if err != nil {
+		return cc, out, err
+	}
+	cc.done = s
+	cc.cred.ntHash = [16]byte{}
+	out.Status = sspi.SEC_E_OK
+	out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: authMsg}}
+	out.Flags = s.ctxFlags
+	out.Expiry = s.expiry
+	out.Mapped = true
+	out.ContextData = s.marshal()
+	return cc, out, nil
+}
+
+// authenticate computes the AUTHENTICATE message (MS-NLMP 3.1.5.1.2).
+func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([]byte, *session, error) {
+	p := cc.p
+	flags := cc.negFlags & chal.Flags
+	if chal.Flags&NegotiateUnicode != 0 {
+		flags = flags&^NegotiateOEM | NegotiateUnicode
+	} else if chal.Flags&NegotiateOEM != 0 {
+		flags = flags &^ NegotiateUnicode
+	} else {
+		return nil, nil, iscErr(sspi.SEC_E_INVALID_TOKEN, "server chose no character set")
+	}
+	flags |= NegotiateNTLM | NegotiateVersion
+	if cc.cred.anonymous {
+		flags |= NegotiateAnonymous
+	}
+	serverAV, err := ParseAvPairs(chal.TargetInfo)
+	if len(chal.TargetInfo) == 0 {
+		serverAV, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var cchal [8]byte
+	if err := p.random(cchal[:]); err != nil {
+		return nil, nil, iscErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
+	}
+	now := p.now()
+	am := &AuthenticateMessage{Flags: flags, Domain: cc.cred.domain, User: cc.cred.user, Workstation: cc.cred.workstation}
+	v := DefaultVersion
+	am.Version = &v
+	var sessionBaseKey, kx [16]byte
+	switch {
+	case cc.cred.anonymous:
+		// MS-NLMP 3.1.5.1.2: anonymous sends an empty NT response and a
+		// single zero byte of LM response; the session base key is zero.
+		am.LmChallengeResponse = []byte{0}
+		am.Domain, am.User = "", ""
+	case p.cfg.AllowNTLMv1:
+		var lm, nt []byte
+		lm, nt, sessionBaseKey = NTLMv1Response(cc.cred.ntHash, [16]byte{}, chal.ServerChallenge, cchal, flags&NegotiateExtendedSessionSecurity != 0)
+		if flags&NegotiateExtendedSessionSecurity == 0 {
+			lm = nt // no LM hash is ever kept: send the NT response twice
+		}
+		am.LmChallengeResponse, am.NtChallengeResponse = lm, nt
+		kx = KXKEY(flags&^NegotiateLMKey, false, sessionBaseKey, lm, chal.ServerChallenge, [16]byte{})
+	default:
+		ts := filetime(now)
+		tsv, hasTS := serverAV.Get(AvTimestamp)
+		if hasTS {
+			ts = binary.LittleEndian.Uint64(tsv)
+		}
+		av := append(AvPairs(nil), serverAV...)
+		var avFlags [4]byte
+		if f, ok := serverAV.Get(AvFlags); ok {
+			copy(avFlags[:], f)
+		}
+		binary.LittleEndian.PutUint32(avFlags[:], binary.LittleEndian.Uint32(avFlags[:])|AvFlagMICPresent)
+		av = av.Set(AvFlags, avFlags[:])
+		var cbHash [16]byte
+		if cc.bindings != nil {
+			cbHash = cc.bindings.GSSBindingsHash()
+		}
+		av = av.Set(AvChannelBindings, cbHash[:])
+		if cc.target != "" {
+			av = av.Set(AvTargetName, toUTF16(cc.target))
+		}
+		rk := NTOWFv2(cc.cred.ntHash, cc.cred.user, cc.cred.domain)
+		var lm, nt []byte
+		lm, nt, sessionBaseKey = NTLMv2Response(rk, chal.ServerChallenge, cchal, ts, av.Marshal())
+		if hasTS {
+			lm = make([]byte, 24) // MS-NLMP 3.1.5.1.2: Z(24) when the server sent a timestamp
+		}
+		am.LmChallengeResponse, am.NtChallengeResponse = lm, nt
+		am.HasMIC = true
+		kx = sessionBaseKey
+	}
+	exported := kx
+	if flags&NegotiateKeyExch != 0 {
+		if err := p.random(exported[:]); err != nil {
+			return nil, nil, iscErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
+		}
+		am.EncryptedRandomSessionKey = rc4Once(kx[:], exported[:])
+	}
+	msg := am.Marshal()
+	if am.HasMIC {
+		mic := computeMIC(exported, cc.negMsg, chalMsg, msg)
+		copy(msg[micOffset:], mic[:])
+	}
+	s := &session{
+		client: true, flags: flags, key: exported, user: cc.cred.user, domain: cc.cred.domain,
+		workstation: cc.cred.workstation, target: cc.target, anonymous: cc.cred.anonymous,
+		start: now, expiry: now.Add(p.cfg.ContextLifetime),
+	}
+	s.ctxFlags = contextFlags(flags, s.anonymous)
+	return msg, s, nil
+}

@@ -1,0 +1,370 @@
+package ntlm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// PackageName is the SSPI name of the package.
+const PackageName = "NTLM"
+
+// OID is the GSS-API mechanism OID of NTLMSSP.
+const OID = "1.3.6.1.4.1.311.2.2.10"
+
+// MaxToken is cbMaxToken, as Windows reports it for NTLM.
+const MaxToken = 2888
+
+// ChannelBindingPolicy says what a server does with MsvAvChannelBindings.
+type ChannelBindingPolicy int
+
+const (
+	// ChannelBindingsWhenSupported checks the bindings of a client that
+	// sends them (a non-zero MsvAvChannelBindings) and lets other clients
+	// through. It is the default, like Windows' "Extended Protection:
+	// Allow".
+	ChannelBindingsWhenSupported ChannelBindingPolicy = iota
+	// ChannelBindingsOff ignores channel bindings.
+	ChannelBindingsOff
+	// ChannelBindingsRequired refuses a client whose MsvAvChannelBindings
+	// is missing, zero or different from the server's bindings
+	// ("Extended Protection: Require").
+	ChannelBindingsRequired
+)
+
+// Config configures a Package. The zero value is usable: a server then
+// needs an account store from AcquireCredentialsHandle's options or the
+// NTLM_USER_FILE environment variable.
+type Config struct {
+	// Accounts is where the server looks up NT hashes. When nil, an
+	// inbound credential names a file in the "accounts" option or, failing
+	// that, in the NTLM_USER_FILE environment variable.
+	Accounts AccountStore
+
+	// NetBIOSDomain, NetBIOSComputer, DNSDomain and DNSComputer are the
+	// server's names in the CHALLENGE message. NetBIOSComputer defaults to
+	// the upper-cased host name and NetBIOSDomain to "WORKGROUP".
+	NetBIOSDomain, NetBIOSComputer string
+	DNSDomain, DNSComputer         string
+
+	// Workstation is the client's workstation name in AUTHENTICATE
+	// (default: the upper-cased host name).
+	Workstation string
+
+	// ChannelBindings is the server's channel binding policy.
+	ChannelBindings ChannelBindingPolicy
+	// RequireMIC refuses an AUTHENTICATE without a MIC. A MIC that is
+	// present is always verified.
+	RequireMIC bool
+
+	// AllowNTLMv1 is the legacy opt-in, like a low LmCompatibilityLevel:
+	// the client then sends NTLMv1 responses (with NTLM2 session security
+	// when the server offers it) and the server accepts them. Off, the
+	// client sends only NTLMv2 and the server refuses NTLMv1 with
+	// SEC_E_LOGON_DENIED.
+	AllowNTLMv1 bool
+
+	// MaxClockSkew bounds the age of the NTLMv2 timestamp the server
+	// accepts (default 5 minutes).
+	MaxClockSkew time.Duration
+	// ContextLifetime is how long an established context lasts (default
+	// 10 hours); per-message calls after that fail with
+	// SEC_E_CONTEXT_EXPIRED.
+	ContextLifetime time.Duration
+
+	// Now and Rand replace the clock and the random source, for tests that
+	// need fixed challenges and timestamps.
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Package is the NTLM security package. It implements
+// sspi.LsaModePackage and sspi.UserModePackage, and is safe for
+// concurrent use.
+//
+// AcquireCredentialsHandle reads these sspi.AuthIdentity.Options:
+//
+//   - "credfile": (outbound) a file to take the password or NT hash from,
+//     in gss-ntlmssp's NTLM_USER_FILE format (DOMAIN:USER:PASSWORD) or the
+//     account file format (see HashFileMagic). The entry whose user (and
+//     domain, when given) matches is used, or the first one when no user
+//     is given.
+//   - "workstation": (outbound) the workstation name to send.
+//   - "accounts": (inbound) the account file or NTLM_USER_FILE the server
+//     checks passwords against, when Config.Accounts is nil.
+//
+// With no AuthIdentity, an outbound credential comes from the file named
+// by the NTLM_USER_FILE environment variable (the entry matching the
+// principal, or the first), and an inbound one uses Config.Accounts or
+// that file.
+//
+// An outbound AuthIdentity with an empty user, domain, password and hash
+// is the anonymous (NULL session) credential; a server accepts it only
+// with ASC_REQ_ALLOW_NULL_SESSION.
+type Package struct {
+	cfg         Config
+	dummy       [16]byte // NT hash for unknown users: verification costs the same
+	workstation string
+}
+
+// New returns an NTLM package with the given configuration.
+func New(cfg Config) *Package {
+	p := &Package{cfg: cfg}
+	if p.cfg.Now == nil {
+		p.cfg.Now = time.Now
+	}
+	if p.cfg.Rand == nil {
+		p.cfg.Rand = rand.Reader
+	}
+	if p.cfg.MaxClockSkew == 0 {
+		p.cfg.MaxClockSkew = 5 * time.Minute
+	}
+	if p.cfg.ContextLifetime == 0 {
+		p.cfg.ContextLifetime = 10 * time.Hour
+	}
+	host, _ := os.Hostname()
+	host = strings.ToUpper(strings.SplitN(host, ".", 2)[0])
+	if len(host) > 15 {
+		host = host[:15]
+	}
+	if host == "" {
+		host = "GOSSPI"
+	}
+	if p.cfg.NetBIOSComputer == "" {
+		p.cfg.NetBIOSComputer = host
+	}
+	if p.cfg.NetBIOSDomain == "" {
+		p.cfg.NetBIOSDomain = "WORKGROUP"
+	}
+	if p.cfg.DNSComputer == "" {
+		p.cfg.DNSComputer = strings.ToLower(p.cfg.NetBIOSComputer)
+	}
+	if p.cfg.DNSDomain == "" {
+		p.cfg.DNSDomain = strings.ToLower(p.cfg.NetBIOSDomain)
+	}
+	p.workstation = p.cfg.Workstation
+	if p.workstation == "" {
+		p.workstation = host
+	}
+	_, _ = io.ReadFull(rand.Reader, p.dummy[:])
+	return p
+}
+
+// Name returns "NTLM".
+func (p *Package) Name() string { return PackageName }
+
+// Info returns the package information of NTLM.
+func Info() sspi.PackageInfo {
+	return sspi.PackageInfo{
+		Capabilities: sspi.SECPKG_FLAG_INTEGRITY | sspi.SECPKG_FLAG_PRIVACY | sspi.SECPKG_FLAG_TOKEN_ONLY |
+			sspi.SECPKG_FLAG_CONNECTION | sspi.SECPKG_FLAG_MULTI_REQUIRED | sspi.SECPKG_FLAG_IMPERSONATION |
+			sspi.SECPKG_FLAG_ACCEPT_WIN32_NAME | sspi.SECPKG_FLAG_NEGOTIABLE | sspi.SECPKG_FLAG_LOGON |
+			sspi.SECPKG_FLAG_GSS_COMPATIBLE,
+		Version:  1,
+		RPCID:    sspi.RPC_C_AUTHN_WINNT,
+		MaxToken: MaxToken,
+		Name:     PackageName,
+		Comment:  "NTLM Security Package (MS-NLMP)",
+		OIDs:     []string{OID},
+		Priority: 20,
+	}
+}
+
+// GetInfo implements sspi.LsaModePackage.
+func (p *Package) GetInfo() sspi.PackageInfo { return Info() }
+
+// credential is an NTLM credential. It keeps the NT hash, never the
+// password.
+type credential struct {
+	use         sspi.CredentialUse
+	user        string
+	domain      string
+	ntHash      [16]byte
+	anonymous   bool
+	workstation string
+	store       AccountStore
+}
+
+// Free implements sspi.LsaCredential.
+func (c *credential) Free() { c.ntHash = [16]byte{} }
+
+// SplitUserName splits `DOMAIN\user` and `user@domain` into user and
+// domain; other names come back with an empty domain.
+func SplitUserName(name string) (user, domain string) {
+	if i := strings.IndexByte(name, '\\'); i >= 0 {
+		return name[i+1:], name[:i]
+	}
+	if i := strings.LastIndexByte(name, '@'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
+}
+
+func credErr(status sspi.Status, detail string) error {
+	return &sspi.Error{Op: "AcquireCredentialsHandle", Status: status, Detail: detail}
+}
+
+// AcquireCredentialsHandle implements sspi.LsaModePackage.
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+	if req == nil || req.Use&sspi.SECPKG_CRED_BOTH == 0 || req.Use&^sspi.SECPKG_CRED_BOTH != 0 {
+		return nil, time.Time{}, credErr(sspi.SEC_E_INVALID_PARAMETER, "bad credential use")
+	}
+	c := &credential{use: req.Use, workstation: p.workstation}
+	ai := req.AuthData
+	var opts map[string]string
+	if ai != nil {
+		opts = ai.Options
+	}
+	if w := opts["workstation"]; w != "" {
+		c.workstation = w
+	}
+	if req.Use&sspi.SECPKG_CRED_INBOUND != 0 {
+		c.store = p.cfg.Accounts
+		if c.store == nil {
+			path := opts["accounts"]
+			if path == "" {
+				path = os.Getenv("NTLM_USER_FILE")
+			}
+			if path != "" {
+				m, err := LoadAccounts(path)
+				if err != nil {
+					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file")
+				}
+				c.store = m
+			}
+		}
+		if c.store == nil && req.Use == sspi.SECPKG_CRED_INBOUND {
+			return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "no account store")
+		}
+	}
+	if req.Use&sspi.SECPKG_CRED_OUTBOUND != 0 {
+		if err := p.outbound(c, req.Principal, ai); err != nil {
+			if req.Use == sspi.SECPKG_CRED_BOTH && c.store != nil {
+				// An acceptor with BOTH may have no client identity.
+				return c, time.Time{}, nil
+			}
+			return nil, time.Time{}, err
+		}
+	}
+	return c, time.Time{}, nil
+}
+
+func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentity) error {
+	var user, domain string
+	if ai != nil {
+		user, domain = ai.User, ai.Domain
+		if domain == "" {
+			user, domain = SplitUserName(user)
+		}
+		switch {
+		case len(ai.NTHash) > 0:
+			if len(ai.NTHash) != 16 {
+				return credErr(sspi.SEC_E_INVALID_PARAMETER, "an NT hash is 16 bytes")
+			}
+			copy(c.ntHash[:], ai.NTHash)
+		case ai.Password != "":
+			c.ntHash = NTOWFv1(ai.Password)
+		case ai.Options["credfile"] != "":
+			a, err := fromFile(ai.Options["credfile"], user, domain)
+			if err != nil {
+				return err
+			}
+			user, domain, c.ntHash = a.User, a.Domain, a.NTHash
+		case user == "" && domain == "":
+			c.anonymous = true
+		default:
+			return credErr(sspi.SEC_E_NO_CREDENTIALS, "no password or NT hash")
+		}
+	} else {
+		path := os.Getenv("NTLM_USER_FILE")
+		if path == "" {
+			return credErr(sspi.SEC_E_NO_CREDENTIALS, "no credentials and no NTLM_USER_FILE")
+		}
+		user, domain = SplitUserName(principal)
+		a, err := fromFile(path, user, domain)
+		if err != nil {
+			return err
+		}
+		user, domain, c.ntHash = a.User, a.Domain, a.NTHash
+	}
+	c.user, c.domain = user, domain
+	return nil
+}
+
+// fromFile finds a client's entry in a credential file.
+func fromFile(path, user, domain string) (*Account, error) {
+	m, err := LoadAccounts(path)
+	if err != nil {
+		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file")
+	}
+	if user != "" {
+		a, err := m.LookupAccount(context.Background(), domain, user)
+		if err != nil {
+			return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "user not in the credential file")
+		}
+		return a, nil
+	}
+	l := m.List()
+	if len(l) == 0 {
+		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "empty credential file")
+	}
+	return &l[0], nil
+}
+
+// ParseNTHash decodes 32 hex digits into an NT hash.
+func ParseNTHash(s string) ([16]byte, error) {
+	var k [16]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return k, errors.New("ntlm: an NT hash is 32 hex digits")
+	}
+	copy(k[:], b)
+	return k, nil
+}
+
+func (p *Package) now() time.Time { return p.cfg.Now() }
+
+func (p *Package) random(b []byte) error {
+	_, err := io.ReadFull(p.cfg.Rand, b)
+	return err
+}
+
+// input returns the token and channel bindings of an input descriptor.
+func input(in *sspi.SecBufferDesc) (tok []byte, cb *sspi.ChannelBindings, err error) {
+	if in == nil {
+		return nil, nil, nil
+	}
+	if b := in.Find(sspi.SECBUFFER_CHANNEL_BINDINGS); b != nil && len(b.Buffer) > 0 {
+		if cb, err = sspi.ParseChannelBindings(b.Buffer); err != nil {
+			return nil, nil, &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_BAD_BINDINGS, Detail: "malformed SEC_CHANNEL_BINDINGS"}
+		}
+	}
+	return in.Token(), cb, nil
+}
+
+// statusErr converts parser errors for the host: an IncompleteError
+// becomes SEC_E_INCOMPLETE_MESSAGE with out.Missing set.
+func statusErr(err error, out *sspi.ContextOutput) error {
+	var inc *IncompleteError
+	if errors.As(err, &inc) {
+		out.Missing = inc.Missing
+		return &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "message incomplete"}
+	}
+	return err
+}
+
+// filetime converts a time to a Windows FILETIME (100 ns since 1601).
+func filetime(t time.Time) uint64 {
+	return uint64(t.UnixNano()/100) + 116444736000000000
+}
+
+func fromFiletime(ft uint64) time.Time {
+	return time.Unix(0, int64(ft-116444736000000000)*100)
+}

@@ -1,0 +1,307 @@
+package ntlm
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// serverContext is the LSA-mode state of an acceptor (MS-NLMP 3.2.5).
+type serverContext struct {
+	p        *Package
+	store    AccountStore
+	req      sspi.ASCReq
+	bindings *sspi.ChannelBindings
+	negMsg   []byte
+	chalMsg  []byte
+	chal     *ChallengeMessage
+	issued   time.Time
+	done     *session
+}
+
+func ascErr(status sspi.Status, detail string) error {
+	return &sspi.Error{Op: "AcceptSecurityContext", Status: status, Detail: detail}
+}
+
+var errLogonDenied = ascErr(sspi.SEC_E_LOGON_DENIED, "logon denied")
+
+// Delete implements sspi.LsaContext.
+func (c *serverContext) Delete() {
+	if c.done != nil {
+		c.done.key = [16]byte{}
+	}
+}
+
+// QueryAttributes implements sspi.LsaContext.
+func (c *serverContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	if c.done == nil {
+		if attr == sspi.SECPKG_ATTR_SIZES || attr == sspi.SECPKG_ATTR_PACKAGE_INFO {
+			return (&session{}).attribute(attr)
+		}
+		return nil, ascErr(sspi.SEC_E_INVALID_HANDLE, "context not established")
+	}
+	return c.done.attribute(attr)
+}
+
+// AcceptLsaModeContext implements sspi.LsaModePackage: the first call
+// takes NEGOTIATE and returns CHALLENGE, the second takes AUTHENTICATE.
+// Channel bindings arrive as a SECBUFFER_CHANNEL_BINDINGS input buffer.
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, params *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	cr, ok := cred.(*credential)
+	if !ok || cr == nil {
+		return c, out, ascErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM credential")
+	}
+	if cr.use&sspi.SECPKG_CRED_INBOUND == 0 || cr.store == nil {
+		return c, out, ascErr(sspi.SEC_E_NO_CREDENTIALS, "credential cannot accept")
+	}
+	if params == nil {
+		params = &sspi.AcceptContextParams{}
+	}
+	if params.ContextReq&(sspi.ASC_REQ_DELEGATE|sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
+		return c, out, ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "requirement NTLM cannot meet")
+	}
+	tok, cb, err := input(params.Input)
+	if err != nil {
+		return c, out, err
+	}
+	if len(tok) == 0 {
+		return c, out, ascErr(sspi.SEC_E_INVALID_TOKEN, "no input token")
+	}
+	if c == nil {
+		neg, err := ParseNegotiate(tok)
+		if err != nil {
+			return nil, out, statusErr(err, &out)
+		}
+		sc := &serverContext{p: p, store: cr.store, req: params.ContextReq, bindings: cb, negMsg: append([]byte(nil), tok...)}
+		if err := sc.challenge(neg); err != nil {
+			return nil, out, err
+		}
+		out.Status = sspi.SEC_I_CONTINUE_NEEDED
+		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: append([]byte(nil), sc.chalMsg...)}}
+		out.Flags = contextFlags(sc.chal.Flags, false)
+		return sc, out, nil
+	}
+	sc, ok := c.(*serverContext)
+	if !ok || sc.done != nil {
+		return c, out, ascErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM server context in progress")
+	}
+	if cb != nil {
+		sc.bindings = cb
+	}
+	sc.req |= params.ContextReq
+	am, err := ParseAuthenticate(tok)
+	if err != nil {
+		return sc, out, statusErr(err, &out)
+	}
+	s, err := sc.verify(ctx, tok, am)
+	if err != nil {
+		return sc, out, err
+	}
+	sc.done = s
+	out.Status = sspi.SEC_E_OK
+	out.Flags = s.ctxFlags
+	out.Expiry = s.expiry
+	out.Mapped = true
+	out.ContextData = s.marshal()
+	return sc, out, nil
+}
+
+// challenge builds the CHALLENGE message (MS-NLMP 3.2.5.1.1).
+func (sc *serverContext) challenge(neg *NegotiateMessage) error {
+	p := sc.p
+	cf := neg.Flags
+	f := NegotiateNTLM | NegotiateTargetInfo | NegotiateVersion | TargetTypeDomain
+	if cf&NegotiateUnicode != 0 {
+		f |= NegotiateUnicode
+	} else if cf&NegotiateOEM != 0 {
+		f |= NegotiateOEM
+	} else {
+		return ascErr(sspi.SEC_E_INVALID_TOKEN, "client offered no character set")
+	}
+	f |= cf & (RequestTarget | NegotiateSign | NegotiateSeal | NegotiateAlwaysSign |
+		NegotiateExtendedSessionSecurity | NegotiateIdentify | Negotiate128 | Negotiate56 | NegotiateKeyExch)
+	var ch [8]byte
+	if err := p.random(ch[:]); err != nil {
+		return ascErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
+	}
+	sc.issued = p.now()
+	var ts [8]byte
+	binary.LittleEndian.PutUint64(ts[:], filetime(sc.issued))
+	ti := AvPairs{
+		{AvNbDomainName, toUTF16(p.cfg.NetBIOSDomain)},
+		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
+		{AvDnsDomainName, toUTF16(p.cfg.DNSDomain)},
+		{AvDnsComputerName, toUTF16(p.cfg.DNSComputer)},
+		{AvTimestamp, ts[:]},
+	}
+	v := DefaultVersion
+	sc.chal = &ChallengeMessage{Flags: f, ServerChallenge: ch, TargetInfo: ti.Marshal(), Version: &v}
+	if cf&RequestTarget != 0 {
+		sc.chal.TargetName = p.cfg.NetBIOSDomain
+	}
+	sc.chalMsg = sc.chal.Marshal()
+	return nil
+}
+
+// verify checks an AUTHENTICATE message (MS-NLMP 3.2.5.1.2).
+func (sc *serverContext) verify(ctx context.Context, raw []byte, am *AuthenticateMessage) (*session, error) {
+	p := sc.p
+	flags := am.Flags & sc.chal.Flags
+	anonymous := len(am.NtChallengeResponse) == 0 && am.User == "" &&
+		(len(am.LmChallengeResponse) == 0 || (len(am.LmChallengeResponse) == 1 && am.LmChallengeResponse[0] == 0))
+	var (
+		sessionBaseKey, kx [16]byte
+		acct               *Account
+		micPresent         bool
+		avs                AvPairs
+	)
+	switch {
+	case anonymous:
+		if sc.req&sspi.ASC_REQ_ALLOW_NULL_SESSION == 0 {
+			return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "anonymous logon not allowed")
+		}
+		flags |= NegotiateAnonymous
+	case len(am.NtChallengeResponse) == 24:
+		if !p.cfg.AllowNTLMv1 {
+			// Checked before any account lookup: the answer says nothing
+			// about the account.
+			return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "NTLMv1 is not allowed")
+		}
+		a, hash, err := sc.lookup(ctx, am)
+		if err != nil {
+			return nil, err
+		}
+		var cchal [8]byte
+		copy(cchal[:], am.LmChallengeResponse)
+		ess := flags&NegotiateExtendedSessionSecurity != 0
+		if ess && len(am.LmChallengeResponse) < 8 {
+			return nil, errInvalid("short LM response")
+		}
+		_, nt, sbk := NTLMv1Response(hash, [16]byte{}, sc.chal.ServerChallenge, cchal, ess)
+		ok := subtle.ConstantTimeCompare(nt, am.NtChallengeResponse) == 1
+		if !ok || a == nil {
+			return nil, errLogonDenied
+		}
+		acct, sessionBaseKey = a, sbk
+		lm := am.LmChallengeResponse
+		if len(lm) < 8 {
+			lm = make([]byte, 8)
+		}
+		kx = KXKEY(flags&^NegotiateLMKey, false, sessionBaseKey, lm, sc.chal.ServerChallenge, [16]byte{})
+	case len(am.NtChallengeResponse) >= 16+28+4:
+		a, hash, err := sc.lookup(ctx, am)
+		if err != nil {
+			return nil, err
+		}
+		nt := am.NtChallengeResponse
+		// NTProofStr is always computed and compared, also for an unknown
+		// user (with a dummy hash), so that both cost the same.
+		rk := NTOWFv2(hash, am.User, am.Domain)
+		proof := hmacMD5(rk[:], sc.chal.ServerChallenge[:], nt[16:])
+		ok := subtle.ConstantTimeCompare(proof[:], nt[:16]) == 1
+		if !ok || a == nil {
+			return nil, errLogonDenied
+		}
+		acct = a
+		sessionBaseKey = hmacMD5(rk[:], proof[:])
+		kx = sessionBaseKey
+		if nt[16] != 1 {
+			return nil, errInvalid("bad NTLMv2 RespType")
+		}
+		var err2 error
+		if avs, err2 = ParseAvPairs(nt[44:]); err2 != nil {
+			return nil, err2
+		}
+		// Freshness of the client's timestamp.
+		ts := fromFiletime(binary.LittleEndian.Uint64(nt[24:32]))
+		if d := p.now().Sub(ts); d > p.cfg.MaxClockSkew || d < -p.cfg.MaxClockSkew {
+			return nil, ascErr(sspi.SEC_E_TIME_SKEW, "NTLMv2 timestamp too old or in the future")
+		}
+		if f, ok := avs.Get(AvFlags); ok {
+			micPresent = binary.LittleEndian.Uint32(f)&AvFlagMICPresent != 0
+		}
+		if err := sc.checkBindings(avs); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errInvalid("NT response of unknown form")
+	}
+
+	exported := kx
+	if flags&NegotiateKeyExch != 0 {
+		if len(am.EncryptedRandomSessionKey) != 16 {
+			return nil, errInvalid("EncryptedRandomSessionKey must be 16 bytes")
+		}
+		copy(exported[:], rc4Once(kx[:], am.EncryptedRandomSessionKey))
+	}
+	if micPresent {
+		if !am.HasMIC {
+			return nil, errInvalid("MsvAvFlags announces a MIC the message lacks")
+		}
+		mic := computeMIC(exported, sc.negMsg, sc.chalMsg, raw)
+		if subtle.ConstantTimeCompare(mic[:], am.MIC) != 1 {
+			return nil, ascErr(sspi.SEC_E_MESSAGE_ALTERED, "MIC mismatch")
+		}
+	} else if p.cfg.RequireMIC && !anonymous {
+		return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "a MIC is required")
+	}
+	now := p.now()
+	s := &session{client: false, flags: flags, key: exported, workstation: am.Workstation,
+		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
+	if acct != nil {
+		// The names as the client wrote them; the account's spelling where
+		// the store knows it.
+		s.user, s.domain, s.sid = acct.User, am.Domain, acct.SID
+		if s.domain == "" {
+			s.domain = acct.Domain
+		}
+	}
+	s.ctxFlags = contextFlags(flags, anonymous)
+	return s, nil
+}
+
+// lookup finds the account, or returns a nil account with the dummy hash
+// for an unknown user.
+func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*Account, [16]byte, error) {
+	a, err := sc.store.LookupAccount(ctx, am.Domain, am.User)
+	if errors.Is(err, ErrNoAccount) {
+		return nil, sc.p.dummy, nil
+	}
+	if err != nil {
+		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed")
+	}
+	return a, a.NTHash, nil
+}
+
+// checkBindings applies the channel binding policy (MS-NLMP 3.2.5.1.2).
+func (sc *serverContext) checkBindings(avs AvPairs) error {
+	policy := sc.p.cfg.ChannelBindings
+	if policy == ChannelBindingsOff {
+		return nil
+	}
+	got, present := avs.Get(AvChannelBindings)
+	var zero [16]byte
+	sent := present && subtle.ConstantTimeCompare(got, zero[:]) != 1
+	if sc.bindings == nil {
+		if policy == ChannelBindingsRequired {
+			return ascErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings required but the server has none")
+		}
+		return nil
+	}
+	if !sent {
+		if policy == ChannelBindingsRequired && sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
+			return ascErr(sspi.SEC_E_BAD_BINDINGS, "client sent no channel bindings")
+		}
+		return nil
+	}
+	want := sc.bindings.GSSBindingsHash()
+	if subtle.ConstantTimeCompare(got, want[:]) != 1 {
+		return ascErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings mismatch")
+	}
+	return nil
+}

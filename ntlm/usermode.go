@@ -1,0 +1,150 @@
+package ntlm
+
+import (
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// userMode is the user-mode half of the package.
+type userMode struct{}
+
+// UserMode returns the user-mode half of NTLM (SECPKG_USER_FUNCTION_TABLE).
+// It needs no configuration: a context is rebuilt from its ContextData
+// alone.
+func UserMode() sspi.UserModePackage { return userMode{} }
+
+func (userMode) Name() string { return PackageName }
+
+func (userMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	return initUserModeContext(contextData)
+}
+
+// InitUserModeContext implements sspi.UserModePackage.
+func (p *Package) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	return initUserModeContext(contextData)
+}
+
+func initUserModeContext(contextData []byte) (*UserContext, error) {
+	s, err := parseSession(contextData)
+	if err != nil {
+		return nil, err
+	}
+	return &UserContext{s: s, seal: newSealer(s.flags, s.key, s.client, s.sendSeq, s.recvSeq, s.sendStream, s.recvStream)}, nil
+}
+
+// UserContext is an established NTLM context in user mode: it signs,
+// verifies, seals and unseals messages (MS-NLMP 3.4). Use it from one
+// goroutine at a time.
+type UserContext struct {
+	s       *session
+	seal    *sealer
+	deleted bool
+}
+
+var (
+	errDeleted = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INVALID_HANDLE, Detail: "context deleted"}
+	errExpired = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_CONTEXT_EXPIRED, Detail: "context expired"}
+	errQOP     = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_QOP_NOT_SUPPORTED, Detail: "NTLM supports only the default QOP"}
+	errNoSeal  = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: "confidentiality was not negotiated"}
+	errNoMsg   = &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "no message buffers"}
+)
+
+func (c *UserContext) usable(msg *sspi.SecBufferDesc) error {
+	if c.deleted {
+		return errDeleted
+	}
+	if msg == nil {
+		return errNoMsg
+	}
+	if !c.s.expiry.IsZero() && time.Now().After(c.s.expiry) {
+		return errExpired
+	}
+	return nil
+}
+
+// MakeSignature implements sspi.UserModeContext. seqNo is ignored: NTLM
+// keeps its own sequence numbers on connection contexts.
+func (c *UserContext) MakeSignature(qop uint32, msg *sspi.SecBufferDesc, seqNo uint32) error {
+	if err := c.usable(msg); err != nil {
+		return err
+	}
+	if qop != 0 {
+		return errQOP
+	}
+	return c.seal.sign(msg)
+}
+
+// VerifySignature implements sspi.UserModeContext.
+func (c *UserContext) VerifySignature(msg *sspi.SecBufferDesc, seqNo uint32) (uint32, error) {
+	if err := c.usable(msg); err != nil {
+		return 0, err
+	}
+	return 0, c.seal.verify(msg)
+}
+
+// SealMessage implements sspi.UserModeContext: the 16-byte signature goes
+// into the SECBUFFER_TOKEN and the SECBUFFER_DATA buffers are encrypted in
+// place (READONLY ones are signed but left clear).
+func (c *UserContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uint32) error {
+	if err := c.usable(msg); err != nil {
+		return err
+	}
+	if qop != 0 {
+		return errQOP
+	}
+	if c.s.flags&NegotiateSeal == 0 {
+		return errNoSeal
+	}
+	return c.seal.seal(msg)
+}
+
+// UnsealMessage implements sspi.UserModeContext. It accepts a
+// SECBUFFER_TOKEN plus SECBUFFER_DATA, or one SECBUFFER_STREAM holding
+// signature || ciphertext (the GSS_Wrap layout of gss-ntlmssp) plus an
+// empty SECBUFFER_DATA, which is set to the plaintext inside the stream
+// buffer.
+func (c *UserContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint32, error) {
+	if err := c.usable(msg); err != nil {
+		return 0, err
+	}
+	if c.s.flags&NegotiateSeal == 0 {
+		return 0, errNoSeal
+	}
+	return 0, c.seal.unseal(msg)
+}
+
+// QueryAttributes implements sspi.UserModeContext: SIZES, NAMES,
+// NATIVE_NAMES, LIFESPAN, SESSION_KEY, FLAGS, PACKAGE_INFO,
+// NEGOTIATION_INFO and SECPKG_ATTR_GOSSPI_IDENTITY.
+func (c *UserContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	if c.deleted {
+		return nil, errDeleted
+	}
+	return c.s.attribute(attr)
+}
+
+// ExportContext implements sspi.UserModeExporter: the current state,
+// sequence numbers included, in the ContextData format.
+func (c *UserContext) ExportContext() ([]byte, error) {
+	if c.deleted {
+		return nil, errDeleted
+	}
+	s := *c.s
+	s.sendSeq, s.recvSeq = c.seal.out.seq, c.seal.in.seq
+	s.sendStream, s.recvStream = c.seal.out.rc4.n, c.seal.in.rc4.n
+	if c.s.flags&NegotiateExtendedSessionSecurity == 0 {
+		s.recvStream = 0
+	}
+	return s.marshal(), nil
+}
+
+// Delete implements sspi.UserModeContext and forgets the keys.
+func (c *UserContext) Delete() {
+	if c.deleted {
+		return
+	}
+	c.deleted = true
+	c.s.key = [16]byte{}
+	c.seal = nil
+}
