@@ -261,6 +261,13 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Is matches another *Error with the same Status and Detail (whatever its
+// Op), so errors.Is(err, ErrContextBusy) holds for any call's copy of it.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status && t.Detail == e.Detail
+}
+
 // Unwrap returns the Status, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Status }
 

@@ -83,7 +83,9 @@ func tokenDesc(tok []byte) *sspi.SecBufferDesc {
 	return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_EMPTY})
 }
 
-func outDesc() *sspi.SecBufferDesc { return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}) }
+func outDesc() *sspi.SecBufferDesc {
+	return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+}
 
 // TestLegSemantics walks the faithful calls leg by leg: no handle on the
 // first call, the returned handle later, SEC_E_OK with a token that must
