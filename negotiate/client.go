@@ -1,0 +1,407 @@
+package negotiate
+
+import (
+	"context"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// InitLsaModeContext is SpInitLsaModeContext, the initiator (RFC 4178 3.2,
+// MS-SPNG 3.1.5).
+//
+// The first call offers the mechanisms of the credential's packages in
+// order of preference and sends an optimistic token for the first one that
+// can start. A package that cannot start (no KDC, an unknown service
+// principal, an IP-address target for Kerberos) is dropped from the list
+// and the next one is tried, so Kerberos falls back to NTLM. If the first
+// call's input holds a NegTokenInit2 from the acceptor, only mechanisms it
+// lists are offered.
+func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+	ctx = ctxOrBackground(ctx)
+	var out sspi.ContextOutput
+	if lc == nil {
+		cr, err := asLsaCred(cred)
+		if err != nil {
+			return nil, out, err
+		}
+		if cr.use&sspi.SECPKG_CRED_OUTBOUND == 0 {
+			return nil, out, &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_NO_CREDENTIALS, Detail: "credential is not for outbound use"}
+		}
+		c := &negContext{pkg: p, cred: cr, initiator: true}
+		if err := c.initFirst(ctx, prm, &out); err != nil {
+			c.Delete()
+			return nil, out, err
+		}
+		return c, out, nil
+	}
+	c, ok := lc.(*negContext)
+	if !ok || !c.initiator {
+		return lc, out, sspi.SEC_E_INVALID_HANDLE
+	}
+	if c.failed || c.complete {
+		return c, out, &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_OUT_OF_SEQUENCE, Detail: "context is finished"}
+	}
+	if err := c.initNext(ctx, prm, &out); err != nil {
+		return c, out, c.fail(err)
+	}
+	return c, out, nil
+}
+
+func (c *negContext) innerInitParams(prm *sspi.InitContextParams, tok []byte) *sspi.InitContextParams {
+	return &sspi.InitContextParams{
+		TargetName: prm.TargetName,
+		// Ask for integrity so that the mechanism can make the mechListMIC
+		// (NTLM then negotiates SIGN), as MIT's SPNEGO does.
+		ContextReq:    prm.ContextReq | sspi.ISC_REQ_INTEGRITY,
+		TargetDataRep: prm.TargetDataRep,
+		Input:         innerInput(prm.Input, tok),
+	}
+}
+
+func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams, out *sspi.ContextOutput) error {
+	// A NegTokenInit2 from the acceptor (server-initiated SPNEGO, as in SMB
+	// and some HTTP servers) restricts what we offer.
+	var acceptorMechs []OID
+	restrict := false
+	if tok := prm.Input.Token(); len(tok) > 0 {
+		if tok[0] != 0x60 {
+			return invalid("first input is not a NegTokenInit2")
+		}
+		t, err := splitToken(tok, out)
+		if err != nil {
+			return err
+		}
+		init, _, err := ParseToken(t)
+		if err != nil {
+			return err
+		}
+		if init == nil {
+			return invalid("first input is not a NegTokenInit2")
+		}
+		acceptorMechs, restrict = init.MechTypes, init.MechTypes != nil
+	}
+	ipTarget := c.pkg.skipIP && targetIsIP(prm.TargetName)
+	var cands []innerCred
+	for _, ic := range c.cred.inners {
+		if ic.pkg.krb && ipTarget {
+			continue
+		}
+		if restrict && !matchesAny(ic.pkg, acceptorMechs) {
+			continue
+		}
+		cands = append(cands, ic)
+	}
+	if len(cands) == 0 {
+		return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "no mechanism to offer"}
+	}
+	var firstErr error
+	for i, ic := range cands {
+		ictx, iout, err := ic.pkg.lsa.InitLsaModeContext(ctx, ic.cred, nil, c.innerInitParams(prm, nil))
+		if err != nil {
+			// This mechanism cannot start: try the next one (MIT does the
+			// same; Windows falls back from Kerberos to NTLM).
+			if firstErr == nil {
+				firstErr = err
+			}
+			if ictx != nil {
+				ictx.Delete()
+			}
+			continue
+		}
+		c.sel, c.selCred, c.inner = ic.pkg, ic.cred, ictx
+		c.selOID = ic.pkg.oids[0]
+		for _, rest := range cands[i:] {
+			for _, o := range rest.pkg.oids {
+				if restrict && !containsOID(acceptorMechs, o) && !(rest.pkg.krb && o.isKerberos() && containsKerberos(acceptorMechs)) {
+					continue
+				}
+				c.offered = append(c.offered, mechOffer{oid: o, pkg: rest.pkg, cred: rest.cred})
+			}
+		}
+		if len(c.offered) > 0 && c.offered[0].pkg == ic.pkg {
+			c.selOID = c.offered[0].oid
+		}
+		mechs := make([]OID, len(c.offered))
+		for j, m := range c.offered {
+			mechs[j] = m.oid
+		}
+		t := &NegTokenInit{MechTypes: mechs}
+		switch iout.Status {
+		case sspi.SEC_E_OK:
+			if err := c.innerFinished(&iout); err != nil {
+				return err
+			}
+		case sspi.SEC_I_CONTINUE_NEEDED:
+			c.flags = iout.Flags
+		default:
+			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: ic.pkg.info.Name + " returned " + iout.Status.String()}
+		}
+		if tok := outToken(iout.Output); len(tok) > 0 {
+			t.MechToken = tok
+		}
+		b, err := t.Marshal()
+		if err != nil {
+			return err
+		}
+		c.rawMechTypes = t.rawMechTypes
+		c.state = sspi.SECPKG_NEGOTIATION_OPTIMISTIC
+		out.Status = sspi.SEC_I_CONTINUE_NEEDED
+		out.Output = tokenOutput(b)
+		out.Flags = c.flags
+		out.Expiry = iout.Expiry
+		out.NegotiationState = c.state
+		return nil
+	}
+	return firstErr
+}
+
+func matchesAny(p *innerPkg, oids []OID) bool {
+	for _, o := range oids {
+		if p.matches(o) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsOID(oids []OID, o OID) bool {
+	for _, x := range oids {
+		if x.Equal(o) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsKerberos(oids []OID) bool {
+	for _, x := range oids {
+		if x.isKerberos() {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, out *sspi.ContextOutput) error {
+	tok := prm.Input.Token()
+	if len(tok) == 0 {
+		return invalid("no input token")
+	}
+	if tok[0] != 0xa1 {
+		return invalid("expected a NegTokenResp")
+	}
+	t, err := splitToken(tok, out)
+	if err != nil {
+		return err
+	}
+	_, resp, err := ParseToken(t)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		return invalid("expected a NegTokenResp")
+	}
+	if resp.NegState == Reject {
+		return c.initRejected(ctx, prm, resp)
+	}
+	if !c.negoDone {
+		// The acceptor's first answer (RFC 4178 3.2 step 3).
+		mech := resp.SupportedMech
+		if mech == nil {
+			mech = c.selOID // some Java acceptors omit it
+		}
+		idx := -1
+		for i, m := range c.offered {
+			if m.oid.Equal(mech) || (m.pkg.krb && mech.isKerberos()) {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			return invalid("supportedMech " + mech.String() + " was not offered")
+		}
+		off := c.offered[idx]
+		c.negoDone = true
+		c.state = sspi.SECPKG_NEGOTIATION_IN_PROGRESS
+		if off.pkg != c.sel {
+			return c.reselect(ctx, prm, resp, off, out)
+		}
+		if resp.NegState == RequestMIC {
+			c.micRequired = true
+		}
+	}
+	if resp.NegState == AcceptCompleted {
+		c.peerComplete = true
+	}
+	var iout sspi.ContextOutput
+	produced := false
+	if !c.innerDone {
+		if resp.ResponseToken == nil {
+			return invalid("acceptor sent no mechanism token")
+		}
+		ictx, o, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, c.inner, c.innerInitParams(prm, resp.ResponseToken))
+		if ictx != nil {
+			c.inner = ictx
+		}
+		if err != nil {
+			return err
+		}
+		iout, produced = o, true
+	} else if len(resp.ResponseToken) > 0 {
+		// An empty token is what old IIS servers send; anything else is
+		// spurious once the mechanism is done.
+		return invalid("mechanism token after the mechanism finished")
+	}
+	return c.initAfterInner(&iout, produced, resp.MechListMIC, out)
+}
+
+// reselect handles the acceptor's counter-proposal of another of our
+// mechanisms (RFC 4178 3.2 step 3, MIT init_ctx_reselect).
+func (c *negContext) reselect(ctx context.Context, prm *sspi.InitContextParams, resp *NegTokenResp, off mechOffer, out *sspi.ContextOutput) error {
+	// RFC 4178 requires request-mic here; Windows Server 2003 and earlier
+	// sent accept-incomplete, which is tolerated for NTLM only, as MIT does.
+	if resp.NegState != RequestMIC && !(resp.NegState == AcceptIncomplete && off.pkg.ntlm) {
+		return invalid("counter-proposal without request-mic")
+	}
+	if len(resp.ResponseToken) > 0 {
+		return invalid("mechanism token for a mechanism not started")
+	}
+	if c.inner != nil {
+		c.inner.Delete()
+		c.inner = nil
+	}
+	c.innerDone, c.innerData = false, nil
+	c.sel, c.selCred, c.selOID = off.pkg, off.cred, off.oid
+	c.micRequired = true
+	ictx, iout, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, nil, c.innerInitParams(prm, nil))
+	if err != nil {
+		if ictx != nil {
+			ictx.Delete()
+		}
+		return err
+	}
+	c.inner = ictx
+	return c.initAfterInner(&iout, true, nil, out)
+}
+
+// initRejected handles negState reject. An error token goes to the
+// mechanism for a precise status.
+func (c *negContext) initRejected(ctx context.Context, prm *sspi.InitContextParams, resp *NegTokenResp) error {
+	if len(resp.ResponseToken) > 0 && c.inner != nil && !c.innerDone {
+		ictx, _, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, c.inner, c.innerInitParams(prm, resp.ResponseToken))
+		if ictx != nil {
+			c.inner = ictx
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !c.negoDone {
+		return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "acceptor rejected the offered mechanisms"}
+	}
+	return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_LOGON_DENIED, Detail: "acceptor rejected the authentication"}
+}
+
+// initAfterInner builds the initiator's NegTokenResp after the inner
+// package ran (produced) or was already done, and runs the mechListMIC
+// exchange once the inner context is complete.
+func (c *negContext) initAfterInner(iout *sspi.ContextOutput, produced bool, peerMIC []byte, out *sspi.ContextOutput) error {
+	var mechOut []byte
+	if produced {
+		mechOut = outToken(iout.Output)
+		switch iout.Status {
+		case sspi.SEC_E_OK:
+			if err := c.innerFinished(iout); err != nil {
+				return err
+			}
+		case sspi.SEC_I_CONTINUE_NEEDED:
+			c.flags = iout.Flags
+			c.expiry = iout.Expiry
+		default:
+			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: c.sel.info.Name + " returned " + iout.Status.String()}
+		}
+	}
+	resp := &NegTokenResp{NegState: AcceptIncomplete}
+	if len(mechOut) > 0 {
+		resp.ResponseToken = mechOut
+	}
+	out.Flags = c.flags
+	out.Expiry = c.expiry
+	if !c.innerDone {
+		if resp.ResponseToken == nil {
+			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: c.sel.info.Name + " continues without a token"}
+		}
+		return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
+	}
+	if peerMIC != nil {
+		if c.micRcvd {
+			return invalid("second mechListMIC")
+		}
+		if err := c.verifyMIC(peerMIC); err != nil {
+			out.Output = tokenOutput(rejectToken(nil))
+			return err
+		}
+	}
+	// Send a MIC when it is required, when the acceptor sent one, and
+	// with the final mechanism token when the mechanism has integrity (as
+	// Windows does for NTLM); RFC 4178 5.
+	if !c.micSent && (c.micRequired || c.micRcvd || (len(mechOut) > 0 && c.flags&sspi.FlagIntegrity != 0)) {
+		mic, err := c.makeMIC()
+		if err != nil {
+			return err
+		}
+		resp.MechListMIC = mic
+	}
+	switch {
+	case c.micSent && c.micRcvd:
+		// Both MICs are exchanged: done, sending ours if it is new.
+		if resp.MechListMIC != nil || resp.ResponseToken != nil {
+			resp.NegState = AcceptCompleted
+			if err := c.emitToken(resp, out); err != nil {
+				return err
+			}
+		}
+		c.finish(out)
+		out.Status = sspi.SEC_E_OK
+		return nil
+	case resp.ResponseToken != nil || resp.MechListMIC != nil:
+		if c.peerComplete && resp.MechListMIC == nil {
+			// The acceptor is done; our last mechanism token still goes out.
+			if err := c.emitToken(resp, out); err != nil {
+				return err
+			}
+			c.finish(out)
+			out.Status = sspi.SEC_E_OK
+			return nil
+		}
+		return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
+	}
+	if !c.peerComplete {
+		return invalid("acceptor expects more but the mechanism is done")
+	}
+	if c.micRequired && !c.micRcvd {
+		return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_DOWNGRADE_DETECTED, Detail: "required mechListMIC is missing"}
+	}
+	out.Output = tokenOutput(nil)
+	c.finish(out)
+	out.Status = sspi.SEC_E_OK
+	return nil
+}
+
+func (c *negContext) emitToken(resp *NegTokenResp, out *sspi.ContextOutput) error {
+	b, err := resp.Marshal()
+	if err != nil {
+		return err
+	}
+	out.Output = tokenOutput(b)
+	return nil
+}
+
+func (c *negContext) emit(resp *NegTokenResp, st sspi.Status, out *sspi.ContextOutput) error {
+	if err := c.emitToken(resp, out); err != nil {
+		return err
+	}
+	out.Status = st
+	out.NegotiationState = c.state
+	return nil
+}

@@ -1,0 +1,293 @@
+// Package negotiate implements the Negotiate security package: SPNEGO
+// (RFC 4178) as Windows speaks it (MS-SPNG), composed over inner packages
+// such as Kerberos and NTLM.
+//
+// Negotiate does no authentication of its own. It offers the inner
+// packages' GSS mechanisms in order of preference (Kerberos, then NTLM, by
+// default), runs the chosen package's handshake inside NegTokenInit and
+// NegTokenResp tokens, and protects the negotiation with mechListMIC.
+// Per-message calls (MakeSignature, SealMessage, ...) go to the chosen
+// package's user-mode context, which Negotiate's user-mode half rebuilds
+// from ContextData alone.
+//
+//	krb, ntlm := ... // sspi.LsaModePackage and sspi.UserModePackage of each
+//	nego, err := negotiate.New(negotiate.Config{
+//		Packages:     []sspi.LsaModePackage{krb, ntlm},
+//		UserPackages: []sspi.UserModePackage{krbUser, ntlmUser},
+//	})
+//
+// *Package is both the LSA-mode half (sspi.LsaModePackage) and the user-mode
+// half (sspi.UserModePackage); NewUserMode builds the user-mode half alone,
+// for an application whose LSA runs elsewhere.
+//
+// # Status codes
+//
+//   - A token that is not well-formed DER, or a NegTokenResp that does not
+//     fit the negotiation: SEC_E_INVALID_TOKEN.
+//   - No mechanism in common (acceptor), or a reject before a mechanism was
+//     agreed (initiator): SEC_E_SECPKG_NOT_FOUND, the SSPI counterpart of
+//     GSS_S_BAD_MECH that RFC 4178 3.2 prescribes. The acceptor also
+//     returns a reject token to send.
+//   - A reject after a mechanism was agreed: the inner package's status for
+//     the error token it carried, or SEC_E_LOGON_DENIED.
+//   - A mechListMIC that does not verify, or one that is required and
+//     missing: SEC_E_DOWNGRADE_DETECTED. Either the mechanism list was
+//     altered in transit (RFC 4178 5, MS-SPNG 3.3.5.1) or the MIC was; both
+//     mean the negotiation cannot be trusted.
+//   - Inner package failures keep the inner package's status.
+package negotiate
+
+import (
+	"context"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// PackageName is the package name, as on Windows.
+const PackageName = "Negotiate"
+
+// Config configures Negotiate.
+type Config struct {
+	// Packages are the inner packages Negotiate may choose from. Their
+	// order is the default preference, refined by PackageInfo.Priority
+	// (lower first); pass Kerberos before NTLM. Each package is matched to
+	// SPNEGO mechanisms by the OIDs of its PackageInfo.
+	Packages []sspi.LsaModePackage
+	// UserPackages are the inner packages' user-mode halves, matched by
+	// name. Negotiate needs them to make and verify the mechListMIC and
+	// to rebuild the inner user-mode context from ContextData.
+	UserPackages []sspi.UserModePackage
+	// SkipKerberosForIP controls whether an initiator drops Kerberos when
+	// the target host is an IP address, as Windows does (no SPN can be
+	// registered for an address). Nil means true.
+	SkipKerberosForIP *bool
+}
+
+// Package is the Negotiate package. It is safe for concurrent use.
+type Package struct {
+	inner  []*innerPkg
+	user   *UserMode
+	info   sspi.PackageInfo
+	skipIP bool
+}
+
+// innerPkg is one inner package and its mechanism OIDs.
+type innerPkg struct {
+	lsa  sspi.LsaModePackage
+	user sspi.UserModePackage // nil if none was configured
+	info sspi.PackageInfo
+	oids []OID
+	krb  bool // a Kerberos mechanism (either Kerberos OID)
+	ntlm bool
+}
+
+// matches reports whether the package implements mechanism o. The two
+// Kerberos OIDs name the same mechanism (MS-KILE 1.9).
+func (p *innerPkg) matches(o OID) bool {
+	for _, m := range p.oids {
+		if m.Equal(o) {
+			return true
+		}
+	}
+	return p.krb && o.isKerberos()
+}
+
+// New builds Negotiate over cfg.Packages.
+func New(cfg Config) (*Package, error) {
+	if len(cfg.Packages) == 0 {
+		return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "no inner packages"}
+	}
+	p := &Package{skipIP: cfg.SkipKerberosForIP == nil || *cfg.SkipKerberosForIP}
+	users := map[string]sspi.UserModePackage{}
+	for _, u := range cfg.UserPackages {
+		users[strings.ToLower(u.Name())] = u
+	}
+	for _, l := range cfg.Packages {
+		info := l.GetInfo()
+		ip := &innerPkg{lsa: l, info: info, user: users[strings.ToLower(info.Name)]}
+		for _, s := range info.OIDs {
+			o, err := ParseOID(s)
+			if err != nil {
+				return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "bad OID " + s + " for " + info.Name}
+			}
+			ip.oids = append(ip.oids, o)
+			ip.krb = ip.krb || o.isKerberos()
+			ip.ntlm = ip.ntlm || o.Equal(OIDNTLM)
+		}
+		if len(ip.oids) == 0 {
+			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: info.Name + " has no GSS mechanism OID"}
+		}
+		p.inner = append(p.inner, ip)
+	}
+	sort.SliceStable(p.inner, func(i, j int) bool { return p.inner[i].info.Priority < p.inner[j].info.Priority })
+	p.user = NewUserMode(cfg.UserPackages...)
+
+	var caps, maxTok uint32
+	for _, ip := range p.inner {
+		caps |= ip.info.Capabilities
+		maxTok = max(maxTok, ip.info.MaxToken)
+	}
+	p.info = sspi.PackageInfo{
+		Capabilities: caps&^(sspi.SECPKG_FLAG_NEGOTIABLE|sspi.SECPKG_FLAG_NEGOTIABLE2) | sspi.SECPKG_FLAG_GSS_COMPATIBLE | sspi.SECPKG_FLAG_CONNECTION,
+		Version:      1,
+		RPCID:        sspi.RPC_C_AUTHN_GSS_NEGOTIATE,
+		MaxToken:     min(maxTok+256, MaxTokenSize), // Windows: Kerberos' 48000 + 256
+		Name:         PackageName,
+		Comment:      "Microsoft Package Negotiator (SPNEGO, RFC 4178)",
+		OIDs:         []string{OIDSPNEGO.String()},
+		Priority:     -1,
+	}
+	return p, nil
+}
+
+// GetInfo is SpGetInfo.
+func (p *Package) GetInfo() sspi.PackageInfo { return p.info }
+
+// Name returns "Negotiate" (sspi.UserModePackage).
+func (p *Package) Name() string { return PackageName }
+
+// InitUserModeContext rebuilds a Negotiate user-mode context from
+// ContextData (sspi.UserModePackage).
+func (p *Package) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	return p.user.InitUserModeContext(contextData)
+}
+
+// credential is a Negotiate credential: the inner credentials acquired
+// with the same identity, in preference order.
+type credential struct {
+	use    sspi.CredentialUse
+	inners []innerCred
+}
+
+type innerCred struct {
+	pkg  *innerPkg
+	cred sspi.LsaCredential
+}
+
+// Free is SpFreeCredentialsHandle.
+func (c *credential) Free() {
+	for _, ic := range c.inners {
+		ic.cred.Free()
+	}
+}
+
+// filterPackages applies a Windows PackageList ("kerberos,!ntlm"): names
+// without "!" select those packages, in that order; names with "!" exclude
+// them. Names are package names, compared without case; "krb5" and
+// "kerberos" name Kerberos, "ntlm" NTLM.
+func filterPackages(all []*innerPkg, list string) []*innerPkg {
+	if strings.TrimSpace(list) == "" {
+		return all
+	}
+	var want []string
+	exclude := map[*innerPkg]bool{}
+	find := func(name string) *innerPkg {
+		name = strings.ToLower(strings.TrimSpace(name))
+		for _, ip := range all {
+			n := strings.ToLower(ip.info.Name)
+			if n == name || (ip.krb && (name == "kerberos" || name == "krb5")) || (ip.ntlm && name == "ntlm") {
+				return ip
+			}
+		}
+		return nil
+	}
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if e[0] == '!' {
+			if ip := find(e[1:]); ip != nil {
+				exclude[ip] = true
+			}
+			continue
+		}
+		want = append(want, e)
+	}
+	var out []*innerPkg
+	if len(want) == 0 {
+		for _, ip := range all {
+			if !exclude[ip] {
+				out = append(out, ip)
+			}
+		}
+		return out
+	}
+	seen := map[*innerPkg]bool{}
+	for _, w := range want {
+		if ip := find(w); ip != nil && !exclude[ip] && !seen[ip] {
+			seen[ip] = true
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// AcquireCredentialsHandle is SpAcquireCredentialsHandle: it acquires a
+// credential from every inner package that AuthIdentity.PackageList
+// allows. Packages that cannot supply one (no keytab, no ticket) are left
+// out; if none can, the first package's error is returned.
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+	pkgs := p.inner
+	if req.AuthData != nil {
+		pkgs = filterPackages(p.inner, req.AuthData.PackageList)
+	}
+	if len(pkgs) == 0 {
+		return nil, time.Time{}, &sspi.Error{Op: "AcquireCredentialsHandle", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "PackageList leaves no package"}
+	}
+	c := &credential{use: req.Use}
+	var expiry time.Time
+	var firstErr error
+	for _, ip := range pkgs {
+		r := *req
+		if req.AuthData != nil {
+			a := *req.AuthData
+			a.PackageList = ""
+			r.AuthData = &a
+		}
+		cred, exp, err := ip.lsa.AcquireCredentialsHandle(ctx, &r)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		c.inners = append(c.inners, innerCred{pkg: ip, cred: cred})
+		if !exp.IsZero() && (expiry.IsZero() || exp.After(expiry)) {
+			expiry = exp
+		}
+	}
+	if len(c.inners) == 0 {
+		return nil, time.Time{}, firstErr
+	}
+	return c, expiry, nil
+}
+
+// targetIsIP reports whether a target name ("HTTP/host:port",
+// "HTTP@host", "host") names its host by IP address.
+func targetIsIP(target string) bool {
+	h := target
+	if i := strings.IndexAny(h, "/@"); i >= 0 {
+		h = h[i+1:]
+	}
+	if i := strings.IndexByte(h, '/'); i >= 0 { // service/host/domain
+		h = h[:i]
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return net.ParseIP(h) != nil
+}
+
+func asLsaCred(c sspi.LsaCredential) (*credential, error) {
+	cr, ok := c.(*credential)
+	if !ok || cr == nil {
+		return nil, sspi.SEC_E_WRONG_CREDENTIAL_HANDLE
+	}
+	return cr, nil
+}
