@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,7 +130,7 @@ func fixedConfig(tr *transcript, base Config) Config {
 	var s [32]byte
 	copy(s[:], seed)
 	base.Now = func() time.Time { return now }
-	base.Rand = mrand.NewChaCha8(s)
+	base.Rand = &lockedReader{r: mrand.NewChaCha8(s)}
 	base.Workstation = "GOSSPI-TEST"
 	base.NetBIOSComputer = "GOSSPI-SRV"
 	base.NetBIOSDomain = "EXAMPLE"
@@ -423,4 +424,16 @@ func replayMessages(t *testing.T, u *UserContext, tr *transcript) {
 	if got := b64e(ourMIC(t, u, b64d(t, tr.OurMICMsg))); got != tr.OurMIC {
 		t.Errorf("our MIC differs from the recording")
 	}
+}
+
+// lockedReader makes a deterministic random source safe for concurrent use.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(b)
 }
