@@ -66,6 +66,9 @@ func (s *Setup) Handshake(t testing.TB, tbl *sspi.FunctionTable, client *sspi.Au
 	return p, err
 }
 
+// HandshakeWith runs a handshake with the credentials already in p.
+func (s *Setup) HandshakeWith(tbl *sspi.FunctionTable, p *Pair) error { return s.handshake(tbl, p) }
+
 func (s *Setup) handshake(tbl *sspi.FunctionTable, p *Pair) error {
 	var tok []byte
 	var cli, srv *sspi.CtxtHandle // nil on the first call
@@ -165,8 +168,13 @@ func Unseal(tbl *sspi.FunctionTable, to *sspi.CtxtHandle, stream []byte) ([]byte
 // Sign returns a signature of msg.
 func Sign(t testing.TB, tbl *sspi.FunctionTable, from *sspi.CtxtHandle, msg []byte) []byte {
 	t.Helper()
+	var sz sspi.SecPkgContextSizes
+	if st := tbl.QueryContextAttributes(from, sspi.SECPKG_ATTR_SIZES, &sz); st.Failed() {
+		t.Fatalf("QueryContextAttributes(SIZES): %v", st)
+	}
+	// As on Windows, the caller supplies a token buffer of cbMaxSignature.
 	d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA | sspi.SECBUFFER_READONLY, Buffer: msg},
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, sz.MaxSignature)})
 	if st := tbl.MakeSignature(from, 0, d, 0); st.Failed() {
 		t.Fatalf("MakeSignature: %v", st)
 	}
@@ -296,8 +304,8 @@ func RunConformance(t *testing.T, s Setup) {
 			if !p.Server.IsValid() {
 				t.Fatalf("%s: no server handle after a failed later leg", name)
 			}
-			var fl sspi.SecPkgContextFlags
-			if st := tbl.QueryContextAttributes(&p.Server, sspi.SECPKG_ATTR_FLAGS, &fl); st == sspi.SEC_E_INVALID_HANDLE {
+			var pi sspi.SecPkgContextPackageInfo
+			if st := tbl.QueryContextAttributes(&p.Server, sspi.SECPKG_ATTR_PACKAGE_INFO, &pi); st.Failed() {
 				t.Errorf("%s: failed context vanished before DeleteSecurityContext", name)
 			}
 			if st := tbl.DeleteSecurityContext(&p.Server); st != sspi.SEC_E_OK {
