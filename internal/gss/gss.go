@@ -1,0 +1,160 @@
+// Package gss implements the mechanism-independent token framing of
+// RFC 2743 section 3.1 (InitialContextToken):
+//
+//	[APPLICATION 0] IMPLICIT SEQUENCE {
+//	        thisMech MechType,   -- OBJECT IDENTIFIER
+//	        innerContextToken ANY DEFINED BY thisMech
+//	}
+//
+// It is shared by the Kerberos and Negotiate packages. Only the outer
+// framing is DER; the inner token is opaque here.
+package gss
+
+import (
+	"encoding/asn1"
+	"errors"
+	"fmt"
+)
+
+// Well-known mechanism OIDs.
+var (
+	OIDKerberos   = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}    // RFC 1964 / RFC 4121
+	OIDKerberosMS = asn1.ObjectIdentifier{1, 2, 840, 48018, 1, 2, 2}     // Microsoft's legacy Kerberos OID
+	OIDSPNEGO     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 2}           // RFC 4178
+	OIDNTLM       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10} // NTLMSSP
+)
+
+// MaxTokenSize bounds a framed token (and so what a parser will wait for).
+const MaxTokenSize = 1 << 20
+
+// ErrMalformed reports a token that is not an RFC 2743 InitialContextToken.
+var ErrMalformed = errors.New("gss: malformed token framing")
+
+// IncompleteError reports a token cut short; Missing is how many more bytes
+// the framing announces (a hint for SECBUFFER_MISSING).
+type IncompleteError struct{ Missing int }
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("gss: incomplete token, %d bytes missing", e.Missing)
+}
+
+// encodeOID returns the DER contents octets of an OID (without tag and
+// length).
+func encodeOID(oid asn1.ObjectIdentifier) []byte {
+	full, err := asn1.Marshal(oid)
+	if err != nil || len(full) < 2 {
+		panic("gss: invalid OID " + oid.String())
+	}
+	return full[2:]
+}
+
+func appendLength(b []byte, n int) []byte {
+	switch {
+	case n < 0x80:
+		return append(b, byte(n))
+	case n <= 0xff:
+		return append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x82, byte(n>>8), byte(n))
+	case n <= 0xffffff:
+		return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		return append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// HeaderLen returns the size of the framing that Frame puts before an inner
+// token of innerLen bytes.
+func HeaderLen(mech asn1.ObjectIdentifier, innerLen int) int {
+	o := encodeOID(mech)
+	body := 2 + len(o) + innerLen
+	return len(appendLength([]byte{0x60}, body)) + 2 + len(o)
+}
+
+// AppendHeader appends the framing for an inner token of innerLen bytes to
+// b. The inner token must follow it.
+func AppendHeader(b []byte, mech asn1.ObjectIdentifier, innerLen int) []byte {
+	o := encodeOID(mech)
+	b = append(b, 0x60)
+	b = appendLength(b, 2+len(o)+innerLen)
+	b = append(b, 0x06, byte(len(o)))
+	return append(b, o...)
+}
+
+// Frame returns the InitialContextToken for mech around inner.
+func Frame(mech asn1.ObjectIdentifier, inner []byte) []byte {
+	b := make([]byte, 0, HeaderLen(mech, len(inner))+len(inner))
+	b = AppendHeader(b, mech, len(inner))
+	return append(b, inner...)
+}
+
+// Token is a parsed InitialContextToken.
+type Token struct {
+	Mech  asn1.ObjectIdentifier
+	Inner []byte // aliases the input
+}
+
+// Parse parses one InitialContextToken at the start of b. It returns the
+// token and the number of bytes it used; bytes after that are not part of
+// it (SECBUFFER_EXTRA). A token cut short returns an *IncompleteError.
+func Parse(b []byte) (Token, int, error) {
+	var t Token
+	if len(b) == 0 {
+		return t, 0, &IncompleteError{Missing: 1}
+	}
+	if b[0] != 0x60 {
+		return t, 0, ErrMalformed
+	}
+	if len(b) < 2 {
+		return t, 0, &IncompleteError{Missing: 1}
+	}
+	n, hl := 0, 2
+	if l := b[1]; l < 0x80 {
+		n = int(l)
+	} else {
+		k := int(l & 0x7f)
+		if k == 0 || k > 4 {
+			return t, 0, ErrMalformed
+		}
+		if len(b) < 2+k {
+			return t, 0, &IncompleteError{Missing: 2 + k - len(b)}
+		}
+		for _, c := range b[2 : 2+k] {
+			n = n<<8 | int(c)
+		}
+		if n < 0x80 || (k > 1 && b[2] == 0) { // DER: minimal length encoding
+			return t, 0, ErrMalformed
+		}
+		hl += k
+	}
+	if n > MaxTokenSize {
+		return t, 0, ErrMalformed
+	}
+	total := hl + n
+	if len(b) < total {
+		// Check what we have before asking for more.
+		if len(b) > hl && b[hl] != 0x06 {
+			return t, 0, ErrMalformed
+		}
+		return t, 0, &IncompleteError{Missing: total - len(b)}
+	}
+	body := b[hl:total]
+	if len(body) < 2 || body[0] != 0x06 {
+		return t, 0, ErrMalformed
+	}
+	ol := int(body[1])
+	if ol == 0 || ol >= 0x80 || len(body) < 2+ol {
+		return t, 0, ErrMalformed
+	}
+	var oid asn1.ObjectIdentifier
+	rest, err := asn1.Unmarshal(body[:2+ol], &oid)
+	if err != nil || len(rest) != 0 {
+		return t, 0, ErrMalformed
+	}
+	t.Mech = oid
+	t.Inner = body[2+ol:]
+	return t, total, nil
+}
+
+// IsFramed reports whether b starts like an InitialContextToken.
+func IsFramed(b []byte) bool { return len(b) > 0 && b[0] == 0x60 }

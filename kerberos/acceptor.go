@@ -1,0 +1,397 @@
+package kerberos
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/pac"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// acceptorContext is the server side: AP-REQ in, AP-REP out when the
+// client asked for mutual authentication.
+type acceptorContext struct {
+	cred    *credential
+	session *session
+	deleg   *DelegatedCredentials
+}
+
+// Delete forgets the keys.
+func (ac *acceptorContext) Delete() {
+	if ac.session != nil {
+		clear(ac.session.key)
+		clear(ac.session.sessionKey)
+	}
+	if ac.deleg != nil {
+		clear(ac.deleg.CCache)
+	}
+}
+
+// QueryAttributes answers on the LSA side; the delegated credentials are
+// only here (SECPKG_ATTR_DELEGATED_CREDENTIALS).
+func (ac *acceptorContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	if attr == SECPKG_ATTR_DELEGATED_CREDENTIALS {
+		if ac.deleg == nil {
+			return (*DelegatedCredentials)(nil), nil
+		}
+		d := *ac.deleg
+		d.CCache = append([]byte(nil), d.CCache...)
+		return &d, nil
+	}
+	if ac.session == nil {
+		return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	return ac.session.query(attr)
+}
+
+func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_USE_DCE_STYLE|sspi.ASC_REQ_DATAGRAM) != 0 {
+		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
+	}
+	if ac.cred.kt == nil {
+		return out, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential has no inbound part")
+	}
+	var in []byte
+	if prm.Input != nil {
+		in = prm.Input.Token()
+	}
+	if len(in) == 0 {
+		return out, tokenErr("no AP-REQ token")
+	}
+	id, msg, used, err := unframeToken(in)
+	if err != nil {
+		if sspi.StatusOf(err) == sspi.SEC_E_INCOMPLETE_MESSAGE {
+			out.Missing = missingOf(in)
+		}
+		return out, err
+	}
+	out.Extra = len(in) - used
+	if id != tokAPReq {
+		return out, tokenErr("expected an AP-REQ")
+	}
+	cb, err := channelBindings(prm.Input)
+	if err != nil {
+		return out, err
+	}
+	rep, err := ac.verify(msg, cb, prm.ContextReq)
+	if err != nil {
+		if prm.ContextReq&sspi.ASC_REQ_EXTENDED_ERROR != 0 {
+			if tok := krbErrorToken(sspi.StatusOf(err)); tok != nil {
+				out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}}
+			}
+		}
+		return out, err
+	}
+	s := ac.session
+	if rep != nil {
+		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: frameToken(tokAPRep, rep)}}
+	}
+	out.Status = sspi.SEC_E_OK
+	out.Flags = s.flags
+	out.Expiry = s.expiry
+	out.Mapped = true
+	out.ContextData = s.marshal()
+	return out, nil
+}
+
+func krbErrorToken(st sspi.Status) []byte {
+	e := messages.NewKRBError(types.PrincipalName{NameType: 1, NameString: []string{"unknown"}}, "", statusKRBError(st), st.String())
+	b, err := e.Marshal()
+	if err != nil {
+		return nil
+	}
+	return frameToken(tokKRBError, b)
+}
+
+// serviceKey finds the keytab key for a ticket: the principal must be in
+// the keytab (else SEC_E_WRONG_PRINCIPAL), with that enctype and kvno
+// (else SEC_E_NO_KERB_KEY). A ticket without a kvno takes the newest key.
+func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (types.EncryptionKey, error) {
+	var best types.EncryptionKey
+	bestKVNO := -1
+	principalSeen := false
+	for _, e := range c.kt.Entries {
+		if strings.Join(e.Principal.Components, "/") != name || e.Principal.Realm != realm {
+			continue
+		}
+		principalSeen = true
+		if e.Key.KeyType != etype {
+			continue
+		}
+		ev := int(e.KVNO)
+		if ev == 0 {
+			ev = int(e.KVNO8)
+		}
+		if kvno != 0 && ev != kvno && int(e.KVNO8) != kvno&0xff {
+			continue
+		}
+		if ev > bestKVNO {
+			best, bestKVNO = e.Key, ev
+		}
+	}
+	if !principalSeen {
+		return best, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "service principal not in keytab")
+	}
+	if bestKVNO < 0 {
+		return best, statusErr(sspi.SEC_E_NO_KERB_KEY, fmt.Sprintf("no key for enctype %d kvno %d", etype, kvno))
+	}
+	return best, nil
+}
+
+// verify checks the AP-REQ (RFC 4120 section 3.2.3, RFC 4121 section
+// 4.1.1) and returns the AP-REP to send, if any.
+func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) ([]byte, error) {
+	p := ac.cred.pkg
+	var ap messages.APReq
+	if err := safeUnmarshal(func() error { return ap.Unmarshal(msg) }); err != nil {
+		return nil, tokenErr("malformed AP-REQ")
+	}
+	if ap.PVNO != 5 || len(ap.Ticket.SName.NameString) == 0 {
+		return nil, tokenErr("malformed AP-REQ")
+	}
+	sname := strings.Join(ap.Ticket.SName.NameString, "/")
+	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Ticket.Realm) {
+		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
+	}
+	skey, err := ac.cred.serviceKey(sname, ap.Ticket.Realm, ap.Ticket.EncPart.EType, ap.Ticket.EncPart.KVNO)
+	if err != nil {
+		return nil, err
+	}
+	etb, err := decryptEncPart(ap.Ticket.EncPart, skey, usageTicket)
+	if err != nil {
+		// KRB_AP_ERR_MODIFIED: the ticket was not made with our key.
+		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "cannot decrypt the ticket with the keytab key")
+	}
+	var et messages.EncTicketPart
+	if err := safeUnmarshal(func() error { return et.Unmarshal(etb) }); err != nil {
+		return nil, tokenErr("malformed EncTicketPart")
+	}
+	now := p.now()
+	skew := p.cfg.ClockSkew
+	if !et.StartTime.IsZero() && et.StartTime.Sub(now) > skew {
+		return nil, statusErr(sspi.SEC_E_TIME_SKEW, "ticket not yet valid")
+	}
+	if now.Sub(et.EndTime) > skew {
+		return nil, statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "ticket expired")
+	}
+	ab, err := decryptEncPart(ap.EncryptedAuthenticator, et.Key, usageAuthenticator)
+	if err != nil {
+		return nil, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "authenticator integrity check failed")
+	}
+	var auth types.Authenticator
+	if err := safeUnmarshal(func() error { return auth.Unmarshal(ab) }); err != nil {
+		return nil, tokenErr("malformed authenticator")
+	}
+	if !auth.CName.Equal(et.CName) || auth.CRealm != et.CRealm {
+		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, "authenticator and ticket name different clients")
+	}
+	ctime := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if d := now.Sub(ctime); d > skew || -d > skew {
+		return nil, statusErr(sspi.SEC_E_TIME_SKEW, "authenticator time outside the allowed clock skew")
+	}
+	client := principalString(et.CName, et.CRealm)
+	if p.replay != nil {
+		h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
+		key := fmt.Sprintf("%s|%s@%s|%d|%d|%x", client, sname, ap.Ticket.Realm, auth.CTime.Unix(), auth.Cusec, h[:12])
+		if p.replay.Check(key, ctime.Add(skew)) {
+			return nil, statusErr(sspi.SEC_E_OUT_OF_SEQUENCE, "replayed authenticator (KRB_AP_ERR_REPEAT)")
+		}
+	}
+	if auth.Cksum.CksumType != cksumTypeGSS {
+		return nil, tokenErr("authenticator has no GSS checksum")
+	}
+	ck, err := parseGSSChecksum(auth.Cksum.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 4121 section 4.1.1.2: channel bindings.
+	var zero [16]byte
+	switch p.cfg.ChannelBindings {
+	case BindingsWhenSupported:
+		if cb != nil && ck.Bindings != zero && ck.Bindings != cb.GSSBindingsHash() {
+			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings differ")
+		}
+	case BindingsRequired:
+		if cb == nil || ck.Bindings != cb.GSSBindingsHash() {
+			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings missing or different")
+		}
+	}
+	mutual := ck.Flags&gssMutualFlag != 0 || types.IsFlagSet(&ap.APOptions, apOptMutualRequired)
+
+	s := &session{
+		client:       client,
+		server:       sname + "@" + ap.Ticket.Realm,
+		start:        now,
+		expiry:       et.EndTime,
+		sessionKey:   append([]byte(nil), et.Key.KeyValue...),
+		sessionEtype: et.Key.KeyType,
+		gssFlags:     ck.Flags,
+	}
+	f := sspi.FlagConnection
+	if mutual {
+		f |= sspi.FlagMutualAuth
+	}
+	if ck.Flags&gssReplayFlag != 0 {
+		f |= sspi.FlagReplayDetect
+	}
+	if ck.Flags&gssSequenceFlag != 0 {
+		f |= sspi.FlagSequenceDetect
+	}
+	if ck.Flags&gssConfFlag != 0 {
+		f |= sspi.FlagConfidentiality
+	}
+	if ck.Flags&gssIntegFlag != 0 {
+		f |= sspi.FlagIntegrity
+	}
+	if ck.Flags&gssIdentify != 0 {
+		f |= sspi.FlagIdentify
+	}
+	if ck.Flags&gssExtendedErr != 0 {
+		f |= sspi.FlagExtendedError
+	}
+	if ck.Flags&gssDelegFlag != 0 && ck.Deleg != nil {
+		d, err := ac.delegated(ck.Deleg, client, et.Key, auth.SubKey)
+		if err != nil {
+			return nil, err
+		}
+		ac.deleg = d
+		s.delegated = true
+		s.delegCCache = d.Path
+		f |= sspi.FlagDelegate
+	}
+	s.flags = f
+	s.groups = pacGroups(et.AuthorizationData, skey)
+
+	// Message keys: the acceptor subkey we send (RFC 4121 enctypes), else
+	// the initiator's subkey, else the session key.
+	mk := et.Key
+	if len(auth.SubKey.KeyValue) > 0 {
+		mk = auth.SubKey
+	}
+	initSeq := uint64(uint32(auth.SeqNumber))
+	sendSeq := initSeq
+	var rep []byte
+	if mutual {
+		part := encAPRepPart{CTime: auth.CTime, Cusec: auth.Cusec}
+		if isCFX(mk.KeyType) {
+			kv, err := randomKey(mk.KeyType)
+			if err != nil {
+				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
+			}
+			mk = types.EncryptionKey{KeyType: mk.KeyType, KeyValue: kv}
+			part.Subkey = mk
+			s.acceptorSubkey = true
+		}
+		sendSeq = randomSeq()
+		part.SeqNumber = int64(sendSeq)
+		rep, err = marshalAPRep(et.Key, part)
+		if err != nil {
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "AP-REP")
+		}
+	}
+	if !supportedEtype(mk.KeyType) {
+		return nil, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "unsupported session enctype")
+	}
+	s.initiator = false
+	s.etype = mk.KeyType
+	s.key = append([]byte(nil), mk.KeyValue...)
+	s.sendSeq = sendSeq
+	s.recv = newSeqState(initSeq, f&sspi.FlagReplayDetect != 0, f&sspi.FlagSequenceDetect != 0, isCFX(mk.KeyType))
+	ac.session = s
+	return rep, nil
+}
+
+// delegated opens the KRB-CRED of a delegating client into a ccache.
+func (ac *acceptorContext) delegated(b []byte, client string, sessionKey, subkey types.EncryptionKey) (*DelegatedCredentials, error) {
+	keys := []types.EncryptionKey{sessionKey}
+	if len(subkey.KeyValue) > 0 {
+		keys = append(keys, subkey)
+	}
+	kc, err := parseKRBCred(b, keys...)
+	if err != nil {
+		return nil, err
+	}
+	info := kc.DecryptedEncPart.TicketInfo[0]
+	tb, err := kc.Tickets[0].Marshal()
+	if err != nil {
+		return nil, tokenErr("delegated ticket")
+	}
+	var flags uint32
+	if fb := info.Flags.Bytes; len(fb) > 0 {
+		var f4 [4]byte
+		copy(f4[:], fb)
+		flags = binary.BigEndian.Uint32(f4[:])
+	}
+	cp := ccPrincipal{NameType: info.PName.NameType, Realm: info.PRealm, Components: info.PName.NameString}
+	cc := &ccache{Principal: cp, Creds: []ccCred{{
+		Client:    cp,
+		Server:    ccPrincipal{NameType: info.SName.NameType, Realm: info.SRealm, Components: info.SName.NameString},
+		KeyType:   info.Key.KeyType,
+		Key:       info.Key.KeyValue,
+		AuthTime:  info.AuthTime,
+		StartTime: info.StartTime,
+		EndTime:   info.EndTime,
+		RenewTill: info.RenewTill,
+		Flags:     flags,
+		Ticket:    tb,
+	}}}
+	d := &DelegatedCredentials{Client: client, CCache: marshalCCache(cc)}
+	if dir := ac.cred.pkg.cfg.DelegationDir; dir != "" {
+		f, err := os.CreateTemp(dir, "krb5cc_gosspi_")
+		if err != nil {
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "cannot store delegated credentials")
+		}
+		_, werr := f.Write(d.CCache)
+		cerr := f.Close()
+		if werr != nil || cerr != nil {
+			os.Remove(f.Name())
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "cannot store delegated credentials")
+		}
+		d.Path = "FILE:" + f.Name()
+	}
+	return d, nil
+}
+
+// pacGroups returns the group SIDs of a PAC (MS-PAC) in the ticket's
+// authorization data, verified with the service key, or nil.
+func pacGroups(ad types.AuthorizationData, key types.EncryptionKey) (groups []string) {
+	defer func() {
+		if recover() != nil {
+			groups = nil
+		}
+	}()
+	for _, e := range ad {
+		if e.ADType != 1 { // AD-IF-RELEVANT
+			continue
+		}
+		var inner types.AuthorizationData
+		if err := inner.Unmarshal(e.ADData); err != nil {
+			continue
+		}
+		for _, ie := range inner {
+			if ie.ADType != 128 { // AD-WIN2K-PAC
+				continue
+			}
+			var pt pac.PACType
+			if err := pt.Unmarshal(ie.ADData); err != nil {
+				continue
+			}
+			if err := pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)); err != nil {
+				continue
+			}
+			if pt.KerbValidationInfo != nil {
+				return pt.KerbValidationInfo.GetGroupMembershipSIDs()
+			}
+		}
+	}
+	return nil
+}

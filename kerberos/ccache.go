@@ -1,0 +1,257 @@
+package kerberos
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"time"
+)
+
+// This file reads and writes MIT credential caches of the FILE type
+// (format versions 3 and 4, big-endian; see MIT's ccache file format
+// documentation). gokrb5 has a reader, but it indexes without bounds checks
+// (a short or hostile file panics) and treats MIT's configuration entries
+// (X-CACHECONF:) as tickets, so a fresh `kinit` cache fails to load; this
+// reader is bounded and skips them.
+
+// ccPrincipal is a principal as a ccache stores it.
+type ccPrincipal struct {
+	NameType   int32
+	Realm      string
+	Components []string
+}
+
+func (p ccPrincipal) String() string { return strings.Join(p.Components, "/") + "@" + p.Realm }
+
+// ccCred is one credential of a ccache.
+type ccCred struct {
+	Client, Server ccPrincipal
+	KeyType        int32
+	Key            []byte
+	AuthTime       time.Time
+	StartTime      time.Time
+	EndTime        time.Time
+	RenewTill      time.Time
+	IsSKey         bool
+	Flags          uint32 // TicketFlags, bit 0 (reserved) in the most significant bit
+	Ticket         []byte
+	SecondTicket   []byte
+}
+
+// ccache is a parsed credential cache.
+type ccache struct {
+	Principal ccPrincipal
+	Creds     []ccCred
+}
+
+var errCCache = errors.New("kerberos: malformed credential cache")
+
+// maxCCacheSize bounds what loadCCache reads.
+const maxCCacheSize = 8 << 20
+
+type ccReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *ccReader) u8() uint8 {
+	if len(r.b) < 1 {
+		r.err = true
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *ccReader) u16() uint16 {
+	if len(r.b) < 2 {
+		r.err = true
+		return 0
+	}
+	v := binary.BigEndian.Uint16(r.b)
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *ccReader) u32() uint32 {
+	if len(r.b) < 4 {
+		r.err = true
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *ccReader) data() []byte {
+	n := r.u32()
+	if r.err || uint64(n) > uint64(len(r.b)) {
+		r.err = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *ccReader) time() time.Time {
+	v := r.u32()
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(v), 0).UTC()
+}
+
+func (r *ccReader) principal() ccPrincipal {
+	var p ccPrincipal
+	p.NameType = int32(r.u32())
+	n := r.u32()
+	p.Realm = string(r.data())
+	if n > 64 {
+		r.err = true
+		return p
+	}
+	for i := uint32(0); i < n && !r.err; i++ {
+		p.Components = append(p.Components, string(r.data()))
+	}
+	return p
+}
+
+// parseCCache parses a FILE ccache image.
+func parseCCache(b []byte) (*ccache, error) {
+	if len(b) < 2 || b[0] != 5 || (b[1] != 3 && b[1] != 4) {
+		return nil, errCCache
+	}
+	v := b[1]
+	r := &ccReader{b: b[2:]}
+	if v == 4 {
+		hl := r.u16()
+		if r.err || int(hl) > len(r.b) {
+			return nil, errCCache
+		}
+		r.b = r.b[hl:]
+	}
+	c := &ccache{Principal: r.principal()}
+	for len(r.b) > 0 && !r.err {
+		var cr ccCred
+		cr.Client = r.principal()
+		cr.Server = r.principal()
+		cr.KeyType = int32(r.u16())
+		if v == 3 {
+			cr.KeyType = int32(r.u16())
+		}
+		cr.Key = r.data()
+		cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill = r.time(), r.time(), r.time(), r.time()
+		cr.IsSKey = r.u8() != 0
+		cr.Flags = r.u32()
+		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // addresses
+			if i > 256 {
+				r.err = true
+			}
+			r.u16()
+			r.data()
+		}
+		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // authdata
+			if i > 256 {
+				r.err = true
+			}
+			r.u16()
+			r.data()
+		}
+		cr.Ticket = r.data()
+		cr.SecondTicket = r.data()
+		if r.err {
+			break
+		}
+		if strings.HasPrefix(cr.Server.Realm, "X-CACHECONF:") {
+			continue // configuration entry, not a ticket
+		}
+		c.Creds = append(c.Creds, cr)
+	}
+	if r.err {
+		return nil, errCCache
+	}
+	return c, nil
+}
+
+// ccachePath resolves a ccache name: "FILE:/path" or a bare path. Other
+// types (KEYRING:, KCM:, MEMORY:, DIR:) are not supported.
+func ccachePath(name string) (string, error) {
+	if strings.HasPrefix(name, "FILE:") {
+		return name[len("FILE:"):], nil
+	}
+	if i := strings.IndexByte(name, ':'); i > 0 && !strings.HasPrefix(name, "/") {
+		return "", errors.New("kerberos: only FILE: credential caches are supported, not " + name[:i])
+	}
+	return name, nil
+}
+
+func loadCCache(name string) (*ccache, error) {
+	p, err := ccachePath(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxCCacheSize {
+		return nil, errCCache
+	}
+	b := make([]byte, st.Size())
+	if _, err := f.ReadAt(b, 0); err != nil && st.Size() > 0 {
+		return nil, err
+	}
+	return parseCCache(b)
+}
+
+// marshalCCache writes a version 4 FILE ccache.
+func marshalCCache(c *ccache) []byte {
+	b := []byte{5, 4, 0, 0}
+	putU32 := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
+	putData := func(d []byte) { putU32(uint32(len(d))); b = append(b, d...) }
+	putTime := func(t time.Time) {
+		if t.IsZero() {
+			putU32(0)
+		} else {
+			putU32(uint32(t.Unix()))
+		}
+	}
+	putPrinc := func(p ccPrincipal) {
+		putU32(uint32(p.NameType))
+		putU32(uint32(len(p.Components)))
+		putData([]byte(p.Realm))
+		for _, s := range p.Components {
+			putData([]byte(s))
+		}
+	}
+	putPrinc(c.Principal)
+	for _, cr := range c.Creds {
+		putPrinc(cr.Client)
+		putPrinc(cr.Server)
+		b = binary.BigEndian.AppendUint16(b, uint16(cr.KeyType))
+		putData(cr.Key)
+		putTime(cr.AuthTime)
+		putTime(cr.StartTime)
+		putTime(cr.EndTime)
+		putTime(cr.RenewTill)
+		if cr.IsSKey {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		putU32(cr.Flags)
+		putU32(0)
+		putU32(0)
+		putData(cr.Ticket)
+		putData(cr.SecondTicket)
+	}
+	return b
+}

@@ -1,0 +1,299 @@
+package kerberos
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/subtle"
+	"errors"
+	"hash"
+
+	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/crypto/common"
+	"github.com/jcmturner/gokrb5/v8/crypto/etype"
+)
+
+// Encryption type numbers (RFC 3961, RFC 3962, RFC 4757, RFC 8009).
+const (
+	etypeAES128SHA1   = 17
+	etypeAES256SHA1   = 18
+	etypeAES128SHA256 = 19
+	etypeAES256SHA384 = 20
+	etypeRC4HMAC      = 23
+)
+
+var errIntegrity = errors.New("kerberos: integrity check failed")
+
+// supportedEtype reports whether per-message protection is implemented for
+// an encryption type.
+func supportedEtype(e int32) bool {
+	switch e {
+	case etypeAES128SHA1, etypeAES256SHA1, etypeAES128SHA256, etypeAES256SHA384, etypeRC4HMAC:
+		return true
+	}
+	return false
+}
+
+// isCFX reports whether an enctype uses the RFC 4121 token format (all but
+// the RFC 1964 / RFC 4757 family).
+func isCFX(e int32) bool { return e != etypeRC4HMAC }
+
+// profile is the RFC 3961 encrypt/checksum profile of one key, with the
+// per-usage derived keys cached: the hot path of wrap and MIC.
+type profile interface {
+	// macSize is the size of the integrity tag and of a checksum.
+	macSize() int
+	// confSize is the size of the confounder encrypt adds.
+	confSize() int
+	// encrypt returns E(confounder || plaintext) || MAC for the usage.
+	encrypt(usage uint32, plaintext []byte) ([]byte, error)
+	// decrypt checks and removes the MAC and the confounder.
+	decrypt(usage uint32, ciphertext []byte) ([]byte, error)
+	// checksum is the keyed checksum (RFC 3961 get_mic) over the parts.
+	checksum(usage uint32, parts ...[]byte) []byte
+}
+
+func newProfile(etypeID int32, key []byte) (profile, error) {
+	e, err := krbcrypto.GetEtype(etypeID)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != e.GetKeyByteSize() {
+		return nil, errors.New("kerberos: key size does not match its enctype")
+	}
+	switch etypeID {
+	case etypeAES128SHA1, etypeAES256SHA1:
+		return &aesSHA1{e: e, key: key}, nil
+	case etypeAES128SHA256, etypeAES256SHA384:
+		return &generic{e: e, key: key}, nil
+	}
+	return nil, errors.New("kerberos: enctype has no RFC 3961 profile here")
+}
+
+// aesSHA1 is aes128/256-cts-hmac-sha1-96 (RFC 3962) with derived keys cached
+// per usage. Key derivation uses gokrb5; the CBC-CTS and HMAC run here so
+// that a context pays for derivation once.
+type aesSHA1 struct {
+	e     etype.EType
+	key   []byte
+	slots [4]*aesSlot // usages 22..25 (RFC 4121 section 2)
+	other map[uint32]*aesSlot
+}
+
+type aesSlot struct {
+	ke  cipher.Block
+	ki  hash.Hash // HMAC-SHA1 with Ki, reset before use
+	kc  hash.Hash // HMAC-SHA1 with Kc
+	buf []byte
+}
+
+func (a *aesSHA1) macSize() int  { return 12 }
+func (a *aesSHA1) confSize() int { return aes.BlockSize }
+
+func (a *aesSHA1) slot(usage uint32) (*aesSlot, error) {
+	var p **aesSlot
+	if usage >= 22 && usage <= 25 {
+		p = &a.slots[usage-22]
+	} else {
+		if a.other == nil {
+			a.other = map[uint32]*aesSlot{}
+		}
+		if s := a.other[usage]; s != nil {
+			return s, nil
+		}
+	}
+	if p != nil && *p != nil {
+		return *p, nil
+	}
+	ke, err := a.e.DeriveKey(a.key, common.GetUsageKe(usage))
+	if err != nil {
+		return nil, err
+	}
+	ki, err := a.e.DeriveKey(a.key, common.GetUsageKi(usage))
+	if err != nil {
+		return nil, err
+	}
+	kc, err := a.e.DeriveKey(a.key, common.GetUsageKc(usage))
+	if err != nil {
+		return nil, err
+	}
+	blk, err := aes.NewCipher(ke)
+	if err != nil {
+		return nil, err
+	}
+	s := &aesSlot{ke: blk, ki: hmac.New(sha1.New, ki), kc: hmac.New(sha1.New, kc)}
+	if p != nil {
+		*p = s
+	} else {
+		a.other[usage] = s
+	}
+	return s, nil
+}
+
+func (a *aesSHA1) encrypt(usage uint32, plaintext []byte) ([]byte, error) {
+	s, err := a.slot(usage)
+	if err != nil {
+		return nil, err
+	}
+	n := aes.BlockSize + len(plaintext)
+	out := make([]byte, n, n+12+aes.BlockSize)
+	if _, err := rand.Read(out[:aes.BlockSize]); err != nil {
+		return nil, err
+	}
+	copy(out[aes.BlockSize:], plaintext)
+	s.ki.Reset()
+	s.ki.Write(out)
+	var mac [sha1.Size]byte
+	sum := s.ki.Sum(mac[:0])
+	ctsEncrypt(s.ke, out)
+	return append(out, sum[:12]...), nil
+}
+
+func (a *aesSHA1) decrypt(usage uint32, ct []byte) ([]byte, error) {
+	if len(ct) < aes.BlockSize+12 {
+		return nil, errIntegrity
+	}
+	s, err := a.slot(usage)
+	if err != nil {
+		return nil, err
+	}
+	body := ct[:len(ct)-12]
+	pt := make([]byte, len(body))
+	ctsDecrypt(s.ke, pt, body)
+	s.ki.Reset()
+	s.ki.Write(pt)
+	var mac [sha1.Size]byte
+	sum := s.ki.Sum(mac[:0])
+	if subtle.ConstantTimeCompare(sum[:12], ct[len(ct)-12:]) != 1 {
+		return nil, errIntegrity
+	}
+	return pt[aes.BlockSize:], nil
+}
+
+func (a *aesSHA1) checksum(usage uint32, parts ...[]byte) []byte {
+	s, err := a.slot(usage)
+	if err != nil {
+		return nil
+	}
+	s.kc.Reset()
+	for _, p := range parts {
+		s.kc.Write(p)
+	}
+	var mac [sha1.Size]byte
+	return append([]byte(nil), s.kc.Sum(mac[:0])[:12]...)
+}
+
+// ctsEncrypt encrypts b in place with AES-CBC and ciphertext stealing, IV
+// zero, as RFC 3962 section 5 specifies (CBC-CS3: the last two blocks are
+// always swapped). len(b) must be at least one block.
+func ctsEncrypt(blk cipher.Block, b []byte) {
+	const bs = aes.BlockSize
+	n := len(b)
+	if n == bs {
+		blk.Encrypt(b, b)
+		return
+	}
+	full := (n - 1) / bs // whole blocks before the last (possibly partial) one
+	var iv [bs]byte
+	cipher.NewCBCEncrypter(blk, iv[:]).CryptBlocks(b[:full*bs], b[:full*bs])
+	// last block, zero padded, chained from C[full-1]
+	var last [bs]byte
+	r := n - full*bs
+	copy(last[:], b[full*bs:])
+	prev := b[(full-1)*bs : full*bs]
+	for i := range last {
+		last[i] ^= prev[i]
+	}
+	blk.Encrypt(last[:], last[:])
+	// output: C1..C(full-1), Cn, C(full) truncated to r
+	var cprev [bs]byte
+	copy(cprev[:], prev)
+	copy(b[(full-1)*bs:], last[:])
+	copy(b[full*bs:], cprev[:r])
+}
+
+// ctsDecrypt is the inverse of ctsEncrypt; dst and src have the same length
+// and may not overlap partially.
+func ctsDecrypt(blk cipher.Block, dst, src []byte) {
+	const bs = aes.BlockSize
+	n := len(src)
+	if n == bs {
+		blk.Decrypt(dst, src)
+		return
+	}
+	full := (n - 1) / bs
+	r := n - full*bs
+	var iv [bs]byte
+	if full > 1 {
+		cipher.NewCBCDecrypter(blk, iv[:]).CryptBlocks(dst[:(full-1)*bs], src[:(full-1)*bs])
+		copy(iv[:], src[(full-2)*bs:(full-1)*bs])
+	}
+	// src[(full-1)*bs:full*bs] is Cn (the encrypted last block), src[full*bs:] is C(full)[:r].
+	var d, cfull [bs]byte
+	blk.Decrypt(d[:], src[(full-1)*bs:full*bs])
+	copy(cfull[:], src[full*bs:])
+	copy(cfull[r:], d[r:])
+	last := make([]byte, r)
+	for i := 0; i < r; i++ {
+		last[i] = d[i] ^ cfull[i]
+	}
+	blk.Decrypt(d[:], cfull[:])
+	for i := range d {
+		d[i] ^= iv[i]
+	}
+	copy(dst[(full-1)*bs:], d[:])
+	copy(dst[full*bs:], last)
+}
+
+// generic runs any gokrb5 enctype through its EncryptMessage and
+// DecryptMessage (used for the aes-sha2 family of RFC 8009).
+type generic struct {
+	e   etype.EType
+	key []byte
+}
+
+func (g *generic) macSize() int  { return g.e.GetHMACBitLength() / 8 }
+func (g *generic) confSize() int { return g.e.GetConfounderByteSize() }
+
+func (g *generic) encrypt(usage uint32, plaintext []byte) ([]byte, error) {
+	_, ct, err := g.e.EncryptMessage(g.key, plaintext, usage)
+	return ct, err
+}
+
+func (g *generic) decrypt(usage uint32, ct []byte) ([]byte, error) {
+	if len(ct) < g.confSize()+g.macSize() {
+		return nil, errIntegrity
+	}
+	pt, err := g.e.DecryptMessage(g.key, ct, usage)
+	if err != nil {
+		return nil, errIntegrity
+	}
+	return pt, nil
+}
+
+func (g *generic) checksum(usage uint32, parts ...[]byte) []byte {
+	var all []byte
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	c, err := g.e.GetChecksumHash(g.key, all, usage)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// randomKey makes a fresh random key of an enctype (for subkeys).
+func randomKey(etypeID int32) ([]byte, error) {
+	e, err := krbcrypto.GetEtype(etypeID)
+	if err != nil {
+		return nil, err
+	}
+	seed := make([]byte, e.GetKeySeedBitLength()/8)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	return e.RandomToKey(seed), nil
+}

@@ -1,0 +1,309 @@
+package kerberos
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"time"
+
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/sspi"
+	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// initiatorContext is the client side of the exchange: AP-REQ out, then
+// (with mutual authentication) AP-REP in.
+type initiatorContext struct {
+	cred       *credential
+	target     string
+	req        sspi.ISCReq
+	flags      sspi.ContextFlags
+	gssFlags   uint32
+	sessionKey types.EncryptionKey
+	subkey     types.EncryptionKey
+	ctime      time.Time
+	cusec      int
+	seq        uint64
+	server     string
+	expiry     time.Time
+	done       bool
+	session    *session
+}
+
+func randomSeq() uint64 {
+	var b [4]byte
+	rand.Read(b[:])
+	return uint64(binary.BigEndian.Uint32(b[:]) & 0x3fffffff)
+}
+
+// channelBindings returns the SEC_CHANNEL_BINDINGS of the input, if any.
+func channelBindings(in *sspi.SecBufferDesc) (*sspi.ChannelBindings, error) {
+	b := in.Find(sspi.SECBUFFER_CHANNEL_BINDINGS)
+	if b == nil || len(b.Buffer) == 0 {
+		return nil, nil
+	}
+	cb, err := sspi.ParseChannelBindings(b.Buffer)
+	if err != nil {
+		return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "malformed channel bindings")
+	}
+	return cb, nil
+}
+
+// first builds the AP-REQ (RFC 4121 section 4.1).
+func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	if prm.ContextReq&(sspi.ISC_REQ_USE_DCE_STYLE|sspi.ISC_REQ_DATAGRAM|sspi.ISC_REQ_PROMPT_FOR_CREDS) != 0 {
+		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "DCE style, datagram and prompting are not supported")
+	}
+	spn, _, err := parseTarget(prm.TargetName)
+	if err != nil {
+		return out, err
+	}
+	cb, err := channelBindings(prm.Input)
+	if err != nil {
+		return out, err
+	}
+	ic.req = prm.ContextReq
+	tkt, key, err := ic.cred.serviceTicket(spn)
+	if err != nil {
+		return out, err
+	}
+	ic.sessionKey = key
+	ic.server = principalString(tkt.SName, tkt.Realm)
+
+	// Flags for the checksum. Like MIT, always offer integrity and
+	// confidentiality.
+	f := uint32(gssIntegFlag | gssConfFlag)
+	ret := sspi.FlagIntegrity | sspi.FlagConnection
+	if ic.req&sspi.ISC_REQ_CONFIDENTIALITY != 0 {
+		ret |= sspi.FlagConfidentiality
+	}
+	if ic.req&sspi.ISC_REQ_MUTUAL_AUTH != 0 {
+		f |= gssMutualFlag
+		ret |= sspi.FlagMutualAuth
+	}
+	if ic.req&sspi.ISC_REQ_REPLAY_DETECT != 0 {
+		f |= gssReplayFlag
+		ret |= sspi.FlagReplayDetect
+	}
+	if ic.req&sspi.ISC_REQ_SEQUENCE_DETECT != 0 {
+		f |= gssSequenceFlag | gssReplayFlag
+		ret |= sspi.FlagSequenceDetect | sspi.FlagReplayDetect
+	}
+	if ic.req&sspi.ISC_REQ_IDENTIFY != 0 {
+		f |= gssIdentify
+		ret |= sspi.FlagIdentify
+	}
+	if ic.req&sspi.ISC_REQ_EXTENDED_ERROR != 0 {
+		f |= gssExtendedErr
+		ret |= sspi.FlagExtendedError
+	}
+	ck := &gssChecksum{Flags: f}
+	if cb != nil {
+		ck.Bindings = cb.GSSBindingsHash()
+	}
+
+	// The subkey has the session key's enctype; it keys the messages.
+	subkey, err := randomKey(key.KeyType)
+	if err != nil {
+		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "subkey")
+	}
+	ic.subkey = types.EncryptionKey{KeyType: key.KeyType, KeyValue: subkey}
+
+	// Delegation: a forwarded TGT in a KRB-CRED, when asked for and the
+	// TGT may be forwarded.
+	if ic.req&sspi.ISC_REQ_DELEGATE != 0 && ic.cred.tgtFwd {
+		if krbCred, err := ic.delegation(key); err == nil {
+			ck.Flags |= gssDelegFlag
+			ck.Deleg = krbCred
+			ret |= sspi.FlagDelegate
+		}
+	}
+
+	now := ic.cred.pkg.now().UTC()
+	ic.ctime = now.Truncate(time.Second)
+	ic.cusec = now.Nanosecond() / 1000
+	ic.seq = randomSeq()
+	auth := types.Authenticator{
+		AVNO:      5,
+		CRealm:    ic.cred.realm,
+		CName:     ic.cred.cname,
+		Cksum:     types.Checksum{CksumType: cksumTypeGSS, Checksum: ck.marshal()},
+		Cusec:     ic.cusec,
+		CTime:     ic.ctime,
+		SubKey:    ic.subkey,
+		SeqNumber: int64(ic.seq),
+	}
+	ab, err := auth.Marshal()
+	if err != nil {
+		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "authenticator")
+	}
+	ed, err := krbcrypto.GetEncryptedData(ab, key, usageAuthenticator, 0)
+	if err != nil {
+		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "authenticator encryption")
+	}
+	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: tkt, EncryptedAuthenticator: ed}
+	if f&gssMutualFlag != 0 {
+		types.SetFlag(&ap.APOptions, apOptMutualRequired)
+	}
+	apb, err := ap.Marshal()
+	if err != nil {
+		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "AP-REQ")
+	}
+	ic.gssFlags = f
+	ic.flags = ret
+	ic.expiry = ic.cred.expiry
+	out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: frameToken(tokAPReq, apb)}}
+	out.Flags = ret
+	out.Expiry = ic.expiry
+	if f&gssMutualFlag != 0 {
+		out.Status = sspi.SEC_I_CONTINUE_NEEDED
+		return out, nil
+	}
+	// No AP-REP: the acceptor keys messages with our subkey and starts its
+	// sequence at ours (as MIT does).
+	ic.finish(nil, ic.seq, &out)
+	return out, nil
+}
+
+func (ic *initiatorContext) delegation(key types.EncryptionKey) ([]byte, error) {
+	tgt, part, err := ic.cred.forwardedTGT()
+	if err != nil {
+		return nil, err
+	}
+	info := krbCredInfo{
+		Key:       part.Key,
+		PRealm:    ic.cred.realm,
+		PName:     ic.cred.cname,
+		Flags:     part.Flags,
+		AuthTime:  part.AuthTime.UTC(),
+		StartTime: part.StartTime.UTC(),
+		EndTime:   part.EndTime.UTC(),
+		RenewTill: part.RenewTill.UTC(),
+		SRealm:    part.SRealm,
+		SName:     part.SName,
+	}
+	if info.RenewTill.IsZero() || info.RenewTill.Year() < 1971 {
+		info.RenewTill = time.Time{}
+	}
+	if info.StartTime.Year() < 1971 {
+		info.StartTime = time.Time{}
+	}
+	return marshalKRBCred(tgt, info, key)
+}
+
+// second verifies the AP-REP (mutual authentication) or maps a KRB-ERROR.
+func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	if ic.done {
+		return out, statusErr(sspi.SEC_E_INVALID_HANDLE, "context already established")
+	}
+	var in []byte
+	if prm.Input != nil {
+		in = prm.Input.Token()
+	}
+	if len(in) == 0 {
+		return out, tokenErr("no AP-REP token")
+	}
+	id, msg, used, err := unframeToken(in)
+	if err != nil {
+		if sspi.StatusOf(err) == sspi.SEC_E_INCOMPLETE_MESSAGE {
+			out.Missing = missingOf(in)
+		}
+		return out, err
+	}
+	out.Extra = len(in) - used
+	switch id {
+	case tokAPRep:
+	case tokKRBError:
+		ke, err := parseKRBError(msg)
+		if err != nil {
+			return out, err
+		}
+		return out, statusErr(krbErrorStatus(ke.ErrorCode), "acceptor returned KRB-ERROR "+ke.Error())
+	default:
+		return out, tokenErr("expected an AP-REP")
+	}
+	part, err := parseAPRep(msg, ic.sessionKey)
+	if err != nil {
+		return out, err
+	}
+	// RFC 4120 section 3.2.5: the reply must echo our ctime and cusec.
+	if !part.CTime.Equal(ic.ctime) || part.Cusec != ic.cusec {
+		return out, statusErr(sspi.SEC_E_MUTUAL_AUTH_FAILED, "AP-REP does not match the authenticator")
+	}
+	var acceptorKey *types.EncryptionKey
+	if len(part.Subkey.KeyValue) > 0 {
+		k := part.Subkey
+		// RFC 4121 uses the acceptor subkey; for rc4-hmac (RFC 1964 tokens)
+		// MIT keeps the initiator subkey unless the enctype changed.
+		if isCFX(k.KeyType) || k.KeyType != ic.subkey.KeyType {
+			acceptorKey = &k
+		}
+	}
+	ic.finish(acceptorKey, uint64(uint32(part.SequenceNumber)), &out)
+	return out, nil
+}
+
+// missingOf returns how many bytes a cut-short framed token still needs.
+func missingOf(in []byte) int {
+	if _, _, err := gss.Parse(in); err != nil {
+		if inc, ok := err.(*gss.IncompleteError); ok {
+			return inc.Missing
+		}
+	}
+	return 0
+}
+
+func (ic *initiatorContext) finish(acceptorKey *types.EncryptionKey, recvSeq uint64, out *sspi.ContextOutput) {
+	k := ic.subkey
+	s := &session{
+		flags:        ic.flags,
+		gssFlags:     ic.gssFlags,
+		client:       principalString(ic.cred.cname, ic.cred.realm),
+		server:       ic.server,
+		start:        ic.cred.pkg.now(),
+		expiry:       ic.expiry,
+		sessionKey:   append([]byte(nil), ic.sessionKey.KeyValue...),
+		sessionEtype: ic.sessionKey.KeyType,
+	}
+	if acceptorKey != nil {
+		k = *acceptorKey
+		s.acceptorSubkey = true
+	}
+	s.initiator = true
+	s.etype = k.KeyType
+	s.key = append([]byte(nil), k.KeyValue...)
+	s.sendSeq = ic.seq
+	s.recv = newSeqState(recvSeq, ic.flags&sspi.FlagReplayDetect != 0, ic.flags&sspi.FlagSequenceDetect != 0, isCFX(k.KeyType))
+	ic.done = true
+	ic.session = s
+	out.Status = sspi.SEC_E_OK
+	out.Flags = ic.flags
+	out.Expiry = ic.expiry
+	out.Mapped = true
+	out.ContextData = s.marshal()
+}
+
+// Delete forgets the context's keys.
+func (ic *initiatorContext) Delete() {
+	clear(ic.sessionKey.KeyValue)
+	clear(ic.subkey.KeyValue)
+}
+
+// QueryAttributes answers before the context is mapped.
+func (ic *initiatorContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	if ic.session != nil {
+		return ic.session.query(attr)
+	}
+	switch attr {
+	case sspi.SECPKG_ATTR_FLAGS:
+		return sspi.SecPkgContextFlags{Flags: ic.flags}, nil
+	case sspi.SECPKG_ATTR_PACKAGE_INFO:
+		return sspi.SecPkgContextPackageInfo{PackageInfo: packageInfo()}, nil
+	case sspi.SECPKG_ATTR_SIZES:
+		return sspi.SecPkgContextSizes{MaxToken: maxToken}, nil
+	}
+	return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
+}

@@ -1,0 +1,218 @@
+// Package kerberos is the Kerberos security package of gosspi: the
+// Microsoft "Kerberos" SSP (MS-KILE) as a package of the host, speaking
+// the Kerberos V5 GSS-API mechanism of RFC 4121 (and the rc4-hmac token
+// format of RFC 4757) on the wire.
+//
+// Its LSA-mode half (Package, from New) holds credentials: a TGT obtained
+// from a password or a keytab, or read from an MIT credential cache, for
+// initiators; a keytab for acceptors. It runs the AP-REQ / AP-REP exchange.
+// Its user-mode half (UserMode) signs and seals messages from the
+// ContextData a finished handshake returns, which holds the session's
+// subkey and sequence numbers but never a long-term key.
+//
+// Messages, enctypes, keytabs, krb5.conf and the AS/TGS exchanges come
+// from gokrb5; the GSS layer, the authenticator checksum, AP-REP,
+// delegation, the acceptor, the replay cache and the per-message tokens are
+// written here.
+//
+// Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
+// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) for initiators, and
+// KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
+package kerberos
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gosspi/gosspi/sspi"
+	"github.com/jcmturner/gokrb5/v8/config"
+)
+
+// PackageName is the SSPI name of the package.
+const PackageName = "Kerberos"
+
+// maxToken is cbMaxToken, as Windows reports for Kerberos.
+const maxToken = 48000
+
+// SECPKG_ATTR_DELEGATED_CCACHE is a gosspi attribute of an accepted
+// context: the path of the MIT credential cache (FILE:) holding the
+// credentials the client delegated, or "" when it delegated none or
+// Config.DelegationDir is empty.
+const SECPKG_ATTR_DELEGATED_CCACHE sspi.ContextAttribute = 0x80000201
+
+// SECPKG_ATTR_DELEGATED_CREDENTIALS is an LSA-side attribute of an
+// accepted context: a *DelegatedCredentials, or nil.
+const SECPKG_ATTR_DELEGATED_CREDENTIALS sspi.ContextAttribute = 0x80000202
+
+// DelegatedCredentials are the credentials a client delegated (its
+// forwarded TGT), as an MIT credential cache image.
+type DelegatedCredentials struct {
+	Client string // user@REALM
+	CCache []byte // FILE ccache, version 4
+	Path   string // where it was written, if Config.DelegationDir is set
+}
+
+// BindingPolicy says what the acceptor does with channel bindings
+// (RFC 4121 section 4.1.1.2).
+type BindingPolicy int
+
+const (
+	// BindingsWhenSupported checks the client's bindings when both sides
+	// have them, and accepts a client that sent none.
+	BindingsWhenSupported BindingPolicy = iota
+	// BindingsOff ignores channel bindings.
+	BindingsOff
+	// BindingsRequired rejects a client whose bindings are missing or
+	// differ, with SEC_E_BAD_BINDINGS.
+	BindingsRequired
+)
+
+// Config configures the package. The zero value reads everything from the
+// environment.
+type Config struct {
+	// Krb5Conf is the path of krb5.conf; default KRB5_CONFIG, else
+	// /etc/krb5.conf.
+	Krb5Conf string
+	// Keytab is the acceptor keytab; default KRB5_KTNAME, else
+	// /etc/krb5.keytab. A credential's AuthData Options["keytab"] wins.
+	Keytab string
+	// ServicePrincipal restricts the acceptor to one principal of the
+	// keytab ("HTTP/host@REALM" or "HTTP/host"); empty accepts any.
+	// AcquireCredentialsHandle's principal, when set, wins.
+	ServicePrincipal string
+	// ClockSkew is the allowed clock difference; default 5 minutes.
+	ClockSkew time.Duration
+	// ReplayCache remembers authenticators; default a bounded in-memory
+	// cache of DefaultReplayCacheSize entries. Use DisableReplayCache to
+	// turn replay detection off (tests replaying recorded tokens).
+	ReplayCache ReplayCache
+	// DisableReplayCache turns the replay cache off.
+	DisableReplayCache bool
+	// ChannelBindings is the acceptor's channel-binding policy.
+	ChannelBindings BindingPolicy
+	// DelegationDir, when set, is where the acceptor writes delegated
+	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
+	// then returns the path.
+	DelegationDir string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Package is the LSA-mode half of the Kerberos package.
+type Package struct {
+	cfg    Config
+	replay ReplayCache
+}
+
+var _ sspi.LsaModePackage = (*Package)(nil)
+
+// New returns the package.
+func New(cfg Config) *Package {
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Package{cfg: cfg, replay: cfg.ReplayCache}
+	if p.replay == nil && !cfg.DisableReplayCache {
+		p.replay = NewMemoryReplayCache(DefaultReplayCacheSize)
+	}
+	return p
+}
+
+func packageInfo() sspi.PackageInfo {
+	return sspi.PackageInfo{
+		Capabilities: sspi.SECPKG_FLAG_INTEGRITY | sspi.SECPKG_FLAG_PRIVACY | sspi.SECPKG_FLAG_TOKEN_ONLY |
+			sspi.SECPKG_FLAG_DATAGRAM | sspi.SECPKG_FLAG_CONNECTION | sspi.SECPKG_FLAG_EXTENDED_ERROR |
+			sspi.SECPKG_FLAG_IMPERSONATION | sspi.SECPKG_FLAG_ACCEPT_WIN32_NAME | sspi.SECPKG_FLAG_STREAM |
+			sspi.SECPKG_FLAG_NEGOTIABLE | sspi.SECPKG_FLAG_GSS_COMPATIBLE | sspi.SECPKG_FLAG_LOGON |
+			sspi.SECPKG_FLAG_MUTUAL_AUTH | sspi.SECPKG_FLAG_DELEGATION | sspi.SECPKG_FLAG_READONLY_WITH_CHECKSUM,
+		Version:  1,
+		RPCID:    sspi.RPC_C_AUTHN_GSS_KERBEROS,
+		MaxToken: maxToken,
+		Name:     PackageName,
+		Comment:  "Kerberos V5 (RFC 4120, RFC 4121) on gokrb5",
+		OIDs:     []string{"1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"},
+		Priority: 10,
+	}
+}
+
+// GetInfo is SpGetInfo.
+func (p *Package) GetInfo() sspi.PackageInfo { return packageInfo() }
+
+func (p *Package) now() time.Time { return p.cfg.Now() }
+
+// krb5Config loads krb5.conf.
+func (p *Package) krb5Config() (*config.Config, error) {
+	path := p.cfg.Krb5Conf
+	if path == "" {
+		if env := os.Getenv("KRB5_CONFIG"); env != "" {
+			for _, f := range strings.Split(env, ":") {
+				if _, err := os.Stat(f); err == nil {
+					path = f
+					break
+				}
+			}
+		}
+	}
+	if path == "" {
+		path = "/etc/krb5.conf"
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot load krb5.conf "+path)
+	}
+	return c, nil
+}
+
+// AcquireCredentialsHandle is SpAcquireCredentialsHandle. See creds.go.
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+	c, err := p.acquire(ctx, req)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return c, c.expiry, nil
+}
+
+// InitLsaModeContext is SpInitLsaModeContext: the initiator.
+func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+	cr, ok := cred.(*credential)
+	if !ok || cr == nil || cr.pkg != p {
+		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+	}
+	if c == nil {
+		ic := &initiatorContext{cred: cr}
+		out, err := ic.first(prm)
+		if err != nil {
+			return nil, out, err
+		}
+		return ic, out, nil
+	}
+	ic, ok := c.(*initiatorContext)
+	if !ok {
+		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+	}
+	out, err := ic.second(prm)
+	return ic, out, err
+}
+
+// AcceptLsaModeContext is SpAcceptLsaModeContext: the acceptor.
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, prm *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+	cr, ok := cred.(*credential)
+	if !ok || cr == nil || cr.pkg != p {
+		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+	}
+	if c != nil {
+		// Kerberos acceptance is one leg (no DCE style).
+		return c, sspi.ContextOutput{}, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "the Kerberos acceptor has no second leg")
+	}
+	ac := &acceptorContext{cred: cr}
+	out, err := ac.accept(prm)
+	if err != nil {
+		return nil, out, err
+	}
+	return ac, out, nil
+}

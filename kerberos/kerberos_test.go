@@ -1,0 +1,73 @@
+package kerberos
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+const stdISC = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
+
+func sealRoundTrip(t *testing.T, from, to sspi.UserModeContext, msg []byte, qop uint32) {
+	t.Helper()
+	data := append([]byte(nil), msg...)
+	d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING})
+	if err := from.SealMessage(qop, d, 0); err != nil {
+		t.Fatalf("SealMessage: %v", err)
+	}
+	if qop == 0 && len(msg) > 8 && bytes.Equal(d.Buffers[1].Buffer, msg) {
+		t.Fatal("data not encrypted")
+	}
+	gotQop, err := to.UnsealMessage(d, 0)
+	if err != nil {
+		t.Fatalf("UnsealMessage: %v", err)
+	}
+	if gotQop != qop || !bytes.Equal(d.Buffers[1].Buffer, msg) {
+		t.Fatalf("unsealed %q qop %#x, want %q %#x", d.Buffers[1].Buffer, gotQop, msg, qop)
+	}
+}
+
+func signRoundTrip(t *testing.T, from, to sspi.UserModeContext, msg []byte) {
+	t.Helper()
+	d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: msg}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+	if err := from.MakeSignature(0, d, 0); err != nil {
+		t.Fatalf("MakeSignature: %v", err)
+	}
+	if _, err := to.VerifySignature(d, 0); err != nil {
+		t.Fatalf("VerifySignature: %v", err)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		name, spn, keytab string
+		isc               sspi.ISCReq
+	}{
+		{"aes-mutual", svcSPN, realm.svcKeytab, stdISC},
+		{"aes-nomutual", svcSPN, realm.svcKeytab, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_SEQUENCE_DETECT},
+		{"rc4-mutual", rc4SPN, realm.rc4Keytab, stdISC},
+		{"rc4-nomutual", rc4SPN, realm.rc4Keytab, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_REPLAY_DETECT},
+		{"hostbased-name", "HTTP@svc.localhost", realm.svcKeytab, stdISC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(Config{})
+			pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, tc.keytab, ""), tc.spn, tc.isc, 0, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, msg := range [][]byte{[]byte("hello, acceptor"), {}, bytes.Repeat([]byte{7}, 5000)} {
+				sealRoundTrip(t, pr.client, pr.server, msg, 0)
+				sealRoundTrip(t, pr.server, pr.client, msg, 0)
+				sealRoundTrip(t, pr.client, pr.server, msg, sspi.KERB_WRAP_NO_ENCRYPT)
+				sealRoundTrip(t, pr.server, pr.client, msg, sspi.KERB_WRAP_NO_ENCRYPT)
+				signRoundTrip(t, pr.client, pr.server, msg)
+				signRoundTrip(t, pr.server, pr.client, msg)
+			}
+			id, err := pr.server.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+			if err != nil || id.(sspi.Identity).Principal != "alice@"+realm.Name {
+				t.Fatalf("identity %+v %v", id, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package kerberos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// The realm shared by the tests of this package, started by TestMain.
+var realm *testRealm
+
+type testRealm struct {
+	*krbtest.Realm
+	userPW      string
+	svcKeytab   string // HTTP/svc.localhost, all enctypes
+	rc4Keytab   string // HTTP/rc4.localhost, rc4-hmac only
+	otherKeytab string // HTTP/other.localhost
+	allKeytab   string // all three services
+	fwdCCache   string // kinit -f of alice
+}
+
+const (
+	svcSPN   = "HTTP/svc.localhost"
+	rc4SPN   = "HTTP/rc4.localhost"
+	otherSPN = "HTTP/other.localhost"
+)
+
+func TestMain(m *testing.M) {
+	r, err := startRealm()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kerberos tests: cannot start the MIT realm:", err)
+		os.Exit(1)
+	}
+	realm = r
+	code := m.Run()
+	r.Close()
+	os.Exit(code)
+}
+
+func startRealm() (*testRealm, error) {
+	kr, err := krbtest.Start(krbtest.Options{})
+	if err != nil {
+		return nil, err
+	}
+	r := &testRealm{Realm: kr, userPW: "alice-Secret-1"}
+	fail := func(err error) (*testRealm, error) { kr.Close(); return nil, err }
+	os.Setenv("KRB5_CONFIG", kr.Krb5Con)
+	os.Unsetenv("KRB5CCNAME")
+	os.Unsetenv("KRB5_KTNAME")
+	if err := kr.AddPrincipal("alice", r.userPW); err != nil {
+		return fail(err)
+	}
+	if r.svcKeytab, err = kr.AddService(svcSPN); err != nil {
+		return fail(err)
+	}
+	if r.rc4Keytab, err = kr.AddService(rc4SPN, "arcfour-hmac"); err != nil {
+		return fail(err)
+	}
+	if r.otherKeytab, err = kr.AddService(otherSPN); err != nil {
+		return fail(err)
+	}
+	if r.allKeytab, err = kr.Keytab(svcSPN, rc4SPN, otherSPN); err != nil {
+		return fail(err)
+	}
+	if r.fwdCCache, err = kr.Kinit("alice", r.userPW, "-f"); err != nil {
+		return fail(err)
+	}
+	return r, nil
+}
+
+// clientCred acquires outbound credentials for alice with her password.
+func clientCred(t testing.TB, p *Package) sspi.LsaCredential {
+	t.Helper()
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{
+		Use:      sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{User: "alice", Password: realm.userPW},
+	})
+	if err != nil {
+		t.Fatalf("AcquireCredentialsHandle(outbound): %v", err)
+	}
+	t.Cleanup(c.Free)
+	return c
+}
+
+// serverCred acquires inbound credentials from a keytab.
+func serverCred(t testing.TB, p *Package, keytab, principal string) sspi.LsaCredential {
+	t.Helper()
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{
+		Use:       sspi.SECPKG_CRED_INBOUND,
+		Principal: principal,
+		AuthData:  &sspi.AuthIdentity{Options: map[string]string{"keytab": keytab}},
+	})
+	if err != nil {
+		t.Fatalf("AcquireCredentialsHandle(inbound): %v", err)
+	}
+	t.Cleanup(c.Free)
+	return c
+}
+
+func tokenDesc(tok []byte, cb *sspi.ChannelBindings) *sspi.SecBufferDesc {
+	d := sspi.NewDesc()
+	if tok != nil {
+		d.Buffers = append(d.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok})
+	}
+	if cb != nil {
+		d.Buffers = append(d.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_CHANNEL_BINDINGS, Buffer: cb.Marshal()})
+	}
+	return d
+}
+
+func outToken(out sspi.ContextOutput) []byte {
+	for _, b := range out.Output {
+		if b.BufferType == sspi.SECBUFFER_TOKEN {
+			return b.Buffer
+		}
+	}
+	return nil
+}
+
+type pair struct {
+	client, server       sspi.UserModeContext
+	clientOut, serverOut sspi.ContextOutput
+	serverLsa            sspi.LsaContext
+}
+
+// handshake runs our initiator against our acceptor.
+func handshake(t testing.TB, cp, sp *Package, ccred, scred sspi.LsaCredential, target string, isc sspi.ISCReq, asc sspi.ASCReq, ccb, scb *sspi.ChannelBindings) (*pair, error) {
+	t.Helper()
+	ctx := context.Background()
+	cctx, cout, err := cp.InitLsaModeContext(ctx, ccred, nil, &sspi.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(nil, ccb)})
+	if err != nil {
+		return nil, err
+	}
+	sctx, sout, err := sp.AcceptLsaModeContext(ctx, scred, nil, &sspi.AcceptContextParams{ContextReq: asc, Input: tokenDesc(outToken(cout), scb)})
+	if err != nil {
+		return nil, err
+	}
+	if cout.Status == sspi.SEC_I_CONTINUE_NEEDED {
+		_, cout, err = cp.InitLsaModeContext(ctx, ccred, cctx, &sspi.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(outToken(sout), nil)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cout.Status != sspi.SEC_E_OK || sout.Status != sspi.SEC_E_OK || !cout.Mapped || !sout.Mapped {
+		t.Fatalf("handshake did not finish: %v %v", cout.Status, sout.Status)
+	}
+	um := UserMode()
+	c, err := um.InitUserModeContext(cout.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := um.InitUserModeContext(sout.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pair{client: c, server: s, clientOut: cout, serverOut: sout, serverLsa: sctx}, nil
+}

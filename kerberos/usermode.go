@@ -1,0 +1,395 @@
+package kerberos
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gosspi/gosspi/internal/ctxdata"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// ContextData tags (internal/ctxdata). The blob carries the session's
+// per-message key (a subkey or the ticket session key, never a long-term
+// key), the sequence numbers, the flags and the names.
+const (
+	tagInitiator      = 1
+	tagFlags          = 2
+	tagEtype          = 3
+	tagKey            = 4
+	tagAcceptorSubkey = 5
+	tagSendSeq        = 6
+	tagRecvNext       = 7
+	tagRecvSeen       = 8
+	tagClient         = 9
+	tagServer         = 10
+	tagStart          = 11
+	tagExpiry         = 12
+	tagSessionKey     = 13
+	tagGroups         = 14
+	tagDelegated      = 15
+	tagDelegCCache    = 16
+	tagSessionEtype   = 17
+	tagGSSFlags       = 18
+)
+
+// session is what a finished handshake hands to the user-mode half.
+type session struct {
+	msgState
+	flags        sspi.ContextFlags
+	gssFlags     uint32
+	client       string // user@REALM
+	server       string // service/host@REALM
+	start        time.Time
+	expiry       time.Time
+	sessionKey   []byte
+	sessionEtype int32
+	groups       []string
+	delegated    bool
+	delegCCache  string
+}
+
+func (s *session) marshal() []byte {
+	w := ctxdata.NewWriter(PackageName).
+		Bool(tagInitiator, s.initiator).
+		Uint64(tagFlags, uint64(s.flags)).
+		Uint64(tagGSSFlags, uint64(s.gssFlags)).
+		Uint64(tagEtype, uint64(uint32(s.etype))).
+		Bytes(tagKey, s.key).
+		Bool(tagAcceptorSubkey, s.acceptorSubkey).
+		Uint64(tagSendSeq, s.sendSeq).
+		Uint64(tagRecvNext, s.recv.next).
+		Uint64(tagRecvSeen, s.recv.seen).
+		String(tagClient, s.client).
+		String(tagServer, s.server).
+		Time(tagStart, s.start).
+		Time(tagExpiry, s.expiry).
+		Bytes(tagSessionKey, s.sessionKey).
+		Uint64(tagSessionEtype, uint64(uint32(s.sessionEtype))).
+		String(tagGroups, strings.Join(s.groups, ",")).
+		Bool(tagDelegated, s.delegated).
+		String(tagDelegCCache, s.delegCCache)
+	return w.Finish()
+}
+
+func unmarshalSession(b []byte) (*session, error) {
+	r, err := ctxdata.Parse(b)
+	if err != nil || r.Package != PackageName {
+		return nil, statusErr(sspi.SEC_E_INVALID_TOKEN, "not Kerberos context data")
+	}
+	s := &session{}
+	var errs []error
+	u := func(tag uint16) uint64 {
+		v, err := r.Uint64(tag)
+		errs = append(errs, err)
+		return v
+	}
+	s.initiator = r.Bool(tagInitiator)
+	s.flags = sspi.ContextFlags(u(tagFlags))
+	s.gssFlags = uint32(u(tagGSSFlags))
+	s.etype = int32(uint32(u(tagEtype)))
+	s.key = r.Bytes(tagKey)
+	s.acceptorSubkey = r.Bool(tagAcceptorSubkey)
+	s.sendSeq = u(tagSendSeq)
+	next, seen := u(tagRecvNext), u(tagRecvSeen)
+	s.client = r.String(tagClient)
+	s.server = r.String(tagServer)
+	s.start, err = r.Time(tagStart)
+	errs = append(errs, err)
+	s.expiry, err = r.Time(tagExpiry)
+	errs = append(errs, err)
+	s.sessionKey = r.Bytes(tagSessionKey)
+	s.sessionEtype = int32(uint32(u(tagSessionEtype)))
+	if g := r.String(tagGroups); g != "" {
+		s.groups = strings.Split(g, ",")
+	}
+	s.delegated = r.Bool(tagDelegated)
+	s.delegCCache = r.String(tagDelegCCache)
+	for _, e := range errs {
+		if e != nil {
+			return nil, statusErr(sspi.SEC_E_INVALID_TOKEN, "malformed Kerberos context data")
+		}
+	}
+	s.recv = newSeqState(next, s.flags&sspi.FlagReplayDetect != 0, s.flags&sspi.FlagSequenceDetect != 0, isCFX(s.etype))
+	s.recv.seen = seen
+	if err := s.msgState.init(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// userContext is the user-mode (mapped) context: MakeSignature,
+// VerifySignature, SealMessage and UnsealMessage run here, from
+// ContextData alone.
+type userContext struct {
+	s *session
+}
+
+var (
+	_ sspi.UserModeContext  = (*userContext)(nil)
+	_ sspi.UserModeExporter = (*userContext)(nil)
+)
+
+type userPackage struct{}
+
+// UserMode returns the user-mode half of the Kerberos package, for
+// sspi.InitSecurityInterface.
+func UserMode() sspi.UserModePackage { return userPackage{} }
+
+func (userPackage) Name() string { return PackageName }
+
+func (userPackage) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	s, err := unmarshalSession(contextData)
+	if err != nil {
+		return nil, err
+	}
+	return &userContext{s: s}, nil
+}
+
+func (c *userContext) expired() error {
+	if !c.s.expiry.IsZero() && time.Now().After(c.s.expiry) {
+		return statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "Kerberos context expired")
+	}
+	return nil
+}
+
+// dataBuffers returns the SECBUFFER_DATA buffers; with writable, only
+// those that are not read-only.
+func dataBuffers(msg *sspi.SecBufferDesc, writable bool) []*sspi.SecBuffer {
+	var out []*sspi.SecBuffer
+	if msg == nil {
+		return nil
+	}
+	for i := range msg.Buffers {
+		b := &msg.Buffers[i]
+		if b.BufferType.Base() != sspi.SECBUFFER_DATA {
+			continue
+		}
+		if writable && b.BufferType.ReadOnly() {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// MakeSignature writes a MIC token over the SECBUFFER_DATA buffers (read-only
+// ones included) into SECBUFFER_TOKEN.
+func (c *userContext) MakeSignature(qop uint32, msg *sspi.SecBufferDesc, seqNo uint32) error {
+	if err := c.expired(); err != nil {
+		return err
+	}
+	if qop != 0 {
+		return sspi.SEC_E_QOP_NOT_SUPPORTED
+	}
+	tb := msg.Find(sspi.SECBUFFER_TOKEN)
+	if tb == nil {
+		return statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN for the signature")
+	}
+	var parts [][]byte
+	for _, b := range dataBuffers(msg, false) {
+		parts = append(parts, b.Buffer)
+	}
+	tok, err := c.s.mic(parts...)
+	if err != nil {
+		return err
+	}
+	tb.Buffer = tok
+	return nil
+}
+
+// VerifySignature checks the MIC token in SECBUFFER_TOKEN.
+func (c *userContext) VerifySignature(msg *sspi.SecBufferDesc, seqNo uint32) (uint32, error) {
+	if err := c.expired(); err != nil {
+		return 0, err
+	}
+	tb := msg.Find(sspi.SECBUFFER_TOKEN)
+	if tb == nil {
+		return 0, statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN")
+	}
+	var parts [][]byte
+	for _, b := range dataBuffers(msg, false) {
+		parts = append(parts, b.Buffer)
+	}
+	return 0, c.s.verifyMIC(tb.Buffer, parts...)
+}
+
+// SealMessage wraps the writable SECBUFFER_DATA buffers in place. The
+// SECBUFFER_TOKEN receives the start of the wrap token, and
+// SECBUFFER_PADDING (rc4-hmac only) its last byte, so that
+// TOKEN || DATA || PADDING is one RFC 4121 (or RFC 4757) wrap token.
+// qop KERB_WRAP_NO_ENCRYPT makes an integrity-only wrap token.
+func (c *userContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uint32) error {
+	if err := c.expired(); err != nil {
+		return err
+	}
+	conf := true
+	switch qop {
+	case 0:
+	case sspi.KERB_WRAP_NO_ENCRYPT:
+		conf = false
+	default:
+		return sspi.SEC_E_QOP_NOT_SUPPORTED
+	}
+	tb := msg.Find(sspi.SECBUFFER_TOKEN)
+	if tb == nil {
+		return statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN")
+	}
+	bufs := dataBuffers(msg, true)
+	var data []byte
+	if len(bufs) == 1 {
+		data = bufs[0].Buffer
+	} else {
+		for _, b := range bufs {
+			data = append(data, b.Buffer...)
+		}
+	}
+	_, padLen := c.s.wrapOverhead(conf, len(data))
+	var pb *sspi.SecBuffer
+	if padLen > 0 {
+		if pb = msg.Find(sspi.SECBUFFER_PADDING); pb == nil {
+			return statusErr(sspi.SEC_E_BUFFER_TOO_SMALL, "rc4-hmac needs a SECBUFFER_PADDING")
+		}
+	}
+	tok, err := c.s.wrap(data, conf, true)
+	if err != nil {
+		return err
+	}
+	n := len(data)
+	tokenPart := tok[:len(tok)-n-padLen]
+	dataPart := tok[len(tok)-n-padLen : len(tok)-padLen]
+	tb.Buffer = append(tb.Buffer[:0], tokenPart...)
+	off := 0
+	for _, b := range bufs {
+		copy(b.Buffer, dataPart[off:off+len(b.Buffer)])
+		off += len(b.Buffer)
+	}
+	if pb != nil {
+		pb.Buffer = append(pb.Buffer[:0], tok[len(tok)-padLen:]...)
+	}
+	return nil
+}
+
+// UnsealMessage opens a wrap token given as SECBUFFER_TOKEN + DATA (+
+// PADDING), decrypting DATA in place, or as one SECBUFFER_STREAM with an
+// empty SECBUFFER_DATA that receives the plaintext.
+func (c *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint32, error) {
+	if err := c.expired(); err != nil {
+		return 0, err
+	}
+	if sb := msg.Find(sspi.SECBUFFER_STREAM); sb != nil {
+		data, conf, err := c.s.unwrap(sb.Buffer)
+		if err != nil {
+			return 0, err
+		}
+		if db := msg.Find(sspi.SECBUFFER_DATA); db != nil {
+			db.Buffer = data
+		}
+		return qopOf(conf), nil
+	}
+	tb := msg.Find(sspi.SECBUFFER_TOKEN)
+	if tb == nil {
+		return 0, statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN or SECBUFFER_STREAM")
+	}
+	bufs := dataBuffers(msg, true)
+	whole := append([]byte(nil), tb.Buffer...)
+	for _, b := range bufs {
+		whole = append(whole, b.Buffer...)
+	}
+	if pb := msg.Find(sspi.SECBUFFER_PADDING); pb != nil {
+		whole = append(whole, pb.Buffer...)
+	}
+	data, conf, err := c.s.unwrap(whole)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b.Buffer)
+	}
+	if total == len(data) {
+		off := 0
+		for _, b := range bufs {
+			copy(b.Buffer, data[off:off+len(b.Buffer)])
+			off += len(b.Buffer)
+		}
+	} else if len(bufs) > 0 {
+		bufs[0].Buffer = data
+		for _, b := range bufs[1:] {
+			b.Buffer = b.Buffer[:0]
+		}
+	}
+	return qopOf(conf), nil
+}
+
+func qopOf(conf bool) uint32 {
+	if conf {
+		return 0
+	}
+	return sspi.KERB_WRAP_NO_ENCRYPT
+}
+
+// QueryAttributes answers from the session.
+func (c *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
+	return c.s.query(attr)
+}
+
+// Delete forgets the keys.
+func (c *userContext) Delete() {
+	clear(c.s.key)
+	clear(c.s.sessionKey)
+}
+
+// ExportContext returns the current state in the ContextData format.
+func (c *userContext) ExportContext() ([]byte, error) { return c.s.marshal(), nil }
+
+func splitPrincipal(p string) (user, realm string) {
+	if i := strings.LastIndexByte(p, '@'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return p, ""
+}
+
+func (s *session) sizes() sspi.SecPkgContextSizes {
+	tok, pad := s.wrapOverhead(true, 0xffff)
+	sig := 0
+	if s.prof != nil {
+		sig = 16 + s.prof.macSize()
+	} else {
+		sig = 13 + 24
+	}
+	return sspi.SecPkgContextSizes{MaxToken: maxToken, MaxSignature: uint32(sig), BlockSize: 1, SecurityTrailer: uint32(tok + pad + 2)}
+}
+
+func (s *session) query(attr sspi.ContextAttribute) (any, error) {
+	switch attr {
+	case sspi.SECPKG_ATTR_SIZES:
+		return s.sizes(), nil
+	case sspi.SECPKG_ATTR_STREAM_SIZES:
+		z := s.sizes()
+		return sspi.SecPkgContextStreamSizes{Header: z.SecurityTrailer, Trailer: 1, MaximumMessage: 1 << 16, Buffers: 4, BlockSize: 1}, nil
+	case sspi.SECPKG_ATTR_NAMES:
+		if s.initiator {
+			return sspi.SecPkgContextNames{UserName: s.client}, nil
+		}
+		return sspi.SecPkgContextNames{UserName: s.client}, nil
+	case sspi.SECPKG_ATTR_NATIVE_NAMES:
+		return sspi.SecPkgContextNativeNames{ClientName: s.client, ServerName: s.server}, nil
+	case sspi.SECPKG_ATTR_LIFESPAN:
+		return sspi.SecPkgContextLifespan{Start: s.start, Expiry: s.expiry}, nil
+	case sspi.SECPKG_ATTR_SESSION_KEY:
+		return sspi.SecPkgContextSessionKey{SessionKey: append([]byte(nil), s.sessionKey...)}, nil
+	case sspi.SECPKG_ATTR_FLAGS:
+		return sspi.SecPkgContextFlags{Flags: s.flags}, nil
+	case sspi.SECPKG_ATTR_PACKAGE_INFO:
+		return sspi.SecPkgContextPackageInfo{PackageInfo: packageInfo()}, nil
+	case sspi.SECPKG_ATTR_GOSSPI_IDENTITY:
+		user, realm := splitPrincipal(s.client)
+		return sspi.Identity{
+			Package: PackageName, User: user, Domain: realm, Principal: s.client,
+			Groups: append([]string(nil), s.groups...), Delegated: s.delegated,
+		}, nil
+	case SECPKG_ATTR_DELEGATED_CCACHE:
+		return s.delegCCache, nil
+	}
+	return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
+}
