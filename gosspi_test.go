@@ -1,0 +1,162 @@
+package gosspi_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/internal/sspitest"
+	"github.com/gosspi/gosspi/lsa"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+func testTable(t *testing.T) *sspi.FunctionTable {
+	host, err := lsa.New(lsa.Options{}, sspitest.New(sspitest.Config{Accounts: map[string]string{"alice": "pw"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := sspi.InitSecurityInterface(host, sspitest.UserMode{})
+	t.Cleanup(func() { tbl.Close(); host.Close() })
+	return tbl
+}
+
+func pair(t *testing.T, tbl *sspi.FunctionTable, pw string) (*gosspi.Context, *gosspi.Context, error) {
+	ctx := context.Background()
+	c, err := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: sspitest.Name, Target: "x", Identity: &sspi.AuthIdentity{User: "alice", Password: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: sspitest.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	tok, done, err := c.Step(ctx, nil)
+	if done || err != nil || len(tok) == 0 {
+		t.Fatalf("first step: %v %v", done, err)
+	}
+	for i := 0; i < 5; i++ {
+		var sdone, cdone bool
+		if tok, sdone, err = s.Step(ctx, tok); err != nil {
+			return c, s, err
+		}
+		if len(tok) == 0 {
+			if !sdone || !c.Established() {
+				t.Fatalf("server produced no token but the handshake is not over")
+			}
+			return c, s, nil
+		}
+		if tok, cdone, err = c.Step(ctx, tok); err != nil {
+			return c, s, err
+		}
+		if cdone && sdone && len(tok) == 0 {
+			return c, s, nil
+		}
+	}
+	t.Fatal("handshake did not finish")
+	return nil, nil, nil
+}
+
+func TestStepWrapSignClose(t *testing.T) {
+	tbl := testTable(t)
+	c, s, err := pair(t, tbl, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Established() || !s.Established() {
+		t.Fatal("not established")
+	}
+	if s.Package() != sspitest.Name {
+		t.Errorf("Package = %q", s.Package())
+	}
+	if id, err := s.Identity(); err != nil || id.User != "alice" {
+		t.Errorf("Identity = %+v %v", id, err)
+	}
+	ck, _ := c.SessionKey()
+	sk, _ := s.SessionKey()
+	if len(ck) == 0 || !bytes.Equal(ck, sk) {
+		t.Error("session keys")
+	}
+	if c.Flags()&sspi.FlagMutualAuth == 0 {
+		t.Errorf("Flags = %v", c.Flags())
+	}
+	for _, m := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("abc"), 5000)} {
+		w, err := c.Wrap(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Unwrap(w)
+		if err != nil || !bytes.Equal(got, m) {
+			t.Fatalf("Unwrap: %v", err)
+		}
+		sig, err := s.Sign(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Verify(m, sig); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+	}
+	w, _ := c.Wrap([]byte("tamper"))
+	w[len(w)-1] ^= 0xff
+	if _, err := s.Unwrap(w); !errors.Is(err, sspi.SEC_E_MESSAGE_ALTERED) {
+		t.Errorf("tampered Unwrap = %v", err)
+	}
+	if _, err := c.WrapIntegrity([]byte("x")); !errors.Is(err, sspi.SEC_E_QOP_NOT_SUPPORTED) {
+		t.Errorf("WrapIntegrity on a package without it = %v", err)
+	}
+	if out, done, err := c.Step(context.Background(), []byte("late")); out != nil || !done || err != nil {
+		t.Errorf("Step after done = %v %v %v", out, done, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if _, err := c.Wrap([]byte("x")); !errors.Is(err, gosspi.ErrClosed) {
+		t.Errorf("Wrap after Close = %v", err)
+	}
+}
+
+func TestStepErrors(t *testing.T) {
+	tbl := testTable(t)
+	_, _, err := pair(t, tbl, "wrong")
+	if !errors.Is(err, sspi.SEC_E_LOGON_DENIED) {
+		t.Fatalf("err = %v", err)
+	}
+	var se *sspi.Error
+	if !errors.As(err, &se) || se.Op != "AcceptSecurityContext" {
+		t.Errorf("error = %#v", err)
+	}
+	c, err := gosspi.NewClient(context.Background(), tbl, gosspi.ClientConfig{Package: "nope"})
+	if !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) || c != nil {
+		t.Errorf("unknown package = %v", err)
+	}
+	cl, _ := gosspi.NewClient(context.Background(), tbl, gosspi.ClientConfig{Package: sspitest.Name, Identity: &sspi.AuthIdentity{User: "alice", Password: "pw"}})
+	defer cl.Close()
+	if _, err := cl.Wrap([]byte("x")); !errors.Is(err, sspi.SEC_E_INVALID_HANDLE) {
+		t.Errorf("Wrap before the handshake = %v", err)
+	}
+}
+
+// TestStepIncomplete: a token split across two reads is reassembled by
+// Step (SEC_E_INCOMPLETE_MESSAGE, then the rest).
+func TestStepIncomplete(t *testing.T) {
+	tbl := testTable(t)
+	ctx := context.Background()
+	c, _ := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: sspitest.Name, Identity: &sspi.AuthIdentity{User: "alice", Password: "pw"}})
+	s, _ := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: sspitest.Name})
+	defer c.Close()
+	defer s.Close()
+	hello, _, _ := c.Step(ctx, nil)
+	if _, _, err := s.Step(ctx, hello[:7]); !errors.Is(err, sspi.SEC_E_INCOMPLETE_MESSAGE) {
+		t.Fatalf("partial = %v", err)
+	}
+	chal, _, err := s.Step(ctx, hello[7:])
+	if err != nil || len(chal) == 0 {
+		t.Fatalf("rest = %v", err)
+	}
+}
