@@ -72,14 +72,14 @@ func (c *negContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 		if c.sel != nil {
 			info = c.sel.info
 		}
-		return &sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: c.state}, nil
+		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: c.state}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
 		if c.sel != nil && c.negoDone {
-			return &sspi.SecPkgContextPackageInfo{PackageInfo: c.sel.info}, nil
+			return sspi.SecPkgContextPackageInfo{PackageInfo: c.sel.info}, nil
 		}
-		return &sspi.SecPkgContextPackageInfo{PackageInfo: c.pkg.info}, nil
+		return sspi.SecPkgContextPackageInfo{PackageInfo: c.pkg.info}, nil
 	case sspi.SECPKG_ATTR_FLAGS:
-		return &sspi.SecPkgContextFlags{Flags: c.flags}, nil
+		return sspi.SecPkgContextFlags{Flags: c.flags}, nil
 	}
 	if c.inner == nil {
 		return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
@@ -201,7 +201,14 @@ type CryptoResetter interface {
 func makeMechListMIC(u sspi.UserModeContext, ntlm bool, mechTypes []byte) ([]byte, error) {
 	size := 64
 	if v, err := u.QueryAttributes(sspi.SECPKG_ATTR_SIZES); err == nil {
-		if s, ok := v.(*sspi.SecPkgContextSizes); ok && s.MaxSignature > 0 && s.MaxSignature <= 1024 {
+		var s sspi.SecPkgContextSizes
+		switch x := v.(type) {
+		case sspi.SecPkgContextSizes:
+			s = x
+		case *sspi.SecPkgContextSizes:
+			s = *x
+		}
+		if s.MaxSignature > 0 && s.MaxSignature <= 1024 {
 			size = int(s.MaxSignature)
 		}
 	}

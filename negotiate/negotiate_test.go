@@ -231,13 +231,13 @@ func parseResp(t *testing.T, b []byte) *NegTokenResp {
 
 func negInfo(t *testing.T, q interface {
 	QueryAttributes(sspi.ContextAttribute) (any, error)
-}) *sspi.SecPkgContextNegotiationInfo {
+}) sspi.SecPkgContextNegotiationInfo {
 	t.Helper()
 	v, err := q.QueryAttributes(sspi.SECPKG_ATTR_NEGOTIATION_INFO)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.(*sspi.SecPkgContextNegotiationInfo)
+	return v.(sspi.SecPkgContextNegotiationInfo)
 }
 
 func TestKerberosOptimistic(t *testing.T) {
@@ -266,7 +266,7 @@ func TestKerberosOptimistic(t *testing.T) {
 			t.Fatalf("%+v", ni)
 		}
 		pi, _ := u.QueryAttributes(sspi.SECPKG_ATTR_PACKAGE_INFO)
-		if pi.(*sspi.SecPkgContextPackageInfo).PackageInfo.Name != "Kerberos" {
+		if pi.(sspi.SecPkgContextPackageInfo).PackageInfo.Name != "Kerberos" {
 			t.Fatalf("%+v", pi)
 		}
 	}
@@ -802,7 +802,7 @@ func TestPackageInfo(t *testing.T) {
 	if ni := negInfo(t, h.cctx); ni.NegotiationState != sspi.SECPKG_NEGOTIATION_OPTIMISTIC || ni.PackageInfo.Name != "Kerberos" {
 		t.Fatalf("%+v", ni)
 	}
-	if pi, _ := h.cctx.QueryAttributes(sspi.SECPKG_ATTR_PACKAGE_INFO); pi.(*sspi.SecPkgContextPackageInfo).PackageInfo.Name != "Negotiate" {
+	if pi, _ := h.cctx.QueryAttributes(sspi.SECPKG_ATTR_PACKAGE_INFO); pi.(sspi.SecPkgContextPackageInfo).PackageInfo.Name != "Negotiate" {
 		t.Fatalf("%+v", pi)
 	}
 }

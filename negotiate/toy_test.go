@@ -70,7 +70,7 @@ type toyLsaCtx struct {
 func (c *toyLsaCtx) Delete() {}
 func (c *toyLsaCtx) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	if attr == sspi.SECPKG_ATTR_FLAGS {
-		return &sspi.SecPkgContextFlags{Flags: c.flags}, nil
+		return sspi.SecPkgContextFlags{Flags: c.flags}, nil
 	}
 	return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
 }
@@ -335,9 +335,9 @@ func (u *toyUser) UnsealMessage(msg *sspi.SecBufferDesc, n uint32) (uint32, erro
 func (u *toyUser) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	switch attr {
 	case sspi.SECPKG_ATTR_SIZES:
-		return &sspi.SecPkgContextSizes{MaxToken: 128, MaxSignature: 12, SecurityTrailer: 12}, nil
+		return sspi.SecPkgContextSizes{MaxToken: 128, MaxSignature: 12, SecurityTrailer: 12}, nil
 	case sspi.SECPKG_ATTR_FLAGS:
-		return &sspi.SecPkgContextFlags{Flags: u.flags}, nil
+		return sspi.SecPkgContextFlags{Flags: u.flags}, nil
 	}
 	return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
 }

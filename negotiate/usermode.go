@@ -167,9 +167,9 @@ func (u *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 func (u *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	switch attr {
 	case sspi.SECPKG_ATTR_NEGOTIATION_INFO:
-		return &sspi.SecPkgContextNegotiationInfo{PackageInfo: u.info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
+		return sspi.SecPkgContextNegotiationInfo{PackageInfo: u.info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
-		return &sspi.SecPkgContextPackageInfo{PackageInfo: u.info}, nil
+		return sspi.SecPkgContextPackageInfo{PackageInfo: u.info}, nil
 	}
 	return u.inner.QueryAttributes(attr)
 }
