@@ -60,7 +60,7 @@ func newProfile(etypeID int32, key []byte) (profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(key) != e.GetKeyByteSize() {
+	if len(key) != keySize(e) {
 		return nil, errors.New("kerberos: key size does not match its enctype")
 	}
 	switch etypeID {
@@ -285,11 +285,27 @@ func (g *generic) checksum(usage uint32, parts ...[]byte) []byte {
 	return c
 }
 
+// keySize is the protocol key size of an enctype. gokrb5 reports 24 bytes
+// for aes256-cts-hmac-sha384-192, whose keys are 32 bytes (RFC 8009
+// section 5), though its encryption itself takes 32-byte keys.
+func keySize(e etype.EType) int {
+	if e.GetETypeID() == etypeAES256SHA384 {
+		return 32
+	}
+	return e.GetKeyByteSize()
+}
+
 // randomKey makes a fresh random key of an enctype (for subkeys).
 func randomKey(etypeID int32) ([]byte, error) {
 	e, err := krbcrypto.GetEtype(etypeID)
 	if err != nil {
 		return nil, err
+	}
+	if etypeID == etypeAES256SHA384 || etypeID == etypeAES128SHA256 {
+		// RFC 8009 random-to-key is the identity.
+		k := make([]byte, keySize(e))
+		_, err := rand.Read(k)
+		return k, err
 	}
 	seed := make([]byte, e.GetKeySeedBitLength()/8)
 	if _, err := rand.Read(seed); err != nil {

@@ -19,7 +19,8 @@ type testRealm struct {
 	svcKeytab   string // HTTP/svc.localhost, all enctypes
 	rc4Keytab   string // HTTP/rc4.localhost, rc4-hmac only
 	otherKeytab string // HTTP/other.localhost
-	allKeytab   string // all three services
+	sha2Keytab  string // HTTP/sha2.localhost, aes256-cts-hmac-sha384-192 only
+	allKeytab   string // all the services
 	fwdCCache   string // kinit -f of alice
 }
 
@@ -27,6 +28,7 @@ const (
 	svcSPN   = "HTTP/svc.localhost"
 	rc4SPN   = "HTTP/rc4.localhost"
 	otherSPN = "HTTP/other.localhost"
+	sha2SPN  = "HTTP/sha2.localhost"
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +65,17 @@ func startRealm() (*testRealm, error) {
 	if r.otherKeytab, err = kr.AddService(otherSPN); err != nil {
 		return fail(err)
 	}
-	if r.allKeytab, err = kr.Keytab(svcSPN, rc4SPN, otherSPN); err != nil {
+	if r.sha2Keytab, err = kr.AddService(sha2SPN, "aes256-cts-hmac-sha384-192"); err != nil {
+		return fail(err)
+	}
+	// Session keys of the services' own enctypes, not the KDC's AES default.
+	if err := kr.SetString(rc4SPN, "session_enctypes", "arcfour-hmac"); err != nil {
+		return fail(err)
+	}
+	if err := kr.SetString(sha2SPN, "session_enctypes", "aes256-cts-hmac-sha384-192"); err != nil {
+		return fail(err)
+	}
+	if r.allKeytab, err = kr.Keytab(svcSPN, rc4SPN, otherSPN, sha2SPN); err != nil {
 		return fail(err)
 	}
 	if r.fwdCCache, err = kr.Kinit("alice", r.userPW, "-f"); err != nil {

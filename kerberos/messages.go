@@ -204,7 +204,7 @@ func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint3
 	if err != nil {
 		return nil, err
 	}
-	if len(ed.Cipher) < e.GetConfounderByteSize()+e.GetHMACBitLength()/8 || len(key.KeyValue) != e.GetKeyByteSize() {
+	if len(ed.Cipher) < e.GetConfounderByteSize()+e.GetHMACBitLength()/8 || len(key.KeyValue) != keySize(e) {
 		return nil, errIntegrity
 	}
 	var pt []byte

@@ -413,3 +413,11 @@ func randomString() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// SetString sets a string attribute of a principal (kadmin setstr), such
+// as "session_enctypes" = "arcfour-hmac" to make the KDC issue rc4-hmac
+// session keys for a service.
+func (r *Realm) SetString(principal, key, value string) error {
+	_, err := r.Kadmin(fmt.Sprintf("setstr %s %s %s", principal, key, value))
+	return err
+}

@@ -1,0 +1,312 @@
+package kerberos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// mitPeer drives kerberos/testdata/gssapi_peer.py: MIT krb5 GSS-API through
+// python3-gssapi.
+type mitPeer struct {
+	t   testing.TB
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startMIT(t testing.TB, env ...string) *mitPeer {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Fatalf("%s missing: install python3-gssapi", py)
+	}
+	cmd := exec.Command(py, "testdata/gssapi_peer.py")
+	cmd.Env = append(realm.Env(), env...)
+	in, _ := cmd.StdinPipe()
+	outp, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &mitPeer{t: t, cmd: cmd, in: in, out: bufio.NewReader(outp)}
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("python stderr: %s", stderr.String())
+		}
+	})
+	return p
+}
+
+type peerResp struct {
+	Token     string `json:"token"`
+	Data      string `json:"data"`
+	Complete  bool   `json:"complete"`
+	Conf      bool   `json:"conf"`
+	Initiator string `json:"initiator"`
+	Delegated bool   `json:"delegated"`
+	Error     string `json:"error"`
+}
+
+func (r *peerResp) token() []byte { b, _ := base64.StdEncoding.DecodeString(r.Token); return b }
+func (r *peerResp) data() []byte  { b, _ := base64.StdEncoding.DecodeString(r.Data); return b }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// call sends a request; an MIT error fails the test unless allowErr.
+func (p *mitPeer) call(req map[string]any, allowErr bool) *peerResp {
+	p.t.Helper()
+	b, _ := json.Marshal(req)
+	if _, err := p.in.Write(append(b, '\n')); err != nil {
+		p.t.Fatalf("python peer: %v", err)
+	}
+	line, err := p.out.ReadBytes('\n')
+	if err != nil {
+		p.t.Fatalf("python peer died: %v", err)
+	}
+	var r peerResp
+	if err := json.Unmarshal(line, &r); err != nil {
+		p.t.Fatalf("python peer: %v: %s", err, line)
+	}
+	if r.Error != "" && !allowErr {
+		p.t.Fatalf("MIT %s: %s", req["op"], r.Error)
+	}
+	return &r
+}
+
+var testCB = &sspi.ChannelBindings{ApplicationData: []byte("tls-server-end-point:0123456789abcdef0123456789abcdef")}
+
+// exchangeMessages runs wrap (sealed and integrity-only) and MIC both ways
+// between our user-mode context and the MIT context.
+func exchangeMessages(t *testing.T, ours sspi.UserModeContext, mit *mitPeer) {
+	t.Helper()
+	for _, msg := range [][]byte{[]byte("ping from gosspi"), bytes.Repeat([]byte("x"), 3000), {0}} {
+		// MIT -> us, sealed and not, through SECBUFFER_STREAM.
+		for _, conf := range []bool{true, false} {
+			r := mit.call(map[string]any{"op": "wrap", "data": b64(msg), "conf": conf}, false)
+			d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_STREAM, Buffer: r.token()}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA})
+			qop, err := ours.UnsealMessage(d, 0)
+			if err != nil {
+				t.Fatalf("unseal MIT wrap (conf=%v): %v", conf, err)
+			}
+			if !bytes.Equal(d.Buffers[1].Buffer, msg) || (qop == 0) != conf {
+				t.Fatalf("unsealed %q qop %#x", d.Buffers[1].Buffer, qop)
+			}
+		}
+		// us -> MIT: TOKEN || DATA || PADDING is one wrap token.
+		for _, qop := range []uint32{0, sspi.KERB_WRAP_NO_ENCRYPT} {
+			data := append([]byte(nil), msg...)
+			d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING})
+			if err := ours.SealMessage(qop, d, 0); err != nil {
+				t.Fatal(err)
+			}
+			tok := append(append(append([]byte(nil), d.Buffers[0].Buffer...), d.Buffers[1].Buffer...), d.Buffers[2].Buffer...)
+			r := mit.call(map[string]any{"op": "unwrap", "token": b64(tok)}, false)
+			if !bytes.Equal(r.data(), msg) || r.Conf != (qop == 0) {
+				t.Fatalf("MIT unwrapped %q conf %v", r.data(), r.Conf)
+			}
+		}
+		// MIC both ways.
+		r := mit.call(map[string]any{"op": "mic", "data": b64(msg)}, false)
+		d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: msg}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: r.token()})
+		if _, err := ours.VerifySignature(d, 0); err != nil {
+			t.Fatalf("verify MIT MIC: %v", err)
+		}
+		d = sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: msg}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+		if err := ours.MakeSignature(0, d, 0); err != nil {
+			t.Fatal(err)
+		}
+		mit.call(map[string]any{"op": "verify", "data": b64(msg), "token": b64(d.Buffers[1].Buffer)}, false)
+	}
+	// A replayed MIT token is refused.
+	r := mit.call(map[string]any{"op": "wrap", "data": b64([]byte("once")), "conf": true}, false)
+	for i, want := range []error{nil, sspi.SEC_E_OUT_OF_SEQUENCE} {
+		d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_STREAM, Buffer: r.token()}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA})
+		_, err := ours.UnsealMessage(d, 0)
+		if (want == nil) != (err == nil) || (want != nil && sspi.StatusOf(err) != want) {
+			t.Fatalf("replay step %d: %v", i, err)
+		}
+	}
+}
+
+// Our initiator against MIT's acceptor.
+func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
+	for _, tc := range []struct {
+		name, spn, keytab string
+		etype             int32
+	}{
+		{"aes", svcSPN, realm.svcKeytab, etypeAES256SHA1},
+		{"rc4", rc4SPN, realm.rc4Keytab, etypeRC4HMAC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mit := startMIT(t)
+			p := New(Config{})
+			cred := clientCred(t, p)
+			ctx := context.Background()
+			c, out, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
+			if err != nil || out.Status != sspi.SEC_I_CONTINUE_NEEDED {
+				t.Fatalf("ISC: %v %v", out.Status, err)
+			}
+			r := mit.call(map[string]any{"op": "accept", "token": b64(outToken(out)), "keytab": tc.keytab, "cb": b64(testCB.ApplicationData)}, false)
+			if !r.Complete || r.Initiator != "alice@"+realm.Name {
+				t.Fatalf("MIT accept: %+v", r)
+			}
+			_, out, err = p.InitLsaModeContext(ctx, cred, c, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(r.token(), nil)})
+			if err != nil || out.Status != sspi.SEC_E_OK || !out.Mapped {
+				t.Fatalf("ISC step 2: %v %v", out.Status, err)
+			}
+			if out.Flags&sspi.FlagMutualAuth == 0 {
+				t.Fatal("no mutual auth flag")
+			}
+			uc, err := UserMode().InitUserModeContext(out.ContextData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if et := uc.(*userContext).s.etype; et != tc.etype {
+				t.Fatalf("message enctype %d, want %d", et, tc.etype)
+			}
+			exchangeMessages(t, uc, mit)
+		})
+	}
+	t.Run("bad-bindings", func(t *testing.T) {
+		mit := startMIT(t)
+		p := New(Config{})
+		_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := mit.call(map[string]any{"op": "accept", "token": b64(outToken(out)), "keytab": realm.svcKeytab, "cb": b64([]byte("other"))}, true)
+		if r.Error == "" || !strings.Contains(strings.ToLower(r.Error), "bind") {
+			t.Fatalf("MIT accepted wrong channel bindings: %+v", r)
+		}
+	})
+}
+
+// MIT's initiator against our acceptor.
+func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
+	for _, tc := range []struct {
+		name, host, keytab string
+		etype              int32
+	}{
+		{"aes", "HTTP@svc.localhost", realm.svcKeytab, etypeAES256SHA1},
+		{"rc4", "HTTP@rc4.localhost", realm.rc4Keytab, etypeRC4HMAC},
+		{"aes-sha2", "HTTP@sha2.localhost", realm.sha2Keytab, etypeAES256SHA384},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
+			p := New(Config{ChannelBindings: BindingsRequired})
+			scred := serverCred(t, p, tc.keytab, "")
+			r := mit.call(map[string]any{"op": "init", "target": tc.host, "flags": []string{"mutual", "replay", "sequence", "conf", "integ"}, "cb": b64(testCB.ApplicationData)}, false)
+			_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
+			if err != nil || out.Status != sspi.SEC_E_OK {
+				t.Fatalf("ASC: %v", err)
+			}
+			want := sspi.FlagMutualAuth | sspi.FlagReplayDetect | sspi.FlagSequenceDetect | sspi.FlagConfidentiality | sspi.FlagIntegrity
+			if out.Flags&want != want {
+				t.Fatalf("flags %v, want %v", out.Flags, want)
+			}
+			r = mit.call(map[string]any{"op": "step", "token": b64(outToken(out))}, false)
+			if !r.Complete {
+				t.Fatal("MIT initiator not complete after our AP-REP")
+			}
+			uc, err := UserMode().InitUserModeContext(out.ContextData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if et := uc.(*userContext).s.etype; et != tc.etype {
+				t.Fatalf("message enctype %d, want %d", et, tc.etype)
+			}
+			exchangeMessages(t, uc, mit)
+		})
+	}
+	t.Run("bad-bindings", func(t *testing.T) {
+		mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
+		p := New(Config{ChannelBindings: BindingsRequired})
+		r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual"}, "cb": b64([]byte("tampered"))}, false)
+		_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
+		if sspi.StatusOf(err) != sspi.SEC_E_BAD_BINDINGS {
+			t.Fatalf("got %v, want SEC_E_BAD_BINDINGS", err)
+		}
+	})
+}
+
+// MIT's initiator delegates; our acceptor stores the forwarded TGT and our
+// initiator uses it to reach another service.
+func TestInteropDelegation(t *testing.T) {
+	mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
+	p := New(Config{DelegationDir: t.TempDir()})
+	r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual", "deleg", "conf", "integ"}}, false)
+	sctx, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &sspi.AcceptContextParams{ContextReq: sspi.ASC_REQ_DELEGATE, Input: tokenDesc(r.token(), nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Flags&sspi.FlagDelegate == 0 {
+		t.Fatalf("no delegation flag: %v", out.Flags)
+	}
+	uc, _ := UserMode().InitUserModeContext(out.ContextData)
+	v, _ := uc.QueryAttributes(SECPKG_ATTR_DELEGATED_CCACHE)
+	path, _ := v.(string)
+	if path == "" {
+		t.Fatal("no delegated ccache path")
+	}
+	dv, _ := sctx.QueryAttributes(SECPKG_ATTR_DELEGATED_CREDENTIALS)
+	if d, _ := dv.(*DelegatedCredentials); d == nil || len(d.CCache) == 0 || d.Client != "alice@"+realm.Name {
+		t.Fatalf("delegated credentials: %+v", dv)
+	}
+	id, _ := uc.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if !id.(sspi.Identity).Delegated {
+		t.Fatal("identity does not say delegated")
+	}
+	// Use the forwarded TGT: a ticket to another service, through our
+	// initiator and our acceptor.
+	dp := New(Config{})
+	dcred, _, err := dp.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": path}}})
+	if err != nil {
+		t.Fatalf("delegated ccache: %v", err)
+	}
+	defer dcred.Free()
+	pr, err := handshake(t, dp, dp, dcred, serverCred(t, dp, realm.otherKeytab, otherSPN), otherSPN, stdISC, 0, nil, nil)
+	if err != nil {
+		t.Fatalf("using delegated TGT: %v", err)
+	}
+	id, _ = pr.server.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if id.(sspi.Identity).Principal != "alice@"+realm.Name {
+		t.Fatalf("second hop identity %+v", id)
+	}
+}
+
+// A ticket obtained by kinit, used through the ccache by our initiator,
+// both named explicitly and through KRB5CCNAME.
+func TestKinitCCache(t *testing.T) {
+	p := New(Config{})
+	for _, viaEnv := range []bool{false, true} {
+		var ad *sspi.AuthIdentity
+		if viaEnv {
+			t.Setenv("KRB5CCNAME", "FILE:"+realm.fwdCCache)
+		} else {
+			ad = &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}
+		}
+		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, svcSPN), svcSPN, stdISC, 0, nil, nil)
+		cred.Free()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealRoundTrip(t, pr.client, pr.server, []byte("via kinit"), 0)
+	}
+}
