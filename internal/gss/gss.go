@@ -18,9 +18,9 @@ import (
 
 // Well-known mechanism OIDs.
 var (
-	OIDKerberos   = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}    // RFC 1964 / RFC 4121
-	OIDKerberosMS = asn1.ObjectIdentifier{1, 2, 840, 48018, 1, 2, 2}     // Microsoft's legacy Kerberos OID
-	OIDSPNEGO     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 2}           // RFC 4178
+	OIDKerberos   = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}      // RFC 1964 / RFC 4121
+	OIDKerberosMS = asn1.ObjectIdentifier{1, 2, 840, 48018, 1, 2, 2}       // Microsoft's legacy Kerberos OID
+	OIDSPNEGO     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 2}             // RFC 4178
 	OIDNTLM       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10} // NTLMSSP
 )
 
