@@ -1,0 +1,77 @@
+package workpool
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+type fn func()
+
+func (f fn) Run() { f() }
+
+func TestBoundedWorkersAndQueue(t *testing.T) {
+	p := New(2, 3)
+	gate := make(chan struct{})
+	var running, peak, done atomic.Int32
+	task := fn(func() {
+		n := running.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		<-gate
+		running.Add(-1)
+		done.Add(1)
+	})
+	for i := 0; i < 5; i++ {
+		if !p.Submit(task) {
+			t.Fatalf("submit %d refused", i)
+		}
+	}
+	if p.Submit(task) {
+		t.Fatal("submit beyond workers+queue accepted")
+	}
+	if p.Len() != 3 {
+		t.Fatalf("Len = %d", p.Len())
+	}
+	close(gate)
+	p.Close()
+	if done.Load() != 5 || peak.Load() > 2 {
+		t.Fatalf("done %d, peak %d", done.Load(), peak.Load())
+	}
+	if p.Submit(task) {
+		t.Fatal("submit after Close accepted")
+	}
+}
+
+func TestNoGoroutinesWhenIdle(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := New(8, 100)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		for !p.Submit(fn(wg.Done)) {
+			runtime.Gosched()
+		}
+	}
+	wg.Wait()
+	p.Close()
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("goroutines: %d before, %d after", before, n)
+	}
+}
+
+func BenchmarkSubmitWait(b *testing.B) {
+	p := New(4, 1024)
+	done := make(chan struct{}, 1)
+	task := fn(func() { done <- struct{}{} })
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p.Submit(task)
+		<-done
+	}
+}
