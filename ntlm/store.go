@@ -212,6 +212,20 @@ func (f *HashFile) Add(domain, user, password string) error {
 	})
 }
 
+// AddHash adds or replaces an account by NT hash.
+func (f *HashFile) AddHash(domain, user string, ntHash [16]byte) error {
+	return f.update(func(m *MemoryStore) error {
+		if err := checkName(domain); err != nil {
+			return err
+		}
+		if err := checkName(user); err != nil || user == "" {
+			return fmt.Errorf("ntlm: bad user name %q", user)
+		}
+		m.AddHash(domain, user, ntHash)
+		return nil
+	})
+}
+
 // Remove deletes an account.
 func (f *HashFile) Remove(domain, user string) error {
 	return f.update(func(m *MemoryStore) error {
