@@ -72,6 +72,11 @@ func kdcErr(op string, err error) error {
 	if errors.As(err, &ke) {
 		return statusErr(krbErrorStatus(ke.ErrorCode), op+": "+ke.Error())
 	}
+	if strings.Contains(err.Error(), "error decrypting EncPart of AS_REP") {
+		// No pre-authentication required, and the reply does not decrypt
+		// with our key: the password is wrong.
+		return statusErr(sspi.SEC_E_LOGON_DENIED, op+": wrong password or key")
+	}
 	if m := krbErrRe.FindStringSubmatch(err.Error()); m != nil {
 		code, _ := strconv.Atoi(m[1])
 		return statusErr(krbErrorStatus(int32(code)), op+": KDC error "+m[1])

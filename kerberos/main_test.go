@@ -56,6 +56,10 @@ func startRealm() (*testRealm, error) {
 	if err := kr.AddPrincipal("alice", r.userPW); err != nil {
 		return fail(err)
 	}
+	// PA-ENC-TIMESTAMP with the ETYPE-INFO2 salt, as AD requires.
+	if _, err := kr.Kadmin("modprinc +requires_preauth alice"); err != nil {
+		return fail(err)
+	}
 	if r.svcKeytab, err = kr.AddService(svcSPN); err != nil {
 		return fail(err)
 	}
@@ -170,4 +174,11 @@ func handshake(t testing.TB, cp, sp *Package, ccred, scred sspi.LsaCredential, t
 		t.Fatal(err)
 	}
 	return &pair{client: c, server: s, clientOut: cout, serverOut: sout, serverLsa: sctx}, nil
+}
+
+func writeFile(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
