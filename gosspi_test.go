@@ -9,6 +9,7 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/sspitest"
 	"github.com/gosspi/gosspi/lsa"
+	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -158,5 +159,55 @@ func TestStepIncomplete(t *testing.T) {
 	chal, _, err := s.Step(ctx, hello[7:])
 	if err != nil || len(chal) == 0 {
 		t.Fatalf("rest = %v", err)
+	}
+}
+
+// TestNegotiateFallsBackToNTLM: with no KDC and an IP-address target,
+// Negotiate on both sides settles on NTLM through the standard host.
+func TestNegotiateFallsBackToNTLM(t *testing.T) {
+	t.Setenv("KRB5_CONFIG", t.TempDir()+"/none.conf")
+	t.Setenv("KRB5CCNAME", "FILE:"+t.TempDir()+"/none")
+	store := ntlm.NewMemoryStore()
+	store.Add("CONTOSO", "alice", "pw")
+	host, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Accounts: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	pk, _ := host.EnumerateSecurityPackages()
+	if len(pk) != 3 || pk[0].Name != "Negotiate" {
+		t.Fatalf("packages = %+v", pk)
+	}
+	ctx := context.Background()
+	c, err := gosspi.NewClient(ctx, host.FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/127.0.0.1",
+		Identity: &sspi.AuthIdentity{User: "alice", Domain: "CONTOSO", Password: "pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := gosspi.NewServer(ctx, host.FunctionTable, gosspi.ServerConfig{Package: "Negotiate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok, _, err := c.Step(ctx, nil)
+	for i := 0; err == nil && !(c.Established() && s.Established()) && i < 6; i++ {
+		if tok, _, err = s.Step(ctx, tok); err != nil || len(tok) == 0 {
+			break
+		}
+		tok, _, err = c.Step(ctx, tok)
+	}
+	if err != nil || !c.Established() || !s.Established() {
+		t.Fatalf("handshake: %v (client %v, server %v)", err, c.Established(), s.Established())
+	}
+	if c.Package() != "NTLM" || s.Package() != "NTLM" {
+		t.Errorf("chosen package: client %q server %q", c.Package(), s.Package())
+	}
+	w, err := s.Wrap([]byte("over negotiate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Unwrap(w); err != nil || string(got) != "over negotiate" {
+		t.Fatalf("Unwrap: %q %v", got, err)
 	}
 }

@@ -1,13 +1,16 @@
 package gosspi
 
 import (
+	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/lsa"
+	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
 
 // HostConfig configures NewHost. The zero value gives every package with
-// its defaults.
+// its defaults, which read the environment as MIT Kerberos and gss-ntlmssp
+// do (KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME, NTLM_USER_FILE).
 type HostConfig struct {
 	// LSA configures the package host: table caps, handshake timeout,
 	// logging.
@@ -16,11 +19,18 @@ type HostConfig struct {
 	AsyncWorkers, AsyncQueue int
 	// NTLM configures the NTLM package (account store, policies).
 	NTLM ntlm.Config
+	// Kerberos configures the Kerberos package (krb5.conf, keytab, clock
+	// skew, replay cache, channel-binding policy).
+	Kerberos kerberos.Config
+	// Negotiate configures Negotiate; its Packages and UserPackages are
+	// filled in with Kerberos and NTLM when empty.
+	Negotiate negotiate.Config
 }
 
-// Host is an in-process package host with the standard packages and the
-// SSPI surface over it. Its FunctionTable is what NewClient and NewServer
-// take, and what the faithful calls of package sspi are methods of.
+// Host is an in-process package host with the standard packages
+// (Negotiate, Kerberos, NTLM) and the SSPI surface over it. Its
+// FunctionTable is what NewClient and NewServer take, and what the faithful
+// calls of package sspi are methods of.
 type Host struct {
 	*sspi.FunctionTable
 	LSA *lsa.Host
@@ -28,13 +38,26 @@ type Host struct {
 
 // NewHost starts a host with the standard packages registered.
 func NewHost(cfg HostConfig) (*Host, error) {
-	n := ntlm.New(cfg.NTLM)
-	l, err := lsa.New(cfg.LSA, n)
+	krb := kerberos.New(cfg.Kerberos)
+	nt := ntlm.New(cfg.NTLM)
+	user := []sspi.UserModePackage{kerberos.UserMode(), ntlm.UserMode()}
+	nc := cfg.Negotiate
+	if len(nc.Packages) == 0 {
+		nc.Packages = []sspi.LsaModePackage{krb, nt}
+	}
+	if len(nc.UserPackages) == 0 {
+		nc.UserPackages = user
+	}
+	nego, err := negotiate.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lsa.New(cfg.LSA, nego, krb, nt)
 	if err != nil {
 		return nil, err
 	}
 	t := sspi.New(l, sspi.Config{
-		UserPackages: []sspi.UserModePackage{ntlm.UserMode()},
+		UserPackages: append([]sspi.UserModePackage{negotiate.NewUserMode(nc.UserPackages...)}, user...),
 		AsyncWorkers: cfg.AsyncWorkers, AsyncQueue: cfg.AsyncQueue,
 	})
 	return &Host{FunctionTable: t, LSA: l}, nil

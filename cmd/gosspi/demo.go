@@ -121,13 +121,12 @@ func demoIdentity() *sspi.AuthIdentity {
 // faithful calls with the server side asynchronous, the mapped user-mode
 // contexts, and a context moved into a second host by its ContextData.
 func demoHost(w io.Writer) error {
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: demoAccounts()}))
+	host, err := newHost(demoAccounts())
 	if err != nil {
 		return err
 	}
 	defer host.Close()
-	t := sspi.InitSecurityInterface(host, userPackages()...)
-	defer t.Close()
+	t := host.FunctionTable
 	pkgs, st := t.EnumerateSecurityPackages()
 	if st.Failed() {
 		return st
@@ -195,7 +194,7 @@ func demoHost(w io.Writer) error {
 	if st := t.QueryContextAttributes(&srv, sspi.SECPKG_ATTR_NAMES, &names); st.Failed() {
 		return fmt.Errorf("NAMES: %v", st)
 	}
-	fmt.Fprintf(w, "   server sees %s; contexts in the host: %d\n", names.UserName, host.Stats().Contexts)
+	fmt.Fprintf(w, "   server sees %s; contexts in the host: %d\n", names.UserName, host.LSA.Stats().Contexts)
 
 	// Move the client's user-mode context into a second host with no
 	// LSA-mode packages: it seals from its ContextData alone.
@@ -208,7 +207,7 @@ func demoHost(w io.Writer) error {
 		return err
 	}
 	defer host2.Close()
-	t2 := sspi.InitSecurityInterface(host2, userPackages()...)
+	t2 := sspi.InitSecurityInterface(host2, ntlm.UserMode())
 	var moved sspi.CtxtHandle
 	if st := t2.ImportSecurityContext(pkg, data, &moved); st.Failed() {
 		return fmt.Errorf("ImportSecurityContext: %v", st)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -33,9 +32,9 @@ func runPackages(args []string) int {
 		return exitFailure
 	}
 	defer host.Close()
-	pkgs, err := host.EnumerateSecurityPackages(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gosspi:", err)
+	pkgs, st := host.EnumerateSecurityPackages()
+	if st.Failed() {
+		fmt.Fprintln(os.Stderr, "gosspi:", st)
 		return exitFailure
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
