@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"os"
@@ -168,11 +169,37 @@ type tokenExchanger interface {
 // runOurSide drives our Negotiate side against a peer.
 func runOurSide(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) sspi.ContextOutput {
 	t.Helper()
+	out, err := runOurSideErr(t, n, initiator, target, x, legs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runOurSideErr is runOurSide returning our package's failure, with the
+// failing call's output.
+func runOurSideErr(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) (sspi.ContextOutput, error) {
+	t.Helper()
+	return runOurSideErrID(t, n, initiator, target, &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}, x, legs)
+}
+
+// runOurSideID is runOurSide with the initiator's identity.
+func runOurSideID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) sspi.ContextOutput {
+	t.Helper()
+	out, err := runOurSideErrID(t, n, initiator, target, id, x, legs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func runOurSideErrID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) (sspi.ContextOutput, error) {
+	t.Helper()
 	var cred sspi.LsaCredential
 	var err error
 	if initiator {
 		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
-			AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
+			AuthData: id})
 	} else {
 		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	}
@@ -199,7 +226,7 @@ func runOurSide(t testing.TB, n *Package, initiator bool, target string, x token
 			lc, out, err = n.AcceptLsaModeContext(context.Background(), cred, lc, &sspi.AcceptContextParams{Input: d})
 		}
 		if err != nil {
-			t.Fatalf("leg %d: %v", i, err)
+			return out, fmt.Errorf("leg %d: %w", i, err)
 		}
 		done := out.Status == sspi.SEC_E_OK
 		tk := tok(out)
@@ -210,14 +237,17 @@ func runOurSide(t testing.TB, n *Package, initiator bool, target string, x token
 			if len(tk) > 0 {
 				t.Fatal("we sent a token after the peer finished")
 			}
-			return out
+			return out, nil
 		}
 		if done && len(tk) == 0 {
-			return out
+			return out, nil
 		}
 		in, peerDone = x.exchange(tk, done)
 		if in != nil {
 			*legs = append(*legs, hex.EncodeToString(in))
+		}
+		if in == nil && !done {
+			return out, errors.New("peer stopped before we finished")
 		}
 		if done {
 			if in != nil {
@@ -226,17 +256,19 @@ func runOurSide(t testing.TB, n *Package, initiator bool, target string, x token
 			if !peerDone {
 				t.Fatal("peer not done after our last token")
 			}
-			return out
+			return out, nil
 		}
 	}
 	t.Fatal("handshake did not finish")
-	return sspi.ContextOutput{}
+	return sspi.ContextOutput{}, nil
 }
 
-// livePeer relays tokens to the python peer.
+// livePeer relays tokens to the python peer. With tolerate, a peer
+// failure ends the exchange and is kept in err.
 type livePeer struct {
-	p         *spnegoPeer
-	initiates bool
+	p        *spnegoPeer
+	tolerate bool
+	err      error
 }
 
 func (l *livePeer) first() []byte {
@@ -251,6 +283,10 @@ func (l *livePeer) exchange(tok []byte, weDone bool) ([]byte, bool) {
 	l.p.send(map[string]any{"tok": hex.EncodeToString(tok)})
 	m, err := l.p.recv()
 	if err != nil {
+		if l.tolerate {
+			l.err = err
+			return nil, true
+		}
 		l.p.t.Fatalf("peer: %v", err)
 	}
 	ans := hexField(l.p.t, m, "tok")
@@ -548,4 +584,71 @@ func (r *resetShim) ResetCrypto(outbound bool) error {
 
 func (r *resetShim) ExportContext() ([]byte, error) {
 	return r.UserModeContext.(sspi.UserModeExporter).ExportContext()
+}
+
+// tamperPeer alters the peer's tokens in transit.
+type tamperPeer struct {
+	tokenExchanger
+	edit func(i int, tok []byte) []byte
+	i    int
+}
+
+func (p *tamperPeer) first() []byte {
+	b := p.edit(p.i, p.tokenExchanger.first())
+	p.i++
+	return b
+}
+
+func (p *tamperPeer) exchange(tok []byte, weDone bool) ([]byte, bool) {
+	b, done := p.tokenExchanger.exchange(tok, weDone)
+	if b != nil {
+		b = p.edit(p.i, b)
+		p.i++
+	}
+	return b, done
+}
+
+// TestInteropDowngradeMITClient alters the MIT initiator's mechanism list
+// in transit (a mechanism is added behind NTLM). The optimistic NTLM token
+// still works, but the initiator's mechListMIC covers the list it sent and
+// our acceptor refuses the altered one.
+func TestInteropDowngradeMITClient(t *testing.T) {
+	now, seed := newSeed("downgrade")
+	n := ntlmNego(t, now, seed)
+	p := startSPNEGOPeer(t, ntlmPeerEnv(t), "client", "--mechs", "krb5,ntlm", "--user", ntlmDomain+`\`+ntlmUser, "--password", ntlmPass)
+	x := &tamperPeer{tokenExchanger: &livePeer{p: p}, edit: func(i int, b []byte) []byte {
+		if i != 0 {
+			return b
+		}
+		init, _, err := ParseToken(b)
+		if err != nil || init == nil {
+			t.Fatalf("MIT's first token: %v", err)
+		}
+		if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) {
+			t.Fatalf("MIT offered %v", init.MechTypes)
+		}
+		out, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM, MustParseOID("1.3.6.1.4.1.311.2.2.30")}, MechToken: init.MechToken}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}}
+	var legs []string
+	out, err := runOurSideErr(t, n, false, "", x, &legs)
+	if !errors.Is(err, sspi.SEC_E_DOWNGRADE_DETECTED) {
+		t.Fatalf("altered mechanism list accepted: %v", err)
+	}
+	if r := parseResp(t, tok(out)); r.NegState != Reject {
+		t.Fatalf("no reject token: %+v", r)
+	}
+}
+
+// tamperOut alters our tokens on their way to the peer.
+type tamperOut struct {
+	tokenExchanger
+	edit func(tok []byte) []byte
+}
+
+func (p *tamperOut) exchange(tok []byte, weDone bool) ([]byte, bool) {
+	return p.tokenExchanger.exchange(p.edit(tok), weDone)
 }

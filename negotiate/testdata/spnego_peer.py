@@ -78,12 +78,15 @@ def server_ctx(args):
 
 
 def step(ctx, tok):
+    """One handshake step: (output token, complete). python-gssapi may
+    return an error token and raise only when the context is next used."""
+    out = b""
     try:
-        out = ctx.step(tok)
-    except gssapi.exceptions.GSSError as e:
-        send({"error": str(e), "tok": ""})
+        out = ctx.step(tok) or b""
+        return out, bool(ctx.complete)
+    except gr.GSSError as e:
+        send({"error": str(e), "tok": out.hex()})
         sys.exit(3)
-    return out or b""
 
 
 def handshake(ctx, initiator):
@@ -91,9 +94,9 @@ def handshake(ctx, initiator):
     if not initiator:
         tok = bytes.fromhex(recv()["tok"])
     while True:
-        out = step(ctx, tok)
-        send({"tok": out.hex(), "done": bool(ctx.complete)})
-        if ctx.complete:
+        out, complete = step(ctx, tok)
+        send({"tok": out.hex(), "done": complete})
+        if complete:
             return
         tok = bytes.fromhex(recv()["tok"])
 
@@ -121,7 +124,7 @@ def serve(ctx):
                 send({"mech": ctx.mech.dotted_form if ctx.mech else "", "peer": str(peer)})
             else:
                 send({"error": "unknown op " + str(op)})
-        except gssapi.exceptions.GSSError as e:
+        except gr.GSSError as e:
             send({"error": str(e)})
 
 
