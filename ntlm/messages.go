@@ -2,7 +2,6 @@ package ntlm
 
 import (
 	"encoding/binary"
-	"sort"
 	"unicode/utf16"
 
 	"github.com/gosspi/gosspi/sspi"
@@ -260,6 +259,7 @@ type reader struct {
 	header  int // fixed header size: payloads may not start before it
 	fields  []field
 	missing int // bytes past the end that some field needs
+	buf     [6]field
 }
 
 func (r *reader) field(at int) (field, error) {
@@ -291,7 +291,12 @@ func (r *reader) check() (int, error) {
 	if r.missing > 0 {
 		return 0, &IncompleteError{Missing: r.missing}
 	}
-	sort.Slice(r.fields, func(i, j int) bool { return r.fields[i].off < r.fields[j].off })
+	// Insertion sort: at most six fields, and no allocation.
+	for i := 1; i < len(r.fields); i++ {
+		for j := i; j > 0 && r.fields[j].off < r.fields[j-1].off; j-- {
+			r.fields[j], r.fields[j-1] = r.fields[j-1], r.fields[j]
+		}
+	}
 	for i := 1; i < len(r.fields); i++ {
 		if r.fields[i-1].off+r.fields[i-1].n > r.fields[i].off {
 			return 0, errInvalid("overlapping payload fields")
@@ -482,6 +487,7 @@ func ParseAuthenticate(b []byte) (*AuthenticateMessage, error) {
 		return nil, err
 	}
 	r := &reader{b: b, header: authenticateHeader}
+	r.fields = r.buf[:0]
 	var fs [6]field
 	for i := range fs {
 		var err error

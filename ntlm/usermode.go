@@ -30,7 +30,18 @@ func initUserModeContext(contextData []byte) (*UserContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UserContext{s: s, seal: newSealer(s.flags, s.key, s.client, s.sendSeq, s.recvSeq, s.sendStream, s.recvStream)}, nil
+	return &UserContext{s: s}, nil
+}
+
+// sealer returns the per-message state, derived on first use: a context
+// that never signs or seals (HTTP authentication) never pays for the key
+// schedules.
+func (c *UserContext) sealer() *sealer {
+	if c.seal == nil {
+		s := c.s
+		c.seal = newSealer(s.flags, s.key, s.client, s.sendSeq, s.recvSeq, s.sendStream, s.recvStream)
+	}
+	return c.seal
 }
 
 // UserContext is an established NTLM context in user mode: it signs,
@@ -72,7 +83,7 @@ func (c *UserContext) MakeSignature(qop uint32, msg *sspi.SecBufferDesc, seqNo u
 	if qop != 0 {
 		return errQOP
 	}
-	return c.seal.sign(msg)
+	return c.sealer().sign(msg)
 }
 
 // VerifySignature implements sspi.UserModeContext.
@@ -80,7 +91,7 @@ func (c *UserContext) VerifySignature(msg *sspi.SecBufferDesc, seqNo uint32) (ui
 	if err := c.usable(msg); err != nil {
 		return 0, err
 	}
-	return 0, c.seal.verify(msg)
+	return 0, c.sealer().verify(msg)
 }
 
 // SealMessage implements sspi.UserModeContext: the 16-byte signature goes
@@ -96,7 +107,7 @@ func (c *UserContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 	if c.s.flags&NegotiateSeal == 0 {
 		return errNoSeal
 	}
-	return c.seal.seal(msg)
+	return c.sealer().seal(msg)
 }
 
 // UnsealMessage implements sspi.UserModeContext. It accepts a
@@ -111,7 +122,7 @@ func (c *UserContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 	if c.s.flags&NegotiateSeal == 0 {
 		return 0, errNoSeal
 	}
-	return 0, c.seal.unseal(msg)
+	return 0, c.sealer().unseal(msg)
 }
 
 // QueryAttributes implements sspi.UserModeContext: SIZES, NAMES,
@@ -131,10 +142,12 @@ func (c *UserContext) ExportContext() ([]byte, error) {
 		return nil, errDeleted
 	}
 	s := *c.s
-	s.sendSeq, s.recvSeq = c.seal.out.seq, c.seal.in.seq
-	s.sendStream, s.recvStream = c.seal.out.rc4.n, c.seal.in.rc4.n
-	if c.s.flags&NegotiateExtendedSessionSecurity == 0 {
-		s.recvStream = 0
+	if c.seal != nil {
+		s.sendSeq, s.recvSeq = c.seal.out.seq, c.seal.in.seq
+		s.sendStream, s.recvStream = c.seal.out.rc4.n, c.seal.in.rc4.n
+		if c.s.flags&NegotiateExtendedSessionSecurity == 0 {
+			s.recvStream = 0
+		}
 	}
 	return s.marshal(), nil
 }
@@ -147,4 +160,5 @@ func (c *UserContext) Delete() {
 	c.deleted = true
 	c.s.key = [16]byte{}
 	c.seal = nil
+	c.s = &session{}
 }
