@@ -130,6 +130,17 @@ func TestKnownAnswersNTLMv1ESS(t *testing.T) {
 	eq(t, "KeyExchangeKey (ESS)", kx[:], "eb93429a8bd952f8b89c55b87f475edc")
 	eq(t, "SealKey", SEALKEY(flags, kx, true), "04dd7f014d8504d265a25cc86a3a7c06")
 	eq(t, "SignKey", SIGNKEY(flags, kx, true), "60e799be5c72fc92922ae8ebe961fb8d")
+	// 4.2.3.3 CHALLENGE_MESSAGE (NTLM2 session security).
+	const chalESS = `4e544c4d53535000 02000000 0c000c00 38000000 33820a82 0123456789abcdef
+		0000000000000000 0000000000000000 06007017 0000000f 530065007200760065007200`
+	chal, err := ParseChallenge(unhex(t, chalESS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chal.Flags&NegotiateExtendedSessionSecurity == 0 || chal.TargetName != "Server" {
+		t.Errorf("CHALLENGE parsed as %+v", chal)
+	}
+	eq(t, "CHALLENGE_MESSAGE (ESS)", chal.Marshal(), chalESS)
 	// 4.2.3.4 GSS_WrapEx.
 	wrapKAT(t, flags, kx, "a02372f6530273f3aa1eb90190ce5200c99d", "01000000ff2aeb52f681793a00000000")
 }
@@ -196,4 +207,13 @@ func wrapKAT(t *testing.T, flags uint32, key [16]byte, cipher, sig string) {
 	if !bytes.Equal(msg.Buffers[1].Buffer, katPlaintext) {
 		t.Errorf("unsealed %x", msg.Buffers[1].Buffer)
 	}
+}
+
+// TestChannelBindingHash checks MsvAvChannelBindings against the example of
+// Microsoft's "NTLM and Channel Binding Hash" note.
+func TestChannelBindingHash(t *testing.T) {
+	cb := &sspi.ChannelBindings{ApplicationData: append([]byte("tls-server-end-point:"),
+		unhex(t, "ea05fefecc6b0bd571dbbc5baa3ed45386d0446835f7b74c85621b9983475f95")...)}
+	h := cb.GSSBindingsHash()
+	eq(t, "MsvAvChannelBindings", h[:], "6586e99d81c2fc984e47172fd4dd0310")
 }
