@@ -61,13 +61,22 @@ func SspiSetAsyncNotifyCallback(ac *AsyncContext, fn AsyncNotifyFunc, data any) 
 	}
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
+	if st := ac.idleLocked(); st != SEC_E_OK {
+		return st
+	}
+	ac.notify, ac.notifyData = fn, data
+	return SEC_E_OK
+}
+
+// idleLocked reports whether no call is in flight: SEC_E_OK, or the status
+// to refuse a change with.
+func (ac *AsyncContext) idleLocked() Status {
 	switch ac.state {
 	case asyncFreed:
 		return SEC_E_INVALID_HANDLE
 	case asyncQueued, asyncRunning:
 		return ErrContextBusy.Status
 	}
-	ac.notify, ac.notifyData = fn, data
 	return SEC_E_OK
 }
 
@@ -110,12 +119,10 @@ func SspiReinitAsyncContext(ac *AsyncContext) Status {
 	}
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	switch ac.state {
-	case asyncFreed:
-		return SEC_E_INVALID_HANDLE
-	case asyncQueued, asyncRunning:
-		return ErrContextBusy.Status
-	case asyncDone:
+	if st := ac.idleLocked(); st != SEC_E_OK {
+		return st
+	}
+	if ac.state == asyncDone {
 		ac.state, ac.status, ac.err, ac.cancelled, ac.work = asyncIdle, 0, nil, false, nil
 		ac.done = make(chan struct{})
 	}

@@ -253,23 +253,28 @@ func FromISCReq(r ISCReq) ContextFlags {
 	return ContextFlags(uint32(r) & (sharedLow | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000))
 }
 
+// ascBits pairs the ASC_REQ_*/ASC_RET_* bits whose positions differ from
+// ContextFlags (the ISC positions) with their ContextFlags bit.
+var ascBits = []struct {
+	req ASCReq
+	ret ASCRet
+	f   ContextFlags
+}{
+	{ASC_REQ_EXTENDED_ERROR, ASC_RET_EXTENDED_ERROR, FlagExtendedError},
+	{ASC_REQ_STREAM, ASC_RET_STREAM, FlagStream},
+	{ASC_REQ_INTEGRITY, ASC_RET_INTEGRITY, FlagIntegrity},
+	{ASC_REQ_IDENTIFY, ASC_RET_IDENTIFY, FlagIdentify},
+	{ASC_REQ_ALLOW_NULL_SESSION, ASC_RET_NULL_SESSION, FlagNullSession},
+	{0, ASC_RET_NO_ADDITIONAL_TOKEN, FlagNoAdditional},
+}
+
 // FromASCReq converts an ASC_REQ_* set to ContextFlags.
 func FromASCReq(r ASCReq) ContextFlags {
 	f := ContextFlags(uint32(r) & sharedLow)
-	if r&ASC_REQ_EXTENDED_ERROR != 0 {
-		f |= FlagExtendedError
-	}
-	if r&ASC_REQ_STREAM != 0 {
-		f |= FlagStream
-	}
-	if r&ASC_REQ_INTEGRITY != 0 {
-		f |= FlagIntegrity
-	}
-	if r&ASC_REQ_IDENTIFY != 0 {
-		f |= FlagIdentify
-	}
-	if r&ASC_REQ_ALLOW_NULL_SESSION != 0 {
-		f |= FlagNullSession
+	for _, b := range ascBits {
+		if b.req != 0 && r&b.req != 0 {
+			f |= b.f
+		}
 	}
 	return f
 }
@@ -282,23 +287,10 @@ func (f ContextFlags) ISCRet() ISCRet {
 // ASCRet returns f as ASC_RET_* bits.
 func (f ContextFlags) ASCRet() ASCRet {
 	r := ASCRet(uint32(f) & sharedLow)
-	if f&FlagExtendedError != 0 {
-		r |= ASC_RET_EXTENDED_ERROR
-	}
-	if f&FlagStream != 0 {
-		r |= ASC_RET_STREAM
-	}
-	if f&FlagIntegrity != 0 {
-		r |= ASC_RET_INTEGRITY
-	}
-	if f&FlagIdentify != 0 {
-		r |= ASC_RET_IDENTIFY
-	}
-	if f&FlagNullSession != 0 {
-		r |= ASC_RET_NULL_SESSION
-	}
-	if f&FlagNoAdditional != 0 {
-		r |= ASC_RET_NO_ADDITIONAL_TOKEN
+	for _, b := range ascBits {
+		if f&b.f != 0 {
+			r |= b.ret
+		}
 	}
 	return r
 }
