@@ -190,9 +190,11 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 		}
 		rk := NTOWFv2(cc.cred.ntHash, cc.cred.user, cc.cred.domain)
 		var lm, nt []byte
-		lm, nt, sessionBaseKey = NTLMv2Response(rk, chal.ServerChallenge, cchal, ts, av.Marshal())
+		nt, sessionBaseKey = ntlmv2NT(rk, chal.ServerChallenge, cchal, ts, av.Marshal())
 		if hasTS {
 			lm = make([]byte, 24) // MS-NLMP 3.1.5.1.2: Z(24) when the server sent a timestamp
+		} else {
+			lm = lmv2(rk, chal.ServerChallenge, cchal)
 		}
 		am.LmChallengeResponse, am.NtChallengeResponse = lm, nt
 		am.HasMIC = true

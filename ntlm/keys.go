@@ -132,13 +132,27 @@ func ntlmv2Temp(timestamp uint64, clientChallenge [8]byte, avPairs []byte) []byt
 // (with its MsvAvEOL). It returns LMv2 and NTLMv2_RESPONSE
 // (NTProofStr || temp) and the SessionBaseKey.
 func NTLMv2Response(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (lm, nt []byte, sessionBaseKey [16]byte) {
-	temp := ntlmv2Temp(timestamp, clientChallenge, avPairs)
-	proof := hmacMD5(responseKeyNT[:], serverChallenge[:], temp)
-	nt = append(proof[:], temp...)
-	lmp := hmacMD5(responseKeyNT[:], serverChallenge[:], clientChallenge[:])
-	lm = append(lmp[:], clientChallenge[:]...)
-	sessionBaseKey = hmacMD5(responseKeyNT[:], proof[:])
-	return lm, nt, sessionBaseKey
+	nt, sessionBaseKey = ntlmv2NT(responseKeyNT, serverChallenge, clientChallenge, timestamp, avPairs)
+	return lmv2(responseKeyNT, serverChallenge, clientChallenge), nt, sessionBaseKey
+}
+
+func ntlmv2NT(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (nt []byte, sessionBaseKey [16]byte) {
+	m := hmac.New(md5.New, responseKeyNT[:])
+	nt = make([]byte, 16, 16+28+len(avPairs)+4)
+	nt = append(nt, ntlmv2Temp(timestamp, clientChallenge, avPairs)...)
+	m.Write(serverChallenge[:])
+	m.Write(nt[16:])
+	m.Sum(nt[:0])
+	m.Reset()
+	m.Write(nt[:16])
+	m.Sum(sessionBaseKey[:0])
+	return nt, sessionBaseKey
+}
+
+// lmv2 is LMv2_RESPONSE: HMAC_MD5(ResponseKeyLM, SC || CC) || CC.
+func lmv2(responseKeyLM [16]byte, serverChallenge, clientChallenge [8]byte) []byte {
+	p := hmacMD5(responseKeyLM[:], serverChallenge[:], clientChallenge[:])
+	return append(p[:], clientChallenge[:]...)
 }
 
 // KXKEY is the key exchange key of MS-NLMP 3.4.5.1. For NTLMv2 it is the
