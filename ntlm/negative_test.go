@@ -72,6 +72,8 @@ func TestNegativeHandshake(t *testing.T) {
 		{"other channel bindings", hsOpts{clientCB: cb, serverCB: &sspi.ChannelBindings{ApplicationData: []byte("tls-unique:other")}}, sspi.SEC_E_BAD_BINDINGS},
 		{"tampered EncryptedRandomSessionKey", hsOpts{tamper: flip(3, 0, func(b []byte) int { return int(binary.LittleEndian.Uint32(b[56:])) })}, sspi.SEC_E_MESSAGE_ALTERED},
 		{"stale timestamp", hsOpts{server: testPackage(Config{Now: slowHandshakeClock()})}, sspi.SEC_E_TIME_SKEW},
+		{"wrong target name", hsOpts{target: "HTTP/evil.example.com", serverCfg: Config{ServicePrincipalNames: []string{"HTTP/server.example.com"}}}, sspi.SEC_E_BAD_BINDINGS},
+		{"right target name", hsOpts{target: "http/SERVER.example.com", serverCfg: Config{ServicePrincipalNames: []string{"HTTP/server.example.com"}}}, sspi.SEC_E_OK},
 		{"NTLMv1 not allowed", hsOpts{client: testPackage(Config{AllowNTLMv1: true})}, sspi.SEC_E_LOGON_DENIED},
 		{"anonymous not allowed", hsOpts{ai: &sspi.AuthIdentity{}}, sspi.SEC_E_LOGON_DENIED},
 		{"CHALLENGE instead of AUTHENTICATE", hsOpts{tamper: func(l int, b []byte) []byte {

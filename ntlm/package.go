@@ -60,6 +60,12 @@ type Config struct {
 
 	// ChannelBindings is the server's channel binding policy.
 	ChannelBindings ChannelBindingPolicy
+	// ServicePrincipalNames, when set, is the server's service binding
+	// (MS-NLMP 3.2.5.1.2): a client's MsvAvTargetName must be one of them
+	// (compared case-insensitively), or the logon fails with
+	// SEC_E_BAD_BINDINGS. A client that sends no target name passes unless
+	// ChannelBindings is ChannelBindingsRequired.
+	ServicePrincipalNames []string
 	// RequireMIC refuses an AUTHENTICATE without a MIC. A MIC that is
 	// present is always verified.
 	RequireMIC bool
@@ -80,7 +86,8 @@ type Config struct {
 	ContextLifetime time.Duration
 
 	// Now and Rand replace the clock and the random source, for tests that
-	// need fixed challenges and timestamps.
+	// need fixed challenges and timestamps. Both must be safe for
+	// concurrent use.
 	Now  func() time.Time
 	Rand io.Reader
 }

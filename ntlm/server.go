@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
@@ -228,6 +229,9 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		if err := sc.checkBindings(avs); err != nil {
 			return nil, err
 		}
+		if err := sc.checkTargetName(avs); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, errInvalid("NT response of unknown form")
 	}
@@ -304,4 +308,25 @@ func (sc *serverContext) checkBindings(avs AvPairs) error {
 		return ascErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings mismatch")
 	}
 	return nil
+}
+
+// checkTargetName is the optional service binding check of MsvAvTargetName.
+func (sc *serverContext) checkTargetName(avs AvPairs) error {
+	spns := sc.p.cfg.ServicePrincipalNames
+	if len(spns) == 0 {
+		return nil
+	}
+	name := avs.String(AvTargetName)
+	if name == "" {
+		if sc.p.cfg.ChannelBindings == ChannelBindingsRequired {
+			return ascErr(sspi.SEC_E_BAD_BINDINGS, "client sent no target name")
+		}
+		return nil
+	}
+	for _, s := range spns {
+		if strings.EqualFold(s, name) {
+			return nil
+		}
+	}
+	return ascErr(sspi.SEC_E_BAD_BINDINGS, "target name does not name this service")
 }
