@@ -397,3 +397,47 @@ func TestAccountFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentHandshakes runs handshakes on one package and one pair of
+// credentials from many goroutines (the race detector watches).
+func TestConcurrentHandshakes(t *testing.T) {
+	p := testPackage(Config{})
+	cc := clientCred(t, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
+	sc := serverCred(t, p)
+	ctx := context.Background()
+	errs := make(chan error, 64)
+	for i := 0; i < 64; i++ {
+		go func() {
+			c, out, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+			if err != nil {
+				errs <- err
+				return
+			}
+			s, sout, err := p.AcceptLsaModeContext(ctx, sc, nil, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, out, err = p.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(sout.Output[0].Buffer, nil)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, sout, err = p.AcceptLsaModeContext(ctx, sc, s, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+			if err == nil && !bytes.Equal(out.ContextData, sout.ContextData) {
+				cu, _ := p.InitUserModeContext(out.ContextData)
+				su, _ := p.InitUserModeContext(sout.ContextData)
+				d := sealDesc([]byte("concurrent"))
+				if err = cu.SealMessage(0, d, 0); err == nil {
+					_, err = su.UnsealMessage(d, 0)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 64; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
