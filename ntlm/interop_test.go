@@ -131,6 +131,9 @@ func fixedConfig(tr *transcript, base Config) Config {
 	copy(s[:], seed)
 	base.Now = func() time.Time { return now }
 	base.Rand = &lockedReader{r: mrand.NewChaCha8(s)}
+	// The user-mode half checks expiry against the real clock: keep the
+	// replayed contexts valid long after the recording.
+	base.ContextLifetime = 100 * 365 * 24 * time.Hour
 	base.Workstation = "GOSSPI-TEST"
 	base.NetBIOSComputer = "GOSSPI-SRV"
 	base.NetBIOSDomain = "EXAMPLE"
