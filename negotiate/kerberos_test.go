@@ -2,14 +2,22 @@ package negotiate
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
@@ -355,4 +363,264 @@ func TestInteropDowngradeToMITAcceptor(t *testing.T) {
 	if lp.err == nil || !strings.Contains(strings.ToLower(lp.err.Error()), "mic") && !strings.Contains(strings.ToLower(lp.err.Error()), "integrity") {
 		t.Fatalf("MIT accepted the altered list: peer %v, ours %v (legs %d)", lp.err, err, len(legs))
 	}
+}
+
+// curlRecording is curl's Negotiate token as our acceptor received it.
+type curlRecording struct {
+	Client string `json:"client"`
+	Time   string `json:"time"`
+	Token  string `json:"token"`  // base64, as in the Authorization header
+	Keytab string `json:"keytab"` // base64 keytab of HTTP/svc.localhost
+	Realm  string `json:"realm"`
+}
+
+// TestCurlNegotiate runs `curl --negotiate` with alice's MIT ticket against
+// an HTTP endpoint backed by our acceptor, and records curl's token with
+// the realm's keytab for TestReplayCurlNegotiate.
+func TestCurlNegotiate(t *testing.T) {
+	r := realm(t)
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is missing (see .ci/apt-packages)")
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	n := krbNego(t, r, kerberos.Config{Now: func() time.Time { return now }})
+	cred := acquireIn(t, n)
+	var mu sync.Mutex
+	var tokens []string
+	var user string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		h := req.Header.Get("Authorization")
+		if !strings.HasPrefix(h, "Negotiate ") {
+			w.Header().Set("WWW-Authenticate", "Negotiate")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		in, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h, "Negotiate "))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		tokens = append(tokens, strings.TrimPrefix(h, "Negotiate "))
+		mu.Unlock()
+		_, out, err := n.AcceptLsaModeContext(req.Context(), cred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
+		if err != nil || out.Status != sspi.SEC_E_OK {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		u, err := n.InitUserModeContext(out.ContextData)
+		if err == nil {
+			if id, err := u.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY); err == nil {
+				mu.Lock()
+				user = identityOf(t, id).Principal
+				mu.Unlock()
+			}
+		}
+		w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(tok(out)))
+		io.WriteString(w, "hello "+user)
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("http://%s:%d/", svcHost, port)
+	cmd := exec.Command(curl, "--negotiate", "-u", ":", "-s", "-S", "--fail", "--resolve", fmt.Sprintf("%s:%d:127.0.0.1", svcHost, port), url)
+	cmd.Env = r.env(t)
+	body, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v: %s", err, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) != 1 || !strings.HasPrefix(user, krbUser+"@") || string(body) != "hello "+user {
+		t.Fatalf("tokens %d user %q body %q", len(tokens), user, body)
+	}
+	init := parseInit(t, mustB64(t, tokens[0]))
+	if !init.MechTypes[0].isKerberos() || init.MechToken == nil {
+		t.Fatalf("curl offered %v", init.MechTypes)
+	}
+	if *record {
+		kt, err := os.ReadFile(r.svcKeytab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.MarshalIndent(&curlRecording{Client: curlVersion(curl), Time: now.Format(time.RFC3339), Token: tokens[0],
+			Keytab: base64.StdEncoding.EncodeToString(kt), Realm: r.Name}, "", "  ")
+		if err := os.WriteFile(filepath.Join("testdata", "curl-negotiate.json"), append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func curlVersion(curl string) string {
+	out, _ := exec.Command(curl, "--version").Output()
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line
+}
+
+func mustB64(t testing.TB, s string) []byte {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReplayCurlNegotiate accepts the recorded curl token with the
+// recorded keytab and clock.
+func TestReplayCurlNegotiate(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "curl-negotiate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec curlRecording
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	n := replayKerberosAcceptor(t, rec.Keytab, rec.Time)
+	_, out, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &sspi.AcceptContextParams{
+		Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: mustB64(t, rec.Token)})})
+	if err != nil || out.Status != sspi.SEC_E_OK {
+		t.Fatalf("%v %v", out.Status, err)
+	}
+	u, err := n.InitUserModeContext(out.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kerberosChosen(t, u)
+	id, err := u.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if err != nil || identityOf(t, id).Principal != krbUser+"@"+rec.Realm {
+		t.Fatalf("identity %v %v", id, err)
+	}
+	// The same token again is a replay, once the acceptor keeps a cache.
+	n2, _ := New(Config{Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null", Keytab: writeKeytab(t, rec.Keytab), Now: fixedClock(t, rec.Time)})},
+		UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
+	cred := acquireIn(t, n2)
+	in := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: mustB64(t, rec.Token)})
+	if _, _, err := n2.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: in}); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err = n2.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: in.Clone()})
+	if err == nil {
+		t.Fatal("replayed curl token accepted")
+	}
+	if r := parseResp(t, tok(out)); r.NegState != Reject {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func writeKeytab(t *testing.T, b64 string) string {
+	path := filepath.Join(t.TempDir(), "keytab")
+	if err := os.WriteFile(path, mustB64(t, b64), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func fixedClock(t *testing.T, when string) func() time.Time {
+	now, err := time.Parse(time.RFC3339, when)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() time.Time { return now }
+}
+
+// TestRawMechanismTokens presents raw tokens to our Negotiate acceptor, as
+// Windows accepts them: a GSS-framed Kerberos AP-REQ from our bare Kerberos
+// initiator, the same AP-REQ without framing, and an NTLMSSP NEGOTIATE from
+// our bare NTLM initiator. The answers are raw mechanism tokens too.
+func TestRawMechanismTokens(t *testing.T) {
+	r := realm(t)
+	n := krbNego(t, r, kerberos.Config{})
+	desc := func(b []byte) *sspi.SecBufferDesc {
+		return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: b})
+	}
+	for _, unframed := range []bool{false, true} {
+		kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con})
+		kc, _, err := kp.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: krbIdentity(r)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, cout, err := kp.InitLsaModeContext(t.Context(), kc, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apreq := tok(cout)
+		if unframed {
+			g, _, err := gss.Parse(apreq)
+			if err != nil || len(g.Inner) < 2 {
+				t.Fatal(err)
+			}
+			apreq = g.Inner[2:] // strip TOK_ID 01 00: the bare AP-REQ
+			if apreq[0] != 0x6e {
+				t.Fatalf("not an AP-REQ: %x", apreq[:4])
+			}
+		}
+		_, sout, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &sspi.AcceptContextParams{Input: desc(apreq)})
+		if err != nil || sout.Status != sspi.SEC_E_OK {
+			t.Fatalf("raw AP-REQ: %v", err)
+		}
+		if _, _, err := ParseToken(tok(sout)); err == nil {
+			t.Fatal("answer to a raw AP-REQ is SPNEGO")
+		}
+		_, cout, err = kp.InitLsaModeContext(t.Context(), kc, cctx, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
+		if err != nil || cout.Status != sspi.SEC_E_OK {
+			t.Fatalf("AP-REP: %v", err)
+		}
+		cu, _ := kerberos.UserMode().InitUserModeContext(cout.ContextData)
+		su, err := n.InitUserModeContext(sout.ContextData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ni := negInfoTB(t, su); ni.PackageInfo.Name != kerberos.PackageName {
+			t.Fatalf("%+v", ni)
+		}
+		if got := unwrapStream(t, su, wrapStream(t, cu, []byte("raw kerberos"))); string(got) != "raw kerberos" {
+			t.Fatalf("%q", got)
+		}
+		if got := unwrapStream(t, cu, wrapStream(t, su, []byte("and back"))); string(got) != "and back" {
+			t.Fatalf("%q", got)
+		}
+	}
+
+	// Raw NTLMSSP.
+	store := ntlm.NewMemoryStore()
+	store.Add(ntlmDomain, ntlmUser, ntlmPass)
+	np := ntlm.New(ntlm.Config{})
+	nc, _, err := np.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cout, err := np.InitLsaModeContext(t.Context(), nc, nil, &sspi.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred := acquireIn(t, n)
+	sctx, sout, err := n.AcceptLsaModeContext(t.Context(), scred, nil, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	if err != nil || sout.Status != sspi.SEC_I_CONTINUE_NEEDED || string(tok(sout)[:8]) != "NTLMSSP\x00" {
+		t.Fatalf("raw NEGOTIATE: %v", err)
+	}
+	_, cout, err = np.InitLsaModeContext(t.Context(), nc, cctx, &sspi.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sout, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	if err != nil || sout.Status != sspi.SEC_E_OK || !sout.Mapped {
+		t.Fatalf("raw AUTHENTICATE: %v", err)
+	}
+	cu, _ := ntlm.UserMode().InitUserModeContext(cout.ContextData)
+	su, err := n.InitUserModeContext(sout.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := unwrapStream(t, su, wrapStream(t, cu, []byte("raw ntlm"))); string(got) != "raw ntlm" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func negInfoTB(t testing.TB, u sspi.UserModeContext) sspi.SecPkgContextNegotiationInfo {
+	v, err := u.QueryAttributes(sspi.SECPKG_ATTR_NEGOTIATION_INFO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(sspi.SecPkgContextNegotiationInfo)
 }
