@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,32 +239,13 @@ func (t *FunctionTable) finishLeg(op string, res *ContextResult, err error, in *
 				dst.Buffer = append(dst.Buffer[:0], b.Buffer...)
 			}
 		}
-		if len(res.Output) == 0 || out.Find(SECBUFFER_TOKEN) != nil && !hasType(res.Output, SECBUFFER_TOKEN) {
-			if tok := out.Find(SECBUFFER_TOKEN); tok != nil {
-				tok.Buffer = tok.Buffer[:0]
-			}
+		if tok := out.Find(SECBUFFER_TOKEN); tok != nil && !hasType(res.Output, SECBUFFER_TOKEN) {
+			tok.Buffer = tok.Buffer[:0]
 		}
 		markInput(in, res)
 	}
 	if err != nil {
-		st := StatusOf(err)
-		if st.Succeeded() {
-			st = SEC_E_INTERNAL_ERROR
-		}
-		var e *Error
-		if ee, ok := err.(*Error); ok && ee.Op == "" {
-			c := *ee
-			c.Op = op
-			e = &c
-		} else if ok {
-			e = ee
-		} else {
-			e = &Error{Op: op, Status: st}
-			if _, isStatus := err.(Status); !isStatus {
-				e.Detail = err.Error()
-			}
-		}
-		return st, e
+		return failure(op, err)
 	}
 	if res.Context.IsValid() && newCtx != nil {
 		*newCtx = res.Context
@@ -279,6 +261,30 @@ func (t *FunctionTable) finishLeg(op string, res *ContextResult, err error, in *
 		}
 	}
 	return res.Status, nil
+}
+
+// failure returns a failed call's status and an *Error naming the call.
+func failure(op string, err error) (Status, error) {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		if c.Op == "" {
+			c.Op = op
+		}
+		if c.Status.Succeeded() {
+			c.Status = SEC_E_INTERNAL_ERROR
+		}
+		return c.Status, &c
+	}
+	st := StatusOf(err)
+	if st.Succeeded() {
+		st = SEC_E_INTERNAL_ERROR
+	}
+	c := &Error{Op: op, Status: st}
+	if _, isStatus := err.(Status); !isStatus {
+		c.Detail = err.Error()
+	}
+	return st, c
 }
 
 func hasType(bufs []SecBuffer, typ BufferType) bool {
