@@ -1,0 +1,441 @@
+package httpauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+// DefaultMaxReplayBody bounds the request body Transport buffers when the
+// request has no GetBody.
+const DefaultMaxReplayBody = 16 << 20
+
+// maxLegs bounds the requests of one handshake.
+const maxLegs = 8
+
+// maxIdlePins bounds the idle authenticated connections kept per host.
+const maxIdlePins = 4
+
+// ErrMutualAuth is returned when the client asked for mutual
+// authentication and the server's final response did not prove who it is.
+var ErrMutualAuth = errors.New("httpauth: server did not complete mutual authentication")
+
+// ErrConnectionChanged is returned when the server closed the connection
+// in the middle of a multi-leg handshake, which binds to the connection.
+var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle of the handshake")
+
+// Transport is an http.RoundTripper that answers 401 (WWW-Authenticate)
+// and 407 (Proxy-Authenticate) challenges for Negotiate, Kerberos and
+// NTLM, like curl --negotiate or a browser:
+//
+//   - every request runs on a connection of its own (HTTP/1.1, kept alive
+//     and reused by later requests to the same host), so that NTLM's legs
+//     stay on one connection and a server with persistent authentication
+//     lets later requests through without a new handshake;
+//   - the body is sent again with each leg: GetBody is used when set,
+//     otherwise the body is buffered (up to MaxReplayBody);
+//   - with ISC_REQ_MUTUAL_AUTH (the default), the final response must carry
+//     the server's token and it must verify, otherwise RoundTrip fails
+//     with ErrMutualAuth;
+//   - over HTTPS the tls-server-end-point channel bindings of the server's
+//     certificate are sent (Extended Protection).
+//
+// A response that is still 401 or 407 after the handshake is returned as
+// it is. Transport is safe for concurrent use.
+type Transport struct {
+	// Table is the SSPI surface, usually (*gosspi.Host).FunctionTable.
+	// Required.
+	Table *sspi.FunctionTable
+	// Base is the transport connections are made with (TLS settings,
+	// proxy, dialer); nil means a clone of http.DefaultTransport. It must
+	// be an *http.Transport because Transport pins connections.
+	Base *http.Transport
+	// Identity is the credential: nil means the packages' defaults (the
+	// Kerberos ccache of KRB5CCNAME, NTLM_USER_FILE).
+	Identity *sspi.AuthIdentity
+	// Schemes are the schemes the client answers, in order of preference;
+	// empty means Negotiate, Kerberos, NTLM.
+	Schemes []string
+	// SPN returns the service principal for a host; nil means "HTTP/host".
+	SPN func(host string) string
+	// Flags are the ISC_REQ_* requirements; zero means
+	// gosspi.DefaultClientFlags (which asks for mutual authentication).
+	Flags sspi.ISCReq
+	// NoChannelBindings leaves the tls-server-end-point bindings out.
+	NoChannelBindings bool
+	// MaxReplayBody bounds the body buffered for replay; zero means
+	// DefaultMaxReplayBody.
+	MaxReplayBody int64
+	// Logger gets a debug line per leg; nil means slog.Default().
+	Logger *slog.Logger
+
+	mu    sync.Mutex
+	creds map[string]*sspi.CredHandle
+	idle  map[string][]*pin
+}
+
+// pin is a transport with at most one connection.
+type pin struct {
+	rt    *http.Transport
+	dials atomic.Int32
+	key   string
+}
+
+func (t *Transport) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+func (t *Transport) schemes() []string {
+	if len(t.Schemes) > 0 {
+		return t.Schemes
+	}
+	return []string{SchemeNegotiate, SchemeKerberos, SchemeNTLM}
+}
+
+// CloseIdleConnections closes the idle authenticated connections.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, ps := range idle {
+		for _, p := range ps {
+			p.rt.CloseIdleConnections()
+		}
+	}
+}
+
+// Close closes idle connections and frees the credentials.
+func (t *Transport) Close() error {
+	t.CloseIdleConnections()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, h := range t.creds {
+		t.Table.FreeCredentialsHandle(h)
+	}
+	t.creds = nil
+	return nil
+}
+
+func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.creds[pkg]; h != nil {
+		return h, nil
+	}
+	var h sspi.CredHandle
+	if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, t.Identity, &h, nil); err != nil {
+		return nil, err
+	}
+	if t.creds == nil {
+		t.creds = map[string]*sspi.CredHandle{}
+	}
+	t.creds[pkg] = &h
+	return &h, nil
+}
+
+func (t *Transport) getPin(key string) *pin {
+	t.mu.Lock()
+	if ps := t.idle[key]; len(ps) > 0 {
+		p := ps[len(ps)-1]
+		t.idle[key] = ps[:len(ps)-1]
+		t.mu.Unlock()
+		return p
+	}
+	t.mu.Unlock()
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	p := &pin{key: key}
+	rt := base.Clone()
+	rt.MaxConnsPerHost = 1
+	rt.MaxIdleConnsPerHost = 1
+	rt.ForceAttemptHTTP2 = false
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	rt.Protocols = &protos
+	dial := rt.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	rt.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		p.dials.Add(1)
+		return dial(ctx, network, addr)
+	}
+	if dt := rt.DialTLSContext; dt != nil {
+		rt.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			p.dials.Add(1)
+			return dt(ctx, network, addr)
+		}
+	}
+	p.rt = rt
+	return p
+}
+
+func (t *Transport) putPin(p *pin) {
+	t.mu.Lock()
+	if t.idle == nil {
+		t.idle = map[string][]*pin{}
+	}
+	if len(t.idle[p.key]) < maxIdlePins {
+		t.idle[p.key] = append(t.idle[p.key], p)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	p.rt.CloseIdleConnections()
+}
+
+// pinnedBody returns the pin to the idle pool when the body is closed.
+type pinnedBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *pinnedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Table == nil {
+		return nil, errors.New("httpauth: Transport.Table is nil")
+	}
+	getBody, err := t.replayableBody(req)
+	if err != nil {
+		return nil, err
+	}
+	key := req.URL.Scheme + "://" + req.URL.Host
+	p := t.getPin(key)
+	resp, err := p.send(req, getBody, "", "")
+	if err != nil {
+		p.rt.CloseIdleConnections()
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusProxyAuthRequired {
+		resp, err = t.authenticate(req, getBody, p, resp)
+		if err != nil {
+			p.rt.CloseIdleConnections()
+			return nil, err
+		}
+	}
+	resp.Body = &pinnedBody{ReadCloser: resp.Body, done: func() {
+		if resp.Close {
+			p.rt.CloseIdleConnections()
+			return
+		}
+		t.putPin(p)
+	}}
+	return resp, nil
+}
+
+// replayableBody returns a function that yields a fresh copy of the body.
+func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, error), error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		first := true
+		return func() (io.ReadCloser, error) {
+			if first {
+				first = false
+				return req.Body, nil
+			}
+			return req.GetBody()
+		}, nil
+	}
+	max := t.MaxReplayBody
+	if max <= 0 {
+		max = DefaultMaxReplayBody
+	}
+	b, err := io.ReadAll(io.LimitReader(req.Body, max+1))
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("httpauth: request body over %d bytes and no GetBody: cannot replay it", max)
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, nil
+}
+
+// send sends a copy of req on the pin, with an authorization header when
+// header is not empty.
+func (p *pin) send(req *http.Request, getBody func() (io.ReadCloser, error), header, value string) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	if getBody != nil {
+		b, err := getBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+		r.GetBody = getBody
+	}
+	if header != "" {
+		r.Header.Set(header, value)
+	}
+	return p.rt.RoundTrip(r)
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// authenticate answers the challenge of resp (a 401 or 407) on the pin.
+func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadCloser, error), p *pin, resp *http.Response) (*http.Response, error) {
+	code := resp.StatusCode
+	challengeHdr, authHdr := "WWW-Authenticate", "Authorization"
+	host := req.URL.Hostname()
+	if code == http.StatusProxyAuthRequired {
+		challengeHdr, authHdr = "Proxy-Authenticate", "Proxy-Authorization"
+		if t.Base != nil && t.Base.Proxy != nil {
+			if u, err := t.Base.Proxy(req); err == nil && u != nil {
+				host = u.Hostname()
+			}
+		} else if u, err := http.ProxyFromEnvironment(req); err == nil && u != nil {
+			host = u.Hostname()
+		}
+	}
+	challenges, err := ParseChallenges(resp.Header.Values(challengeHdr))
+	if err != nil {
+		return resp, nil // not ours to answer
+	}
+	offered := map[string]bool{}
+	for _, c := range challenges {
+		if s := canonicalScheme(c.Scheme); s != "" {
+			offered[s] = true
+		}
+	}
+	spn := "HTTP/" + host
+	if t.SPN != nil {
+		spn = t.SPN(host)
+	}
+	var cb *sspi.ChannelBindings
+	if code == http.StatusUnauthorized && !t.NoChannelBindings && resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		cb, _ = sspi.TLSServerEndPoint(resp.TLS.PeerCertificates[0])
+	}
+	flags := t.Flags
+	if flags == 0 {
+		flags = gosspi.DefaultClientFlags
+	}
+	log := t.logger().With("url", req.URL.Redacted())
+	var firstErr error
+	for _, s := range t.schemes() {
+		scheme := canonicalScheme(s)
+		if scheme == "" || !offered[scheme] {
+			continue
+		}
+		cred, err := t.credential(req.Context(), scheme)
+		if err != nil {
+			log.Debug("httpauth: no credential", "scheme", scheme, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		sc, err := gosspi.NewClient(req.Context(), t.Table, gosspi.ClientConfig{
+			Package: scheme, Target: spn, Credential: cred, Flags: flags, ChannelBindings: cb,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out, done, err := sc.Step(req.Context(), nil)
+		if err != nil {
+			sc.Close()
+			log.Debug("httpauth: cannot start", "scheme", scheme, "spn", spn, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		drain(resp)
+		r, err := t.handshake(req, getBody, p, sc, scheme, authHdr, challengeHdr, code, out, done, flags, log)
+		sc.Close()
+		return r, err
+	}
+	if firstErr != nil && len(offered) > 0 {
+		drain(resp)
+		return nil, fmt.Errorf("httpauth: cannot answer %s challenge: %w", strings.Join(keys(offered), ", "), firstErr)
+	}
+	return resp, nil
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for _, s := range []string{SchemeNegotiate, SchemeKerberos, SchemeNTLM} {
+		if m[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, error), p *pin, sc *gosspi.Context,
+	scheme, authHdr, challengeHdr string, code int, out []byte, done bool, flags sspi.ISCReq, log *slog.Logger) (*http.Response, error) {
+	dials := p.dials.Load()
+	for leg := 1; ; leg++ {
+		log.Debug("httpauth: sending token", "scheme", scheme, "leg", leg, "bytes", len(out))
+		resp, err := p.send(req, getBody, authHdr, FormatAuthorization(scheme, out))
+		if err != nil {
+			return nil, err
+		}
+		if leg > 1 && p.dials.Load() != dials {
+			drain(resp)
+			return nil, ErrConnectionChanged
+		}
+		var tok []byte
+		if cs, err := ParseChallenges(resp.Header.Values(challengeHdr)); err == nil {
+			for _, c := range cs {
+				if canonicalScheme(c.Scheme) == scheme && c.Token != nil {
+					tok = c.Token
+					break
+				}
+			}
+		} else if resp.StatusCode != code {
+			drain(resp)
+			return nil, fmt.Errorf("httpauth: final response: %w", err)
+		}
+		if resp.StatusCode == code {
+			if done || tok == nil || leg >= maxLegs {
+				return resp, nil // refused: the caller sees the 401/407
+			}
+			drain(resp)
+			out, done, err = sc.Step(req.Context(), tok)
+			if err != nil {
+				return nil, fmt.Errorf("httpauth: %s leg %d: %w", scheme, leg+1, err)
+			}
+			continue
+		}
+		if !done && tok != nil {
+			if _, done, err = sc.Step(req.Context(), tok); err != nil {
+				drain(resp)
+				return nil, fmt.Errorf("%w: %v", ErrMutualAuth, err)
+			}
+		}
+		if !done && flags&sspi.ISC_REQ_MUTUAL_AUTH != 0 && resp.StatusCode < 400 {
+			drain(resp)
+			return nil, ErrMutualAuth
+		}
+		log.Debug("httpauth: authenticated", "scheme", scheme, "package", sc.Package(), "status", resp.StatusCode)
+		return resp, nil
+	}
+}
