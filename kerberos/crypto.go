@@ -285,6 +285,10 @@ func (g *generic) checksum(usage uint32, parts ...[]byte) []byte {
 	return c
 }
 
+// randRead supplies subkeys and initial sequence numbers; tests replaying
+// recorded exchanges substitute the recorded bytes.
+var randRead = rand.Read
+
 // keySize is the protocol key size of an enctype. gokrb5 reports 24 bytes
 // for aes256-cts-hmac-sha384-192, whose keys are 32 bytes (RFC 8009
 // section 5), though its encryption itself takes 32-byte keys.
@@ -304,11 +308,11 @@ func randomKey(etypeID int32) ([]byte, error) {
 	if etypeID == etypeAES256SHA384 || etypeID == etypeAES128SHA256 {
 		// RFC 8009 random-to-key is the identity.
 		k := make([]byte, keySize(e))
-		_, err := rand.Read(k)
+		_, err := randRead(k)
 		return k, err
 	}
 	seed := make([]byte, e.GetKeySeedBitLength()/8)
-	if _, err := rand.Read(seed); err != nil {
+	if _, err := randRead(seed); err != nil {
 		return nil, err
 	}
 	return e.RandomToKey(seed), nil

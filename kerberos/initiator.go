@@ -1,7 +1,6 @@
 package kerberos
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"time"
 
@@ -33,7 +32,7 @@ type initiatorContext struct {
 
 func randomSeq() uint64 {
 	var b [4]byte
-	rand.Read(b[:])
+	randRead(b[:])
 	return uint64(binary.BigEndian.Uint32(b[:]) & 0x3fffffff)
 }
 

@@ -118,7 +118,9 @@ func New(cfg Config) *Package {
 	}
 	p := &Package{cfg: cfg, replay: cfg.ReplayCache}
 	if p.replay == nil && !cfg.DisableReplayCache {
-		p.replay = NewMemoryReplayCache(DefaultReplayCacheSize)
+		m := NewMemoryReplayCache(DefaultReplayCacheSize)
+		m.now = cfg.Now
+		p.replay = m
 	}
 	return p
 }
