@@ -147,6 +147,7 @@ type testServer struct {
 	auth *Authenticator
 	logs *logBuf
 	srv  *http.Server
+	rec  *recorder // what passed, for transcripts
 }
 
 // newServer starts the middleware on 127.0.0.1 (HTTPS when tlsCert is
@@ -172,8 +173,9 @@ func newServer(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.Cert
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: a.Middleware(whoami), ErrorLog: log.New(io.Discard, "", 0)}
-	s := &testServer{URL: "http://" + ln.Addr().String(), auth: a, logs: logs, srv: srv}
+	rec := &recorder{next: a.Middleware(whoami)}
+	srv := &http.Server{Handler: rec, ErrorLog: log.New(io.Discard, "", 0)}
+	s := &testServer{URL: "http://" + ln.Addr().String(), auth: a, logs: logs, srv: srv, rec: rec}
 	if tlsCert != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*tlsCert}}
 		s.URL = "https://" + ln.Addr().String()
