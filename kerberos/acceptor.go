@@ -381,6 +381,9 @@ func pacGroups(ad types.AuthorizationData, key types.EncryptionKey) (groups []st
 			if ie.ADType != 128 { // AD-WIN2K-PAC
 				continue
 			}
+			if !pacHasLogonInfo(ie.ADData) {
+				continue // a minimal PAC (MIT) has no groups
+			}
 			var pt pac.PACType
 			if err := pt.Unmarshal(ie.ADData); err != nil {
 				continue
@@ -394,4 +397,22 @@ func pacGroups(ad types.AuthorizationData, key types.EncryptionKey) (groups []st
 		}
 	}
 	return nil
+}
+
+// pacHasLogonInfo reads the PACTYPE header (MS-PAC section 2.3) and reports
+// whether a KERB_VALIDATION_INFO buffer (type 1) is present.
+func pacHasLogonInfo(b []byte) bool {
+	if len(b) < 8 {
+		return false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n > 64 || uint64(len(b)) < 8+16*uint64(n) {
+		return false
+	}
+	for i := uint32(0); i < n; i++ {
+		if binary.LittleEndian.Uint32(b[8+16*i:]) == 1 {
+			return true
+		}
+	}
+	return false
 }

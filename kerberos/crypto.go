@@ -9,9 +9,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"hash"
+	"sync"
 
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/crypto/common"
+	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 )
 
@@ -107,18 +108,11 @@ func (a *aesSHA1) slot(usage uint32) (*aesSlot, error) {
 	if p != nil && *p != nil {
 		return *p, nil
 	}
-	ke, err := a.e.DeriveKey(a.key, common.GetUsageKe(usage))
+	base, err := aes.NewCipher(a.key)
 	if err != nil {
 		return nil, err
 	}
-	ki, err := a.e.DeriveKey(a.key, common.GetUsageKi(usage))
-	if err != nil {
-		return nil, err
-	}
-	kc, err := a.e.DeriveKey(a.key, common.GetUsageKc(usage))
-	if err != nil {
-		return nil, err
-	}
+	ke, ki, kc := aesDK(base, len(a.key), usage, 0xAA), aesDK(base, len(a.key), usage, 0x55), aesDK(base, len(a.key), usage, 0x99)
 	blk, err := aes.NewCipher(ke)
 	if err != nil {
 		return nil, err
@@ -149,6 +143,26 @@ func (a *aesSHA1) encrypt(usage uint32, plaintext []byte) ([]byte, error) {
 	sum := s.ki.Sum(mac[:0])
 	ctsEncrypt(s.ke, out)
 	return append(out, sum[:12]...), nil
+}
+
+// sealInPlace is encrypt without allocation: b holds room for the
+// confounder (filled here), then the plaintext; it is encrypted in place
+// and the MAC returned.
+func (a *aesSHA1) sealInPlace(usage uint32, b []byte) ([12]byte, error) {
+	var tag [12]byte
+	s, err := a.slot(usage)
+	if err != nil {
+		return tag, err
+	}
+	if _, err := rand.Read(b[:aes.BlockSize]); err != nil {
+		return tag, err
+	}
+	s.ki.Reset()
+	s.ki.Write(b)
+	var mac [sha1.Size]byte
+	copy(tag[:], s.ki.Sum(mac[:0]))
+	ctsEncrypt(s.ke, b)
+	return tag, nil
 }
 
 func (a *aesSHA1) decrypt(usage uint32, ct []byte) ([]byte, error) {
@@ -183,6 +197,24 @@ func (a *aesSHA1) checksum(usage uint32, parts ...[]byte) []byte {
 	}
 	var mac [sha1.Size]byte
 	return append([]byte(nil), s.kc.Sum(mac[:0])[:12]...)
+}
+
+// nfolds caches n-fold(usage || kind) to 128 bits (RFC 3961 section 5.1).
+var nfolds sync.Map // [5]byte -> []byte
+
+// aesDK is DK(base, usage || kind) of RFC 3961 section 5.1 for the AES
+// enctypes (RFC 3962): the n-folded constant encrypted once (aes128) or
+// chained twice (aes256); random-to-key is the identity.
+func aesDK(base cipher.Block, keyLen int, usage uint32, kind byte) []byte {
+	c := [5]byte{byte(usage >> 24), byte(usage >> 16), byte(usage >> 8), byte(usage), kind}
+	nf, ok := nfolds.Load(c)
+	if !ok {
+		nf, _ = nfolds.LoadOrStore(c, rfc3961.Nfold(c[:], 128))
+	}
+	out := make([]byte, 32)
+	base.Encrypt(out[:16], nf.([]byte))
+	base.Encrypt(out[16:], out[:16])
+	return out[:keyLen]
 }
 
 // ctsEncrypt encrypts b in place with AES-CBC and ciphertext stealing, IV

@@ -166,7 +166,7 @@ func marshalAPRep(sessionKey types.EncryptionKey, part encAPRepPart) ([]byte, er
 		return nil, err
 	}
 	b = asn1tools.AddASNAppTag(b, 27)
-	ed, err := krbcrypto.GetEncryptedData(b, sessionKey, usageAPRepEncPart, 0)
+	ed, err := encryptEncPart(b, sessionKey, usageAPRepEncPart)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +175,15 @@ func marshalAPRep(sessionKey types.EncryptionKey, part encAPRepPart) ([]byte, er
 		return nil, err
 	}
 	return asn1tools.AddASNAppTag(m, 15), nil
+}
+
+// encryptEncPart makes EncryptedData (without kvno).
+func encryptEncPart(pt []byte, key types.EncryptionKey, usage uint32) (types.EncryptedData, error) {
+	if (key.KeyType == etypeAES128SHA1 && len(key.KeyValue) == 16) || (key.KeyType == etypeAES256SHA1 && len(key.KeyValue) == 32) {
+		ct, err := (&aesSHA1{key: key.KeyValue}).encrypt(usage, pt)
+		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
+	}
+	return krbcrypto.GetEncryptedData(pt, key, usage, 0)
 }
 
 // parseAPRep decodes an AP-REP and decrypts its EncAPRepPart.
@@ -199,6 +208,10 @@ func parseAPRep(b []byte, sessionKey types.EncryptionKey) (*messages.EncAPRepPar
 func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
 	if ed.EType != key.KeyType {
 		return nil, errIntegrity
+	}
+	if (ed.EType == etypeAES128SHA1 && len(key.KeyValue) == 16) || (ed.EType == etypeAES256SHA1 && len(key.KeyValue) == 32) {
+		// Our RFC 3962 path: no allocation-heavy key derivation.
+		return (&aesSHA1{key: key.KeyValue}).decrypt(usage, ed.Cipher)
 	}
 	e, err := krbcrypto.GetEtype(ed.EType)
 	if err != nil {

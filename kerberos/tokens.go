@@ -146,6 +146,29 @@ func (m *msgState) wrap(data []byte, conf, sspiLayout bool) ([]byte, error) {
 		return out, nil
 	}
 	// EC is zero: AES-CTS needs no padding.
+	if a, ok := m.prof.(*aesSHA1); ok {
+		// One buffer: header, then E(confounder | data | header) | MAC,
+		// rotated by RRC when asked.
+		n := len(data)
+		out := make([]byte, 16+16+n+16+12)
+		copy(out, hdr[:])
+		copy(out[32:], data)
+		copy(out[32+n:], hdr[:])
+		tag, err := a.sealInPlace(seal, out[16:16+16+n+16])
+		if err != nil {
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "encrypt failed")
+		}
+		copy(out[16+16+n+16:], tag[:])
+		if sspiLayout {
+			rrc := 16 + 12
+			binary.BigEndian.PutUint16(out[6:], uint16(rrc))
+			var tail [28]byte
+			copy(tail[:], out[len(out)-rrc:])
+			copy(out[16+rrc:], out[16:len(out)-rrc])
+			copy(out[16:], tail[:])
+		}
+		return out, nil
+	}
 	p := make([]byte, len(data)+16)
 	copy(p, data)
 	copy(p[len(data):], hdr[:])
