@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
+	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
 )
 
 // Encryption type numbers (RFC 3961, RFC 3962, RFC 4757, RFC 8009).
