@@ -28,6 +28,7 @@ import (
 
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 // PackageName is the SSPI name of the package.
@@ -217,4 +218,23 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		return nil, out, err
 	}
 	return ac, out, nil
+}
+
+// KeytabPrincipals lists the principals ("svc/host@REALM") of a keytab file,
+// each once, in file order.
+func KeytabPrincipals(path string) ([]string, error) {
+	kt, err := keytab.Load(strings.TrimPrefix(path, "FILE:"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range kt.Entries {
+		p := strings.Join(e.Principal.Components, "/") + "@" + e.Principal.Realm
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
