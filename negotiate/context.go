@@ -39,6 +39,7 @@ type negContext struct {
 	micRcvd     bool
 	peerMIC     []byte
 	umc         sspi.UserModeContext // inner user-mode context for the MIC
+	exported    bool                 // innerData is the state after the MIC operations
 }
 
 // mechOffer is one OID of an initiator's mechanism list and the package
@@ -251,6 +252,7 @@ func verifyMechListMIC(u sspi.UserModeContext, ntlm bool, mechTypes, mic []byte)
 // finish completes the context: the ContextOutput carries Negotiate's
 // ContextData, which wraps the inner package's.
 func (c *negContext) finish(out *sspi.ContextOutput) {
+	c.exportAfterMIC()
 	c.complete = true
 	c.state = sspi.SECPKG_NEGOTIATION_COMPLETE
 	out.Mapped = true
@@ -262,6 +264,26 @@ func (c *negContext) finish(out *sspi.ContextOutput) {
 		c.umc.Delete()
 		c.umc = nil
 	}
+}
+
+// exportAfterMIC replaces the inner ContextData by the state of the inner
+// user-mode context after the mechListMIC operations, when the inner
+// package can export it; the user-mode half then has nothing to replay.
+func (c *negContext) exportAfterMIC() {
+	if c.umc == nil {
+		return
+	}
+	ex, ok := c.umc.(sspi.UserModeExporter)
+	if !ok {
+		return
+	}
+	data, err := ex.ExportContext()
+	if err != nil || len(data) == 0 {
+		return
+	}
+	clear(c.innerData)
+	c.innerData = data
+	c.exported = true
 }
 
 func (c *negContext) fail(err error) error {

@@ -421,7 +421,7 @@ func ntlmPeerEnv(t *testing.T) []string {
 	}
 	// No Kerberos: an empty krb5.conf, so MIT's SPNEGO falls back to NTLM.
 	conf := filepath.Join(dir, "krb5.conf")
-	os.WriteFile(conf, []byte("[libdefaults]\n"), 0o600)
+	os.WriteFile(conf, []byte("[libdefaults]\n dns_lookup_kdc = false\n dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n"), 0o600)
 	return []string{"NTLM_USER_FILE=" + f, "KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + filepath.Join(dir, "cc"), "KRB5_KTNAME=FILE:" + filepath.Join(dir, "kt")}
 }
 

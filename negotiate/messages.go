@@ -136,48 +136,98 @@ func invalid(detail string) error {
 // Context-specific constructed tags [n].
 func ctx(n uint8) cbasn1.Tag { return cbasn1.Tag(n).Constructed().ContextSpecific() }
 
+// The encoder computes every length first and writes each token with one
+// allocation (X.690 DER: definite, minimal lengths).
+
+// lenLen is the size of a DER length field for n content bytes.
+func lenLen(n int) int {
+	switch {
+	case n < 0x80:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	}
+	return 4
+}
+
+// tlvLen is the size of a TLV with n content bytes.
+func tlvLen(n int) int { return 1 + lenLen(n) + n }
+
+func appendHdr(b []byte, tag byte, n int) []byte {
+	b = append(b, tag)
+	switch {
+	case n < 0x80:
+		return append(b, byte(n))
+	case n <= 0xff:
+		return append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x82, byte(n>>8), byte(n))
+	}
+	return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+}
+
+// Tags.
+const (
+	tagOctetString = 0x04
+	tagOID         = 0x06
+	tagEnum        = 0x0a
+	tagBitString   = 0x03
+	tagSequence    = 0x30
+	tagGeneralStr  = 0x1b
+)
+
+// ctxTag is [n] constructed.
+func ctxTag(n int) byte { return 0xa0 | byte(n) }
+
 // encodeMechTypes returns the DER MechTypeList for mechs.
 func encodeMechTypes(mechs []OID) []byte {
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		for _, m := range mechs {
-			b.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(m) })
+	n := 0
+	for _, m := range mechs {
+		n += tlvLen(len(m))
+	}
+	b := make([]byte, 0, tlvLen(n))
+	b = appendHdr(b, tagSequence, n)
+	for _, m := range mechs {
+		b = appendHdr(b, tagOID, len(m))
+		b = append(b, m...)
+	}
+	return b
+}
+
+// octetsField is the size of [n] OCTET STRING with v.
+func octetsField(v []byte) int { return tlvLen(tlvLen(len(v))) }
+
+func appendOctetsField(b []byte, tag int, v []byte) []byte {
+	b = appendHdr(b, ctxTag(tag), tlvLen(len(v)))
+	b = appendHdr(b, tagOctetString, len(v))
+	return append(b, v...)
+}
+
+// reqFlagsBits returns the DER BIT STRING contents of f: trailing zero bits
+// are removed from a named bit list (X.690 11.2.2).
+func reqFlagsBits(f ReqFlags) []byte {
+	if f == 0 {
+		return []byte{0}
+	}
+	n := 0
+	for i := 0; i < 8; i++ {
+		if f&(1<<i) != 0 {
+			n = i + 1
 		}
-	})
-	return b.BytesOrPanic()
+	}
+	var v uint8
+	for i := 0; i < n; i++ {
+		if f&(1<<i) != 0 {
+			v |= 0x80 >> i
+		}
+	}
+	return []byte{uint8(8 - n), v}
 }
 
-func addOctets(b *cryptobyte.Builder, tag uint8, v []byte) {
-	b.AddASN1(ctx(tag), func(b *cryptobyte.Builder) {
-		b.AddASN1OctetString(v)
-	})
-}
-
-func addReqFlags(b *cryptobyte.Builder, f ReqFlags) {
-	// DER BIT STRING of a named bit list: trailing zero bits are removed
-	// (X.690 11.2.2).
-	b.AddASN1(ctx(1), func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
-			if f == 0 {
-				b.AddUint8(0)
-				return
-			}
-			n := 0
-			for i := 0; i < 8; i++ {
-				if f&(1<<i) != 0 {
-					n = i + 1
-				}
-			}
-			var v uint8
-			for i := 0; i < n; i++ {
-				if f&(1<<i) != 0 {
-					v |= 0x80 >> i
-				}
-			}
-			b.AddUint8(uint8(8 - n))
-			b.AddUint8(v)
-		})
-	})
+func errTooLarge() error {
+	return &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_BUFFER_TOO_SMALL, Detail: "token too large"}
 }
 
 // Marshal returns the token framed as an InitialContextToken, as it goes
@@ -186,84 +236,118 @@ func (t *NegTokenInit) Marshal() ([]byte, error) {
 	if t.rawMechTypes == nil && (t.MechTypes != nil || !t.Init2) {
 		t.rawMechTypes = encodeMechTypes(t.MechTypes)
 	}
-	var b cryptobyte.Builder
-	{
-		b.AddASN1(ctx(0), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				if t.rawMechTypes != nil {
-					b.AddASN1(ctx(0), func(b *cryptobyte.Builder) { b.AddBytes(t.rawMechTypes) })
-				}
-				if t.HasReqFlags {
-					addReqFlags(b, t.ReqFlags)
-				}
-				if t.MechToken != nil {
-					addOctets(b, 2, t.MechToken)
-				}
-				micTag := uint8(3)
-				if t.Init2 || t.NegHints != nil {
-					micTag = 4
-					if h := t.NegHints; h != nil {
-						b.AddASN1(ctx(3), func(b *cryptobyte.Builder) {
-							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-								if h.HasName || h.HintName != "" {
-									b.AddASN1(ctx(0), func(b *cryptobyte.Builder) {
-										b.AddASN1(cbasn1.Tag(27), func(b *cryptobyte.Builder) { // GeneralString
-											b.AddBytes([]byte(h.HintName))
-										})
-									})
-								}
-								if h.HintAddress != nil {
-									addOctets(b, 1, h.HintAddress)
-								}
-							})
-						})
-					}
-				}
-				if t.MechListMIC != nil {
-					addOctets(b, micTag, t.MechListMIC)
-				}
-			})
-		})
+	var bits []byte
+	seq := 0
+	if t.rawMechTypes != nil {
+		seq += tlvLen(len(t.rawMechTypes))
 	}
-	inner, err := b.Bytes()
-	if err != nil {
-		return nil, &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: "encoding NegTokenInit"}
+	if t.HasReqFlags {
+		bits = reqFlagsBits(t.ReqFlags)
+		seq += tlvLen(tlvLen(len(bits)))
 	}
-	out := gss.Frame(gss.OIDSPNEGO, inner)
-	if len(out) > MaxTokenSize {
-		return nil, &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_BUFFER_TOO_SMALL, Detail: "token too large"}
+	if t.MechToken != nil {
+		seq += octetsField(t.MechToken)
 	}
-	return out, nil
+	micTag := 3
+	hints := 0
+	h := t.NegHints
+	if t.Init2 || h != nil {
+		micTag = 4
+		if h != nil {
+			if h.HasName || h.HintName != "" {
+				hints += tlvLen(tlvLen(len(h.HintName)))
+			}
+			if h.HintAddress != nil {
+				hints += octetsField(h.HintAddress)
+			}
+			seq += tlvLen(tlvLen(hints))
+		}
+	}
+	if t.MechListMIC != nil {
+		seq += octetsField(t.MechListMIC)
+	}
+	inner := tlvLen(tlvLen(seq))
+	if inner > MaxTokenSize {
+		return nil, errTooLarge()
+	}
+	hdr := gss.HeaderLen(gss.OIDSPNEGO, inner)
+	b := make([]byte, 0, hdr+inner)
+	b = gss.AppendHeader(b, gss.OIDSPNEGO, inner)
+	b = appendHdr(b, ctxTag(0), tlvLen(seq))
+	b = appendHdr(b, tagSequence, seq)
+	if t.rawMechTypes != nil {
+		b = appendHdr(b, ctxTag(0), len(t.rawMechTypes))
+		b = append(b, t.rawMechTypes...)
+	}
+	if t.HasReqFlags {
+		b = appendHdr(b, ctxTag(1), tlvLen(len(bits)))
+		b = appendHdr(b, tagBitString, len(bits))
+		b = append(b, bits...)
+	}
+	if t.MechToken != nil {
+		b = appendOctetsField(b, 2, t.MechToken)
+	}
+	if h != nil && micTag == 4 {
+		b = appendHdr(b, ctxTag(3), tlvLen(hints))
+		b = appendHdr(b, tagSequence, hints)
+		if h.HasName || h.HintName != "" {
+			b = appendHdr(b, ctxTag(0), tlvLen(len(h.HintName)))
+			b = appendHdr(b, tagGeneralStr, len(h.HintName))
+			b = append(b, h.HintName...)
+		}
+		if h.HintAddress != nil {
+			b = appendOctetsField(b, 1, h.HintAddress)
+		}
+	}
+	if t.MechListMIC != nil {
+		b = appendOctetsField(b, micTag, t.MechListMIC)
+	}
+	if len(b) > MaxTokenSize {
+		return nil, errTooLarge()
+	}
+	return b, nil
 }
 
 // Marshal returns the DER NegotiationToken [1] NegTokenResp.
 func (t *NegTokenResp) Marshal() ([]byte, error) {
-	var b cryptobyte.Builder
-	b.AddASN1(ctx(1), func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			if t.NegState != NegStateAbsent {
-				b.AddASN1(ctx(0), func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.ENUM, func(b *cryptobyte.Builder) { b.AddUint8(uint8(t.NegState)) })
-				})
-			}
-			if t.SupportedMech != nil {
-				b.AddASN1(ctx(1), func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(t.SupportedMech) })
-				})
-			}
-			if t.ResponseToken != nil {
-				addOctets(b, 2, t.ResponseToken)
-			}
-			if t.MechListMIC != nil {
-				addOctets(b, 3, t.MechListMIC)
-			}
-		})
-	})
-	out, err := b.Bytes()
-	if err != nil || len(out) > MaxTokenSize {
-		return nil, &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_BUFFER_TOO_SMALL, Detail: "token too large"}
+	seq := 0
+	if t.NegState != NegStateAbsent {
+		if t.NegState < 0 || t.NegState > RequestMIC {
+			return nil, &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: "bad negState"}
+		}
+		seq += tlvLen(tlvLen(1))
 	}
-	return out, nil
+	if t.SupportedMech != nil {
+		seq += tlvLen(tlvLen(len(t.SupportedMech)))
+	}
+	if t.ResponseToken != nil {
+		seq += octetsField(t.ResponseToken)
+	}
+	if t.MechListMIC != nil {
+		seq += octetsField(t.MechListMIC)
+	}
+	total := tlvLen(tlvLen(seq))
+	if total > MaxTokenSize {
+		return nil, errTooLarge()
+	}
+	b := make([]byte, 0, total)
+	b = appendHdr(b, ctxTag(1), tlvLen(seq))
+	b = appendHdr(b, tagSequence, seq)
+	if t.NegState != NegStateAbsent {
+		b = append(b, ctxTag(0), 3, tagEnum, 1, byte(t.NegState))
+	}
+	if t.SupportedMech != nil {
+		b = appendHdr(b, ctxTag(1), tlvLen(len(t.SupportedMech)))
+		b = appendHdr(b, tagOID, len(t.SupportedMech))
+		b = append(b, t.SupportedMech...)
+	}
+	if t.ResponseToken != nil {
+		b = appendOctetsField(b, 2, t.ResponseToken)
+	}
+	if t.MechListMIC != nil {
+		b = appendOctetsField(b, 3, t.MechListMIC)
+	}
+	return b, nil
 }
 
 // elementSize reads the DER tag and length at the start of b and returns

@@ -9,9 +9,10 @@ import (
 
 // ContextData fields (internal/ctxdata tags). Negotiate's ContextData wraps
 // the inner package's: the user-mode half rebuilds the inner user-mode
-// context from it, then replays the mechListMIC operations made during the
-// handshake so that sequence numbers and NTLM's RC4 state are where the
-// LSA-mode half left them.
+// context from it. The mechListMIC operations of the handshake moved the
+// inner per-message state (sequence numbers, NTLM's RC4): when the inner
+// user-mode context can export itself, the LSA-mode half ships that state;
+// otherwise it ships the MIC inputs and the user-mode half replays them.
 const (
 	tagInnerName    = 1  // inner package name
 	tagInnerData    = 2  // inner ContextData
@@ -32,7 +33,7 @@ func (c *negContext) contextData() []byte {
 	w := ctxdata.NewWriter(PackageName).
 		String(tagInnerName, c.sel.info.Name).
 		Bytes(tagInnerData, c.innerData)
-	if c.micSent || c.micRcvd {
+	if (c.micSent || c.micRcvd) && !c.exported {
 		w.Bytes(tagMechTypes, c.rawMechTypes).Bool(tagMICSent, c.micSent).Bool(tagNTLM, c.sel.ntlm)
 		if c.micRcvd {
 			w.Bytes(tagPeerMIC, c.peerMIC)
