@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	realm = r
+	// The environment MIT tools use, for the examples: alice's kinit
+	// ccache and the HTTP/svc.localhost keytab.
+	os.Setenv("KRB5CCNAME", "FILE:"+r.fwdCCache)
+	os.Setenv("KRB5_KTNAME", "FILE:"+r.svcKeytab)
 	code := m.Run()
 	r.Close()
 	os.Exit(code)
