@@ -624,3 +624,66 @@ func negInfoTB(t testing.TB, u sspi.UserModeContext) sspi.SecPkgContextNegotiati
 	}
 	return v.(sspi.SecPkgContextNegotiationInfo)
 }
+
+// TestInteropKerberosMIC runs the mechListMIC exchange over Kerberos with
+// MIT both ways: the initiator lists NTLM first, the acceptor only has
+// Kerberos, so it picks the initiator's second mechanism and both sides
+// must exchange MICs (RFC 4178 5). Messages flow afterwards, so the MIC's
+// sequence numbers were accounted for on both sides.
+func TestInteropKerberosMIC(t *testing.T) {
+	r := realm(t)
+	krbOnly := func(t *testing.T) *Package {
+		n, err := New(Config{
+			Packages:     []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab})},
+			UserPackages: []sspi.UserModePackage{kerberos.UserMode()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t.Run("gosspi-client", func(t *testing.T) {
+		n := krbNego(t, r, kerberos.Config{})
+		p := startSPNEGOPeer(t, r.env(t), "server", "--mechs", "krb5")
+		var legs []string
+		id := &sspi.AuthIdentity{User: krbUser, Password: r.userPW, PackageList: "ntlm,kerberos"}
+		out := runOurSideID(t, n, true, "HTTP@"+svcHost, id, &livePeer{p: p}, &legs)
+		if len(legs) != 5 {
+			t.Fatalf("%d legs", len(legs))
+		}
+		if r := parseResp(t, unhex(t, legs[1])); r.NegState != RequestMIC || !r.SupportedMech.isKerberos() {
+			t.Fatalf("MIT answered %+v", r)
+		}
+		if r := parseResp(t, unhex(t, legs[3])); r.MechListMIC == nil || r.ResponseToken == nil {
+			t.Fatalf("MIT's AP-REP leg %+v", r)
+		}
+		if r := parseResp(t, unhex(t, legs[4])); r.MechListMIC == nil || r.NegState != AcceptCompleted {
+			t.Fatalf("our MIC leg %+v", r)
+		}
+		u, err := n.InitUserModeContext(out.ContextData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kerberosChosen(t, u)
+		messagesWithPeer(t, p, u, &transcript{})
+	})
+	t.Run("gosspi-server", func(t *testing.T) {
+		n := krbOnly(t)
+		p := startSPNEGOPeer(t, r.env(t), "client", "--mechs", "ntlm,krb5", "--target", "HTTP@"+svcHost)
+		var legs []string
+		out := runOurSide(t, n, false, "", &livePeer{p: p}, &legs)
+		init := parseInit(t, unhex(t, legs[0]))
+		if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(OIDNTLM) {
+			t.Fatalf("MIT offered %v", init.MechTypes)
+		}
+		if r := parseResp(t, unhex(t, legs[1])); r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDKerberos) {
+			t.Fatalf("we answered %+v", r)
+		}
+		u, err := n.InitUserModeContext(out.ContextData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kerberosChosen(t, u)
+		messagesWithPeer(t, p, u, &transcript{})
+	})
+}
