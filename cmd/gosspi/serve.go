@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/httpauth"
+	"github.com/gosspi/gosspi/ntlm"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+const serveUsage = `usage: gosspi serve [flags]
+
+Serves HTTP (or HTTPS) protected by Negotiate (Kerberos, with NTLM inside
+SPNEGO) and NTLM, as RFC 4559 and IIS do. Every path needs authentication:
+
+  /          who you are, as HTML
+  /whoami    who you are, as JSON (user, domain, principal, package, SID, groups)
+
+Kerberos needs a keytab with the service's key (HTTP/<host>): -keytab, else
+$KRB5_KTNAME, else /etc/krb5.keytab. NTLM needs an account file of NT
+hashes made with 'gosspi accounts': -accounts, else $GOSSPI_NTLM_ACCOUNTS,
+else ` + defaultAccountFile + ` (or gss-ntlmssp's $NTLM_USER_FILE). -demo adds
+the embedded demo account ` + demoDomain + `\` + demoUser + ` (password ` + demoPassword + `), in memory.
+
+Try it:
+  gosspi accounts -file ./accounts add 'EXAMPLE\alice'     # asks for a password
+  gosspi serve -accounts ./accounts &
+  curl --ntlm -u 'EXAMPLE\alice:PASSWORD' http://127.0.0.1:8080/whoami
+  kinit alice@REALM && curl --negotiate -u : http://HOST:8080/whoami
+
+Logs go to standard error. Flags:`
+
+type serveOptions struct {
+	addr, accounts, keytab, principal, schemes string
+	certFile, keyFile, bindings              string
+	persist, demo, verbose                   bool
+	maxHandshakes, maxHeader                 int
+	logOut                                   io.Writer // default os.Stderr
+}
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "serve HTTP protected by Negotiate and NTLM; / and /whoami show who you are",
+		usage:   serveUsage,
+		run:     runServe,
+	})
+}
+
+func serveFlags(o *serveOptions) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
+	fs.StringVar(&o.keytab, "keytab", "", "Kerberos keytab (default $KRB5_KTNAME, /etc/krb5.keytab)")
+	fs.StringVar(&o.principal, "principal", "", "accept only this service principal, e.g. HTTP/web.example.com")
+	fs.StringVar(&o.schemes, "schemes", "Negotiate,NTLM", "schemes to offer, in order")
+	fs.StringVar(&o.certFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&o.keyFile, "tls-key", "", "the certificate's private key (PEM)")
+	fs.StringVar(&o.bindings, "channel-bindings", "when-supported", "Extended Protection over HTTPS: off, when-supported or required")
+	fs.BoolVar(&o.persist, "persist", true, "keep a connection authenticated after its first handshake")
+	fs.BoolVar(&o.demo, "demo", false, "add the embedded demo account "+demoDomain+`\`+demoUser)
+	fs.BoolVar(&o.verbose, "v", false, "log every handshake leg")
+	fs.IntVar(&o.maxHandshakes, "max-handshakes", httpauth.DefaultMaxHandshakes, "handshakes in progress at most")
+	fs.IntVar(&o.maxHeader, "max-header", httpauth.DefaultMaxHeaderBytes, "largest Authorization header in bytes")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runServe(args []string) int {
+	var o serveOptions
+	fs := serveFlags(&o)
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, &o, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "gosspi serve:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serveAccounts returns the NTLM account store of the options, or nil.
+func serveAccounts(o *serveOptions) (ntlm.AccountStore, string, error) {
+	path := o.accounts
+	if path == "" {
+		path = os.Getenv("GOSSPI_NTLM_ACCOUNTS")
+	}
+	if path == "" {
+		if _, err := os.Stat(defaultAccountFile); err == nil {
+			path = defaultAccountFile
+		}
+	}
+	if path == "" && !o.demo {
+		return nil, "", nil // NTLM_USER_FILE, if set, is read by the package
+	}
+	var store ntlm.AccountStore
+	desc := path
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, "", fmt.Errorf("account file: %w", err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", err
+		}
+		if strings.HasPrefix(string(b), ntlm.HashFileMagic) {
+			store = ntlm.OpenHashFile(path) // rereads the file when it changes
+		} else if store, err = ntlm.LoadAccounts(path); err != nil {
+			return nil, "", err
+		}
+	}
+	if o.demo {
+		demo := demoAccounts()
+		if store == nil {
+			return demo, "demo account", nil
+		}
+		return chainStore{store, demo}, desc + " + demo account", nil
+	}
+	return store, desc, nil
+}
+
+// chainStore looks accounts up in each store in turn.
+type chainStore []ntlm.AccountStore
+
+func (c chainStore) LookupAccount(ctx context.Context, domain, user string) (*ntlm.Account, error) {
+	var err error
+	for _, s := range c {
+		var a *ntlm.Account
+		if a, err = s.LookupAccount(ctx, domain, user); err == nil {
+			return a, nil
+		}
+		if !errors.Is(err, ntlm.ErrNoAccount) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// serve runs the server until ctx ends. ready, when set, gets the URL once
+// the server listens.
+func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
+	policy, err := httpauth.ParseBindingPolicy(o.bindings)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logOut := o.logOut
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	store, storeDesc, err := serveAccounts(o)
+	if err != nil {
+		return err
+	}
+	cfg := gosspi.HostConfig{}
+	cfg.NTLM.Accounts = store
+	cfg.Kerberos.Keytab = o.keytab
+	httpauth.ApplyBindingPolicy(&cfg, policy)
+	host, err := gosspi.NewHost(cfg)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+
+	var schemes []string
+	for _, s := range strings.Split(o.schemes, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			schemes = append(schemes, s)
+		}
+	}
+	// Offer the schemes whose package has what it needs (a keytab, an
+	// account store); say why the others are left out.
+	var usable []string
+	for _, s := range schemes {
+		var h sspi.CredHandle
+		if st := host.AcquireCredentialsHandle(o.principal, s, sspi.SECPKG_CRED_INBOUND, nil, &h, nil); st.Failed() {
+			logger.Warn("gosspi serve: scheme not offered: no credential", "scheme", s, "status", st.String())
+			continue
+		}
+		host.FreeCredentialsHandle(&h)
+		usable = append(usable, s)
+	}
+	if len(usable) == 0 {
+		return fmt.Errorf("no scheme of %q can accept: give a keytab (-keytab) or an account file (-accounts, or -demo)", o.schemes)
+	}
+	schemes = usable
+	auth, err := httpauth.New(httpauth.Config{
+		Table: host.FunctionTable, Schemes: schemes, Principal: o.principal, Persist: o.persist,
+		ChannelBindings: policy, MaxHandshakes: o.maxHandshakes, MaxHeaderBytes: o.maxHeader, Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("%w (does the keytab or account file exist?)", err)
+	}
+	defer auth.Close()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/whoami", whoamiJSON)
+	mux.HandleFunc("/", whoamiHTML)
+	srv := &http.Server{
+		Handler:           auth.Middleware(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    o.maxHeader + 16<<10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if o.certFile != "" || o.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	auth.Install(srv)
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	url := scheme + "://" + ln.Addr().String()
+	kt := o.keytab
+	if kt == "" {
+		kt = os.Getenv("KRB5_KTNAME")
+	}
+	if kt == "" {
+		kt = "/etc/krb5.keytab"
+	}
+	if storeDesc == "" {
+		storeDesc = "none (set -accounts or NTLM_USER_FILE)"
+		if f := os.Getenv("NTLM_USER_FILE"); f != "" {
+			storeDesc = f
+		}
+	}
+	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","), "keytab", kt, "ntlm_accounts", storeDesc,
+		"persist", o.persist, "channel_bindings", policy.String())
+	if ready != nil {
+		ready(url)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if scheme == "https" {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	logger.Info("gosspi serve: shutting down")
+	return srv.Shutdown(shutdown)
+}
+
+// whoamiView is what / and /whoami show.
+type whoamiView struct {
+	User      string   `json:"user"`
+	Domain    string   `json:"domain"`
+	Principal string   `json:"principal"`
+	Package   string   `json:"package"`
+	SID       string   `json:"sid,omitempty"`
+	Groups    []string `json:"groups,omitempty"`
+	Delegated bool     `json:"delegated,omitempty"`
+	Anonymous bool     `json:"anonymous,omitempty"`
+	Remote    string   `json:"remote"`
+	TLS       bool     `json:"tls"`
+}
+
+func viewOf(r *http.Request) (whoamiView, bool) {
+	id, ok := httpauth.IdentityFromContext(r.Context())
+	if !ok {
+		return whoamiView{}, false
+	}
+	return whoamiView{User: id.User, Domain: id.Domain, Principal: id.Principal, Package: id.Package, SID: id.SID,
+		Groups: id.Groups, Delegated: id.Delegated, Anonymous: id.Anonymous, Remote: r.RemoteAddr, TLS: r.TLS != nil}, true
+}
+
+func whoamiJSON(w http.ResponseWriter, r *http.Request) {
+	v, ok := viewOf(r)
+	if !ok {
+		http.Error(w, "not authenticated", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+var whoamiPage = template.Must(template.New("whoami").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>gosspi: who you are</title>
+<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}</style></head>
+<body><h1>Hello, {{.Principal}}</h1>
+<p>You authenticated with <b>{{.Package}}</b>{{if .TLS}} over HTTPS{{end}}.</p>
+<table>
+<tr><th>User</th><td>{{.User}}</td></tr>
+<tr><th>Domain</th><td>{{.Domain}}</td></tr>
+<tr><th>Package</th><td>{{.Package}}</td></tr>
+{{if .SID}}<tr><th>SID</th><td>{{.SID}}</td></tr>{{end}}
+{{range .Groups}}<tr><th>Group</th><td>{{.}}</td></tr>{{end}}
+<tr><th>Delegated credentials</th><td>{{.Delegated}}</td></tr>
+<tr><th>From</th><td>{{.Remote}}</td></tr>
+</table>
+<p><a href="/whoami">/whoami</a> has the same as JSON.</p>
+</body></html>
+`))
+
+func whoamiHTML(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	v, ok := viewOf(r)
+	if !ok {
+		http.Error(w, "not authenticated", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	whoamiPage.Execute(w, v)
+}
