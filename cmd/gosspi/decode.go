@@ -540,4 +540,3 @@ func decodeNTLM(b []byte) (*node, error) {
 	}
 	return &node{Name: fmt.Sprintf("NTLMSSP message (%d bytes)", len(b))}, fmt.Errorf("unknown NTLM message type %d", ntlm.MessageType(b))
 }
-

@@ -48,10 +48,10 @@ Logs go to standard error. Flags:`
 
 type serveOptions struct {
 	addr, accounts, keytab, principal, schemes string
-	certFile, keyFile, bindings              string
-	persist, demo, verbose                   bool
-	maxHandshakes, maxHeader                 int
-	logOut                                   io.Writer // default os.Stderr
+	certFile, keyFile, bindings                string
+	persist, demo, verbose                     bool
+	maxHandshakes, maxHeader                   int
+	logOut                                     io.Writer // default os.Stderr
 }
 
 func init() {
