@@ -3,7 +3,9 @@ package kerberos
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"io"
 	"log"
 	"os"
@@ -151,28 +153,25 @@ func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (type
 // 4.1.1) and returns the AP-REP to send, if any.
 func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) ([]byte, error) {
 	p := ac.cred.pkg
-	var ap messages.APReq
-	if err := safeUnmarshal(func() error { return ap.Unmarshal(msg) }); err != nil {
+	ap, ok := decodeAPReq(msg)
+	if !ok {
 		return nil, tokenErr("malformed AP-REQ")
 	}
-	if ap.PVNO != 5 || len(ap.Ticket.SName.NameString) == 0 {
-		return nil, tokenErr("malformed AP-REQ")
-	}
-	sname := strings.Join(ap.Ticket.SName.NameString, "/")
-	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Ticket.Realm) {
+	sname := strings.Join(ap.SName.Names, "/")
+	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Realm) {
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
 	}
-	skey, err := ac.cred.serviceKey(sname, ap.Ticket.Realm, ap.Ticket.EncPart.EType, ap.Ticket.EncPart.KVNO)
+	skey, err := ac.cred.serviceKey(sname, ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
 	if err != nil {
 		return nil, err
 	}
-	etb, err := decryptEncPart(ap.Ticket.EncPart, skey, usageTicket)
+	etb, err := decryptEncPart(toGokrb5ED(ap.TktEnc), skey, usageTicket)
 	if err != nil {
 		// KRB_AP_ERR_MODIFIED: the ticket was not made with our key.
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "cannot decrypt the ticket with the keytab key")
 	}
-	var et messages.EncTicketPart
-	if err := safeUnmarshal(func() error { return et.Unmarshal(etb) }); err != nil {
+	et, ok := decodeEncTicketPart(etb)
+	if !ok {
 		return nil, tokenErr("malformed EncTicketPart")
 	}
 	now := p.now()
@@ -183,33 +182,34 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if now.Sub(et.EndTime) > skew {
 		return nil, statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "ticket expired")
 	}
-	ab, err := decryptEncPart(ap.EncryptedAuthenticator, et.Key, usageAuthenticator)
+	sessionKey := toGokrb5Key(et.Key)
+	ab, err := decryptEncPart(toGokrb5ED(ap.Auth), sessionKey, usageAuthenticator)
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "authenticator integrity check failed")
 	}
-	var auth types.Authenticator
-	if err := safeUnmarshal(func() error { return auth.Unmarshal(ab) }); err != nil {
+	auth, ok := decodeAuthenticator(ab)
+	if !ok {
 		return nil, tokenErr("malformed authenticator")
 	}
-	if !auth.CName.Equal(et.CName) || auth.CRealm != et.CRealm {
+	if !auth.CName.equal(et.CName) || auth.CRealm != et.CRealm {
 		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, "authenticator and ticket name different clients")
 	}
 	ctime := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
 	if d := now.Sub(ctime); d > skew || -d > skew {
 		return nil, statusErr(sspi.SEC_E_TIME_SKEW, "authenticator time outside the allowed clock skew")
 	}
-	client := principalString(et.CName, et.CRealm)
+	client := strings.Join(et.CName.Names, "/") + "@" + et.CRealm
 	if p.replay != nil {
-		h := sha256.Sum256(ap.EncryptedAuthenticator.Cipher)
-		key := fmt.Sprintf("%s|%s@%s|%d|%d|%x", client, sname, ap.Ticket.Realm, auth.CTime.Unix(), auth.Cusec, h[:12])
+		h := sha256.Sum256(ap.Auth.Cipher)
+		key := client + "|" + sname + "@" + ap.Realm + "|" + strconv.FormatInt(auth.CTime.Unix(), 10) + "|" + strconv.Itoa(auth.Cusec) + "|" + hex.EncodeToString(h[:12])
 		if p.replay.Check(key, ctime.Add(skew)) {
 			return nil, statusErr(sspi.SEC_E_OUT_OF_SEQUENCE, "replayed authenticator (KRB_AP_ERR_REPEAT)")
 		}
 	}
-	if auth.Cksum.CksumType != cksumTypeGSS {
+	if !auth.HasCksum || auth.CksumType != cksumTypeGSS {
 		return nil, tokenErr("authenticator has no GSS checksum")
 	}
-	ck, err := parseGSSChecksum(auth.Cksum.Checksum)
+	ck, err := parseGSSChecksum(auth.Cksum)
 	if err != nil {
 		return nil, err
 	}
@@ -225,14 +225,14 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings missing or different")
 		}
 	}
-	mutual := ck.Flags&gssMutualFlag != 0 || types.IsFlagSet(&ap.APOptions, apOptMutualRequired)
+	mutual := ck.Flags&gssMutualFlag != 0 || ap.Options&(1<<(31-apOptMutualRequired)) != 0
 
 	s := &session{
 		client:       client,
-		server:       sname + "@" + ap.Ticket.Realm,
+		server:       sname + "@" + ap.Realm,
 		start:        now,
 		expiry:       et.EndTime,
-		sessionKey:   append([]byte(nil), et.Key.KeyValue...),
+		sessionKey:   append([]byte(nil), et.Key.Value...),
 		sessionEtype: et.Key.KeyType,
 		gssFlags:     ck.Flags,
 	}
@@ -240,26 +240,20 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if mutual {
 		f |= sspi.FlagMutualAuth
 	}
-	if ck.Flags&gssReplayFlag != 0 {
-		f |= sspi.FlagReplayDetect
-	}
-	if ck.Flags&gssSequenceFlag != 0 {
-		f |= sspi.FlagSequenceDetect
-	}
-	if ck.Flags&gssConfFlag != 0 {
-		f |= sspi.FlagConfidentiality
-	}
-	if ck.Flags&gssIntegFlag != 0 {
-		f |= sspi.FlagIntegrity
-	}
-	if ck.Flags&gssIdentify != 0 {
-		f |= sspi.FlagIdentify
-	}
-	if ck.Flags&gssExtendedErr != 0 {
-		f |= sspi.FlagExtendedError
+	for _, m := range []struct {
+		gss  uint32
+		flag sspi.ContextFlags
+	}{
+		{gssReplayFlag, sspi.FlagReplayDetect}, {gssSequenceFlag, sspi.FlagSequenceDetect},
+		{gssConfFlag, sspi.FlagConfidentiality}, {gssIntegFlag, sspi.FlagIntegrity},
+		{gssIdentify, sspi.FlagIdentify}, {gssExtendedErr, sspi.FlagExtendedError},
+	} {
+		if ck.Flags&m.gss != 0 {
+			f |= m.flag
+		}
 	}
 	if ck.Flags&gssDelegFlag != 0 && ck.Deleg != nil {
-		d, err := ac.delegated(ck.Deleg, client, et.Key, auth.SubKey)
+		d, err := ac.delegated(ck.Deleg, client, sessionKey, toGokrb5Key(auth.Subkey))
 		if err != nil {
 			return nil, err
 		}
@@ -269,31 +263,36 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 		f |= sspi.FlagDelegate
 	}
 	s.flags = f
-	s.groups = pacGroups(et.AuthorizationData, skey)
+	if len(et.AuthData) > 0 {
+		ad := make(types.AuthorizationData, len(et.AuthData))
+		for i, e := range et.AuthData {
+			ad[i] = types.AuthorizationDataEntry{ADType: e.Type, ADData: e.Data}
+		}
+		s.groups = pacGroups(ad, skey)
+	}
 
 	// Message keys: the acceptor subkey we send (RFC 4121 enctypes), else
 	// the initiator's subkey, else the session key.
 	mk := et.Key
-	if len(auth.SubKey.KeyValue) > 0 {
-		mk = auth.SubKey
+	if len(auth.Subkey.Value) > 0 {
+		mk = auth.Subkey
 	}
-	initSeq := uint64(uint32(auth.SeqNumber))
+	initSeq := auth.Seq
 	sendSeq := initSeq
 	var rep []byte
 	if mutual {
-		part := encAPRepPart{CTime: auth.CTime, Cusec: auth.Cusec}
+		var sub *encryptionKey
 		if isCFX(mk.KeyType) {
 			kv, err := randomKey(mk.KeyType)
 			if err != nil {
 				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
 			}
-			mk = types.EncryptionKey{KeyType: mk.KeyType, KeyValue: kv}
-			part.Subkey = mk
+			mk = encryptionKey{KeyType: mk.KeyType, Value: kv}
+			sub = &mk
 			s.acceptorSubkey = true
 		}
 		sendSeq = randomSeq()
-		part.SeqNumber = int64(sendSeq)
-		rep, err = marshalAPRep(et.Key, part)
+		rep, err = encodeAPRep(et.Key, auth.CTime, auth.Cusec, sub, sendSeq)
 		if err != nil {
 			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "AP-REP")
 		}
@@ -303,11 +302,31 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	}
 	s.initiator = false
 	s.etype = mk.KeyType
-	s.key = append([]byte(nil), mk.KeyValue...)
+	s.key = append([]byte(nil), mk.Value...)
 	s.sendSeq = sendSeq
 	s.recv = newSeqState(initSeq, f&sspi.FlagReplayDetect != 0, f&sspi.FlagSequenceDetect != 0, isCFX(mk.KeyType))
 	ac.session = s
 	return rep, nil
+}
+
+func (p principalName) equal(o principalName) bool {
+	if len(p.Names) != len(o.Names) {
+		return false
+	}
+	for i := range p.Names {
+		if p.Names[i] != o.Names[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func toGokrb5Key(k encryptionKey) types.EncryptionKey {
+	return types.EncryptionKey{KeyType: k.KeyType, KeyValue: k.Value}
+}
+
+func toGokrb5ED(e encryptedData) types.EncryptedData {
+	return types.EncryptedData{EType: e.EType, KVNO: e.KVNO, Cipher: e.Cipher}
 }
 
 // delegated opens the KRB-CRED of a delegating client into a ccache.

@@ -137,3 +137,46 @@ func FuzzGSSChecksum(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecode runs the acceptor's own ASN.1 decoders (AP-REQ,
+// EncTicketPart, Authenticator), seeded with the decrypted parts of MIT's
+// recorded AP-REQ.
+func FuzzDecode(f *testing.F) {
+	tr := loadTranscript(f, "aes256")
+	kt := keytab.New()
+	if err := kt.Unmarshal(tr.Keytab); err != nil {
+		f.Fatal(err)
+	}
+	ap, ok := decodeAPReq(innerOf(tr.APReq))
+	if !ok {
+		f.Fatal("recorded AP-REQ does not decode")
+	}
+	c := &credential{kt: kt}
+	skey, err := c.serviceKey("HTTP/svc.localhost", ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
+	if err != nil {
+		f.Fatal(err)
+	}
+	etb, err := decryptEncPart(toGokrb5ED(ap.TktEnc), skey, usageTicket)
+	if err != nil {
+		f.Fatal(err)
+	}
+	et, ok := decodeEncTicketPart(etb)
+	if !ok {
+		f.Fatal("EncTicketPart does not decode")
+	}
+	ab, err := decryptEncPart(toGokrb5ED(ap.Auth), toGokrb5Key(et.Key), usageAuthenticator)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, ok := decodeAuthenticator(ab); !ok {
+		f.Fatal("authenticator does not decode")
+	}
+	f.Add(innerOf(tr.APReq))
+	f.Add(etb)
+	f.Add(ab)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		decodeAPReq(b)
+		decodeEncTicketPart(b)
+		decodeAuthenticator(b)
+	})
+}

@@ -143,40 +143,6 @@ func safeUnmarshal(f func() error) (err error) {
 	return f()
 }
 
-// encAPRepPart mirrors EncAPRepPart (RFC 4120 section 5.5.2) for encoding;
-// gokrb5 only decodes it.
-type encAPRepPart struct {
-	CTime     time.Time           `asn1:"generalized,explicit,tag:0"`
-	Cusec     int                 `asn1:"explicit,tag:1"`
-	Subkey    types.EncryptionKey `asn1:"optional,explicit,tag:2"`
-	SeqNumber int64               `asn1:"optional,explicit,tag:3"`
-}
-
-type apRep struct {
-	PVNO    int                 `asn1:"explicit,tag:0"`
-	MsgType int                 `asn1:"explicit,tag:1"`
-	EncPart types.EncryptedData `asn1:"explicit,tag:2"`
-}
-
-// marshalAPRep builds an AP-REP encrypted in the session key.
-func marshalAPRep(sessionKey types.EncryptionKey, part encAPRepPart) ([]byte, error) {
-	part.CTime = part.CTime.UTC().Truncate(time.Second)
-	b, err := asn1.Marshal(part)
-	if err != nil {
-		return nil, err
-	}
-	b = asn1tools.AddASNAppTag(b, 27)
-	ed, err := encryptEncPart(b, sessionKey, usageAPRepEncPart)
-	if err != nil {
-		return nil, err
-	}
-	m, err := asn1.Marshal(apRep{PVNO: 5, MsgType: 15, EncPart: ed})
-	if err != nil {
-		return nil, err
-	}
-	return asn1tools.AddASNAppTag(m, 15), nil
-}
-
 // encryptEncPart makes EncryptedData (without kvno).
 func encryptEncPart(pt []byte, key types.EncryptionKey, usage uint32) (types.EncryptedData, error) {
 	if (key.KeyType == etypeAES128SHA1 && len(key.KeyValue) == 16) || (key.KeyType == etypeAES256SHA1 && len(key.KeyValue) == 32) {
