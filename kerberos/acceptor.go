@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"io"
 	"log"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
