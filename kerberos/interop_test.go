@@ -310,3 +310,37 @@ func TestKinitCCache(t *testing.T) {
 		sealRoundTrip(t, pr.client, pr.server, []byte("via kinit"), 0)
 	}
 }
+
+// Our initiator delegates (ISC_REQ_DELEGATE, forwardable TGT from kinit -f)
+// to MIT's acceptor, which sees delegated credentials, and to ours.
+func TestInteropOurDelegation(t *testing.T) {
+	p := New(Config{DelegationDir: t.TempDir()})
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cred.Free()
+	req := stdISC | sspi.ISC_REQ_DELEGATE
+	_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Flags&sspi.FlagDelegate == 0 {
+		t.Fatal("no ISC_RET_DELEGATE with a forwardable TGT")
+	}
+	mit := startMIT(t)
+	r := mit.call(map[string]any{"op": "accept", "token": b64(outToken(out)), "keytab": realm.svcKeytab}, false)
+	if !r.Delegated {
+		t.Fatal("MIT acceptor got no delegated credentials")
+	}
+	pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, ""), svcSPN, req, 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := pr.server.QueryAttributes(SECPKG_ATTR_DELEGATED_CCACHE)
+	cc, err := loadCCache(path.(string))
+	if err != nil || len(cc.Creds) != 1 || cc.Creds[0].Server.Components[0] != "krbtgt" {
+		t.Fatalf("delegated ccache: %v", err)
+	}
+}

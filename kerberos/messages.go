@@ -284,7 +284,7 @@ type encKrbCredPart struct {
 type krbCred struct {
 	PVNO    int                 `asn1:"explicit,tag:0"`
 	MsgType int                 `asn1:"explicit,tag:1"`
-	Tickets asn1.RawValue       `asn1:"explicit,tag:2"`
+	Tickets asn1.RawValue       // [2] SEQUENCE OF Ticket, tagged by the RawValue itself
 	EncPart types.EncryptedData `asn1:"explicit,tag:3"`
 }
 
@@ -294,6 +294,7 @@ func marshalKRBCred(tkt messages.Ticket, info krbCredInfo, key types.EncryptionK
 	if err != nil {
 		return nil, err
 	}
+	seq.Tag = 2 // gokrb5 leaves the context tag to the caller
 	part, err := asn1.Marshal(encKrbCredPart{TicketInfo: []krbCredInfo{info}})
 	if err != nil {
 		return nil, err
