@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/ntlm"
+	"github.com/gosspi/gosspi/ntlmauth"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+const ntlmAuthUsage = `usage: gosspi ntlm-auth --helper-protocol=PROTOCOL [flags]
+
+A drop-in for Samba's 'ntlm_auth --helper-protocol=...': it reads requests
+from standard input, one a line, and answers each on standard output, so
+that Squid, FreeRADIUS and the like can authenticate through gosspi.
+
+Server protocols (they check what clients send):
+  squid-2.5-ntlmssp   NTLM (Squid's auth_param ntlm):
+                        YR [NEGOTIATE] -> TT <CHALLENGE>
+                        KK <AUTHENTICATE> -> AF DOMAIN\user | NA NT_STATUS_...
+  gss-spnego          Negotiate (Squid's auth_param negotiate), Kerberos from
+                      the keytab and NTLM from the account file:
+                        YR|KK <token> -> TT <token> * | AF <token|*> <user> | NA * NT_STATUS_...
+
+Client protocols (they authenticate as --username):
+  ntlmssp-client-1    NTLM:      YR -> YR <NEGOTIATE>; TT <CHALLENGE> -> AF <AUTHENTICATE>
+  gss-spnego-client   Negotiate: YR -> YR <token>; TT <token> -> KK <token> | AF [<token>]
+                      (target: --target-service and --target-hostname)
+  Without --password the client answers YR with PW; send "PW <base64>".
+
+All protocols: GK -> GK <session key>, GF -> GF 0x<NTLM flags>, SF <flags> -> OK,
+a malformed request -> BH <reason>.
+
+The server's accounts are -accounts, else $GOSSPI_NTLM_ACCOUNTS, else
+` + defaultAccountFile + ` (see 'gosspi accounts'); its keytab is -keytab, else
+$KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error. Flags:`
+
+func init() {
+	register(&command{
+		name:    "ntlm-auth",
+		summary: "Samba ntlm_auth-compatible helper (squid-2.5-ntlmssp, gss-spnego and clients)",
+		usage:   ntlmAuthUsage,
+		run:     runNTLMAuth,
+	})
+}
+
+func runNTLMAuth(args []string) int {
+	fs := flag.NewFlagSet("ntlm-auth", flag.ContinueOnError)
+	proto := fs.String("helper-protocol", "", "the helper protocol")
+	user := fs.String("username", "", "client: the user name")
+	domain := fs.String("domain", "", "client: the domain")
+	password := fs.String("password", "", "client: the password (else a PW request)")
+	workstation := fs.String("workstation", "", "client: the workstation name")
+	service := fs.String("target-service", "host", "gss-spnego-client: the target service")
+	hostname := fs.String("target-hostname", "", "gss-spnego-client: the target host")
+	accounts := fs.String("accounts", "", "server: the NTLM account file")
+	keytab := fs.String("keytab", "", "server: the Kerberos keytab")
+	principal := fs.String("principal", "", "server: accept only this service principal")
+	demo := fs.Bool("demo", false, "server: add the embedded demo account "+demoDomain+`\`+demoUser)
+	debug := fs.Int("d", 0, "debug level (1 or more logs every request)")
+	fs.Int("debuglevel", 0, "as -d")
+	fs.String("configfile", "", "accepted for compatibility with Samba; ignored")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), ntlmAuthUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if *proto == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	level := slog.LevelWarn
+	if *debug > 0 {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := gosspi.HostConfig{}
+	p := ntlmauth.Protocol(*proto)
+	server := p == ntlmauth.Squid25NTLMSSP || p == ntlmauth.GSSSPNEGO
+	if server {
+		store, _, err := serveAccounts(&serveOptions{accounts: *accounts, demo: *demo})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
+			return exitFailure
+		}
+		cfg.NTLM.Accounts = store
+		cfg.Kerberos.Keytab = *keytab
+	}
+	if *workstation != "" {
+		cfg.NTLM.Workstation = *workstation
+	}
+	host, err := gosspi.NewHost(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
+		return exitFailure
+	}
+	defer host.Close()
+	hc := ntlmauth.Config{Protocol: p, Table: host.FunctionTable, Principal: *principal, Logger: logger}
+	if !server {
+		if *user != "" {
+			u, d := *user, *domain
+			if d == "" {
+				u, d = ntlm.SplitUserName(u)
+			}
+			hc.Identity = &sspi.AuthIdentity{User: u, Domain: d, Password: *password}
+		}
+		if *hostname != "" {
+			svc := *service
+			if strings.EqualFold(svc, "http") {
+				svc = "HTTP"
+			}
+			hc.Target = svc + "/" + *hostname
+		}
+	}
+	h, err := ntlmauth.New(hc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
+		return exitUsage
+	}
+	defer h.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := h.Serve(ctx, os.Stdin, os.Stdout); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
+		return exitFailure
+	}
+	return exitOK
+}
