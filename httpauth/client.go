@@ -418,11 +418,15 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 			if done || tok == nil || leg >= maxLegs {
 				return resp, nil // refused: the caller sees the 401/407
 			}
-			drain(resp)
-			out, done, err = sc.Step(req.Context(), tok)
+			next, nextDone, err := sc.Step(req.Context(), tok)
 			if err != nil {
-				return nil, fmt.Errorf("httpauth: %s leg %d: %w", scheme, leg+1, err)
+				// A reject token (wrong password, no common mechanism):
+				// the caller sees the server's 401/407.
+				log.Debug("httpauth: server refused", "scheme", scheme, "leg", leg+1, "err", err)
+				return resp, nil
 			}
+			drain(resp)
+			out, done = next, nextDone
 			continue
 		}
 		if !done && tok != nil {
