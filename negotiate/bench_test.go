@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
@@ -188,6 +189,71 @@ func BenchmarkHandshakeKerberos(b *testing.B) {
 			for b.Loop() {
 				handshakeOnce(b, tc.p, tc.p, cc, sc, svcSPN, req, tc.um)
 			}
+		})
+	}
+}
+
+// pairedOverhead alternates a bare and a Negotiate handshake in one loop,
+// timing each, so that both see the same machine load; it reports both
+// times and Negotiate's overhead in percent.
+func pairedOverhead(b *testing.B, bare, nego func()) {
+	var tb, tn time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		bare()
+		t1 := time.Now()
+		nego()
+		tn += time.Since(t1)
+		tb += t1.Sub(t0)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tb.Nanoseconds())/n, "bare-ns/op")
+	b.ReportMetric(float64(tn.Nanoseconds())/n, "negotiate-ns/op")
+	b.ReportMetric(100*(float64(tn)/float64(tb)-1), "overhead-%")
+}
+
+// BenchmarkOverhead: Negotiate's cost over the bare inner handshake, paired
+// in one loop. "map" also rebuilds both user-mode contexts from
+// ContextData, as the host does after every handshake.
+func BenchmarkOverhead(b *testing.B) {
+	store := ntlm.NewMemoryStore()
+	store.Add(ntlmDomain, ntlmUser, ntlmPass)
+	np := ntlm.New(ntlm.Config{Accounts: store})
+	nn, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nid := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
+	r := realm(b)
+	kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, DisableReplayCache: true})
+	kn, err := New(Config{Packages: []sspi.LsaModePackage{kp}, UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		bare, nego   sspi.LsaModePackage
+		bum, num     sspi.UserModePackage
+		id           *sspi.AuthIdentity
+		target       string
+		req          sspi.ISCReq
+		fetchTickets bool
+	}{
+		{"NTLM", np, nn, nil, nil, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
+		{"NTLM+map", np, nn, ntlm.UserMode(), nn, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
+		{"Kerberos", kp, kn, nil, nil, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
+		{"Kerberos+map", kp, kn, kerberos.UserMode(), kn, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bc, bs := credOf(b, tc.bare, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.bare, sspi.SECPKG_CRED_INBOUND, nil)
+			nc, ns := credOf(b, tc.nego, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.nego, sspi.SECPKG_CRED_INBOUND, nil)
+			if tc.fetchTickets {
+				handshakeOnce(b, tc.bare, tc.bare, bc, bs, tc.target, tc.req, nil)
+				handshakeOnce(b, tc.nego, tc.nego, nc, ns, tc.target, tc.req, nil)
+			}
+			pairedOverhead(b,
+				func() { handshakeOnce(b, tc.bare, tc.bare, bc, bs, tc.target, tc.req, tc.bum) },
+				func() { handshakeOnce(b, tc.nego, tc.nego, nc, ns, tc.target, tc.req, tc.num) })
 		})
 	}
 }

@@ -270,9 +270,13 @@ func (t *NegTokenInit) Marshal() ([]byte, error) {
 	if inner > MaxTokenSize {
 		return nil, errTooLarge()
 	}
-	hdr := gss.HeaderLen(gss.OIDSPNEGO, inner)
-	b := make([]byte, 0, hdr+inner)
-	b = gss.AppendHeader(b, gss.OIDSPNEGO, inner)
+	// The RFC 2743 3.1 header (what gss.AppendHeader writes), with the
+	// SPNEGO OID precomputed.
+	body := tlvLen(len(OIDSPNEGO)) + inner
+	b := make([]byte, 0, tlvLen(body))
+	b = appendHdr(b, 0x60, body)
+	b = appendHdr(b, tagOID, len(OIDSPNEGO))
+	b = append(b, OIDSPNEGO...)
 	b = appendHdr(b, ctxTag(0), tlvLen(seq))
 	b = appendHdr(b, tagSequence, seq)
 	if t.rawMechTypes != nil {

@@ -80,9 +80,11 @@ type innerPkg struct {
 	lsa  sspi.LsaModePackage
 	user sspi.UserModePackage // nil if none was configured
 	info sspi.PackageInfo
-	oids []OID
-	krb  bool // a Kerberos mechanism (either Kerberos OID)
-	ntlm bool
+	// infoBlob is info encoded for ContextData.
+	infoBlob []byte
+	oids     []OID
+	krb      bool // a Kerberos mechanism (either Kerberos OID)
+	ntlm     bool
 }
 
 // matches reports whether the package implements mechanism o. The two
@@ -108,7 +110,7 @@ func New(cfg Config) (*Package, error) {
 	}
 	for _, l := range cfg.Packages {
 		info := l.GetInfo()
-		ip := &innerPkg{lsa: l, info: info, user: users[strings.ToLower(info.Name)]}
+		ip := &innerPkg{lsa: l, info: info, user: users[strings.ToLower(info.Name)], infoBlob: encodeInfo(info)}
 		for _, s := range info.OIDs {
 			o, err := ParseOID(s)
 			if err != nil {

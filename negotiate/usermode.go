@@ -14,13 +14,14 @@ import (
 // user-mode context can export itself, the LSA-mode half ships that state;
 // otherwise it ships the MIC inputs and the user-mode half replays them.
 const (
-	tagInnerName    = 1  // inner package name
-	tagInnerData    = 2  // inner ContextData
-	tagMechTypes    = 3  // DER MechTypeList the MICs cover
-	tagMICSent      = 4  // we made a mechListMIC
-	tagPeerMIC      = 5  // the peer's mechListMIC, verified
-	tagNTLM         = 6  // the inner mechanism is NTLM (MS-SPNG 3.3.5.1 reset)
-	tagInfoComment  = 10 // inner PackageInfo fields
+	tagInnerName    = 1 // inner package name
+	tagInnerData    = 2 // inner ContextData
+	tagMechTypes    = 3 // DER MechTypeList the MICs cover
+	tagMICSent      = 4 // we made a mechListMIC
+	tagPeerMIC      = 5 // the peer's mechListMIC, verified
+	tagNTLM         = 6 // the inner mechanism is NTLM (MS-SPNG 3.3.5.1 reset)
+	tagInfo         = 7 // the inner PackageInfo, a nested blob with the fields below
+	tagInfoComment  = 10
 	tagInfoCaps     = 11
 	tagInfoVersion  = 12
 	tagInfoRPCID    = 13
@@ -39,22 +40,31 @@ func (c *negContext) contextData() []byte {
 			w.Bytes(tagPeerMIC, c.peerMIC)
 		}
 	}
-	writeInfo(w, c.sel.info)
+	w.Bytes(tagInfo, c.sel.infoBlob)
 	return w.Finish()
 }
 
-func writeInfo(w *ctxdata.Writer, info sspi.PackageInfo) {
-	w.String(tagInfoComment, info.Comment).
+// encodeInfo is the inner PackageInfo as ContextData carries it (computed
+// once per inner package).
+func encodeInfo(info sspi.PackageInfo) []byte {
+	return ctxdata.NewWriter("info").
+		String(tagInfoComment, info.Comment).
 		Uint64(tagInfoCaps, uint64(info.Capabilities)).
 		Uint64(tagInfoVersion, uint64(info.Version)).
 		Uint64(tagInfoRPCID, uint64(info.RPCID)).
 		Uint64(tagInfoMaxToken, uint64(info.MaxToken)).
 		String(tagInfoOIDs, strings.Join(info.OIDs, ",")).
-		Uint64(tagInfoPriority, uint64(int64(info.Priority)))
+		Uint64(tagInfoPriority, uint64(int64(info.Priority))).
+		Finish()
 }
 
-func readInfo(r *ctxdata.Reader, name string) (sspi.PackageInfo, error) {
-	info := sspi.PackageInfo{Name: name, Comment: r.String(tagInfoComment)}
+func readInfo(b []byte, name string) (sspi.PackageInfo, error) {
+	info := sspi.PackageInfo{Name: name}
+	r, err := ctxdata.Parse(b)
+	if err != nil || r.Package != "info" {
+		return info, ctxdata.ErrFormat
+	}
+	info.Comment = r.String(tagInfoComment)
 	var vals [5]uint64
 	for i, tag := range []uint16{tagInfoCaps, tagInfoVersion, tagInfoRPCID, tagInfoMaxToken, tagInfoPriority} {
 		v, err := r.Uint64(tag)
@@ -111,7 +121,7 @@ func (u *UserMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext
 	if ip == nil {
 		return nil, &sspi.Error{Op: "Negotiate.InitUserModeContext", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "no user-mode package " + name}
 	}
-	info, err := readInfo(r, name)
+	info, err := readInfo(r.Bytes(tagInfo), name)
 	if err != nil {
 		return nil, badData("bad package info")
 	}
@@ -189,8 +199,7 @@ func (u *userContext) ExportContext() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := ctxdata.NewWriter(PackageName).String(tagInnerName, u.info.Name).Bytes(tagInnerData, data)
-	writeInfo(w, u.info)
+	w := ctxdata.NewWriter(PackageName).String(tagInnerName, u.info.Name).Bytes(tagInnerData, data).Bytes(tagInfo, encodeInfo(u.info))
 	return w.Finish(), nil
 }
 
