@@ -137,13 +137,7 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 	if cc.cred.anonymous {
 		flags |= NegotiateAnonymous
 	}
-	serverAV, err := ParseAvPairs(chal.TargetInfo)
-	if len(chal.TargetInfo) == 0 {
-		serverAV, err = nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
+	serverAV := chal.targetInfo
 	var cchal [8]byte
 	if err := p.random(cchal[:]); err != nil {
 		return nil, nil, iscErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
@@ -173,7 +167,7 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 		if hasTS {
 			ts = binary.LittleEndian.Uint64(tsv)
 		}
-		av := append(AvPairs(nil), serverAV...)
+		av := append(make(AvPairs, 0, len(serverAV)+3), serverAV...)
 		var avFlags [4]byte
 		if f, ok := serverAV.Get(AvFlags); ok {
 			copy(avFlags[:], f)

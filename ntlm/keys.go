@@ -28,7 +28,8 @@ func NTOWFv1(password string) [16]byte {
 // LMOWFv2.
 func NTOWFv2(ntHash [16]byte, user, domain string) [16]byte {
 	m := hmac.New(md5.New, ntHash[:])
-	m.Write(toUTF16(strings.ToUpper(user) + domain))
+	var buf [128]byte
+	m.Write(appendUTF16(appendUTF16(buf[:0], strings.ToUpper(user)), domain))
 	var out [16]byte
 	copy(out[:], m.Sum(nil))
 	return out

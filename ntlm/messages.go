@@ -116,7 +116,7 @@ type AvPairs []AvPair
 // buffer, a missing terminator or a repeated identifier is
 // SEC_E_INVALID_TOKEN.
 func ParseAvPairs(b []byte) (AvPairs, error) {
-	var out AvPairs
+	out := make(AvPairs, 0, 8)
 	var seen uint32
 	for {
 		if len(b) < 4 {
@@ -228,6 +228,8 @@ type ChallengeMessage struct {
 	ServerChallenge [8]byte
 	TargetInfo      []byte // raw AV_PAIR list, as the MIC and NTLMv2 response need it
 	Version         *Version
+
+	targetInfo AvPairs // TargetInfo parsed, when ParseChallenge read it
 }
 
 // AuthenticateMessage is AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3).
@@ -451,7 +453,7 @@ func ParseChallenge(b []byte) (*ChallengeMessage, error) {
 	}
 	m.TargetInfo = r.bytes(ti)
 	if len(m.TargetInfo) > 0 {
-		if _, err := ParseAvPairs(m.TargetInfo); err != nil {
+		if m.targetInfo, err = ParseAvPairs(m.TargetInfo); err != nil {
 			return nil, err
 		}
 	}
@@ -581,11 +583,18 @@ func (w *writer) payload(at int, v []byte) {
 	w.b = append(w.b, v...)
 }
 
-func toUTF16(s string) []byte {
-	u := utf16.Encode([]rune(s))
-	b := make([]byte, 2*len(u))
-	for i, c := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], c)
+func toUTF16(s string) []byte { return appendUTF16(make([]byte, 0, 2*len(s)), s) }
+
+// appendUTF16 appends s in UTF-16LE.
+func appendUTF16(b []byte, s string) []byte {
+	for _, r := range s {
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			b = binary.LittleEndian.AppendUint16(b, uint16(r1))
+			b = binary.LittleEndian.AppendUint16(b, uint16(r2))
+			continue
+		}
+		b = binary.LittleEndian.AppendUint16(b, uint16(r))
 	}
 	return b
 }
