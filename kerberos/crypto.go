@@ -166,6 +166,11 @@ func (a *aesSHA1) sealInPlace(usage uint32, b []byte) ([12]byte, error) {
 }
 
 func (a *aesSHA1) decrypt(usage uint32, ct []byte) ([]byte, error) {
+	return a.open(usage, append([]byte(nil), ct...))
+}
+
+// open is decrypt in place: ct is overwritten and the plaintext aliases it.
+func (a *aesSHA1) open(usage uint32, ct []byte) ([]byte, error) {
 	if len(ct) < aes.BlockSize+12 {
 		return nil, errIntegrity
 	}
@@ -174,13 +179,15 @@ func (a *aesSHA1) decrypt(usage uint32, ct []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := ct[:len(ct)-12]
-	pt := make([]byte, len(body))
+	var want [12]byte
+	copy(want[:], ct[len(ct)-12:])
+	pt := body
 	ctsDecrypt(s.ke, pt, body)
 	s.ki.Reset()
 	s.ki.Write(pt)
 	var mac [sha1.Size]byte
 	sum := s.ki.Sum(mac[:0])
-	if subtle.ConstantTimeCompare(sum[:12], ct[len(ct)-12:]) != 1 {
+	if subtle.ConstantTimeCompare(sum[:12], want[:]) != 1 {
 		return nil, errIntegrity
 	}
 	return pt[aes.BlockSize:], nil
@@ -221,15 +228,25 @@ func aesDK(base cipher.Block, keyLen int, usage uint32, kind byte) []byte {
 // zero, as RFC 3962 section 5 specifies (CBC-CS3: the last two blocks are
 // always swapped). len(b) must be at least one block.
 func ctsEncrypt(blk cipher.Block, b []byte) {
+	var iv [aes.BlockSize]byte
+	ctsEncryptIV(blk, iv[:], b)
+}
+
+// ctsEncryptIV is ctsEncrypt chained from iv, for the tail of a message
+// whose head was CBC-encrypted separately.
+func ctsEncryptIV(blk cipher.Block, iv, b []byte) {
 	const bs = aes.BlockSize
 	n := len(b)
 	if n == bs {
-		blk.Encrypt(b, b)
+		var x [bs]byte
+		for i := range x {
+			x[i] = b[i] ^ iv[i]
+		}
+		blk.Encrypt(b, x[:])
 		return
 	}
 	full := (n - 1) / bs // whole blocks before the last (possibly partial) one
-	var iv [bs]byte
-	cipher.NewCBCEncrypter(blk, iv[:]).CryptBlocks(b[:full*bs], b[:full*bs])
+	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(b[:full*bs], b[:full*bs])
 	// last block, zero padded, chained from C[full-1]
 	var last [bs]byte
 	r := n - full*bs
@@ -247,7 +264,7 @@ func ctsEncrypt(blk cipher.Block, b []byte) {
 }
 
 // ctsDecrypt is the inverse of ctsEncrypt; dst and src have the same length
-// and may not overlap partially.
+// and either are the same slice or do not overlap.
 func ctsDecrypt(blk cipher.Block, dst, src []byte) {
 	const bs = aes.BlockSize
 	n := len(src)
@@ -257,17 +274,21 @@ func ctsDecrypt(blk cipher.Block, dst, src []byte) {
 	}
 	full := (n - 1) / bs
 	r := n - full*bs
-	var iv [bs]byte
+	var iv, cn, cfull [bs]byte
 	if full > 1 {
-		cipher.NewCBCDecrypter(blk, iv[:]).CryptBlocks(dst[:(full-1)*bs], src[:(full-1)*bs])
-		copy(iv[:], src[(full-2)*bs:(full-1)*bs])
+		copy(iv[:], src[(full-2)*bs:(full-1)*bs]) // before an in-place decrypt overwrites it
 	}
 	// src[(full-1)*bs:full*bs] is Cn (the encrypted last block), src[full*bs:] is C(full)[:r].
-	var d, cfull [bs]byte
-	blk.Decrypt(d[:], src[(full-1)*bs:full*bs])
+	copy(cn[:], src[(full-1)*bs:full*bs])
 	copy(cfull[:], src[full*bs:])
+	if full > 1 {
+		var zero [bs]byte
+		cipher.NewCBCDecrypter(blk, zero[:]).CryptBlocks(dst[:(full-1)*bs], src[:(full-1)*bs])
+	}
+	var d [bs]byte
+	blk.Decrypt(d[:], cn[:])
 	copy(cfull[r:], d[r:])
-	last := make([]byte, r)
+	var last [bs]byte
 	for i := 0; i < r; i++ {
 		last[i] = d[i] ^ cfull[i]
 	}
@@ -276,7 +297,60 @@ func ctsDecrypt(blk cipher.Block, dst, src []byte) {
 		d[i] ^= iv[i]
 	}
 	copy(dst[(full-1)*bs:], d[:])
-	copy(dst[full*bs:], last)
+	copy(dst[full*bs:], last[:r])
+}
+
+// sealSSPI is the in-place RFC 4121 sealed wrap for SealMessage: data is
+// encrypted where it lies and the returned token is what goes in front of
+// it, so that token || data is the wrap token rotated by RRC = 28. It
+// handles len(data) >= 32; shorter messages take the copying path.
+//
+// The plaintext is confounder || data || header; its ciphertext C || MAC
+// rotated right by 28 is C[L-16:] || MAC || C[:16] || C[16:16+n].
+func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data []byte) ([]byte, error) {
+	const bs = aes.BlockSize
+	s, err := a.slot(usage)
+	if err != nil {
+		return nil, err
+	}
+	n := len(data)
+	tok := make([]byte, 16+16+12+16)
+	copy(tok, hdr[:])
+	tok[6], tok[7] = 0, 16+12 // RRC in the outer header only
+	conf := tok[44:60]
+	if _, err := rand.Read(conf); err != nil {
+		return nil, err
+	}
+	s.ki.Reset()
+	s.ki.Write(conf)
+	s.ki.Write(data)
+	s.ki.Write(hdr[:])
+	var mac [sha1.Size]byte
+	copy(tok[32:44], s.ki.Sum(mac[:0]))
+	// C0 = E(confounder), then the data's whole blocks in place, leaving
+	// the last 16+q data/header bytes (q = n mod 16, or 16 when 0) to the
+	// stealing step together with the header.
+	var iv [bs]byte
+	blk := s.ke
+	blk.Encrypt(conf, conf) // IV zero
+	q := n % bs
+	if q == 0 {
+		q = bs
+	}
+	head := n - q
+	copy(iv[:], conf)
+	if head > 0 {
+		cipher.NewCBCEncrypter(blk, iv[:]).CryptBlocks(data[:head], data[:head])
+		copy(iv[:], data[head-bs:head])
+	}
+	var tail [2 * bs]byte
+	copy(tail[:], data[head:])
+	copy(tail[q:], hdr[:])
+	t := tail[:q+bs]
+	ctsEncryptIV(blk, iv[:], t)
+	copy(data[head:], t[:q])
+	copy(tok[16:32], t[q:])
+	return tok, nil
 }
 
 // generic runs any gokrb5 enctype through its EncryptMessage and

@@ -189,7 +189,28 @@ func (m *msgState) wrap(data []byte, conf, sspiLayout bool) ([]byte, error) {
 	return out, nil
 }
 
-// unwrap verifies and opens a wrap token, accepting any RRC.
+// sealInPlace is the sealed wrap of SealMessage without copies: data is
+// encrypted where it lies, and the returned token goes in front of it. It
+// reports false when the fast path does not apply (then use wrap).
+func (m *msgState) sealInPlace(data []byte) ([]byte, bool, error) {
+	a, ok := m.prof.(*aesSHA1)
+	if !ok || len(data) < 32 {
+		return nil, false, nil
+	}
+	seal, _, _, _ := m.usages()
+	var hdr [16]byte
+	hdr[0], hdr[1], hdr[2], hdr[3] = 0x05, 0x04, m.cfxFlags(true), 0xff
+	binary.BigEndian.PutUint64(hdr[8:], m.sendSeq)
+	tok, err := a.sealSSPI(seal, &hdr, data)
+	if err != nil {
+		return nil, true, statusErr(sspi.SEC_E_INTERNAL_ERROR, "encrypt failed")
+	}
+	m.sendSeq++
+	return tok, true, nil
+}
+
+// unwrap verifies and opens a wrap token, accepting any RRC. It works in
+// place: tok is overwritten and the result aliases it.
 func (m *msgState) unwrap(tok []byte) (data []byte, conf bool, err error) {
 	if m.prof == nil {
 		return m.rc4Unwrap(tok)
@@ -210,14 +231,17 @@ func (m *msgState) unwrap(tok []byte) (data []byte, conf bool, err error) {
 		return nil, false, tokenErr("empty wrap token")
 	}
 	if rrc %= len(body); rrc != 0 {
-		b := make([]byte, len(body))
-		copy(b, body[rrc:])
-		copy(b[len(body)-rrc:], body[:rrc])
-		body = b
+		rotateLeft(body, rrc)
 	}
 	conf = flags&cfxSealed != 0
 	if conf {
-		pt, err := m.prof.decrypt(seal, body)
+		var pt []byte
+		var err error
+		if a, ok := m.prof.(*aesSHA1); ok {
+			pt, err = a.open(seal, body)
+		} else {
+			pt, err = m.prof.decrypt(seal, body)
+		}
 		if err != nil {
 			return nil, true, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "wrap token integrity check failed")
 		}
@@ -243,9 +267,6 @@ func (m *msgState) unwrap(tok []byte) (data []byte, conf bool, err error) {
 		ck := m.prof.checksum(seal, data, hdr[:])
 		if subtle.ConstantTimeCompare(ck, body[len(body)-mac:]) != 1 {
 			return nil, false, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "wrap token checksum mismatch")
-		}
-		if rrc == 0 && len(data) > 0 && &data[0] == &tok[16] {
-			data = append([]byte(nil), data...)
 		}
 	}
 	if err := m.recv.check(seq); err != nil {
@@ -468,4 +489,18 @@ func (m *msgState) rc4Unwrap(tok []byte) ([]byte, bool, error) {
 		return nil, conf, err
 	}
 	return body[8 : len(body)-pad], conf, nil
+}
+
+// rotateLeft rotates b left by k bytes in place (undoing RFC 4121 RRC).
+func rotateLeft(b []byte, k int) {
+	if k <= 64 {
+		var tmp [64]byte
+		copy(tmp[:k], b[:k])
+		copy(b, b[k:])
+		copy(b[len(b)-k:], tmp[:k])
+		return
+	}
+	tmp := append([]byte(nil), b[:k]...)
+	copy(b, b[k:])
+	copy(b[len(b)-k:], tmp)
 }

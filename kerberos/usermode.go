@@ -250,6 +250,16 @@ func (c *userContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 			return statusErr(sspi.SEC_E_BUFFER_TOO_SMALL, "rc4-hmac needs a SECBUFFER_PADDING")
 		}
 	}
+	if conf && len(bufs) == 1 && padLen == 0 {
+		tok, ok, err := c.s.sealInPlace(bufs[0].Buffer)
+		if err != nil {
+			return err
+		}
+		if ok {
+			tb.Buffer = append(tb.Buffer[:0], tok...)
+			return nil
+		}
+	}
 	tok, err := c.s.wrap(data, conf, true)
 	if err != nil {
 		return err
