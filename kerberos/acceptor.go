@@ -121,8 +121,8 @@ func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (type
 	var best types.EncryptionKey
 	bestKVNO := -1
 	principalSeen := false
-	for _, e := range c.kt.Entries {
-		if strings.Join(e.Principal.Components, "/") != name || e.Principal.Realm != realm {
+	for i, e := range c.kt.Entries {
+		if c.ktNames[i] != name || e.Principal.Realm != realm {
 			continue
 		}
 		principalSeen = true

@@ -74,172 +74,183 @@ type authenticator struct {
 	Seq       uint64
 }
 
-// explicit reads [n] EXPLICIT and hands the inner element to f.
-func explicit(s *cryptobyte.String, n uint8, f func(*cryptobyte.String) bool) bool {
+// field reads [n] EXPLICIT and returns its content (the inner element).
+func field(s *cryptobyte.String, n uint8) (cryptobyte.String, bool) {
 	var in cryptobyte.String
-	return s.ReadASN1(&in, ctxTag(n)) && f(&in) && in.Empty()
+	ok := s.ReadASN1(&in, ctxTag(n))
+	return in, ok
 }
 
-// optExplicit is explicit for an OPTIONAL field.
-func optExplicit(s *cryptobyte.String, n uint8, f func(*cryptobyte.String) bool) bool {
+// optField reads an OPTIONAL [n] EXPLICIT; present is false when absent.
+func optField(s *cryptobyte.String, n uint8) (in cryptobyte.String, present, ok bool) {
 	if !s.PeekASN1Tag(ctxTag(n)) {
-		return true
+		return nil, false, true
 	}
-	return explicit(s, n, f)
+	in, ok = field(s, n)
+	return in, true, ok
 }
 
-func readInt32(v *int32) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var i int64
-		if !s.ReadASN1Int64WithTag(&i, cbasn1.INTEGER) || i < -1<<31 || i > 1<<32-1 {
-			return false
-		}
-		*v = int32(i)
-		return true
+// intOf reads an INTEGER that fits Int32 or UInt32, and nothing else.
+func intOf(s cryptobyte.String) (int64, bool) {
+	var i int64
+	if !s.ReadASN1Int64WithTag(&i, cbasn1.INTEGER) || !s.Empty() || i < -1<<31 || i > 1<<32-1 {
+		return 0, false
 	}
+	return i, true
 }
 
-func readInt(v *int) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var i int64
-		if !s.ReadASN1Int64WithTag(&i, cbasn1.INTEGER) || i < -1<<31 || i > 1<<32-1 {
-			return false
-		}
-		*v = int(i)
-		return true
+func stringOf(s cryptobyte.String) (string, bool) {
+	var b cryptobyte.String
+	if !s.ReadASN1(&b, tagGeneralString) || !s.Empty() {
+		return "", false
 	}
+	return string(b), true
 }
 
-func readGeneralString(v *string) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var b cryptobyte.String
-		if !s.ReadASN1(&b, tagGeneralString) {
-			return false
-		}
-		*v = string(b)
-		return true
+func octetsOf(s cryptobyte.String) ([]byte, bool) {
+	var b cryptobyte.String
+	if !s.ReadASN1(&b, cbasn1.OCTET_STRING) || !s.Empty() {
+		return nil, false
 	}
+	return b, true
 }
 
-func readOctets(v *[]byte) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var b cryptobyte.String
-		if !s.ReadASN1(&b, cbasn1.OCTET_STRING) {
-			return false
-		}
-		*v = b
-		return true
+// timeOf reads a KerberosTime, GeneralizedTime "YYYYMMDDHHMMSSZ".
+func timeOf(s cryptobyte.String) (time.Time, bool) {
+	var b cryptobyte.String
+	if !s.ReadASN1(&b, cbasn1.GeneralizedTime) || !s.Empty() || len(b) != 15 || b[14] != 'Z' {
+		return time.Time{}, false
 	}
-}
-
-// readKerberosTime reads a GeneralizedTime "YYYYMMDDHHMMSSZ".
-func readKerberosTime(v *time.Time) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var b cryptobyte.String
-		if !s.ReadASN1(&b, cbasn1.GeneralizedTime) || len(b) != 15 || b[14] != 'Z' {
-			return false
-		}
-		d := func(i, n int) int {
-			x := 0
-			for _, c := range b[i : i+n] {
-				if c < '0' || c > '9' {
-					return -1
-				}
-				x = x*10 + int(c-'0')
+	d := func(i, n int) int {
+		x := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
 			}
-			return x
+			x = x*10 + int(c-'0')
 		}
-		y, mo, dd, h, mi, se := d(0, 4), d(4, 2), d(6, 2), d(8, 2), d(10, 2), d(12, 2)
-		if y < 0 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 {
-			return false
-		}
-		*v = time.Date(y, time.Month(mo), dd, h, mi, se, 0, time.UTC)
-		return true
+		return x
 	}
+	y, mo, dd, h, mi, se := d(0, 4), d(4, 2), d(6, 2), d(8, 2), d(10, 2), d(12, 2)
+	if y < 0 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), dd, h, mi, se, 0, time.UTC), true
 }
 
-func readFlags(v *uint32) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var bs cbasn1.Tag = cbasn1.BIT_STRING
-		var b cryptobyte.String
-		if !s.ReadASN1(&b, bs) || len(b) < 1 || b[0] > 7 {
-			return false
-		}
-		var f [4]byte
-		copy(f[:], b[1:])
-		*v = uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3])
-		return true
+// flagsOf reads KerberosFlags (a BIT STRING) into a uint32, bit 0 as the
+// most significant.
+func flagsOf(s cryptobyte.String) (uint32, bool) {
+	var b cryptobyte.String
+	if !s.ReadASN1(&b, cbasn1.BIT_STRING) || !s.Empty() || len(b) < 1 || b[0] > 7 {
+		return 0, false
 	}
+	var f [4]byte
+	copy(f[:], b[1:])
+	return uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3]), true
 }
 
-func readPrincipal(p *principalName) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var seq cryptobyte.String
-		if !s.ReadASN1(&seq, cbasn1.SEQUENCE) {
-			return false
-		}
-		if !explicit(&seq, 0, readInt32(&p.NameType)) {
-			return false
-		}
-		return explicit(&seq, 1, func(in *cryptobyte.String) bool {
-			var names cryptobyte.String
-			if !in.ReadASN1(&names, cbasn1.SEQUENCE) {
-				return false
-			}
-			for !names.Empty() {
-				var n string
-				if len(p.Names) >= 16 || !readGeneralString(&n)(&names) {
-					return false
-				}
-				p.Names = append(p.Names, n)
-			}
-			return true
-		}) && seq.Empty()
+func principalOf(s cryptobyte.String) (principalName, bool) {
+	var p principalName
+	var seq, names cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
+		return p, false
 	}
+	f0, ok0 := field(&seq, 0)
+	f1, ok1 := field(&seq, 1)
+	if !ok0 || !ok1 || !seq.Empty() || !f1.ReadASN1(&names, cbasn1.SEQUENCE) || !f1.Empty() {
+		return p, false
+	}
+	nt, ok := intOf(f0)
+	if !ok {
+		return p, false
+	}
+	p.NameType = int32(nt)
+	for !names.Empty() {
+		var n cryptobyte.String
+		if len(p.Names) >= 16 || !names.ReadASN1(&n, tagGeneralString) {
+			return p, false
+		}
+		p.Names = append(p.Names, string(n))
+	}
+	return p, true
 }
 
-func readEncryptedData(e *encryptedData) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var seq cryptobyte.String
-		return s.ReadASN1(&seq, cbasn1.SEQUENCE) &&
-			explicit(&seq, 0, readInt32(&e.EType)) &&
-			optExplicit(&seq, 1, readInt(&e.KVNO)) &&
-			explicit(&seq, 2, readOctets(&e.Cipher)) && seq.Empty()
+func encryptedDataOf(s cryptobyte.String) (encryptedData, bool) {
+	var e encryptedData
+	var seq cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
+		return e, false
 	}
-}
-
-func readKey(k *encryptionKey) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var seq cryptobyte.String
-		return s.ReadASN1(&seq, cbasn1.SEQUENCE) &&
-			explicit(&seq, 0, readInt32(&k.KeyType)) &&
-			explicit(&seq, 1, readOctets(&k.Value)) && seq.Empty()
+	f0, ok0 := field(&seq, 0)
+	f1, has1, ok1 := optField(&seq, 1)
+	f2, ok2 := field(&seq, 2)
+	if !ok0 || !ok1 || !ok2 || !seq.Empty() {
+		return e, false
 	}
-}
-
-func readAuthData(ad *[]adEntry) func(*cryptobyte.String) bool {
-	return func(s *cryptobyte.String) bool {
-		var seq cryptobyte.String
-		if !s.ReadASN1(&seq, cbasn1.SEQUENCE) {
-			return false
+	et, ok := intOf(f0)
+	if !ok {
+		return e, false
+	}
+	e.EType = int32(et)
+	if has1 {
+		kv, ok := intOf(f1)
+		if !ok {
+			return e, false
 		}
-		for !seq.Empty() {
-			var e adEntry
-			var es cryptobyte.String
-			if len(*ad) >= 64 || !seq.ReadASN1(&es, cbasn1.SEQUENCE) ||
-				!explicit(&es, 0, readInt32(&e.Type)) || !explicit(&es, 1, readOctets(&e.Data)) || !es.Empty() {
-				return false
-			}
-			*ad = append(*ad, e)
-		}
-		return true
+		e.KVNO = int(kv)
 	}
+	e.Cipher, ok = octetsOf(f2)
+	return e, ok
 }
 
-func skip(s *cryptobyte.String) bool {
-	var tag cbasn1.Tag
-	var v cryptobyte.String
-	return s.ReadAnyASN1(&v, &tag)
+func keyOf(s cryptobyte.String) (encryptionKey, bool) {
+	var k encryptionKey
+	var seq cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
+		return k, false
+	}
+	f0, ok0 := field(&seq, 0)
+	f1, ok1 := field(&seq, 1)
+	if !ok0 || !ok1 || !seq.Empty() {
+		return k, false
+	}
+	kt, ok := intOf(f0)
+	if !ok {
+		return k, false
+	}
+	k.KeyType = int32(kt)
+	k.Value, ok = octetsOf(f1)
+	return k, ok
+}
+
+func authDataOf(s cryptobyte.String) ([]adEntry, bool) {
+	var seq cryptobyte.String
+	if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
+		return nil, false
+	}
+	var ad []adEntry
+	for !seq.Empty() {
+		var es cryptobyte.String
+		if len(ad) >= 64 || !seq.ReadASN1(&es, cbasn1.SEQUENCE) {
+			return nil, false
+		}
+		f0, ok0 := field(&es, 0)
+		f1, ok1 := field(&es, 1)
+		if !ok0 || !ok1 || !es.Empty() {
+			return nil, false
+		}
+		t, ok := intOf(f0)
+		if !ok {
+			return nil, false
+		}
+		d, ok := octetsOf(f1)
+		if !ok {
+			return nil, false
+		}
+		ad = append(ad, adEntry{Type: int32(t), Data: d})
+	}
+	return ad, true
 }
 
 // decodeAPReq decodes KRB_AP_REQ (RFC 4120 section 5.5.1).
@@ -250,21 +261,49 @@ func decodeAPReq(b []byte) (*apReq, bool) {
 		return nil, false
 	}
 	var r apReq
-	var pvno, mt int
-	ok := explicit(&seq, 0, readInt(&pvno)) && pvno == 5 &&
-		explicit(&seq, 1, readInt(&mt)) && mt == 14 &&
-		explicit(&seq, 2, readFlags(&r.Options)) &&
-		explicit(&seq, 3, func(in *cryptobyte.String) bool {
-			var tb, ts cryptobyte.String
-			var vno int
-			return in.ReadASN1(&tb, appTag(1)) && tb.ReadASN1(&ts, cbasn1.SEQUENCE) && tb.Empty() &&
-				explicit(&ts, 0, readInt(&vno)) && vno == 5 &&
-				explicit(&ts, 1, readGeneralString(&r.Realm)) &&
-				explicit(&ts, 2, readPrincipal(&r.SName)) &&
-				explicit(&ts, 3, readEncryptedData(&r.TktEnc)) && ts.Empty()
-		}) &&
-		explicit(&seq, 4, readEncryptedData(&r.Auth)) && seq.Empty()
-	if !ok || len(r.SName.Names) == 0 {
+	f0, ok0 := field(&seq, 0)
+	f1, ok1 := field(&seq, 1)
+	f2, ok2 := field(&seq, 2)
+	f3, ok3 := field(&seq, 3)
+	f4, ok4 := field(&seq, 4)
+	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 || !seq.Empty() {
+		return nil, false
+	}
+	if v, ok := intOf(f0); !ok || v != 5 {
+		return nil, false
+	}
+	if v, ok := intOf(f1); !ok || v != 14 {
+		return nil, false
+	}
+	var ok bool
+	if r.Options, ok = flagsOf(f2); !ok {
+		return nil, false
+	}
+	// Ticket ::= [APPLICATION 1] SEQUENCE { tkt-vno [0], realm [1], sname [2], enc-part [3] }
+	var tb, ts cryptobyte.String
+	if !f3.ReadASN1(&tb, appTag(1)) || !f3.Empty() || !tb.ReadASN1(&ts, cbasn1.SEQUENCE) || !tb.Empty() {
+		return nil, false
+	}
+	t0, okA := field(&ts, 0)
+	t1, okB := field(&ts, 1)
+	t2, okC := field(&ts, 2)
+	t3, okD := field(&ts, 3)
+	if !okA || !okB || !okC || !okD || !ts.Empty() {
+		return nil, false
+	}
+	if v, ok := intOf(t0); !ok || v != 5 {
+		return nil, false
+	}
+	if r.Realm, ok = stringOf(t1); !ok {
+		return nil, false
+	}
+	if r.SName, ok = principalOf(t2); !ok || len(r.SName.Names) == 0 {
+		return nil, false
+	}
+	if r.TktEnc, ok = encryptedDataOf(t3); !ok {
+		return nil, false
+	}
+	if r.Auth, ok = encryptedDataOf(f4); !ok {
 		return nil, false
 	}
 	return &r, true
@@ -278,19 +317,53 @@ func decodeEncTicketPart(b []byte) (*encTicketPart, bool) {
 		return nil, false
 	}
 	var e encTicketPart
-	ok := explicit(&seq, 0, readFlags(&e.Flags)) &&
-		explicit(&seq, 1, readKey(&e.Key)) &&
-		explicit(&seq, 2, readGeneralString(&e.CRealm)) &&
-		explicit(&seq, 3, readPrincipal(&e.CName)) &&
-		explicit(&seq, 4, skip) && // transited
-		explicit(&seq, 5, readKerberosTime(&e.AuthTime)) &&
-		optExplicit(&seq, 6, readKerberosTime(&e.StartTime)) &&
-		explicit(&seq, 7, readKerberosTime(&e.EndTime)) &&
-		optExplicit(&seq, 8, readKerberosTime(&e.RenewTill)) &&
-		optExplicit(&seq, 9, skip) && // caddr
-		optExplicit(&seq, 10, readAuthData(&e.AuthData)) && seq.Empty()
-	if !ok {
+	f0, ok0 := field(&seq, 0)
+	f1, ok1 := field(&seq, 1)
+	f2, ok2 := field(&seq, 2)
+	f3, ok3 := field(&seq, 3)
+	_, ok4 := field(&seq, 4) // transited
+	f5, ok5 := field(&seq, 5)
+	f6, has6, ok6 := optField(&seq, 6)
+	f7, ok7 := field(&seq, 7)
+	f8, has8, ok8 := optField(&seq, 8)
+	_, _, ok9 := optField(&seq, 9) // caddr
+	f10, has10, ok10 := optField(&seq, 10)
+	if !(ok0 && ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9 && ok10) || !seq.Empty() {
 		return nil, false
+	}
+	var ok bool
+	if e.Flags, ok = flagsOf(f0); !ok {
+		return nil, false
+	}
+	if e.Key, ok = keyOf(f1); !ok {
+		return nil, false
+	}
+	if e.CRealm, ok = stringOf(f2); !ok {
+		return nil, false
+	}
+	if e.CName, ok = principalOf(f3); !ok {
+		return nil, false
+	}
+	if e.AuthTime, ok = timeOf(f5); !ok {
+		return nil, false
+	}
+	if has6 {
+		if e.StartTime, ok = timeOf(f6); !ok {
+			return nil, false
+		}
+	}
+	if e.EndTime, ok = timeOf(f7); !ok {
+		return nil, false
+	}
+	if has8 {
+		if e.RenewTill, ok = timeOf(f8); !ok {
+			return nil, false
+		}
+	}
+	if has10 {
+		if e.AuthData, ok = authDataOf(f10); !ok {
+			return nil, false
+		}
 	}
 	return &e, true
 }
@@ -303,75 +376,130 @@ func decodeAuthenticator(b []byte) (*authenticator, bool) {
 		return nil, false
 	}
 	var a authenticator
-	var vno, seqNo int
-	ok := explicit(&seq, 0, readInt(&vno)) && vno == 5 &&
-		explicit(&seq, 1, readGeneralString(&a.CRealm)) &&
-		explicit(&seq, 2, readPrincipal(&a.CName)) &&
-		optExplicit(&seq, 3, func(in *cryptobyte.String) bool {
-			var cs cryptobyte.String
-			a.HasCksum = true
-			return in.ReadASN1(&cs, cbasn1.SEQUENCE) && explicit(&cs, 0, readInt32(&a.CksumType)) &&
-				explicit(&cs, 1, readOctets(&a.Cksum)) && cs.Empty()
-		}) &&
-		explicit(&seq, 4, readInt(&a.Cusec)) && a.Cusec >= 0 && a.Cusec < 1000000 &&
-		explicit(&seq, 5, readKerberosTime(&a.CTime)) &&
-		optExplicit(&seq, 6, readKey(&a.Subkey)) &&
-		optExplicit(&seq, 7, readInt(&seqNo)) &&
-		optExplicit(&seq, 8, skip) && seq.Empty()
-	if !ok {
+	f0, ok0 := field(&seq, 0)
+	f1, ok1 := field(&seq, 1)
+	f2, ok2 := field(&seq, 2)
+	f3, has3, ok3 := optField(&seq, 3)
+	f4, ok4 := field(&seq, 4)
+	f5, ok5 := field(&seq, 5)
+	f6, has6, ok6 := optField(&seq, 6)
+	f7, has7, ok7 := optField(&seq, 7)
+	_, _, ok8 := optField(&seq, 8)
+	if !(ok0 && ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) || !seq.Empty() {
 		return nil, false
 	}
-	a.Seq = uint64(uint32(seqNo))
+	if v, ok := intOf(f0); !ok || v != 5 {
+		return nil, false
+	}
+	var ok bool
+	if a.CRealm, ok = stringOf(f1); !ok {
+		return nil, false
+	}
+	if a.CName, ok = principalOf(f2); !ok {
+		return nil, false
+	}
+	if has3 {
+		var cs cryptobyte.String
+		if !f3.ReadASN1(&cs, cbasn1.SEQUENCE) || !f3.Empty() {
+			return nil, false
+		}
+		c0, okA := field(&cs, 0)
+		c1, okB := field(&cs, 1)
+		if !okA || !okB || !cs.Empty() {
+			return nil, false
+		}
+		t, ok := intOf(c0)
+		if !ok {
+			return nil, false
+		}
+		a.CksumType = int32(t)
+		if a.Cksum, ok = octetsOf(c1); !ok {
+			return nil, false
+		}
+		a.HasCksum = true
+	}
+	us, ok := intOf(f4)
+	if !ok || us < 0 || us >= 1000000 {
+		return nil, false
+	}
+	a.Cusec = int(us)
+	if a.CTime, ok = timeOf(f5); !ok {
+		return nil, false
+	}
+	if has6 {
+		if a.Subkey, ok = keyOf(f6); !ok {
+			return nil, false
+		}
+	}
+	if has7 {
+		sq, ok := intOf(f7)
+		if !ok {
+			return nil, false
+		}
+		a.Seq = uint64(uint32(sq))
+	}
 	return &a, true
 }
 
-func addExplicit(b *cryptobyte.Builder, n uint8, f cryptobyte.BuilderContinuation) {
-	b.AddASN1(ctxTag(n), f)
+// der appends a DER TLV (short tags only) to b.
+func der(b []byte, tag byte, content []byte) []byte {
+	b = append(b, tag)
+	n := len(content)
+	switch {
+	case n < 0x80:
+		b = append(b, byte(n))
+	case n <= 0xff:
+		b = append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		b = append(b, 0x82, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, content...)
 }
+
+// derInt is a DER INTEGER.
+func derInt(v int64) []byte {
+	var c [9]byte
+	i := 8
+	for {
+		c[i] = byte(v)
+		v >>= 8
+		if (v == 0 && c[i]&0x80 == 0) || (v == -1 && c[i]&0x80 != 0) {
+			break
+		}
+		i--
+	}
+	return der(nil, 0x02, c[i:])
+}
+
+// explicitTag is the [n] EXPLICIT context tag byte.
+func explicitTag(n byte) byte { return 0xa0 | n }
 
 // encodeAPRep builds KRB_AP_REP around an EncAPRepPart encrypted in the
 // session key (RFC 4120 section 5.5.2).
 func encodeAPRep(sessionKey encryptionKey, ctime time.Time, cusec int, subkey *encryptionKey, seq uint64) ([]byte, error) {
-	var pb cryptobyte.Builder
-	pb.AddASN1(appTag(27), func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			addExplicit(b, 0, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.GeneralizedTime, func(b *cryptobyte.Builder) {
-					b.AddBytes([]byte(ctime.UTC().Format("20060102150405Z")))
-				})
-			})
-			addExplicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(cusec)) })
-			if subkey != nil {
-				addExplicit(b, 2, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						addExplicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(subkey.KeyType)) })
-						addExplicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1OctetString(subkey.Value) })
-					})
-				})
-			}
-			addExplicit(b, 3, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(seq)) })
-		})
-	})
-	part, err := pb.Bytes()
-	if err != nil {
-		return nil, err
+	var body []byte
+	body = der(body, explicitTag(0), der(nil, 0x18, []byte(ctime.UTC().Format("20060102150405Z"))))
+	body = der(body, explicitTag(1), derInt(int64(cusec)))
+	if subkey != nil {
+		var k []byte
+		k = der(k, explicitTag(0), derInt(int64(subkey.KeyType)))
+		k = der(k, explicitTag(1), der(nil, 0x04, subkey.Value))
+		body = der(body, explicitTag(2), der(nil, 0x30, k))
 	}
+	body = der(body, explicitTag(3), derInt(int64(seq)))
+	part := der(nil, 0x7b, der(nil, 0x30, body)) // [APPLICATION 27]
 	ed, err := encryptEncPart(part, toGokrb5Key(sessionKey), usageAPRepEncPart)
 	if err != nil {
 		return nil, err
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(appTag(15), func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			addExplicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(5) })
-			addExplicit(b, 1, func(b *cryptobyte.Builder) { b.AddASN1Int64(15) })
-			addExplicit(b, 2, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					addExplicit(b, 0, func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(ed.EType)) })
-					addExplicit(b, 2, func(b *cryptobyte.Builder) { b.AddASN1OctetString(ed.Cipher) })
-				})
-			})
-		})
-	})
-	return b.Bytes()
+	var e []byte
+	e = der(e, explicitTag(0), derInt(int64(ed.EType)))
+	e = der(e, explicitTag(2), der(nil, 0x04, ed.Cipher))
+	var r []byte
+	r = der(r, explicitTag(0), derInt(5))
+	r = der(r, explicitTag(1), derInt(15))
+	r = der(r, explicitTag(2), der(nil, 0x30, e))
+	return der(nil, 0x6f, der(nil, 0x30, r)), nil // [APPLICATION 15]
 }

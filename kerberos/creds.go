@@ -38,7 +38,8 @@ type credential struct {
 
 	// inbound
 	kt       *keytab.Keytab
-	acceptAs string // "svc/host@REALM" or "svc/host", or "" for any
+	ktNames  []string // "svc/host" of each keytab entry
+	acceptAs string   // "svc/host@REALM" or "svc/host", or "" for any
 
 	mu sync.Mutex
 }
@@ -125,7 +126,7 @@ func (c *credential) loadKeytab(path, principal string) error {
 	if err != nil {
 		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "cannot load keytab "+path)
 	}
-	c.kt = kt
+	c.setKeytab(kt)
 	c.acceptAs = principal
 	if c.acceptAs == "" {
 		c.acceptAs = c.pkg.cfg.ServicePrincipal
@@ -346,4 +347,12 @@ func (c *credential) forwardedTGT() (messages.Ticket, messages.EncKDCRepPart, er
 		return messages.Ticket{}, messages.EncKDCRepPart{}, kdcErr("forwarded TGT", err)
 	}
 	return rep.Ticket, rep.DecryptedEncPart, nil
+}
+
+func (c *credential) setKeytab(kt *keytab.Keytab) {
+	c.kt = kt
+	c.ktNames = make([]string, len(kt.Entries))
+	for i, e := range kt.Entries {
+		c.ktNames[i] = strings.Join(e.Principal.Components, "/")
+	}
 }

@@ -84,10 +84,20 @@ type aesSHA1 struct {
 }
 
 type aesSlot struct {
-	ke  cipher.Block
-	ki  hash.Hash // HMAC-SHA1 with Ki, reset before use
-	kc  hash.Hash // HMAC-SHA1 with Kc
-	buf []byte
+	ke cipher.Block
+	ki hash.Hash // HMAC-SHA1 with Ki, reset before use
+	kc hash.Hash // HMAC-SHA1 with Kc, made on first checksum
+
+	base   cipher.Block
+	usage  uint32
+	keyLen int
+}
+
+func (s *aesSlot) checksumKey() hash.Hash {
+	if s.kc == nil {
+		s.kc = hmac.New(sha1.New, aesDK(s.base, s.keyLen, s.usage, 0x99))
+	}
+	return s.kc
 }
 
 func (a *aesSHA1) macSize() int  { return 12 }
@@ -112,12 +122,12 @@ func (a *aesSHA1) slot(usage uint32) (*aesSlot, error) {
 	if err != nil {
 		return nil, err
 	}
-	ke, ki, kc := aesDK(base, len(a.key), usage, 0xAA), aesDK(base, len(a.key), usage, 0x55), aesDK(base, len(a.key), usage, 0x99)
+	ke, ki := aesDK(base, len(a.key), usage, 0xAA), aesDK(base, len(a.key), usage, 0x55)
 	blk, err := aes.NewCipher(ke)
 	if err != nil {
 		return nil, err
 	}
-	s := &aesSlot{ke: blk, ki: hmac.New(sha1.New, ki), kc: hmac.New(sha1.New, kc)}
+	s := &aesSlot{ke: blk, ki: hmac.New(sha1.New, ki), base: base, usage: usage, keyLen: len(a.key)}
 	if p != nil {
 		*p = s
 	} else {
@@ -198,12 +208,13 @@ func (a *aesSHA1) checksum(usage uint32, parts ...[]byte) []byte {
 	if err != nil {
 		return nil
 	}
-	s.kc.Reset()
+	kc := s.checksumKey()
+	kc.Reset()
 	for _, p := range parts {
-		s.kc.Write(p)
+		kc.Write(p)
 	}
 	var mac [sha1.Size]byte
-	return append([]byte(nil), s.kc.Sum(mac[:0])[:12]...)
+	return append([]byte(nil), kc.Sum(mac[:0])[:12]...)
 }
 
 // nfolds caches n-fold(usage || kind) to 128 bits (RFC 3961 section 5.1).

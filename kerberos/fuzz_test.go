@@ -25,7 +25,7 @@ func FuzzAcceptAPReq(f *testing.F) {
 		}
 		kt.Entries = append(kt.Entries, k.Entries...)
 	}
-	cred := &credential{pkg: p, use: sspi.SECPKG_CRED_INBOUND, kt: kt}
+	cred := ktCred(p, kt)
 	f.Add(tr.APReq)
 	f.Add(rc4.APReq)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -42,10 +42,11 @@ func FuzzAcceptAPReq(f *testing.F) {
 func FuzzAPRep(f *testing.F) {
 	tr := loadTranscript(f, "aes256")
 	ap := parseAPReqToken(&testing.T{}, tr.OurAPReq)
-	c := &credential{kt: keytab.New()}
-	if err := c.kt.Unmarshal(tr.Keytab); err != nil {
+	kt := keytab.New()
+	if err := kt.Unmarshal(tr.Keytab); err != nil {
 		f.Fatal(err)
 	}
+	c := ktCred(nil, kt)
 	skey, err := c.serviceKey("HTTP/svc.localhost", ap.Ticket.Realm, ap.Ticket.EncPart.EType, ap.Ticket.EncPart.KVNO)
 	if err != nil {
 		f.Fatal(err)
@@ -82,7 +83,7 @@ func fuzzStates(f *testing.F) []*session {
 		if err := kt.Unmarshal(tr.Keytab); err != nil {
 			f.Fatal(err)
 		}
-		_, o, err := p.AcceptLsaModeContext(context.Background(), &credential{pkg: p, use: sspi.SECPKG_CRED_INBOUND, kt: kt}, nil,
+		_, o, err := p.AcceptLsaModeContext(context.Background(), ktCred(p, kt), nil,
 			&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 		if err != nil {
 			f.Fatal(err)
@@ -151,7 +152,7 @@ func FuzzDecode(f *testing.F) {
 	if !ok {
 		f.Fatal("recorded AP-REQ does not decode")
 	}
-	c := &credential{kt: kt}
+	c := ktCred(nil, kt)
 	skey, err := c.serviceKey("HTTP/svc.localhost", ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
 	if err != nil {
 		f.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 // The realm shared by the tests of this package, started by TestMain.
@@ -195,4 +196,11 @@ func writeFile(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ktCred is an inbound credential over a keytab already loaded.
+func ktCred(p *Package, kt *keytab.Keytab) *credential {
+	c := &credential{pkg: p, use: sspi.SECPKG_CRED_INBOUND}
+	c.setKeytab(kt)
+	return c
 }

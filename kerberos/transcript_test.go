@@ -313,7 +313,7 @@ func TestTranscriptReplayInitiator(t *testing.T) {
 				t.Fatal(err)
 			}
 			ap := parseAPReqToken(t, tr.OurAPReq)
-			c := &credential{kt: kt}
+			c := ktCred(nil, kt)
 			skey, err := c.serviceKey(ap.Ticket.SName.NameString[0]+"/"+ap.Ticket.SName.NameString[1], ap.Ticket.Realm, ap.Ticket.EncPart.EType, ap.Ticket.EncPart.KVNO)
 			if err != nil {
 				t.Fatal(err)

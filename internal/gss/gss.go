@@ -146,14 +146,38 @@ func Parse(b []byte) (Token, int, error) {
 	if ol == 0 || ol >= 0x80 || len(body) < 2+ol {
 		return t, 0, ErrMalformed
 	}
-	var oid asn1.ObjectIdentifier
-	rest, err := asn1.Unmarshal(body[:2+ol], &oid)
-	if err != nil || len(rest) != 0 {
-		return t, 0, ErrMalformed
+	if oid := knownOID(body[2 : 2+ol]); oid != nil {
+		t.Mech = oid
+	} else {
+		var oid asn1.ObjectIdentifier
+		rest, err := asn1.Unmarshal(body[:2+ol], &oid)
+		if err != nil || len(rest) != 0 {
+			return t, 0, ErrMalformed
+		}
+		t.Mech = oid
 	}
-	t.Mech = oid
 	t.Inner = body[2+ol:]
 	return t, total, nil
+}
+
+var known = []asn1.ObjectIdentifier{OIDKerberos, OIDKerberosMS, OIDSPNEGO, OIDNTLM}
+var knownDER = func() [][]byte {
+	var d [][]byte
+	for _, o := range known {
+		d = append(d, encodeOID(o))
+	}
+	return d
+}()
+
+// knownOID returns the well-known OID with these contents octets, without
+// decoding, or nil.
+func knownOID(b []byte) asn1.ObjectIdentifier {
+	for i, d := range knownDER {
+		if string(d) == string(b) {
+			return known[i]
+		}
+	}
+	return nil
 }
 
 // IsFramed reports whether b starts like an InitialContextToken.
