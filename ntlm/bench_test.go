@@ -24,6 +24,7 @@ func BenchmarkHandshake(b *testing.B) {
 	ctx := context.Background()
 	req := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY
 	b.ReportAllocs()
+	defer startCPU().report(b)
 	for b.Loop() {
 		c, out, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{ContextReq: req})
 		if err != nil {
@@ -69,6 +70,7 @@ func BenchmarkEncryptMessage(b *testing.B) {
 			msg := sealDesc(data)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			defer startCPU().report(b)
 			for b.Loop() {
 				if err := cu.SealMessage(0, msg, 0); err != nil {
 					b.Fatal(err)
@@ -130,6 +132,7 @@ func BenchmarkRawBound(b *testing.B) {
 			var sum [16]byte
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			defer startCPU().report(b)
 			for b.Loop() {
 				binary.LittleEndian.PutUint32(seq[:], 7)
 				m.Reset()
@@ -164,6 +167,7 @@ func BenchmarkClientLegs(b *testing.B) {
 	b.Run("gosspi", func(b *testing.B) {
 		cc := clientCred(b, p, ai)
 		b.ReportAllocs()
+		defer startCPU().report(b)
 		for b.Loop() {
 			c, _, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{})
 			if err != nil {
@@ -178,6 +182,7 @@ func BenchmarkClientLegs(b *testing.B) {
 		// AcquireCredentialsHandle inside the loop: the password is hashed
 		// every time, as go-ntlmssp does.
 		b.ReportAllocs()
+		defer startCPU().report(b)
 		for b.Loop() {
 			cc, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ai})
 			if err != nil {
@@ -194,6 +199,7 @@ func BenchmarkClientLegs(b *testing.B) {
 	})
 	b.Run("go-ntlmssp", func(b *testing.B) {
 		b.ReportAllocs()
+		defer startCPU().report(b)
 		for b.Loop() {
 			if _, err := ntlmssp.NewNegotiateMessage(testDomain, ""); err != nil {
 				b.Fatal(err)
@@ -210,6 +216,7 @@ func BenchmarkParseAuthenticate(b *testing.B) {
 	tok := realTokens(b, msgAuthenticate)[0]
 	b.SetBytes(int64(len(tok)))
 	b.ReportAllocs()
+	defer startCPU().report(b)
 	for b.Loop() {
 		if _, err := ParseAuthenticate(tok); err != nil {
 			b.Fatal(err)
@@ -223,6 +230,7 @@ func BenchmarkSign(b *testing.B) {
 	data := make([]byte, 1024)
 	b.SetBytes(1024)
 	b.ReportAllocs()
+	defer startCPU().report(b)
 	for b.Loop() {
 		msg := sealDesc(data)
 		if err := cu.MakeSignature(0, msg, 0); err != nil {

@@ -1,6 +1,7 @@
 package ntlm
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
@@ -30,44 +31,66 @@ type session struct {
 	sendStream, recvStream uint64
 }
 
-// ContextData tags.
+// ContextData tags. The fixed-size state travels in one field, so that a
+// blob has few fields (and parses without allocating much).
 const (
-	tagFlags uint16 = iota + 1
-	tagCtxFlags
-	tagClient
-	tagKey
-	tagSendSeq
-	tagRecvSeq
-	tagUser
-	tagDomain
-	tagWorkstation
-	tagTarget
-	tagAnonymous
-	tagSID
-	tagStart
-	tagExpiry
-	tagSendStream
-	tagRecvStream
+	tagState       uint16 = 1 // flags, ctxFlags, seqs, keystream counts, client, anonymous
+	tagKey         uint16 = 2
+	tagUser        uint16 = 3
+	tagDomain      uint16 = 4
+	tagWorkstation uint16 = 5 // omitted when empty
+	tagTarget      uint16 = 6 // omitted when empty
+	tagSID         uint16 = 7 // omitted when empty
+	tagLifetime    uint16 = 8 // start, expiry: Unix nanoseconds
+
+	stateSize = 4 + 4 + 4 + 4 + 8 + 8 + 1 + 1
 )
 
+func unixNano(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+func fromUnixNano(n uint64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n))
+}
+
 func (s *session) marshal() []byte {
+	var st [stateSize]byte
+	binary.BigEndian.PutUint32(st[0:], s.flags)
+	binary.BigEndian.PutUint32(st[4:], uint32(s.ctxFlags))
+	binary.BigEndian.PutUint32(st[8:], s.sendSeq)
+	binary.BigEndian.PutUint32(st[12:], s.recvSeq)
+	binary.BigEndian.PutUint64(st[16:], s.sendStream)
+	binary.BigEndian.PutUint64(st[24:], s.recvStream)
+	if s.client {
+		st[32] = 1
+	}
+	if s.anonymous {
+		st[33] = 1
+	}
+	var lt [16]byte
+	binary.BigEndian.PutUint64(lt[0:], unixNano(s.start))
+	binary.BigEndian.PutUint64(lt[8:], unixNano(s.expiry))
 	w := ctxdata.NewWriter(PackageName).
-		Uint64(tagFlags, uint64(s.flags)).
-		Uint64(tagCtxFlags, uint64(s.ctxFlags)).
-		Bool(tagClient, s.client).
+		Bytes(tagState, st[:]).
 		Bytes(tagKey, s.key[:]).
-		Uint64(tagSendSeq, uint64(s.sendSeq)).
-		Uint64(tagRecvSeq, uint64(s.recvSeq)).
 		String(tagUser, s.user).
 		String(tagDomain, s.domain).
-		String(tagWorkstation, s.workstation).
-		String(tagTarget, s.target).
-		Bool(tagAnonymous, s.anonymous).
-		String(tagSID, s.sid).
-		Time(tagStart, s.start).
-		Time(tagExpiry, s.expiry).
-		Uint64(tagSendStream, s.sendStream).
-		Uint64(tagRecvStream, s.recvStream)
+		Bytes(tagLifetime, lt[:])
+	for _, f := range []struct {
+		tag uint16
+		v   string
+	}{{tagWorkstation, s.workstation}, {tagTarget, s.target}, {tagSID, s.sid}} {
+		if f.v != "" {
+			w.String(f.tag, f.v)
+		}
+	}
 	return w.Finish()
 }
 
@@ -80,34 +103,28 @@ func parseSession(b []byte) (*session, error) {
 	if err != nil || r.Package != PackageName {
 		return nil, bad
 	}
-	s := &session{}
-	var u [6]uint64
-	for i, tag := range []uint16{tagFlags, tagCtxFlags, tagSendSeq, tagRecvSeq, tagSendStream, tagRecvStream} {
-		if u[i], err = r.Uint64(tag); err != nil {
-			return nil, bad
-		}
-	}
-	if u[0] > 0xFFFFFFFF || u[1] > 0xFFFFFFFF || u[2] > 0xFFFFFFFF || u[3] > 0xFFFFFFFF ||
-		u[4] > maxStreamReplay || u[5] > maxStreamReplay {
+	st, key, lt := r.Bytes(tagState), r.Bytes(tagKey), r.Bytes(tagLifetime)
+	if len(st) != stateSize || len(key) != 16 || len(lt) != 16 {
 		return nil, bad
 	}
-	s.flags, s.ctxFlags, s.sendSeq, s.recvSeq = uint32(u[0]), sspi.ContextFlags(u[1]), uint32(u[2]), uint32(u[3])
-	s.sendStream, s.recvStream = u[4], u[5]
-	key := r.Bytes(tagKey)
-	if len(key) != 16 {
+	s := &session{
+		flags:      binary.BigEndian.Uint32(st[0:]),
+		ctxFlags:   sspi.ContextFlags(binary.BigEndian.Uint32(st[4:])),
+		sendSeq:    binary.BigEndian.Uint32(st[8:]),
+		recvSeq:    binary.BigEndian.Uint32(st[12:]),
+		sendStream: binary.BigEndian.Uint64(st[16:]),
+		recvStream: binary.BigEndian.Uint64(st[24:]),
+		client:     st[32] == 1,
+		anonymous:  st[33] == 1,
+		start:      fromUnixNano(binary.BigEndian.Uint64(lt[0:])),
+		expiry:     fromUnixNano(binary.BigEndian.Uint64(lt[8:])),
+	}
+	if s.sendStream > maxStreamReplay || s.recvStream > maxStreamReplay {
 		return nil, bad
 	}
 	copy(s.key[:], key)
-	s.client = r.Bool(tagClient)
 	s.user, s.domain = r.String(tagUser), r.String(tagDomain)
-	s.workstation, s.target = r.String(tagWorkstation), r.String(tagTarget)
-	s.anonymous, s.sid = r.Bool(tagAnonymous), r.String(tagSID)
-	if s.start, err = r.Time(tagStart); err != nil {
-		return nil, bad
-	}
-	if s.expiry, err = r.Time(tagExpiry); err != nil {
-		return nil, bad
-	}
+	s.workstation, s.target, s.sid = r.String(tagWorkstation), r.String(tagTarget), r.String(tagSID)
 	return s, nil
 }
 

@@ -2,6 +2,9 @@ package ntlm
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rc4"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -216,4 +219,41 @@ func TestChannelBindingHash(t *testing.T) {
 		unhex(t, "ea05fefecc6b0bd571dbbc5baa3ed45386d0446835f7b74c85621b9983475f95")...)}
 	h := cb.GSSBindingsHash()
 	eq(t, "MsvAvChannelBindings", h[:], "6586e99d81c2fc984e47172fd4dd0310")
+}
+
+func TestRC4Once(t *testing.T) {
+	for _, n := range []int{5, 7, 8, 16} {
+		key := make([]byte, n)
+		for i := range key {
+			key[i] = byte(31*i + n)
+		}
+		src := []byte("sixteen byte key and then some more bytes")
+		c, _ := rc4.NewCipher(key)
+		want := make([]byte, len(src))
+		c.XORKeyStream(want, src)
+		if got := rc4Once(key, src); !bytes.Equal(got, want) {
+			t.Errorf("key %d bytes: %x, want %x", n, got, want)
+		}
+	}
+}
+
+func TestHMACMD5(t *testing.T) {
+	for _, kl := range []int{0, 16, 64, 80} {
+		for _, ml := range []int{0, 1, 63, 64, 448, 449, 2000} {
+			key, msg := make([]byte, kl), make([]byte, ml)
+			for i := range key {
+				key[i] = byte(i * 7)
+			}
+			for i := range msg {
+				msg[i] = byte(i * 13)
+			}
+			m := hmac.New(md5.New, key)
+			m.Write(msg)
+			want := m.Sum(nil)
+			got := hmacMD5(key, msg[:ml/3], msg[ml/3:])
+			if !bytes.Equal(got[:], want) {
+				t.Errorf("key %d, message %d: %x, want %x", kl, ml, got, want)
+			}
+		}
+	}
 }

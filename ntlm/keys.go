@@ -2,9 +2,7 @@ package ntlm
 
 import (
 	"crypto/des"
-	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rc4"
 	"encoding/binary"
 	"strings"
 
@@ -27,12 +25,8 @@ func NTOWFv1(password string) [16]byte {
 // UserDom)) (MS-NLMP 3.3.2), computed from the NT hash. It is also
 // LMOWFv2.
 func NTOWFv2(ntHash [16]byte, user, domain string) [16]byte {
-	m := hmac.New(md5.New, ntHash[:])
 	var buf [128]byte
-	m.Write(appendUTF16(appendUTF16(buf[:0], strings.ToUpper(user)), domain))
-	var out [16]byte
-	copy(out[:], m.Sum(nil))
-	return out
+	return hmacMD5(ntHash[:], appendUTF16(appendUTF16(buf[:0], strings.ToUpper(user)), domain))
 }
 
 // LMOWFv1 is the LM hash (MS-NLMP 3.3.1): DES of "KGS!@#$%" under the two
@@ -81,14 +75,41 @@ func desl(k [16]byte, d []byte) []byte {
 	return out
 }
 
+// hmacMD5 is HMAC_MD5(K, M) of RFC 2104 over the concatenated parts, for
+// the one-shot MACs of the handshake: MD5((K^opad) || MD5((K^ipad) || M)).
+// crypto/hmac allocates two digests and their marshalled states per key;
+// this works on one buffer (on the stack for short messages). The
+// section 4.2 known answers and TestHMACMD5 check it; per-message signing,
+// which reuses its state, keeps crypto/hmac.
 func hmacMD5(key []byte, parts ...[]byte) [16]byte {
-	m := hmac.New(md5.New, key)
-	for _, p := range parts {
-		m.Write(p)
+	if len(key) > md5.BlockSize {
+		k := md5.Sum(key)
+		key = k[:]
 	}
-	var out [16]byte
-	m.Sum(out[:0])
-	return out
+	n := md5.BlockSize
+	for _, p := range parts {
+		n += len(p)
+	}
+	var stack [512]byte
+	buf := stack[:md5.BlockSize]
+	if n > len(stack) {
+		buf = make([]byte, md5.BlockSize, n)
+	}
+	var outer [md5.BlockSize + md5.Size]byte
+	for i := range md5.BlockSize {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		buf[i] = k ^ 0x36
+		outer[i] = k ^ 0x5c
+	}
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	inner := md5.Sum(buf)
+	copy(outer[md5.BlockSize:], inner[:])
+	return md5.Sum(outer[:])
 }
 
 // NTLMv1Response computes the NTLMv1 responses and session base key of
@@ -120,12 +141,16 @@ func md4Sum(b []byte) [16]byte {
 // ntlmv2Temp builds "temp" of MS-NLMP 3.3.2: the NTLMv2_CLIENT_CHALLENGE
 // with its trailing four zero bytes.
 func ntlmv2Temp(timestamp uint64, clientChallenge [8]byte, avPairs []byte) []byte {
-	t := make([]byte, 28, 28+len(avPairs)+4)
+	return appendTemp(make([]byte, 0, 28+len(avPairs)+4), timestamp, clientChallenge, avPairs)
+}
+
+func appendTemp(b []byte, timestamp uint64, clientChallenge [8]byte, avPairs []byte) []byte {
+	t := append(b, make([]byte, 28)...)[len(b):]
 	t[0], t[1] = 1, 1 // RespType, HiRespType
 	binary.LittleEndian.PutUint64(t[8:], timestamp)
 	copy(t[16:], clientChallenge[:])
 	t = append(t, avPairs...)
-	return append(t, 0, 0, 0, 0)
+	return append(b, append(t, 0, 0, 0, 0)...)
 }
 
 // NTLMv2Response computes the NTLMv2 responses of MS-NLMP 3.3.2 from
@@ -138,16 +163,11 @@ func NTLMv2Response(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]
 }
 
 func ntlmv2NT(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (nt []byte, sessionBaseKey [16]byte) {
-	m := hmac.New(md5.New, responseKeyNT[:])
 	nt = make([]byte, 16, 16+28+len(avPairs)+4)
 	nt = append(nt, ntlmv2Temp(timestamp, clientChallenge, avPairs)...)
-	m.Write(serverChallenge[:])
-	m.Write(nt[16:])
-	m.Sum(nt[:0])
-	m.Reset()
-	m.Write(nt[:16])
-	m.Sum(sessionBaseKey[:0])
-	return nt, sessionBaseKey
+	proof := hmacMD5(responseKeyNT[:], serverChallenge[:], nt[16:])
+	copy(nt, proof[:])
+	return nt, hmacMD5(responseKeyNT[:], proof[:])
 }
 
 // lmv2 is LMv2_RESPONSE: HMAC_MD5(ResponseKeyLM, SC || CC) || CC.
@@ -181,11 +201,27 @@ func KXKEY(flags uint32, v2 bool, sessionBaseKey [16]byte, lmResponse []byte, se
 }
 
 // rc4Once encrypts src under key with a fresh RC4 state (MS-NLMP's
-// RC4K), used for EncryptedRandomSessionKey.
+// RC4K), used for EncryptedRandomSessionKey. crypto/rc4 would put a 1 KiB
+// state on the heap for these 16 bytes, twice per handshake; this keeps a
+// 256-byte state on the stack. TestRC4Once checks it against crypto/rc4.
 func rc4Once(key, src []byte) []byte {
-	c, _ := rc4.NewCipher(key)
+	var s [256]byte
+	for i := range s {
+		s[i] = byte(i)
+	}
+	var j byte
+	for i := 0; i < 256; i++ {
+		j += s[i] + key[i%len(key)]
+		s[i], s[j] = s[j], s[i]
+	}
 	out := make([]byte, len(src))
-	c.XORKeyStream(out, src)
+	var x, y byte
+	for k, b := range src {
+		x++
+		y += s[x]
+		s[x], s[y] = s[y], s[x]
+		out[k] = b ^ s[s[x]+s[y]]
+	}
 	return out
 }
 
@@ -244,14 +280,6 @@ func SEALKEY(flags uint32, exportedSessionKey [16]byte, client bool) []byte {
 // computeMIC is MS-NLMP 3.1.5.1.2: HMAC_MD5(ExportedSessionKey,
 // NEGOTIATE || CHALLENGE || AUTHENTICATE), the MIC field zeroed.
 func computeMIC(exportedSessionKey [16]byte, neg, chal, auth []byte) [16]byte {
-	m := hmac.New(md5.New, exportedSessionKey[:])
-	m.Write(neg)
-	m.Write(chal)
-	m.Write(auth[:micOffset])
 	var zero [micSize]byte
-	m.Write(zero[:])
-	m.Write(auth[micOffset+micSize:])
-	var out [16]byte
-	m.Sum(out[:0])
-	return out
+	return hmacMD5(exportedSessionKey[:], neg, chal, auth[:micOffset], zero[:], auth[micOffset+micSize:])
 }
