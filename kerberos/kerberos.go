@@ -15,6 +15,21 @@
 // delegation, the acceptor, the replay cache and the per-message tokens are
 // written here.
 //
+// Statuses the acceptor returns: a malformed or cut token
+// SEC_E_INVALID_TOKEN (SEC_E_INCOMPLETE_MESSAGE with a Missing count when
+// the framing is cut short); a ticket for a principal not in the keytab, or
+// not the configured one, or that does not decrypt (KRB_AP_ERR_MODIFIED)
+// SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
+// an expired ticket SEC_E_CONTEXT_EXPIRED; a ticket not yet valid or an
+// authenticator outside the clock skew SEC_E_TIME_SKEW; an authenticator
+// that fails its integrity check SEC_E_MESSAGE_ALTERED; a replayed
+// authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; channel bindings
+// that differ (or are missing under BindingsRequired) SEC_E_BAD_BINDINGS.
+// With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
+// which the initiator maps back. Per-message: altered tokens
+// SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
+// negotiated replay and sequence detection ask) SEC_E_OUT_OF_SEQUENCE.
+//
 // Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
 // KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) for initiators, and
 // KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
@@ -171,7 +186,22 @@ func (p *Package) krb5Config() (*config.Config, error) {
 	return c, nil
 }
 
-// AcquireCredentialsHandle is SpAcquireCredentialsHandle. See creds.go.
+// AcquireCredentialsHandle is SpAcquireCredentialsHandle.
+//
+// Outbound (initiator) credentials come from, in order: AuthData with a
+// Password (User as "user", "user@REALM" or "REALM\user", or Domain; an
+// AS exchange with PA-ENC-TIMESTAMP and the ETYPE-INFO2 salt, after which
+// the password is forgotten; a wrong password is SEC_E_LOGON_DENIED);
+// AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
+// credential) with User; else the MIT ccache named by Options["ccache"],
+// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only; SEC_E_NO_CREDENTIALS when
+// there is no valid TGT).
+//
+// Inbound (acceptor) credentials read the keytab named by
+// Options["keytab"], Config.Keytab, KRB5_KTNAME or /etc/krb5.keytab. The
+// principal argument (or Config.ServicePrincipal) restricts the acceptor
+// to one service ("HTTP/host", "HTTP/host@REALM" or "HTTP@host"); it must
+// be in the keytab.
 func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
 	c, err := p.acquire(ctx, req)
 	if err != nil {

@@ -71,3 +71,42 @@ func TestLoopback(t *testing.T) {
 		})
 	}
 }
+
+// One package and one credential per side, many handshakes at once: the
+// package and credentials are safe for concurrent use (run with -race).
+func TestConcurrentHandshakes(t *testing.T) {
+	p := New(Config{})
+	ccred := clientCred(t, p)
+	scred := serverCred(t, p, realm.allKeytab, "")
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			spn := svcSPN
+			if g%2 == 1 {
+				spn = rc4SPN
+			}
+			for i := 0; i < 10; i++ {
+				pr, err := handshake(t, p, p, ccred, scred, spn, stdISC, 0, nil, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: bytes.Repeat([]byte{byte(i)}, 40)}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING})
+				if err := pr.client.SealMessage(0, d, 0); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := pr.server.UnsealMessage(d, 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
