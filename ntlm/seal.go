@@ -26,6 +26,10 @@ type direction struct {
 	rc4     *stream
 	seq     uint32
 	mac     hash.Hash // HMAC-MD5 under signKey, reset per message
+	// Scratch space for the MAC: values passed to hash.Hash escape, and
+	// here they do not cost an allocation per message.
+	seqb [4]byte
+	sum  [16]byte
 }
 
 // stream is an RC4 handle that counts the keystream it has used, so that
@@ -89,42 +93,35 @@ func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32,
 	return s
 }
 
-// dataBuffers returns the SECBUFFER_DATA buffers of msg.
-func forData(msg *sspi.SecBufferDesc, f func(b *sspi.SecBuffer)) {
-	for i := range msg.Buffers {
-		if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
-			f(&msg.Buffers[i])
-		}
-	}
-}
-
-// signature computes NTLMSSP_MESSAGE_SIGNATURE over the data buffers with
-// d's state, in MS-NLMP 3.4.4 order: the message (already encrypted when
-// sealing) first advanced the RC4 state.
-func (s *sealer) signature(d *direction, sig []byte, plain [][]byte) {
+// signature computes NTLMSSP_MESSAGE_SIGNATURE (MS-NLMP 3.4.4) over the
+// SECBUFFER_DATA buffers with d's state: an HMAC-MD5 checksum with ESS, a
+// CRC32 one without.
+func (s *sealer) signature(d *direction, sig []byte, msg *sspi.SecBufferDesc) {
 	binary.LittleEndian.PutUint32(sig[0:], 1)
 	if s.flags&NegotiateExtendedSessionSecurity != 0 {
-		var seq [4]byte
-		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
 		d.mac.Reset()
-		d.mac.Write(seq[:])
-		for _, p := range plain {
-			d.mac.Write(p)
+		d.mac.Write(d.seqb[:])
+		for i := range msg.Buffers {
+			if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
+				d.mac.Write(msg.Buffers[i].Buffer)
+			}
 		}
-		var sum [16]byte
-		d.mac.Sum(sum[:0])
-		copy(sig[4:12], sum[:8])
+		d.mac.Sum(d.sum[:0])
+		copy(sig[4:12], d.sum[:8])
 		if s.flags&NegotiateKeyExch != 0 {
 			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
 		}
-		copy(sig[12:16], seq[:])
+		copy(sig[12:16], d.seqb[:])
 	} else {
-		crc := crc32.NewIEEE()
-		for _, p := range plain {
-			crc.Write(p)
+		var crc uint32
+		for i := range msg.Buffers {
+			if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
+				crc = crc32.Update(crc, crc32.IEEETable, msg.Buffers[i].Buffer)
+			}
 		}
 		binary.LittleEndian.PutUint32(sig[4:], 0)
-		binary.LittleEndian.PutUint32(sig[8:], crc.Sum32())
+		binary.LittleEndian.PutUint32(sig[8:], crc)
 		binary.LittleEndian.PutUint32(sig[12:], 0)
 		d.rc4.XORKeyStream(sig[4:16], sig[4:16])
 		binary.LittleEndian.PutUint32(sig[12:], binary.LittleEndian.Uint32(sig[12:])^d.seq)
@@ -153,9 +150,7 @@ func (s *sealer) sign(msg *sspi.SecBufferDesc) error {
 		}
 	}
 	t.Buffer = t.Buffer[:SignatureSize]
-	var plain [][]byte
-	forData(msg, func(b *sspi.SecBuffer) { plain = append(plain, b.Buffer) })
-	s.signature(s.out, t.Buffer, plain)
+	s.signature(s.out, t.Buffer, msg)
 	return nil
 }
 
@@ -172,39 +167,41 @@ func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
 	t.Buffer = t.Buffer[:SignatureSize]
 	d := s.out
 	ess := s.flags&NegotiateExtendedSessionSecurity != 0
-	var seq [4]byte
 	if ess {
-		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
 		d.mac.Reset()
-		d.mac.Write(seq[:])
+		d.mac.Write(d.seqb[:])
 	}
-	crc := crc32.NewIEEE()
-	forData(msg, func(b *sspi.SecBuffer) {
+	var crc uint32
+	for i := range msg.Buffers {
+		b := &msg.Buffers[i]
+		if b.BufferType.Base() != sspi.SECBUFFER_DATA {
+			continue
+		}
 		if ess {
 			d.mac.Write(b.Buffer)
 		} else {
-			crc.Write(b.Buffer)
+			crc = crc32.Update(crc, crc32.IEEETable, b.Buffer)
 		}
 		if !b.BufferType.ReadOnly() {
 			d.rc4.XORKeyStream(b.Buffer, b.Buffer)
 		}
-	})
-	s.finish(d, t.Buffer, seq, crc.Sum32())
+	}
+	s.finish(d, t.Buffer, crc)
 	return nil
 }
 
 // finish writes the signature once the MAC or CRC covers the plaintext and
 // the data has been encrypted.
-func (s *sealer) finish(d *direction, sig []byte, seq [4]byte, crc uint32) {
+func (s *sealer) finish(d *direction, sig []byte, crc uint32) {
 	binary.LittleEndian.PutUint32(sig[0:], 1)
 	if s.flags&NegotiateExtendedSessionSecurity != 0 {
-		var sum [16]byte
-		d.mac.Sum(sum[:0])
-		copy(sig[4:12], sum[:8])
+		d.mac.Sum(d.sum[:0])
+		copy(sig[4:12], d.sum[:8])
 		if s.flags&NegotiateKeyExch != 0 {
 			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
 		}
-		copy(sig[12:16], seq[:])
+		copy(sig[12:16], d.seqb[:])
 	} else {
 		binary.LittleEndian.PutUint32(sig[4:], 0)
 		binary.LittleEndian.PutUint32(sig[8:], crc)
@@ -249,10 +246,8 @@ func (s *sealer) verify(msg *sspi.SecBufferDesc) error {
 	}
 	saved := *s.in.rc4
 	savedSeq := s.in.seq
-	var plain [][]byte
-	forData(msg, func(b *sspi.SecBuffer) { plain = append(plain, b.Buffer) })
 	var want [SignatureSize]byte
-	s.signature(s.in, want[:], plain)
+	s.signature(s.in, want[:], msg)
 	return s.compare(want[:], t.Buffer, saved, savedSeq)
 }
 
@@ -301,33 +296,37 @@ func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
 	saved := *d.rc4
 	savedSeq := d.seq
 	ess := s.flags&NegotiateExtendedSessionSecurity != 0
-	var seq [4]byte
 	if ess {
-		binary.LittleEndian.PutUint32(seq[:], d.seq)
+		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
 		d.mac.Reset()
-		d.mac.Write(seq[:])
+		d.mac.Write(d.seqb[:])
 	}
-	crc := crc32.NewIEEE()
-	var touched [][]byte
-	forData(msg, func(b *sspi.SecBuffer) {
+	var crc uint32
+	for i := range msg.Buffers {
+		b := &msg.Buffers[i]
+		if b.BufferType.Base() != sspi.SECBUFFER_DATA {
+			continue
+		}
 		if !b.BufferType.ReadOnly() {
 			d.rc4.XORKeyStream(b.Buffer, b.Buffer)
-			touched = append(touched, b.Buffer)
 		}
 		if ess {
 			d.mac.Write(b.Buffer)
 		} else {
-			crc.Write(b.Buffer)
+			crc = crc32.Update(crc, crc32.IEEETable, b.Buffer)
 		}
-	})
+	}
 	var want [SignatureSize]byte
-	s.finish(d, want[:], seq, crc.Sum32())
+	s.finish(d, want[:], crc)
 	if err := s.compare(want[:], sig, saved, savedSeq); err != nil {
 		// Put the ciphertext back: the caller keeps what it gave us. The
 		// RC4 state itself was restored by compare.
 		c := saved
-		for _, b := range touched {
-			c.XORKeyStream(b, b)
+		for i := range msg.Buffers {
+			b := &msg.Buffers[i]
+			if b.BufferType.Base() == sspi.SECBUFFER_DATA && !b.BufferType.ReadOnly() {
+				c.XORKeyStream(b.Buffer, b.Buffer)
+			}
 		}
 		return err
 	}
