@@ -202,7 +202,8 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 	}{
 		{"aes", "HTTP@svc.localhost", realm.svcKeytab, etypeAES256SHA1},
 		{"rc4", "HTTP@rc4.localhost", realm.rc4Keytab, etypeRC4HMAC},
-		{"aes-sha2", "HTTP@sha2.localhost", realm.sha2Keytab, etypeAES256SHA384},
+		{"aes256-sha384", "HTTP@sha2.localhost", realm.sha2Keytab, etypeAES256SHA384},
+		{"aes128-sha256", "HTTP@sha256.localhost", realm.sha256Keytab, etypeAES128SHA256},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)

@@ -17,20 +17,22 @@ var realm *testRealm
 
 type testRealm struct {
 	*krbtest.Realm
-	userPW      string
-	svcKeytab   string // HTTP/svc.localhost, all enctypes
-	rc4Keytab   string // HTTP/rc4.localhost, rc4-hmac only
-	otherKeytab string // HTTP/other.localhost
-	sha2Keytab  string // HTTP/sha2.localhost, aes256-cts-hmac-sha384-192 only
-	allKeytab   string // all the services
-	fwdCCache   string // kinit -f of alice
+	userPW       string
+	svcKeytab    string // HTTP/svc.localhost, all enctypes
+	rc4Keytab    string // HTTP/rc4.localhost, rc4-hmac only
+	otherKeytab  string // HTTP/other.localhost
+	sha2Keytab   string // HTTP/sha2.localhost, aes256-cts-hmac-sha384-192 only
+	sha256Keytab string // HTTP/sha256.localhost, aes128-cts-hmac-sha256-128 only
+	allKeytab    string // all the services
+	fwdCCache    string // kinit -f of alice
 }
 
 const (
-	svcSPN   = "HTTP/svc.localhost"
-	rc4SPN   = "HTTP/rc4.localhost"
-	otherSPN = "HTTP/other.localhost"
-	sha2SPN  = "HTTP/sha2.localhost"
+	svcSPN    = "HTTP/svc.localhost"
+	rc4SPN    = "HTTP/rc4.localhost"
+	otherSPN  = "HTTP/other.localhost"
+	sha2SPN   = "HTTP/sha2.localhost"
+	sha256SPN = "HTTP/sha256.localhost"
 )
 
 func TestMain(m *testing.M) {
@@ -85,6 +87,12 @@ func startRealm() (*testRealm, error) {
 		return fail(err)
 	}
 	if r.sha2Keytab, err = kr.AddService(sha2SPN, "aes256-cts-hmac-sha384-192"); err != nil {
+		return fail(err)
+	}
+	if r.sha256Keytab, err = kr.AddService(sha256SPN, "aes128-cts-hmac-sha256-128"); err != nil {
+		return fail(err)
+	}
+	if err := kr.SetString(sha256SPN, "session_enctypes", "aes128-cts-hmac-sha256-128"); err != nil {
 		return fail(err)
 	}
 	// Session keys of the services' own enctypes, not the KDC's AES default.
