@@ -60,7 +60,9 @@ func (c *negContext) Delete() {
 		c.umc.Delete()
 		c.umc = nil
 	}
-	clear(c.innerData)
+	// innerData belongs to the inner package's output; it is not ours to
+	// wipe.
+	c.innerData = nil
 }
 
 // QueryAttributes is SpQueryContextAttributes for a context that is not
@@ -281,7 +283,6 @@ func (c *negContext) exportAfterMIC() {
 	if err != nil || len(data) == 0 {
 		return
 	}
-	clear(c.innerData)
 	c.innerData = data
 	c.exported = true
 }

@@ -551,27 +551,35 @@ type resetShim struct {
 }
 
 // ResetCrypto re-imports the context with the keystream position of one
-// direction at zero (NTLM ContextData tags 15 and 16: bytes of keystream
-// used when sending and receiving).
+// direction at zero. It edits NTLM's ContextData, whose layout is private to
+// package ntlm (ctxdata tag 1 holds flags, context flags, the two sequence
+// numbers, then the send and receive keystream counts as big-endian
+// uint64s), which is why ntlm.UserContext should implement ResetCrypto
+// itself.
 func (r *resetShim) ResetCrypto(outbound bool) error {
 	data, err := r.UserModeContext.(sspi.UserModeExporter).ExportContext()
 	if err != nil {
 		return err
 	}
-	tag := uint16(16)
+	off := 24 // receive keystream count within the state field
 	if outbound {
-		tag = 15
+		off = 16
 	}
 	// ctxdata layout: "GSCD", version, uint16 name length, name, then
 	// (uint16 tag, uint32 length, value) fields.
+	found := false
 	n := int(data[5])<<8 | int(data[6])
 	for i := 7 + n; i+6 <= len(data); {
 		t := uint16(data[i])<<8 | uint16(data[i+1])
 		l := int(data[i+2])<<24 | int(data[i+3])<<16 | int(data[i+4])<<8 | int(data[i+5])
-		if t == tag && l == 8 {
-			clear(data[i+6 : i+14])
+		if t == 1 && l == 34 && i+6+l <= len(data) {
+			clear(data[i+6+off : i+6+off+8])
+			found = true
 		}
 		i += 6 + l
+	}
+	if !found {
+		return errors.New("resetShim: unknown NTLM ContextData layout")
 	}
 	u, err := r.pkg.InitUserModeContext(data)
 	if err != nil {

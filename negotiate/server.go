@@ -72,7 +72,7 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 	if tok[0] == 0x6e { // [APPLICATION 14] AP-REQ without GSS framing
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
 	}
-	if tok[0] == 0x60 {
+	if tok[0] == 0x60 && !framedAs(tok, OIDSPNEGO) {
 		g, _, err := gss.Parse(tok)
 		var inc *gss.IncompleteError
 		switch {
@@ -329,4 +329,17 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	c.finish(out)
 	out.Status = sspi.SEC_E_OK
 	return nil
+}
+
+// framedAs reports whether an InitialContextToken's thisMech is o, looking
+// only at the header (the common case, SPNEGO, then skips a second parse).
+func framedAs(tok []byte, o OID) bool {
+	if len(tok) < 2 {
+		return false
+	}
+	h := 2
+	if tok[1]&0x80 != 0 {
+		h += int(tok[1] & 0x7f)
+	}
+	return len(tok) >= h+2+len(o) && tok[h] == tagOID && int(tok[h+1]) == len(o) && OID(tok[h+2:h+2+len(o)]).Equal(o)
 }
