@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +181,38 @@ func FuzzDecode(f *testing.F) {
 		decodeEncTicketPart(b)
 		decodeAuthenticator(b)
 	})
+}
+
+// go test ./kerberos -run TestRecordDecodeSeeds -record writes FuzzDecode's
+// seed corpus: the decrypted EncTicketPart and Authenticator of the
+// recorded MIT AP-REQs.
+func TestRecordDecodeSeeds(t *testing.T) {
+	if !*record {
+		t.Skip("recording only with -record")
+	}
+	for _, name := range transcriptNames {
+		tr := loadTranscript(t, name)
+		kt := keytab.New()
+		if err := kt.Unmarshal(tr.Keytab); err != nil {
+			t.Fatal(err)
+		}
+		ap, ok := decodeAPReq(innerOf(tr.APReq))
+		if !ok {
+			t.Fatal("AP-REQ")
+		}
+		skey, err := ktCred(nil, kt).serviceKey(strings.Join(ap.SName.Names, "/"), ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		etb, err := decryptEncPart(toGokrb5ED(ap.TktEnc), skey, usageTicket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		et, _ := decodeEncTicketPart(etb)
+		ab, err := decryptEncPart(toGokrb5ED(ap.Auth), toGokrb5Key(et.Key), usageAuthenticator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSeeds(t, "FuzzDecode", name, innerOf(tr.APReq), etb, ab)
+	}
 }
