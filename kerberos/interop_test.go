@@ -345,3 +345,43 @@ func TestInteropOurDelegation(t *testing.T) {
 		t.Fatalf("delegated ccache: %v", err)
 	}
 }
+
+// Without mutual authentication there is no AP-REP: both sides must agree
+// on the keys (the initiator's subkey) and the acceptor's first sequence
+// number (the initiator's).
+func TestInteropNoMutual(t *testing.T) {
+	isc := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
+	for _, tc := range []struct{ name, spn, host, keytab string }{
+		{"aes", svcSPN, "HTTP@svc.localhost", realm.svcKeytab},
+		{"rc4", rc4SPN, "HTTP@rc4.localhost", realm.rc4Keytab},
+	} {
+		t.Run(tc.name+"/ours-to-mit", func(t *testing.T) {
+			mit := startMIT(t)
+			p := New(Config{})
+			_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: isc})
+			if err != nil || out.Status != sspi.SEC_E_OK {
+				t.Fatalf("ISC: %v %v", out.Status, err)
+			}
+			r := mit.call(map[string]any{"op": "accept", "token": b64(outToken(out)), "keytab": tc.keytab}, false)
+			if !r.Complete || len(r.token()) != 0 {
+				t.Fatalf("MIT accept without mutual: %+v", r)
+			}
+			uc, _ := UserMode().InitUserModeContext(out.ContextData)
+			exchangeMessages(t, uc, mit)
+		})
+		t.Run(tc.name+"/mit-to-ours", func(t *testing.T) {
+			mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
+			p := New(Config{})
+			r := mit.call(map[string]any{"op": "init", "target": tc.host, "flags": []string{"replay", "sequence", "conf", "integ"}}, false)
+			if !r.Complete {
+				t.Fatal("MIT initiator without mutual should be complete after one token")
+			}
+			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, tc.keytab, ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), nil)})
+			if err != nil || len(outToken(out)) != 0 {
+				t.Fatalf("ASC: %v", err)
+			}
+			uc, _ := UserMode().InitUserModeContext(out.ContextData)
+			exchangeMessages(t, uc, mit)
+		})
+	}
+}
