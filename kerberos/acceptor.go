@@ -34,6 +34,10 @@ func (ac *acceptorContext) Delete() {
 	}
 	if ac.deleg != nil {
 		clear(ac.deleg.CCache)
+		if ac.deleg.Path != "" {
+			// The delegated ccache lives as long as the context.
+			os.Remove(strings.TrimPrefix(ac.deleg.Path, "FILE:"))
+		}
 	}
 }
 

@@ -286,6 +286,10 @@ func TestInteropDelegation(t *testing.T) {
 	if id.(sspi.Identity).Principal != "alice@"+realm.Name {
 		t.Fatalf("second hop identity %+v", id)
 	}
+	sctx.Delete()
+	if _, err := os.Stat(strings.TrimPrefix(path, "FILE:")); !os.IsNotExist(err) {
+		t.Fatalf("delegated ccache survives the context: %v", err)
+	}
 }
 
 // A ticket obtained by kinit, used through the ccache by our initiator,

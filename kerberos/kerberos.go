@@ -110,7 +110,7 @@ type Config struct {
 	ChannelBindings BindingPolicy
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
-	// then returns the path.
+	// then returns the path. DeleteSecurityContext removes the file.
 	DelegationDir string
 	// Now is the clock; default time.Now.
 	Now func() time.Time

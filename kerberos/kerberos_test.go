@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
@@ -108,5 +109,51 @@ func TestConcurrentHandshakes(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Initiator credentials from a client keytab (AS exchange with the key).
+func TestClientKeytab(t *testing.T) {
+	kt, err := realm.AddService("batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{})
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{User: "batch", Options: map[string]string{"client_keytab": kt}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cred.Free()
+	pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC, 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := pr.server.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if id.(sspi.Identity).Principal != "batch@"+realm.Name {
+		t.Fatalf("identity %+v", id)
+	}
+}
+
+// ISC_REQ_DELEGATE with a TGT that is not forwardable: the handshake
+// proceeds without delegation, as on Windows.
+func TestDelegateNotForwardable(t *testing.T) {
+	cc, err := realm.Kinit("alice", realm.userPW, "-F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{})
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": cc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cred.Free()
+	pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC|sspi.ISC_REQ_DELEGATE, sspi.ASC_REQ_DELEGATE, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.clientOut.Flags&sspi.FlagDelegate != 0 || pr.serverOut.Flags&sspi.FlagDelegate != 0 {
+		t.Fatal("delegation claimed with a non-forwardable TGT")
 	}
 }
