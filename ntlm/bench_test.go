@@ -102,12 +102,15 @@ func BenchmarkDecryptMessage(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			i := batch
-			b.ResetTimer()
+			cpu := startCPU()
+			defer cpu.report(b)
 			for b.Loop() {
 				if i == batch {
 					b.StopTimer()
+					cpu.pause()
 					fill()
 					i = 0
+					cpu.resume()
 					b.StartTimer()
 				}
 				if _, err := su.UnsealMessage(msgs[i], 0); err != nil {
