@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 const stdISC = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
@@ -155,5 +156,47 @@ func TestDelegateNotForwardable(t *testing.T) {
 	}
 	if pr.clientOut.Flags&sspi.FlagDelegate != 0 || pr.serverOut.Flags&sspi.FlagDelegate != 0 {
 		t.Fatal("delegation claimed with a non-forwardable TGT")
+	}
+}
+
+// ContextData carries session keys only: no keytab key and no password
+// appears in it. An exported context continues in a fresh user-mode
+// context with its sequence numbers.
+func TestContextDataKeys(t *testing.T) {
+	p := New(Config{})
+	pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC, 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt, err := keytab.Load(realm.svcKeytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cd := range [][]byte{pr.clientOut.ContextData, pr.serverOut.ContextData} {
+		for _, e := range kt.Entries {
+			if bytes.Contains(cd, e.Key.KeyValue) {
+				t.Fatal("a keytab key is in ContextData")
+			}
+		}
+		if bytes.Contains(cd, []byte(realm.userPW)) {
+			t.Fatal("the password is in ContextData")
+		}
+	}
+	sealRoundTrip(t, pr.client, pr.server, []byte("before export"), 0)
+	exp, err := pr.server.(sspi.UserModeExporter).ExportContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := UserMode().InitUserModeContext(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealRoundTrip(t, pr.client, moved, []byte("after export"), 0)
+	sealRoundTrip(t, moved, pr.client, []byte("reply"), 0)
+	// Garbage context data is refused with a status, not a panic.
+	for _, bad := range [][]byte{nil, []byte("GSCD"), exp[:len(exp)/2]} {
+		if _, err := UserMode().InitUserModeContext(bad); sspi.StatusOf(err) != sspi.SEC_E_INVALID_TOKEN {
+			t.Fatalf("bad context data: %v", err)
+		}
 	}
 }
