@@ -200,3 +200,36 @@ func TestContextDataKeys(t *testing.T) {
 		}
 	}
 }
+
+// SECPKG_ATTR_SIZES: the TOKEN buffer SealMessage fills fits
+// cbSecurityTrailer, and MakeSignature's fits cbMaxSignature.
+func TestSizes(t *testing.T) {
+	for _, tc := range []struct{ spn, keytab string }{{svcSPN, realm.svcKeytab}, {rc4SPN, realm.rc4Keytab}} {
+		p := New(Config{})
+		pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, tc.keytab, ""), tc.spn, stdISC, 0, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := pr.client.QueryAttributes(sspi.SECPKG_ATTR_SIZES)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := v.(sspi.SecPkgContextSizes)
+		for _, n := range []int{0, 10, 100, 5000, 60000} {
+			d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: make([]byte, n)}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING})
+			if err := pr.client.SealMessage(0, d, 0); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Buffers[0].Buffer) > int(z.SecurityTrailer) {
+				t.Fatalf("%s n=%d: token %d > cbSecurityTrailer %d", tc.spn, n, len(d.Buffers[0].Buffer), z.SecurityTrailer)
+			}
+			m := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: make([]byte, n)}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
+			if err := pr.client.MakeSignature(0, m, 0); err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Buffers[1].Buffer) > int(z.MaxSignature) {
+				t.Fatalf("%s: signature %d > cbMaxSignature %d", tc.spn, len(m.Buffers[1].Buffer), z.MaxSignature)
+			}
+		}
+	}
+}

@@ -360,14 +360,14 @@ func splitPrincipal(p string) (user, realm string) {
 }
 
 func (s *session) sizes() sspi.SecPkgContextSizes {
-	tok, pad := s.wrapOverhead(true, 0xffff)
+	tok, _ := s.wrapOverhead(true, 0xffff)
 	sig := 0
 	if s.prof != nil {
 		sig = 16 + s.prof.macSize()
 	} else {
 		sig = 13 + 24
 	}
-	return sspi.SecPkgContextSizes{MaxToken: maxToken, MaxSignature: uint32(sig), BlockSize: 1, SecurityTrailer: uint32(tok + pad + 2)}
+	return sspi.SecPkgContextSizes{MaxToken: maxToken, MaxSignature: uint32(sig), BlockSize: 1, SecurityTrailer: uint32(tok)}
 }
 
 func (s *session) query(attr sspi.ContextAttribute) (any, error) {
