@@ -131,21 +131,37 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, error) {
+// credential returns the outbound credential of a package and a function
+// to call when the handshake is over.
+//
+// NTLM credentials are shared by all handshakes. Kerberos and Negotiate
+// ones are acquired per handshake: deleting a Kerberos client context
+// currently wipes the session key of the service ticket its credential
+// caches (kerberos/initiator.go keeps the cached key's bytes and Delete
+// clears them), so a shared credential would fail every handshake after
+// the first with SEC_E_MESSAGE_ALTERED.
+func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, func(), error) {
+	if pkg != SchemeNTLM {
+		var h sspi.CredHandle
+		if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, t.Identity, &h, nil); err != nil {
+			return nil, nil, err
+		}
+		return &h, func() { t.Table.FreeCredentialsHandle(&h) }, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h := t.creds[pkg]; h != nil {
-		return h, nil
+		return h, func() {}, nil
 	}
 	var h sspi.CredHandle
 	if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, t.Identity, &h, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if t.creds == nil {
 		t.creds = map[string]*sspi.CredHandle{}
 	}
 	t.creds[pkg] = &h
-	return &h, nil
+	return &h, func() {}, nil
 }
 
 func (t *Transport) getPin(key string) *pin {
@@ -344,7 +360,7 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 		if scheme == "" || !offered[scheme] {
 			continue
 		}
-		cred, err := t.credential(req.Context(), scheme)
+		cred, release, err := t.credential(req.Context(), scheme)
 		if err != nil {
 			log.Debug("httpauth: no credential", "scheme", scheme, "err", err)
 			if firstErr == nil {
@@ -356,11 +372,13 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 			Package: scheme, Target: spn, Credential: cred, Flags: flags, ChannelBindings: cb,
 		})
 		if err != nil {
+			release()
 			return nil, err
 		}
 		out, done, err := sc.Step(req.Context(), nil)
 		if err != nil {
 			sc.Close()
+			release()
 			log.Debug("httpauth: cannot start", "scheme", scheme, "spn", spn, "err", err)
 			if firstErr == nil {
 				firstErr = err
@@ -370,6 +388,7 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 		drain(resp)
 		r, err := t.handshake(req, getBody, p, sc, scheme, authHdr, challengeHdr, code, out, done, flags, log)
 		sc.Close()
+		release()
 		return r, err
 	}
 	if firstErr != nil && len(offered) > 0 {

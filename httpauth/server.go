@@ -305,12 +305,22 @@ func (a *Authenticator) Handshakes() int { return int(a.inFlight.Load()) }
 
 // IdentityFromContext returns the identity the middleware authenticated,
 // from a request's context.
+//
+// On a connection whose authentication persists (Config.Persist), the
+// identity is the connection's.
 func IdentityFromContext(ctx context.Context) (sspi.Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(*sspi.Identity)
-	if !ok {
-		return sspi.Identity{}, false
+	if id, ok := ctx.Value(identityKey{}).(*sspi.Identity); ok {
+		return *id, true
 	}
-	return *id, true
+	if cs, ok := ctx.Value(connKey{}).(*connState); ok {
+		cs.mu.Lock()
+		id := cs.identity
+		cs.mu.Unlock()
+		if id != nil {
+			return *id, true
+		}
+	}
+	return sspi.Identity{}, false
 }
 
 // WithIdentity returns ctx carrying id, as the middleware does; for tests
@@ -342,7 +352,8 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			id := cs.identity
 			cs.mu.Unlock()
 			if id != nil {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+				// IdentityFromContext finds it in the connection's state.
+				next.ServeHTTP(w, r)
 				return
 			}
 		}

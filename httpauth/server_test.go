@@ -147,7 +147,7 @@ func TestMutualAuthFailsWithoutServerToken(t *testing.T) {
 }
 
 // httptestServer serves h on 127.0.0.1 without the connection hooks.
-func httptestServer(t *testing.T, h http.Handler) string {
+func httptestServer(t testing.TB, h http.Handler) string {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL
@@ -416,4 +416,24 @@ func TestNoConnHooks(t *testing.T) {
 		t.Errorf("NTLM without hooks: %d", resp.StatusCode)
 	}
 	wantLog(t, logs, "level=ERROR", "needs the connection hooks")
+}
+
+// TestKerberosRepeated runs several Kerberos handshakes with one
+// Transport, each on a new connection.
+func TestKerberosRepeated(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	defer tr.Close()
+	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
+	for i := 0; i < 3; i++ {
+		resp, err := (&http.Client{Transport: tr}).Get(url)
+		if err != nil {
+			t.Fatal(i, err)
+		}
+		decodeWhoami(t, resp)
+		tr.CloseIdleConnections()
+	}
+	if n := strings.Count(s.logs.String(), "httpauth: authenticated"); n != 3 {
+		t.Errorf("%d handshakes, want 3", n)
+	}
 }
