@@ -115,10 +115,7 @@ func TestConcurrentHandshakes(t *testing.T) {
 
 // Initiator credentials from a client keytab (AS exchange with the key).
 func TestClientKeytab(t *testing.T) {
-	kt, err := realm.AddService("batch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kt := realm.batchKeytab
 	p := New(Config{})
 	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "batch", Options: map[string]string{"client_keytab": kt}}})

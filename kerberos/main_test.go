@@ -25,6 +25,7 @@ type testRealm struct {
 	sha256Keytab string // HTTP/sha256.localhost, aes128-cts-hmac-sha256-128 only
 	allKeytab    string // all the services
 	fwdCCache    string // kinit -f of alice
+	batchKeytab  string // the client principal "batch", keys only
 }
 
 const (
@@ -103,6 +104,9 @@ func startRealm() (*testRealm, error) {
 		return fail(err)
 	}
 	if r.allKeytab, err = kr.Keytab(svcSPN, rc4SPN, otherSPN, sha2SPN); err != nil {
+		return fail(err)
+	}
+	if r.batchKeytab, err = kr.AddService("batch"); err != nil {
 		return fail(err)
 	}
 	if r.fwdCCache, err = kr.Kinit("alice", r.userPW, "-f"); err != nil {
