@@ -168,6 +168,9 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	if err != nil {
 		return err
 	}
+	if policy == httpauth.BindingsRequired && o.certFile == "" {
+		return errors.New("-channel-bindings required needs HTTPS (-tls-cert and -tls-key)")
+	}
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug

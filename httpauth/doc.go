@@ -1,0 +1,56 @@
+// Package httpauth is HTTP authentication with Negotiate (RFC 4559),
+// Kerberos and NTLM over gosspi: a net/http middleware for servers and an
+// http.RoundTripper for clients.
+//
+// # Server
+//
+// An Authenticator answers a request without credentials with 401 and a
+// WWW-Authenticate challenge per configured scheme ("Negotiate", plus
+// "NTLM" when configured). It runs each Authorization token through the
+// acceptor of the scheme's package (AcceptSecurityContext) and:
+//
+//   - answers a leg that needs another with 401 and the output token
+//     ("WWW-Authenticate: NTLM <CHALLENGE>");
+//   - on success, calls the next handler with the identity in the request's
+//     context (IdentityFromContext) and, when the package produced a last
+//     token (Kerberos' AP-REP for mutual authentication, SPNEGO's
+//     accept-completed with its mechListMIC), sends it on the response
+//     ("WWW-Authenticate: Negotiate <token>" on the 200);
+//   - on failure, answers 401 with the challenges again, and logs why (the
+//     SSPI status; never a token, a password or a key).
+//
+// NTLM's handshake spans two requests that must arrive on one TCP
+// connection. The middleware keeps the handshake in progress in the
+// connection's state (http.Server's ConnContext hook), never in a global
+// table keyed by something the client sends: a continuation token that
+// arrives on another connection finds no handshake and gets 401. The state
+// goes away when the connection closes (the ConnState hook). Install sets
+// both hooks.
+//
+// Config.Persist keeps a connection authenticated after its first
+// handshake (as IIS does), so later requests on it need no header.
+// Config.ChannelBindings is the Extended Protection policy over HTTPS: the
+// tls-server-end-point bindings of the certificate the connection presented
+// are given to the package, which checks the client's (see
+// ApplyBindingPolicy). Config.MaxHeaderBytes (400 beyond it) and
+// Config.MaxHandshakes (503 beyond it) bound what a client can make the
+// server hold.
+//
+// # Client
+//
+// Transport answers 401 and 407 challenges for Negotiate, Kerberos and
+// NTLM with the process's credentials (a Kerberos ticket cache, an NTLM
+// credential file) or an explicit identity. It keeps a handshake on one
+// connection, sends the request body again with each leg, binds to the
+// server's TLS certificate, and, when it asked for mutual authentication
+// (the default), fails with ErrMutualAuth unless the server's final token
+// proves the server's identity.
+//
+// # Status codes
+//
+//   - 400: an Authorization header that is malformed (not base64, a scheme
+//     without a token, several headers) or over Config.MaxHeaderBytes.
+//   - 401: no credentials, an unknown scheme, a continuation token without
+//     a handshake on this connection, or a failed authentication.
+//   - 503: Config.MaxHandshakes handshakes are already in progress.
+package httpauth
