@@ -318,6 +318,9 @@ func (c *credential) serviceTicket(spn string) (messages.Ticket, types.Encryptio
 	if err != nil {
 		return tkt, key, kdcErr("TGS exchange", err)
 	}
+	// gokrb5 hands out the key of its ticket cache: copy it, since a
+	// context clears its keys when deleted.
+	key.KeyValue = append([]byte(nil), key.KeyValue...)
 	return tkt, key, nil
 }
 

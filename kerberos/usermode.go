@@ -387,7 +387,10 @@ func (s *session) query(attr sspi.ContextAttribute) (any, error) {
 	case sspi.SECPKG_ATTR_LIFESPAN:
 		return sspi.SecPkgContextLifespan{Start: s.start, Expiry: s.expiry}, nil
 	case sspi.SECPKG_ATTR_SESSION_KEY:
-		return sspi.SecPkgContextSessionKey{SessionKey: append([]byte(nil), s.sessionKey...)}, nil
+		// MS-KILE 3.1.1.2: the application session key is the acceptor
+		// subkey, else the initiator subkey, else the ticket session key:
+		// the key the messages use.
+		return sspi.SecPkgContextSessionKey{SessionKey: append([]byte(nil), s.key...)}, nil
 	case sspi.SECPKG_ATTR_FLAGS:
 		return sspi.SecPkgContextFlags{Flags: s.flags}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
