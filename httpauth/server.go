@@ -65,6 +65,10 @@ type Config struct {
 	// HandshakeTimeout is how long a connection may take to finish a
 	// handshake it started. Zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// Proxy makes the Authenticator a proxy's: it reads
+	// Proxy-Authorization and answers 407 with Proxy-Authenticate
+	// (RFC 9110 11.7), for a forward proxy written in Go.
+	Proxy bool
 	// Logger receives one line per authentication event. Tokens,
 	// passwords and keys are never logged. Nil means slog.Default().
 	Logger *slog.Logger
@@ -345,7 +349,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			a.log.Warn("httpauth: server lacks the ConnContext/ConnState hooks (Authenticator.Install); multi-leg handshakes (NTLM) cannot complete")
 		})
 	}
-	vals := r.Header.Values("Authorization")
+	vals := r.Header.Values(a.authHeader())
 	if len(vals) == 0 {
 		if cs != nil && a.cfg.Persist {
 			cs.mu.Lock()
@@ -371,8 +375,8 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	logger := a.log.With("conn", connID, "remote", r.RemoteAddr)
 	if len(vals) > 1 {
-		logger.Warn("httpauth: bad request: more than one Authorization header")
-		http.Error(w, "more than one Authorization header", http.StatusBadRequest)
+		logger.Warn("httpauth: bad request: more than one " + a.authHeader() + " header")
+		http.Error(w, "more than one "+a.authHeader()+" header", http.StatusBadRequest)
 		return
 	}
 	if len(vals[0]) > a.cfg.MaxHeaderBytes {
@@ -486,7 +490,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	logger.Info("httpauth: authenticated", "user", id.Principal, "package", id.Package, "mutual_token", len(out) > 0)
 	if len(out) > 0 {
-		w.Header().Add("WWW-Authenticate", FormatAuthorization(scheme, out))
+		w.Header().Add(a.challengeHeader(), FormatAuthorization(scheme, out))
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &id)))
 }
@@ -504,17 +508,37 @@ func (a *Authenticator) offers(scheme string) bool {
 // continuation challenge given.
 func (a *Authenticator) unauthorized(w http.ResponseWriter, cont string) {
 	h := w.Header()
+	name := a.challengeHeader()
 	if cont != "" {
-		h.Set("WWW-Authenticate", cont)
+		h.Set(name, cont)
 	} else {
-		h.Del("WWW-Authenticate")
+		h.Del(name)
 		for _, s := range a.challenge {
-			h.Add("WWW-Authenticate", s)
+			h.Add(name, s)
 		}
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if a.cfg.Proxy {
+		w.WriteHeader(http.StatusProxyAuthRequired)
+		fmt.Fprintln(w, "407 Proxy Authentication Required")
+		return
+	}
 	w.WriteHeader(http.StatusUnauthorized)
 	fmt.Fprintln(w, "401 Unauthorized")
+}
+
+func (a *Authenticator) authHeader() string {
+	if a.cfg.Proxy {
+		return "Proxy-Authorization"
+	}
+	return "Authorization"
+}
+
+func (a *Authenticator) challengeHeader() string {
+	if a.cfg.Proxy {
+		return "Proxy-Authenticate"
+	}
+	return "WWW-Authenticate"
 }
 
 // startsHandshake reports whether token begins a new handshake of the

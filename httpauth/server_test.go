@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -435,5 +436,53 @@ func TestKerberosRepeated(t *testing.T) {
 	}
 	if n := strings.Count(s.logs.String(), "httpauth: authenticated"); n != 3 {
 		t.Errorf("%d handshakes, want 3", n)
+	}
+}
+
+// TestProxyAuthentication: a forward proxy protected by the middleware
+// (Config.Proxy) answers 407, and the Transport authenticates to it with
+// Proxy-Authorization, NTLM legs on one connection.
+func TestProxyAuthentication(t *testing.T) {
+	s := newServer(t, Config{Proxy: true, Schemes: []string{SchemeNTLM}}, BindingsWhenSupported, nil)
+	proxyURL, _ := url.Parse(s.URL)
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Base: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	defer tr.Close()
+	// The request goes to the proxy (absolute URI); the proxy's handler
+	// answers itself instead of forwarding.
+	resp, err := (&http.Client{Transport: tr}).Get("http://origin.invalid/whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := decodeWhoami(t, resp); m["principal"] != `GOSSPI\bob` {
+		t.Errorf("whoami %v", m)
+	}
+	wantLog(t, s.logs, "authenticated", "scheme=NTLM")
+	// Without credentials the proxy's 407 comes back as is.
+	resp, err = http.Get(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusProxyAuthRequired || resp.Header.Get("Proxy-Authenticate") != "NTLM" {
+		t.Errorf("no credentials: %d %q", resp.StatusCode, resp.Header.Get("Proxy-Authenticate"))
+	}
+}
+
+// TestKerberosScheme: the "Kerberos" scheme (raw GSS Kerberos tokens), as
+// some clients speak it, with the server's AP-REP checked.
+func TestKerberosScheme(t *testing.T) {
+	s := newServer(t, Config{Schemes: []string{SchemeKerberos}}, BindingsWhenSupported, nil)
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	defer tr.Close()
+	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := resp.Header.Get("WWW-Authenticate")
+	if m := decodeWhoami(t, resp); m["package"] != "Kerberos" {
+		t.Errorf("whoami %v", m)
+	}
+	if scheme, tok, err := ParseAuthorization(hdr); err != nil || scheme != "Kerberos" || len(tok) == 0 {
+		t.Errorf("final WWW-Authenticate %q", hdr)
 	}
 }
