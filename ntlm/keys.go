@@ -90,7 +90,7 @@ func hmacMD5(key []byte, parts ...[]byte) [16]byte {
 	for _, p := range parts {
 		n += len(p)
 	}
-	var stack [512]byte
+	var stack [1024]byte
 	buf := stack[:md5.BlockSize]
 	if n > len(stack) {
 		buf = make([]byte, md5.BlockSize, n)

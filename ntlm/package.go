@@ -119,6 +119,9 @@ type Package struct {
 	cfg         Config
 	dummy       [16]byte // NT hash for unknown users: verification costs the same
 	workstation string
+	// targetInfo is the server's AV_PAIR list up to the timestamp, built
+	// once: names in UTF-16.
+	targetInfo []byte
 }
 
 // New returns an NTLM package with the given configuration.
@@ -161,6 +164,13 @@ func New(cfg Config) *Package {
 		p.workstation = host
 	}
 	_, _ = io.ReadFull(rand.Reader, p.dummy[:])
+	ti := AvPairs{
+		{AvNbDomainName, toUTF16(p.cfg.NetBIOSDomain)},
+		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
+		{AvDnsDomainName, toUTF16(p.cfg.DNSDomain)},
+		{AvDnsComputerName, toUTF16(p.cfg.DNSComputer)},
+	}.Marshal()
+	p.targetInfo = ti[:len(ti)-4] // without MsvAvEOL
 	return p
 }
 

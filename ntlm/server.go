@@ -131,17 +131,15 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 		return ascErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
 	}
 	sc.issued = p.now()
-	var ts [8]byte
-	binary.LittleEndian.PutUint64(ts[:], filetime(sc.issued))
-	ti := AvPairs{
-		{AvNbDomainName, toUTF16(p.cfg.NetBIOSDomain)},
-		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
-		{AvDnsDomainName, toUTF16(p.cfg.DNSDomain)},
-		{AvDnsComputerName, toUTF16(p.cfg.DNSComputer)},
-		{AvTimestamp, ts[:]},
-	}
+	// TargetInfo: the names (built once), MsvAvTimestamp, MsvAvEOL.
+	ti := make([]byte, len(p.targetInfo), len(p.targetInfo)+12+4)
+	copy(ti, p.targetInfo)
+	ti = binary.LittleEndian.AppendUint16(ti, AvTimestamp)
+	ti = binary.LittleEndian.AppendUint16(ti, 8)
+	ti = binary.LittleEndian.AppendUint64(ti, filetime(sc.issued))
+	ti = append(ti, 0, 0, 0, 0)
 	v := DefaultVersion
-	sc.chal = &ChallengeMessage{Flags: f, ServerChallenge: ch, TargetInfo: ti.Marshal(), Version: &v}
+	sc.chal = &ChallengeMessage{Flags: f, ServerChallenge: ch, TargetInfo: ti, Version: &v}
 	if cf&RequestTarget != 0 {
 		sc.chal.TargetName = p.cfg.NetBIOSDomain
 	}
