@@ -230,3 +230,27 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+// A password login whose salt is not the default (the principal was
+// renamed): the AS exchange must use the salt from ETYPE-INFO2 in the
+// KDC's PREAUTH_REQUIRED error, then PA-ENC-TIMESTAMP.
+func TestPasswordSaltFromETypeInfo2(t *testing.T) {
+	p := New(Config{})
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{User: "dave@" + realm.Name, Password: "dave-Secret-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cred.Free()
+	pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC, 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := pr.server.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if id.(sspi.Identity).Principal != "dave@"+realm.Name {
+		t.Fatalf("identity %+v", id)
+	}
+	_, _, err = p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		AuthData: &sspi.AuthIdentity{User: realm.Name + `\dave`, Password: "wrong"}})
+	wantStatus(t, err, sspi.SEC_E_LOGON_DENIED)
+}

@@ -106,6 +106,14 @@ func startRealm() (*testRealm, error) {
 	if r.allKeytab, err = kr.Keytab(svcSPN, rc4SPN, otherSPN, sha2SPN); err != nil {
 		return fail(err)
 	}
+	// "dave" keeps the keys made for "carol": its salt is not the default
+	// one, so a client must take it from the KDC's ETYPE-INFO2.
+	if err := kr.AddPrincipal("carol", "dave-Secret-1"); err != nil {
+		return fail(err)
+	}
+	if _, err := kr.Kadmin("renprinc -force carol dave", "modprinc +requires_preauth dave"); err != nil {
+		return fail(err)
+	}
 	if r.batchKeytab, err = kr.AddService("batch"); err != nil {
 		return fail(err)
 	}
