@@ -687,3 +687,89 @@ func TestInteropKerberosMIC(t *testing.T) {
 		messagesWithPeer(t, p, u, &transcript{})
 	})
 }
+
+// TestChannelBindings passes SECBUFFER_CHANNEL_BINDINGS through Negotiate to
+// the inner package on both sides, for Kerberos and for NTLM: equal
+// bindings succeed, different ones fail with SEC_E_BAD_BINDINGS and a
+// reject token.
+func TestChannelBindings(t *testing.T) {
+	r := realm(t)
+	store := ntlm.NewMemoryStore()
+	store.Add("", krbUser, r.userPW)
+	n, err := New(Config{
+		Packages: []sspi.LsaModePackage{
+			kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, ChannelBindings: kerberos.BindingsRequired}),
+			ntlm.New(ntlm.Config{Accounts: store, ChannelBindings: ntlm.ChannelBindingsRequired}),
+		},
+		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := func(s string) *sspi.ChannelBindings {
+		return &sspi.ChannelBindings{ApplicationData: []byte("tls-server-end-point:" + s)}
+	}
+	for _, tc := range []struct {
+		name, list     string
+		client, server *sspi.ChannelBindings
+		want           sspi.Status
+	}{
+		{"kerberos", "kerberos", cb("a"), cb("a"), sspi.SEC_E_OK},
+		{"kerberos-mismatch", "kerberos", cb("a"), cb("b"), sspi.SEC_E_BAD_BINDINGS},
+		{"ntlm", "ntlm", cb("a"), cb("a"), sspi.SEC_E_OK},
+		{"ntlm-mismatch", "ntlm", cb("a"), cb("b"), sspi.SEC_E_BAD_BINDINGS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ccred, _, err := n.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+				AuthData: &sspi.AuthIdentity{User: krbUser, Password: r.userPW, PackageList: tc.list}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scred := acquireIn(t, n)
+			desc := func(tok []byte, b *sspi.ChannelBindings) *sspi.SecBufferDesc {
+				d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_CHANNEL_BINDINGS, Buffer: b.Marshal()})
+				if tok != nil {
+					d.Buffers = append([]sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}}, d.Buffers...)
+				}
+				return d
+			}
+			var cctx, sctx sspi.LsaContext
+			var in []byte
+			var st sspi.Status
+			cdone := false
+			for i := 0; i < 8; i++ {
+				var out sspi.ContextOutput
+				if i%2 == 0 {
+					if cdone {
+						break
+					}
+					cctx, out, err = n.InitLsaModeContext(t.Context(), ccred, cctx, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH, Input: desc(in, tc.client)})
+					cdone = err == nil && out.Status == sspi.SEC_E_OK
+				} else {
+					sctx, out, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &sspi.AcceptContextParams{Input: desc(in, tc.server)})
+					if err == nil {
+						st = out.Status
+					}
+				}
+				if err != nil {
+					if i%2 == 1 {
+						if r := parseResp(t, tok(out)); r.NegState != Reject {
+							t.Fatalf("no reject token: %+v", r)
+						}
+					}
+					st = sspi.StatusOf(err)
+					break
+				}
+				if in = tok(out); len(in) == 0 {
+					in = nil
+					if cdone {
+						break
+					}
+				}
+			}
+			if st != tc.want {
+				t.Fatalf("status %v, want %v", st, tc.want)
+			}
+		})
+	}
+}
