@@ -231,7 +231,10 @@ func errTooLarge() error {
 }
 
 // Marshal returns the token framed as an InitialContextToken, as it goes
-// on the wire as the first token of a context.
+// on the wire as the first token of a context. A token that was parsed (or
+// marshalled before) keeps the DER mechanism list it had, since the
+// mechListMIC covers those exact bytes; to change MechTypes, build a new
+// NegTokenInit.
 func (t *NegTokenInit) Marshal() ([]byte, error) {
 	if t.rawMechTypes == nil && (t.MechTypes != nil || !t.Init2) {
 		t.rawMechTypes = encodeMechTypes(t.MechTypes)

@@ -20,6 +20,17 @@
 // half (sspi.UserModePackage); NewUserMode builds the user-mode half alone,
 // for an application whose LSA runs elsewhere.
 //
+// # mechListMIC
+//
+// The MIC exchange of RFC 4178 section 5 runs whenever the acceptor picks a
+// mechanism other than the initiator's first, when the peer sends a MIC,
+// and, as Windows does, with NTLM's final token. The inner package's
+// user-mode context makes and verifies it over the DER mechanism list, so
+// sequence numbers advance as they do on the peer; the state after the MIC
+// goes into ContextData. For NTLM, MS-SPNG 3.3.5.1 also restarts the RC4
+// state of each direction after its MIC: an inner user-mode context does
+// that by implementing CryptoResetter.
+//
 // # Status codes
 //
 //   - A token that is not well-formed DER, or a NegTokenResp that does not
