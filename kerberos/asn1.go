@@ -503,3 +503,63 @@ func encodeAPRep(sessionKey encryptionKey, ctime time.Time, cusec int, subkey *e
 	r = der(r, explicitTag(2), der(nil, 0x30, e))
 	return der(nil, 0x6f, der(nil, 0x30, r)), nil // [APPLICATION 15]
 }
+
+func derPrincipal(p principalName) []byte {
+	var names []byte
+	for _, n := range p.Names {
+		names = der(names, 0x1b, []byte(n)) // GeneralString
+	}
+	var b []byte
+	b = der(b, explicitTag(0), derInt(int64(p.NameType)))
+	b = der(b, explicitTag(1), der(nil, 0x30, names))
+	return der(nil, 0x30, b)
+}
+
+func derEncryptedData(e encryptedData) []byte {
+	var b []byte
+	b = der(b, explicitTag(0), derInt(int64(e.EType)))
+	if e.KVNO != 0 {
+		b = der(b, explicitTag(1), derInt(int64(e.KVNO)))
+	}
+	b = der(b, explicitTag(2), der(nil, 0x04, e.Cipher))
+	return der(nil, 0x30, b)
+}
+
+func derTime(t time.Time) []byte {
+	return der(nil, 0x18, []byte(t.UTC().Format("20060102150405Z")))
+}
+
+// encodeAuthenticator encodes an Authenticator (RFC 4120 section 5.5.1).
+func encodeAuthenticator(a *authenticator) []byte {
+	var b []byte
+	b = der(b, explicitTag(0), derInt(5))
+	b = der(b, explicitTag(1), der(nil, 0x1b, []byte(a.CRealm)))
+	b = der(b, explicitTag(2), derPrincipal(a.CName))
+	if a.HasCksum {
+		var c []byte
+		c = der(c, explicitTag(0), derInt(int64(a.CksumType)))
+		c = der(c, explicitTag(1), der(nil, 0x04, a.Cksum))
+		b = der(b, explicitTag(3), der(nil, 0x30, c))
+	}
+	b = der(b, explicitTag(4), derInt(int64(a.Cusec)))
+	b = der(b, explicitTag(5), derTime(a.CTime))
+	if len(a.Subkey.Value) > 0 {
+		var k []byte
+		k = der(k, explicitTag(0), derInt(int64(a.Subkey.KeyType)))
+		k = der(k, explicitTag(1), der(nil, 0x04, a.Subkey.Value))
+		b = der(b, explicitTag(6), der(nil, 0x30, k))
+	}
+	b = der(b, explicitTag(7), derInt(int64(a.Seq)))
+	return der(nil, 0x62, der(nil, 0x30, b)) // [APPLICATION 2]
+}
+
+// encodeAPReq encodes KRB_AP_REQ around a ticket already in DER.
+func encodeAPReq(options uint32, ticket []byte, auth encryptedData) []byte {
+	var b []byte
+	b = der(b, explicitTag(0), derInt(5))
+	b = der(b, explicitTag(1), derInt(14))
+	b = der(b, explicitTag(2), der(nil, 0x03, []byte{0, byte(options >> 24), byte(options >> 16), byte(options >> 8), byte(options)}))
+	b = der(b, explicitTag(3), ticket)
+	b = der(b, explicitTag(4), derEncryptedData(auth))
+	return der(nil, 0x6e, der(nil, 0x30, b)) // [APPLICATION 14]
+}

@@ -1,6 +1,7 @@
 package kerberos
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,15 @@ type credential struct {
 	ktNames  []string // "svc/host" of each keytab entry
 	acceptAs string   // "svc/host@REALM" or "svc/host", or "" for any
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	tickets map[string]ticketDER // encoded service tickets by SPN
+}
+
+// ticketDER is a service ticket in DER, kept so that each AP-REQ does not
+// re-encode it; cipher identifies the gokrb5 cache entry it came from.
+type ticketDER struct {
+	cipher []byte
+	der    []byte
 }
 
 // Free is SpFreeCredentialsHandle.
@@ -322,6 +331,28 @@ func (c *credential) serviceTicket(spn string) (messages.Ticket, types.Encryptio
 	// context clears its keys when deleted.
 	key.KeyValue = append([]byte(nil), key.KeyValue...)
 	return tkt, key, nil
+}
+
+// serviceTicketDER is serviceTicket with the ticket also in DER.
+func (c *credential) serviceTicketDER(spn string) (messages.Ticket, []byte, types.EncryptionKey, error) {
+	tkt, key, err := c.serviceTicket(spn)
+	if err != nil {
+		return tkt, nil, key, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.tickets[spn]; ok && bytes.Equal(e.cipher, tkt.EncPart.Cipher) {
+		return tkt, e.der, key, nil
+	}
+	b, err := tkt.Marshal()
+	if err != nil {
+		return tkt, nil, key, statusErr(sspi.SEC_E_INTERNAL_ERROR, "ticket encoding")
+	}
+	if c.tickets == nil || len(c.tickets) > 256 {
+		c.tickets = make(map[string]ticketDER)
+	}
+	c.tickets[spn] = ticketDER{cipher: tkt.EncPart.Cipher, der: b}
+	return tkt, b, key, nil
 }
 
 // forwardedTGT gets a forwarded TGT (KDC options forwardable|forwarded)

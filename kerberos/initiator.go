@@ -6,8 +6,6 @@ import (
 
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/sspi"
-	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
@@ -64,7 +62,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 		return out, err
 	}
 	ic.req = prm.ContextReq
-	tkt, key, err := ic.cred.serviceTicket(spn)
+	tkt, tktDER, key, err := ic.cred.serviceTicketDER(spn)
 	if err != nil {
 		return out, err
 	}
@@ -124,32 +122,26 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	ic.ctime = now.Truncate(time.Second)
 	ic.cusec = now.Nanosecond() / 1000
 	ic.seq = randomSeq()
-	auth := types.Authenticator{
-		AVNO:      5,
+	auth := &authenticator{
 		CRealm:    ic.cred.realm,
-		CName:     ic.cred.cname,
-		Cksum:     types.Checksum{CksumType: cksumTypeGSS, Checksum: ck.marshal()},
+		CName:     principalName{NameType: ic.cred.cname.NameType, Names: ic.cred.cname.NameString},
+		HasCksum:  true,
+		CksumType: cksumTypeGSS,
+		Cksum:     ck.marshal(),
 		Cusec:     ic.cusec,
 		CTime:     ic.ctime,
-		SubKey:    ic.subkey,
-		SeqNumber: int64(ic.seq),
+		Subkey:    encryptionKey{KeyType: ic.subkey.KeyType, Value: ic.subkey.KeyValue},
+		Seq:       ic.seq,
 	}
-	ab, err := auth.Marshal()
-	if err != nil {
-		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "authenticator")
-	}
-	ed, err := krbcrypto.GetEncryptedData(ab, key, usageAuthenticator, 0)
+	ed, err := encryptEncPart(encodeAuthenticator(auth), key, usageAuthenticator)
 	if err != nil {
 		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "authenticator encryption")
 	}
-	ap := messages.APReq{PVNO: 5, MsgType: 14, APOptions: types.NewKrbFlags(), Ticket: tkt, EncryptedAuthenticator: ed}
+	var opts uint32
 	if f&gssMutualFlag != 0 {
-		types.SetFlag(&ap.APOptions, apOptMutualRequired)
+		opts |= 1 << (31 - apOptMutualRequired)
 	}
-	apb, err := ap.Marshal()
-	if err != nil {
-		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "AP-REQ")
-	}
+	apb := encodeAPReq(opts, tktDER, encryptedData{EType: ed.EType, Cipher: ed.Cipher})
 	ic.gssFlags = f
 	ic.flags = ret
 	ic.expiry = ic.cred.expiry
