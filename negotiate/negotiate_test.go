@@ -820,3 +820,31 @@ func TestUserModeBadData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentHandshakes shares one Package and one pair of credentials
+// between many goroutines (run with -race).
+func TestConcurrentHandshakes(t *testing.T) {
+	krb, ntlm := newToys()
+	n := newNego(t, krb, ntlm)
+	ccred := acquire(t, n, sspi.SECPKG_CRED_OUTBOUND, nil)
+	scred := acquire(t, n, sspi.SECPKG_CRED_INBOUND, &sspi.AuthIdentity{Password: "pw", Options: map[string]string{"no-kerberos": "1"}})
+	errs := make(chan error, 64)
+	for i := 0; i < 64; i++ {
+		go func() {
+			h := &hs{cli: n, srv: n, ccred: ccred, scred: scred, target: "HTTP/host", creq: sspi.ISC_REQ_MUTUAL_AUTH}
+			if i%2 == 0 {
+				h.scred = acquire(t, n, sspi.SECPKG_CRED_INBOUND, nil)
+			}
+			err := h.run()
+			if err == nil && (!h.cout.Mapped || !h.sout.Mapped) {
+				err = errors.New("not mapped")
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 64; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
