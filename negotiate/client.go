@@ -263,8 +263,8 @@ func (c *negContext) reselect(ctx context.Context, prm *sspi.InitContextParams, 
 	if resp.NegState != RequestMIC && !(resp.NegState == AcceptIncomplete && off.pkg.ntlm) {
 		return invalid("counter-proposal without request-mic")
 	}
-	if len(resp.ResponseToken) > 0 {
-		return invalid("mechanism token for a mechanism not started")
+	if len(resp.ResponseToken) > 0 || resp.MechListMIC != nil {
+		return invalid("mechanism token or MIC for a mechanism not started")
 	}
 	if c.inner != nil {
 		c.inner.Delete()
@@ -328,6 +328,9 @@ func (c *negContext) initAfterInner(iout *sspi.ContextOutput, produced bool, pee
 	out.Flags = c.flags
 	out.Expiry = c.expiry
 	if !c.innerDone {
+		if peerMIC != nil {
+			return invalid("mechListMIC before the mechanism finished")
+		}
 		if resp.ResponseToken == nil {
 			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: c.sel.info.Name + " continues without a token"}
 		}

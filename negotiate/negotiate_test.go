@@ -848,3 +848,32 @@ func TestConcurrentHandshakes(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyMIC: a mechListMIC before the mechanism could have finished is
+// refused on both sides: with the acceptor's counter-proposal, and with the
+// initiator's first token of the counter-proposed mechanism.
+func TestEarlyMIC(t *testing.T) {
+	krb, ntlm := newToys()
+	n := newNego(t, krb, ntlm)
+	for _, tc := range []struct {
+		leg  int
+		side string
+	}{{1, "client"}, {2, "server"}} {
+		h := newHS(t, n, n)
+		h.scred = acquire(t, n, sspi.SECPKG_CRED_INBOUND, &sspi.AuthIdentity{Password: "pw", Options: map[string]string{"no-kerberos": "1"}})
+		h.tamper = func(i int, b []byte) []byte {
+			if i != tc.leg {
+				return b
+			}
+			r := parseResp(t, b)
+			r.MechListMIC = []byte{1, 2, 3}
+			out, _ := r.Marshal()
+			return out
+		}
+		err := h.run()
+		var se *sideError
+		if !errors.As(err, &se) || se.side != tc.side || !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
+			t.Fatalf("leg %d: %v", tc.leg, err)
+		}
+	}
+}

@@ -291,6 +291,13 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	}
 	out.Flags, out.Expiry = c.flags, c.expiry
 	if !c.innerDone {
+		if peerMIC != nil {
+			if !first {
+				out.Output = tokenOutput(rejectToken(nil))
+				return invalid("mechListMIC before the mechanism finished")
+			}
+			c.peerMIC = peerMIC // sent early, in the NegTokenInit
+		}
 		return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
 	}
 	if peerMIC != nil {
