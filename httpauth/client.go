@@ -410,14 +410,18 @@ func keys(m map[string]bool) []string {
 
 func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, error), p *pin, sc *gosspi.Context,
 	scheme, authHdr, challengeHdr string, code int, out []byte, done bool, flags sspi.ISCReq, log *slog.Logger) (*http.Response, error) {
-	dials := p.dials.Load()
+	var dials int32 // connections made when the first leg was answered
 	for leg := 1; ; leg++ {
 		log.Debug("httpauth: sending token", "scheme", scheme, "leg", leg, "bytes", len(out))
 		resp, err := p.send(req, getBody, authHdr, FormatAuthorization(scheme, out))
 		if err != nil {
 			return nil, err
 		}
-		if leg > 1 && p.dials.Load() != dials {
+		// The first leg may open a new connection (the server closed the
+		// one of its first 401); the later ones must use that one.
+		if leg == 1 {
+			dials = p.dials.Load()
+		} else if p.dials.Load() != dials {
 			drain(resp)
 			return nil, ErrConnectionChanged
 		}

@@ -154,6 +154,17 @@ type testServer struct {
 // set) with cfg's settings on top of the test defaults.
 func newServer(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.Certificate) *testServer {
 	t.Helper()
+	return newServerOpts(t, cfg, policy, tlsCert, nil)
+}
+
+// newServerWith is newServer with the middleware wrapped by wrap.
+func newServerWith(t testing.TB, cfg Config, wrap func(http.Handler) http.Handler) *testServer {
+	t.Helper()
+	return newServerOpts(t, cfg, BindingsWhenSupported, nil, wrap)
+}
+
+func newServerOpts(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.Certificate, wrap func(http.Handler) http.Handler) *testServer {
+	t.Helper()
 	logs := &logBuf{}
 	if cfg.Table == nil {
 		cfg.Table = serverHost(t, policy).FunctionTable
@@ -173,7 +184,11 @@ func newServer(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.Cert
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{next: a.Middleware(whoami)}
+	var h http.Handler = a.Middleware(whoami)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	rec := &recorder{next: h}
 	srv := &http.Server{Handler: rec, ErrorLog: log.New(io.Discard, "", 0)}
 	s := &testServer{URL: "http://" + ln.Addr().String(), auth: a, logs: logs, srv: srv, rec: rec}
 	if tlsCert != nil {

@@ -304,6 +304,22 @@ func (a *Authenticator) clearPending(cs *connState) {
 	}
 }
 
+// reapStale drops the handshakes in progress that are older than
+// Config.HandshakeTimeout, on connections whose state is not in use.
+func (a *Authenticator) reapStale() {
+	a.conns.Range(func(_, v any) bool {
+		cs := v.(*connState)
+		if cs.mu.TryLock() {
+			if cs.pending != nil && time.Since(cs.started) > a.cfg.HandshakeTimeout {
+				a.log.Debug("httpauth: handshake timed out", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
+				a.clearPending(cs)
+			}
+			cs.mu.Unlock()
+		}
+		return true
+	})
+}
+
 // Handshakes returns the number of handshakes in progress.
 func (a *Authenticator) Handshakes() int { return int(a.inFlight.Load()) }
 
@@ -426,6 +442,9 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			logger.Warn("httpauth: continuation token but no handshake in progress on this connection", "token_bytes", len(token))
 			a.unauthorized(w, "")
 			return
+		}
+		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
+			a.reapStale()
 		}
 		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
 			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)

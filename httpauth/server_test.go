@@ -486,3 +486,72 @@ func TestKerberosScheme(t *testing.T) {
 		t.Errorf("final WWW-Authenticate %q", hdr)
 	}
 }
+
+// TestStaleHandshakesReaped: at the limit, handshakes older than
+// HandshakeTimeout make room for new ones.
+func TestStaleHandshakesReaped(t *testing.T) {
+	s := newServer(t, Config{MaxHandshakes: 1, HandshakeTimeout: 50 * time.Millisecond}, BindingsWhenSupported, nil)
+	a, b := newLegClient(t, nil), newLegClient(t, nil)
+	neg, _, _ := ntlmClient(t, nil, ntlmIdentity()).Step(t.Context(), nil)
+	if r := a.send(s.URL, FormatAuthorization("NTLM", neg)); r.StatusCode != 401 {
+		t.Fatalf("first handshake: %d", r.StatusCode)
+	}
+	time.Sleep(100 * time.Millisecond)
+	neg2, _, _ := ntlmClient(t, nil, ntlmIdentity()).Step(t.Context(), nil)
+	if r := b.send(s.URL, FormatAuthorization("NTLM", neg2)); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") == "NTLM" {
+		t.Fatalf("second handshake after the first went stale: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))
+	}
+	if n := s.auth.Handshakes(); n != 1 {
+		t.Errorf("%d handshakes in progress, want 1", n)
+	}
+}
+
+// TestConnectionClosedMidHandshake: a server that closes the connection
+// after its CHALLENGE breaks NTLM; the Transport says so instead of
+// sending the AUTHENTICATE on a new connection.
+func TestConnectionClosedMidHandshake(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	closing := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequest("GET", s.URL, nil)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req) // a new connection per request
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer tr.Close()
+	_, err := (&http.Client{Transport: tr}).Get(closing)
+	if !errors.Is(err, ErrConnectionChanged) {
+		t.Fatalf("err = %v, want ErrConnectionChanged", err)
+	}
+}
+
+// TestFirstChallengeCloses: a server that closes the connection of its
+// first (credential-less) 401 is fine: the handshake starts on the next
+// connection and stays there.
+func TestFirstChallengeCloses(t *testing.T) {
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer tr.Close()
+	closeFirst := newServerWith(t, Config{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				w.Header().Set("Connection", "close")
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	resp, err := (&http.Client{Transport: tr}).Get(closeFirst.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeWhoami(t, resp)
+}
