@@ -1,6 +1,7 @@
 package httpauth
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -9,9 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/ntlm"
 )
 
 // apache is an Apache httpd with mod_auth_gssapi (Debian packages apache2
@@ -226,4 +231,121 @@ func waitLog(t *testing.T, a *apache, want string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+const apacheNTLMTranscript = "testdata/apache-ntlm.json"
+
+// deterministicClient is a client host whose NTLM client challenge,
+// session key and clock are fixed, so that its tokens replay.
+func deterministicClient(t *testing.T, now time.Time, seed string) *gosspi.Host {
+	h, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Rand: &seededReader{seed: seed}, Now: func() time.Time { return now },
+		Workstation: "GOSSPI-CLI"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// recordingTransport notes each leg the client sends and what came back.
+type recordingTransport struct {
+	base http.RoundTripper
+	legs []leg
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err == nil {
+		r.legs = append(r.legs, leg{req.Header.Get("Authorization"), resp.StatusCode, resp.Header.Values("WWW-Authenticate")})
+	}
+	return resp, err
+}
+
+// TestApacheNTLMTranscript replays Apache's (gss-ntlmssp's) recorded
+// answers to a client with a fixed random source and clock: the client
+// must send the recorded tokens byte for byte and accept Apache's final
+// SPNEGO token (its mechListMIC). With -record it first runs Apache.
+func TestApacheNTLMTranscript(t *testing.T) {
+	if *record {
+		now := time.Now().UTC().Truncate(time.Second)
+		seed := fmt.Sprintf("apache-ntlm-%d", now.Unix())
+		a := startApache(t, "ntlmssp", fmt.Sprintf("%s:%s:%s\n", ntDomain, ntUser, ntPW))
+		rec := &recordingTransport{base: &http.Transport{}}
+		tr := &Transport{Table: deterministicClient(t, now, seed).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+		// A relay in between records the legs; it keeps one connection
+		// to Apache, as NTLM needs.
+		relay := httptestServer(t, relayTo(t, a.URL, rec))
+		resp, err := (&http.Client{Transport: tr}).Get(relay + "/index.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tr.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		writeJSON(t, apacheNTLMTranscript, transcript{Peer: "Apache httpd + mod_auth_gssapi + gss-ntlmssp", Time: now, Seed: seed, Legs: rec.legs})
+	}
+	b, err := os.ReadFile(apacheNTLMTranscript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr transcript
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	replay := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n >= len(tr.Legs) {
+			t.Errorf("request %d beyond the transcript", n+1)
+			http.Error(w, "beyond the transcript", 500)
+			return
+		}
+		l := tr.Legs[n]
+		n++
+		if got := r.Header.Get("Authorization"); got != l.Authorization {
+			t.Errorf("leg %d: Authorization\n%q\nrecorded\n%q", n, got, l.Authorization)
+		}
+		for _, v := range l.WWWAuthenticate {
+			w.Header().Add("WWW-Authenticate", v)
+		}
+		w.WriteHeader(l.Status)
+	}))
+	c := &Transport{Table: deterministicClient(t, tr.Time, tr.Seed).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+	defer c.Close()
+	resp, err := (&http.Client{Transport: c}).Get(replay + "/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != len(tr.Legs) {
+		t.Fatalf("status %d after %d of %d legs", resp.StatusCode, n, len(tr.Legs))
+	}
+}
+
+// relayTo forwards each request to target on one kept-alive connection,
+// recording the legs.
+func relayTo(t *testing.T, target string, rec *recordingTransport) http.Handler {
+	var mu sync.Mutex
+	rec.base = &http.Transport{MaxConnsPerHost: 1}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		req, _ := http.NewRequest(r.Method, target+r.URL.Path, nil)
+		req.Header = r.Header.Clone()
+		resp, err := rec.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})
 }
