@@ -2,7 +2,9 @@ package ntlm
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,6 +206,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"FuzzParseAuthenticate": realTokens(t, msgAuthenticate),
 		"FuzzParseAvPairs":      avs,
 		"FuzzUnseal":            realWraps(t),
+		"FuzzAccept":            realTokens(t, msgAuthenticate),
+		"FuzzInitChallenge":     realTokens(t, msgChallenge),
 	} {
 		dir := filepath.Join("testdata", "fuzz", name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -216,4 +220,60 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzAccept runs the server's whole AUTHENTICATE processing (parse, NTLMv2
+// response, AV pairs, MIC, bindings) on arbitrary bytes after a real
+// NEGOTIATE / CHALLENGE: any outcome but a panic or a non-SSPI error.
+func FuzzAccept(f *testing.F) {
+	for _, s := range realTokens(f, msgAuthenticate) {
+		f.Add(s)
+	}
+	p := testPackage(Config{AllowNTLMv1: true})
+	sc := serverCred(f, p)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx, _, err := p.AcceptLsaModeContext(context.Background(), sc, nil, &sspi.AcceptContextParams{Input: withCB(negotiate32(), nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, out, err := p.AcceptLsaModeContext(context.Background(), sc, ctx, &sspi.AcceptContextParams{
+			ContextReq: sspi.ASC_REQ_ALLOW_NULL_SESSION, Input: withCB(b, nil)})
+		if err == nil {
+			if _, err := UserMode().InitUserModeContext(out.ContextData); err != nil {
+				t.Fatalf("accepted, but the context data does not load: %v", err)
+			}
+			return
+		}
+		var se *sspi.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("not an SSPI error: %v", err)
+		}
+	})
+}
+
+// FuzzInitChallenge runs the client's CHALLENGE processing on arbitrary
+// bytes.
+func FuzzInitChallenge(f *testing.F) {
+	for _, s := range realTokens(f, msgChallenge) {
+		f.Add(s)
+	}
+	p := testPackage(Config{})
+	cc := clientCred(f, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx, _, err := p.InitLsaModeContext(context.Background(), cc, nil, &sspi.InitContextParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, out, err := p.InitLsaModeContext(context.Background(), cc, ctx, &sspi.InitContextParams{Input: withCB(b, nil)})
+		if err == nil {
+			if _, err := ParseAuthenticate(out.Output[0].Buffer); err != nil {
+				t.Fatalf("our AUTHENTICATE does not parse: %v", err)
+			}
+			return
+		}
+		var se *sspi.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("not an SSPI error: %v", err)
+		}
+	})
 }
