@@ -440,3 +440,45 @@ func (l *lockedReader) Read(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.r.Read(b)
 }
+
+// TestInteropWrongPassword: a wrong password fails both ways with real
+// peers: our server says SEC_E_LOGON_DENIED to gss-ntlmssp's initiator, and
+// gss-ntlmssp's acceptor refuses our AUTHENTICATE.
+func TestInteropWrongPassword(t *testing.T) {
+	t.Run("gss-client", func(t *testing.T) {
+		srv := testPackage(Config{})
+		peer := startPeer(t, nil, "initiate", testDomain+`\`+testUser, "not-the-password", "HTTP@server.example.com")
+		cred := serverCred(t, srv)
+		ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
+		_, _, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		if sspi.StatusOf(err) != sspi.SEC_E_LOGON_DENIED {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("gss-server", func(t *testing.T) {
+		cli := testPackage(Config{})
+		peer := startPeer(t, []string{"NTLM_USER_FILE=" + userFile(t)}, "accept")
+		cred := clientCred(t, cli, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: "not-the-password"})
+		ctx, out, err := cli.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
+		_, out, err = cli.InitLsaModeContext(context.Background(), cred, ctx, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
+		if !peer.out.Scan() {
+			t.Fatal("peer said nothing")
+		}
+		var m map[string]any
+		if err := json.Unmarshal(peer.out.Bytes(), &m); err != nil || m["error"] == nil {
+			t.Fatalf("gss-ntlmssp accepted a wrong password: %s", peer.out.Text())
+		}
+	})
+}
