@@ -441,3 +441,57 @@ func TestConcurrentHandshakes(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetInfo: the CHALLENGE carries the server's names and a timestamp,
+// and the client's response echoes them with its own pairs added.
+func TestTargetInfo(t *testing.T) {
+	var chal, auth []byte
+	_, _, err := runHandshake(t, hsOpts{target: "HTTP/web.example.com",
+		serverCfg: Config{NetBIOSDomain: "EXAMPLE", NetBIOSComputer: "WEB", DNSDomain: "example.com", DNSComputer: "web.example.com", DNSTreeName: "example.com"},
+		tamper: func(l int, b []byte) []byte {
+			switch l {
+			case 2:
+				chal = b
+			case 3:
+				auth = b
+			}
+			return b
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseChallenge(chal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	av, _ := ParseAvPairs(c.TargetInfo)
+	for id, want := range map[uint16]string{AvNbDomainName: "EXAMPLE", AvNbComputerName: "WEB", AvDnsDomainName: "example.com",
+		AvDnsComputerName: "web.example.com", AvDnsTreeName: "example.com"} {
+		if got := av.String(id); got != want {
+			t.Errorf("AV pair %d = %q, want %q", id, got, want)
+		}
+	}
+	if _, ok := av.Get(AvTimestamp); !ok {
+		t.Error("no MsvAvTimestamp")
+	}
+	a, err := ParseAuthenticate(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.HasMIC || a.Version == nil {
+		t.Errorf("AUTHENTICATE without MIC or Version")
+	}
+	cav, err := ParseAvPairs(a.NtChallengeResponse[44:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cav.String(AvTargetName) != "HTTP/web.example.com" || cav.String(AvDnsTreeName) != "example.com" {
+		t.Errorf("client AV pairs %v", cav)
+	}
+	if f, _ := cav.Get(AvFlags); len(f) != 4 || f[0]&byte(AvFlagMICPresent) == 0 {
+		t.Errorf("MsvAvFlags %x", f)
+	}
+	if cb, _ := cav.Get(AvChannelBindings); len(cb) != 16 {
+		t.Errorf("MsvAvChannelBindings %x", cb)
+	}
+}

@@ -53,6 +53,8 @@ type Config struct {
 	// the upper-cased host name and NetBIOSDomain to "WORKGROUP".
 	NetBIOSDomain, NetBIOSComputer string
 	DNSDomain, DNSComputer         string
+	// DNSTreeName is the forest name (MsvAvDnsTreeName), sent when set.
+	DNSTreeName string
 
 	// Workstation is the client's workstation name in AUTHENTICATE
 	// (default: the upper-cased host name).
@@ -169,8 +171,12 @@ func New(cfg Config) *Package {
 		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
 		{AvDnsDomainName, toUTF16(p.cfg.DNSDomain)},
 		{AvDnsComputerName, toUTF16(p.cfg.DNSComputer)},
-	}.Marshal()
-	p.targetInfo = ti[:len(ti)-4] // without MsvAvEOL
+	}
+	if p.cfg.DNSTreeName != "" {
+		ti = append(ti, AvPair{AvDnsTreeName, toUTF16(p.cfg.DNSTreeName)})
+	}
+	tib := ti.Marshal()
+	p.targetInfo = tib[:len(tib)-4] // without MsvAvEOL
 	return p
 }
 
