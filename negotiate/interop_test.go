@@ -660,3 +660,59 @@ type tamperOut struct {
 func (p *tamperOut) exchange(tok []byte, weDone bool) ([]byte, bool) {
 	return p.tokenExchanger.exchange(p.edit(tok), weDone)
 }
+
+// TestExportImport moves an established Negotiate context (NTLM inside,
+// after the mechListMIC) to a fresh user-mode half with ExportContext, in
+// the middle of a conversation.
+func TestExportImport(t *testing.T) {
+	now, seed := newSeed("export")
+	n := ntlmNego(t, now, seed)
+	h := &hs{cli: n, srv: n, target: "HTTP/host", creq: sspi.ISC_REQ_CONFIDENTIALITY}
+	h.ccred, h.scred = func() (sspi.LsaCredential, sspi.LsaCredential) {
+		c, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, s
+	}()
+	if err := h.run(); err != nil {
+		t.Fatal(err)
+	}
+	um := NewUserMode(ntlmUserMode())
+	cu, err := um.InitUserModeContext(h.cout.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su, err := um.InitUserModeContext(h.sout.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if got := unwrapStream(t, su, wrapStream(t, cu, []byte("before"))); string(got) != "before" {
+			t.Fatal(string(got))
+		}
+	}
+	data, err := cu.(sspi.UserModeExporter).ExportContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu2, err := um.InitUserModeContext(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ni := negInfoTB(t, cu2); ni.PackageInfo.Name != ntlm.PackageName {
+		t.Fatalf("%+v", ni)
+	}
+	for i := 0; i < 3; i++ {
+		if got := unwrapStream(t, su, wrapStream(t, cu2, []byte("after"))); string(got) != "after" {
+			t.Fatal(string(got))
+		}
+		if got := unwrapStream(t, cu2, wrapStream(t, su, []byte("back"))); string(got) != "back" {
+			t.Fatal(string(got))
+		}
+	}
+}
