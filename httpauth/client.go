@@ -3,6 +3,7 @@ package httpauth
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -182,9 +183,22 @@ func (t *Transport) getPin(key string) *pin {
 	rt.MaxConnsPerHost = 1
 	rt.MaxIdleConnsPerHost = 1
 	rt.ForceAttemptHTTP2 = false
+	// HTTP/1.1 only: NTLM binds to a connection, which HTTP/2 would
+	// multiplex. A non-nil empty TLSNextProto turns HTTP/2 off even in a
+	// clone of a transport that already set it up.
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	rt.Protocols = &protos
+	rt.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if rt.TLSClientConfig != nil {
+		var np []string
+		for _, p := range rt.TLSClientConfig.NextProtos {
+			if p != "h2" {
+				np = append(np, p)
+			}
+		}
+		rt.TLSClientConfig.NextProtos = np
+	}
 	dial := rt.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext

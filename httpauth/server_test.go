@@ -555,3 +555,29 @@ func TestFirstChallengeCloses(t *testing.T) {
 	}
 	decodeWhoami(t, resp)
 }
+
+// TestHTTPSKerberosBindingsMismatch: a Kerberos AP-REQ bound to another
+// certificate is refused with SEC_E_BAD_BINDINGS.
+func TestHTTPSKerberosBindingsMismatch(t *testing.T) {
+	cert := selfSigned(t, "gosspi test")
+	other := selfSigned(t, "someone else")
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	s := newServer(t, Config{}, BindingsRequired, &cert)
+	wrong, _ := sspi.TLSServerEndPoint(other.Leaf)
+	c, err := gosspi.NewClient(t.Context(), clientHost(t).FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost",
+		Identity: kerberosIdentity(), ChannelBindings: wrong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tok, _, err := c.Step(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLegClient(t, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if r := l.send(s.URL, FormatAuthorization("Negotiate", tok)); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status %d", r.StatusCode)
+	}
+	wantLog(t, s.logs, "level=WARN", "authentication failed", "scheme=Negotiate", "status=SEC_E_BAD_BINDINGS")
+}

@@ -3,13 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/ntlm"
@@ -267,4 +277,57 @@ func FuzzDecodeToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+// TestServeHTTPSExtendedProtection: `gosspi serve` over HTTPS with
+// -channel-bindings required. curl's NTLM sends no channel bindings and
+// is refused; `gosspi get` binds to the certificate and gets in.
+func TestServeHTTPSExtendedProtection(t *testing.T) {
+	certFile, keyFile := writeCert(t)
+	url, logs := startServe(t, serveOptions{demo: true, certFile: certFile, keyFile: keyFile, bindings: "required"})
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("url %s", url)
+	}
+	h, _ := runCurl(t, os.Environ(), "-k", "--http1.1", "--ntlm", "-u", `GOSSPI\demo:`+demoPassword, url+"/whoami")
+	if !strings.HasPrefix(lastResponse(h), "HTTP/1.1 401") {
+		t.Errorf("curl without channel bindings:\n%s", h)
+	}
+	if !strings.Contains(logs.String(), "status=SEC_E_BAD_BINDINGS") {
+		t.Errorf("no log line for the missing bindings:\n%s", logs.String())
+	}
+	var out, errb bytes.Buffer
+	code, err := get(t.Context(), &getOptions{user: `GOSSPI\demo:` + demoPassword, cacert: certFile, timeout: 10e9}, url+"/whoami",
+		strings.NewReader(""), &out, &errb)
+	if code != exitOK || err != nil || !strings.Contains(out.String(), `"tls": true`) {
+		t.Errorf("get: %d %v\n%s", code, err, out.String())
+	}
+	// Without HTTPS, "required" is refused at start.
+	if err := serve(t.Context(), &serveOptions{addr: "127.0.0.1:0", demo: true, bindings: "required", schemes: "NTLM", logOut: io.Discard}, nil); err == nil {
+		t.Error("serve accepted -channel-bindings required without HTTPS")
+	}
 }
