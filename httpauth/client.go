@@ -53,7 +53,10 @@ var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle
 //     certificate are sent (Extended Protection).
 //
 // A response that is still 401 or 407 after the handshake is returned as
-// it is. Transport is safe for concurrent use.
+// it is. A 407 is answered for plain-HTTP requests through a proxy; the
+// CONNECT of an HTTPS request through a proxy is made by net/http and
+// cannot be answered here (set Base.ProxyConnectHeader or
+// GetProxyConnectHeader for that). Transport is safe for concurrent use.
 type Transport struct {
 	// Table is the SSPI surface, usually (*gosspi.Host).FunctionTable.
 	// Required.
