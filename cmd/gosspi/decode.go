@@ -133,17 +133,29 @@ func decodeInput(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("no token")
 	}
+	var hexed, b64 []byte
 	compact := strings.NewReplacer(" ", "", "\n", "", "\r", "", "\t", "", ":", "").Replace(s)
 	if len(compact)%2 == 0 && isHex(compact) {
-		if b, err := hex.DecodeString(compact); err == nil {
-			return b, nil
-		}
+		hexed, _ = hex.DecodeString(compact)
 	}
 	compact = strings.NewReplacer(" ", "", "\n", "", "\r", "", "\t", "").Replace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(compact); err == nil && len(b) > 0 {
-			return b, nil
+			b64 = b
+			break
 		}
+	}
+	switch {
+	case hexed != nil && b64 != nil:
+		// Both readings work ("AAAA..."): take the one that is a token.
+		if _, err := decodeToken(b64); err == nil {
+			return b64, nil
+		}
+		return hexed, nil
+	case hexed != nil:
+		return hexed, nil
+	case b64 != nil:
+		return b64, nil
 	}
 	return nil, errors.New("the token is neither base64 nor hex")
 }
