@@ -331,3 +331,21 @@ func TestServeHTTPSExtendedProtection(t *testing.T) {
 		t.Error("serve accepted -channel-bindings required without HTTPS")
 	}
 }
+
+func TestHTTPCommandsUsage(t *testing.T) {
+	for _, args := range [][]string{{"get"}, {"get", "-bogus", "http://x"}, {"serve", "extra"}, {"serve", "-bogus"},
+		{"decode", "a", "b"}, {"ntlm-auth"}, {"ntlm-auth", "--helper-protocol=squid-3.0-basic"}} {
+		if _, _, code := capture(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	for _, name := range []string{"get", "serve", "decode", "ntlm-auth"} {
+		if _, _, code := capture(t, name, "--help"); code != exitOK {
+			t.Errorf("%s --help: exit %d", name, code)
+		}
+	}
+	// A server that is not there: a failure, not a usage error.
+	if _, _, code := capture(t, "get", "-timeout", "2s", "http://127.0.0.1:1/"); code != exitFailure {
+		t.Errorf("get of a closed port: exit %d", code)
+	}
+}

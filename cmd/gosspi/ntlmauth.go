@@ -79,6 +79,14 @@ func runNTLMAuth(args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	known := false
+	for _, p := range ntlmauth.Protocols {
+		known = known || string(p) == *proto
+	}
+	if !known {
+		fmt.Fprintf(os.Stderr, "gosspi ntlm-auth: unknown helper protocol %q (supported: %v)\n", *proto, ntlmauth.Protocols)
+		return exitUsage
+	}
 	level := slog.LevelWarn
 	if *debug > 0 {
 		level = slog.LevelDebug
@@ -126,7 +134,7 @@ func runNTLMAuth(args []string) int {
 	h, err := ntlmauth.New(hc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
-		return exitUsage
+		return exitFailure
 	}
 	defer h.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
