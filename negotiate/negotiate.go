@@ -69,8 +69,9 @@ type Config struct {
 	// SPNEGO mechanisms by the OIDs of its PackageInfo.
 	Packages []sspi.LsaModePackage
 	// UserPackages are the inner packages' user-mode halves, matched by
-	// name. Negotiate needs them to make and verify the mechListMIC and
-	// to rebuild the inner user-mode context from ContextData.
+	// name; every inner package needs one. Negotiate uses them to make and
+	// verify the mechListMIC and to rebuild the inner user-mode context
+	// from ContextData.
 	UserPackages []sspi.UserModePackage
 	// SkipKerberosForIP controls whether an initiator drops Kerberos when
 	// the target host is an IP address, as Windows does (no SPN can be
@@ -133,6 +134,9 @@ func New(cfg Config) (*Package, error) {
 		}
 		if len(ip.oids) == 0 {
 			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: info.Name + " has no GSS mechanism OID"}
+		}
+		if ip.user == nil {
+			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "no user-mode package for " + info.Name}
 		}
 		p.inner = append(p.inner, ip)
 	}

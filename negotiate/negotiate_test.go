@@ -796,6 +796,9 @@ func TestPackageInfo(t *testing.T) {
 	if _, err := New(Config{Packages: []sspi.LsaModePackage{&toyPkg{name: "X"}}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
 		t.Fatal(err)
 	}
+	if _, err := New(Config{Packages: []sspi.LsaModePackage{krb}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
+		t.Fatalf("no user-mode package: %v", err)
+	}
 	// Unmapped context: LSA-side attributes.
 	h := newHS(t, n, n)
 	h.client(nil)
