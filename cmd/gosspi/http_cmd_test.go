@@ -349,3 +349,33 @@ func TestHTTPCommandsUsage(t *testing.T) {
 		t.Errorf("get of a closed port: exit %d", code)
 	}
 }
+
+// TestDemoHTTPKerberos: with a KDC configured (a throwaway realm, a
+// ticket and a keytab in the environment), the HTTP demo also runs
+// Kerberos.
+func TestDemoHTTPKerberos(t *testing.T) {
+	r := krbtest.NewRealm(t, krbtest.Options{})
+	if err := r.AddPrincipal("alice", "alice-Secret-1"); err != nil {
+		t.Fatal(err)
+	}
+	kt, err := r.AddService("HTTP/localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := r.Kinit("alice", "alice-Secret-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KRB5_CONFIG", r.Krb5Con)
+	t.Setenv("KRB5CCNAME", "FILE:"+cc)
+	t.Setenv("KRB5_KTNAME", "FILE:"+kt)
+	var b bytes.Buffer
+	if err := demoHTTP(&b); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	for _, want := range []string{"Kerberos ticket for HTTP/localhost", "<- 200 Negotiate <", `server's AP-REP verified: {"package":"Kerberos","principal":"alice@`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
