@@ -272,7 +272,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 		for i, e := range et.AuthData {
 			ad[i] = types.AuthorizationDataEntry{ADType: e.Type, ADData: e.Data}
 		}
-		s.groups = pacGroups(ad, skey)
+		s.sid, s.groups = pacIdentity(ad, skey)
 	}
 
 	// Message keys: the acceptor subkey we send (RFC 4121 enctypes), else
@@ -384,12 +384,13 @@ func (ac *acceptorContext) delegated(b []byte, client string, sessionKey, subkey
 	return d, nil
 }
 
-// pacGroups returns the group SIDs of a PAC (MS-PAC) in the ticket's
-// authorization data, verified with the service key, or nil.
-func pacGroups(ad types.AuthorizationData, key types.EncryptionKey) (groups []string) {
+// pacIdentity returns the user SID and the group SIDs of a PAC (MS-PAC
+// KERB_VALIDATION_INFO) in the ticket's authorization data, verified with
+// the service key, or nothing.
+func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid string, groups []string) {
 	defer func() {
 		if recover() != nil {
-			groups = nil
+			sid, groups = "", nil
 		}
 	}()
 	for _, e := range ad {
@@ -414,12 +415,12 @@ func pacGroups(ad types.AuthorizationData, key types.EncryptionKey) (groups []st
 			if err := pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)); err != nil {
 				continue
 			}
-			if pt.KerbValidationInfo != nil {
-				return pt.KerbValidationInfo.GetGroupMembershipSIDs()
+			if v := pt.KerbValidationInfo; v != nil {
+				return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs()
 			}
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // pacHasLogonInfo reads the PACTYPE header (MS-PAC section 2.3) and reports

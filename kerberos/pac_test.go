@@ -35,9 +35,12 @@ func TestPACGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	ad := types.AuthorizationData{{ADType: 1, ADData: inner}}
-	groups := pacGroups(ad, key)
+	sid, groups := pacIdentity(ad, key)
 	if len(groups) == 0 {
 		t.Fatal("no group SIDs from a real PAC")
+	}
+	if !strings.HasPrefix(sid, "S-1-5-21-") {
+		t.Fatalf("user SID %q", sid)
 	}
 	for _, g := range groups {
 		if !strings.HasPrefix(g, "S-1-") {
@@ -46,12 +49,12 @@ func TestPACGroups(t *testing.T) {
 	}
 	wrong := key
 	wrong.KeyValue = make([]byte, len(key.KeyValue))
-	if g := pacGroups(ad, wrong); g != nil {
+	if _, g := pacIdentity(ad, wrong); g != nil {
 		t.Fatalf("PAC accepted with a wrong key: %v", g)
 	}
 	// Truncated PACs never panic.
 	for n := 0; n < len(pacBytes); n += 7 {
 		in, _ := asn1.Marshal(types.AuthorizationData{{ADType: 128, ADData: pacBytes[:n]}})
-		pacGroups(types.AuthorizationData{{ADType: 1, ADData: in}}, key)
+		pacIdentity(types.AuthorizationData{{ADType: 1, ADData: in}}, key)
 	}
 }

@@ -30,6 +30,7 @@ const (
 	tagDelegCCache    = 16
 	tagSessionEtype   = 17
 	tagGSSFlags       = 18
+	tagSID            = 19
 )
 
 // session is what a finished handshake hands to the user-mode half.
@@ -43,6 +44,7 @@ type session struct {
 	expiry       time.Time
 	sessionKey   []byte
 	sessionEtype int32
+	sid          string // the user's SID, from the PAC
 	groups       []string
 	delegated    bool
 	delegCCache  string
@@ -66,6 +68,7 @@ func (s *session) marshal() []byte {
 		Bytes(tagSessionKey, s.sessionKey).
 		Uint64(tagSessionEtype, uint64(uint32(s.sessionEtype))).
 		String(tagGroups, strings.Join(s.groups, ",")).
+		String(tagSID, s.sid).
 		Bool(tagDelegated, s.delegated).
 		String(tagDelegCCache, s.delegCCache)
 	return w.Finish()
@@ -102,6 +105,7 @@ func unmarshalSession(b []byte) (*session, error) {
 	if g := r.String(tagGroups); g != "" {
 		s.groups = strings.Split(g, ",")
 	}
+	s.sid = r.String(tagSID)
 	s.delegated = r.Bool(tagDelegated)
 	s.delegCCache = r.String(tagDelegCCache)
 	for _, e := range errs {
@@ -398,7 +402,7 @@ func (s *session) query(attr sspi.ContextAttribute) (any, error) {
 	case sspi.SECPKG_ATTR_GOSSPI_IDENTITY:
 		user, realm := splitPrincipal(s.client)
 		return sspi.Identity{
-			Package: PackageName, User: user, Domain: realm, Principal: s.client,
+			Package: PackageName, User: user, Domain: realm, Principal: s.client, SID: s.sid,
 			Groups: append([]string(nil), s.groups...), Delegated: s.delegated,
 		}, nil
 	case SECPKG_ATTR_DELEGATED_CCACHE:
