@@ -79,7 +79,7 @@ var realmKeytab string
 
 // peer is a running helper process: Samba's ntlm_auth or ours.
 type peer struct {
-	t   *testing.T
+	t   testing.TB
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Reader
@@ -87,7 +87,7 @@ type peer struct {
 
 // samba starts Samba's ntlm_auth (Debian package winbind; it runs without
 // winbindd for the client protocols). The test fails when it is missing.
-func samba(t *testing.T, args ...string) *peer {
+func samba(t testing.TB, args ...string) *peer {
 	t.Helper()
 	path, err := exec.LookPath("ntlm_auth")
 	if err != nil {
