@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 
 	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/negotiate"
+	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -314,7 +316,9 @@ func (t *Transport) replayableBody(req *http.Request) (func() (io.ReadCloser, er
 // header is not empty.
 func (p *pin) send(req *http.Request, getBody func() (io.ReadCloser, error), header, value string) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	if getBody != nil {
+	if getBody != nil && header != "" && !sendBody(value) {
+		r.Body, r.GetBody, r.ContentLength = http.NoBody, nil, 0
+	} else if getBody != nil {
 		b, err := getBody()
 		if err != nil {
 			return nil, err
@@ -326,6 +330,26 @@ func (p *pin) send(req *http.Request, getBody func() (io.ReadCloser, error), hea
 		r.Header.Set(header, value)
 	}
 	return p.rt.RoundTrip(r)
+}
+
+// sendBody reports whether a leg carrying the authorization value should
+// carry the request body. An NTLM NEGOTIATE (raw, or as the optimistic
+// token of a NegTokenInit) is always answered with 401 and a CHALLENGE,
+// so that leg goes without the body, as curl and Windows send it: a large
+// body is not sent for nothing, and the server, which does not read it,
+// need not drop the connection the handshake is bound to.
+func sendBody(value string) bool {
+	_, tok, err := ParseAuthorization(value)
+	if err != nil || tok == nil {
+		return true
+	}
+	if ntlm.MessageType(tok) == 1 {
+		return false
+	}
+	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && ntlm.MessageType(init.MechToken) == 1 {
+		return false
+	}
+	return true
 }
 
 func drain(resp *http.Response) {

@@ -581,3 +581,23 @@ func TestHTTPSKerberosBindingsMismatch(t *testing.T) {
 	}
 	wantLog(t, s.logs, "level=WARN", "authentication failed", "scheme=Negotiate", "status=SEC_E_BAD_BINDINGS")
 }
+
+// TestLargeBody: a 4 MiB POST authenticates with NTLM (the NEGOTIATE leg
+// goes without the body) and with Negotiate, and the handler gets the
+// whole body once.
+func TestLargeBody(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	body := strings.Repeat("0123456789abcdef", 256<<10)
+	for _, scheme := range []string{SchemeNTLM, SchemeNegotiate} {
+		tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{scheme}}
+		req, _ := http.NewRequest("POST", s.URL, strings.NewReader(body))
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(scheme, err)
+		}
+		if m := decodeWhoami(t, resp); len(m["body"]) != len(body) {
+			t.Errorf("%s: handler got %d bytes, want %d", scheme, len(m["body"]), len(body))
+		}
+		tr.Close()
+	}
+}
