@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,10 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/sspi"
 )
+
+// maxDrain bounds the request body read and dropped on a leg that
+// continues a handshake.
+const maxDrain = 4 << 20
 
 // Defaults of Config.
 const (
@@ -490,6 +495,12 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			return
 		}
 		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
+		// The handshake is bound to this connection: read a body the
+		// client sent with this leg (up to a bound; net/http alone
+		// discards 256 KiB and then closes the connection).
+		if r.ContentLength != 0 {
+			io.CopyN(io.Discard, r.Body, maxDrain)
+		}
 		a.unauthorized(w, FormatAuthorization(scheme, out))
 		return
 	}

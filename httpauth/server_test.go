@@ -601,3 +601,32 @@ func TestLargeBody(t *testing.T) {
 		tr.Close()
 	}
 }
+
+// TestServerDrainsContinuationBody: a client that sends a 1 MiB body with
+// every leg (as some do) keeps its connection through the handshake.
+func TestServerDrainsContinuationBody(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	c := ntlmClient(t, nil, ntlmIdentity())
+	l := newLegClient(t, nil)
+	body := strings.Repeat("x", 1<<20)
+	post := func(auth string) *http.Response {
+		req, _ := http.NewRequest("POST", s.URL, strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		resp, err := l.rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	neg, _, _ := c.Step(t.Context(), nil)
+	chal := challengeToken(t, post(FormatAuthorization("NTLM", neg)), "NTLM")
+	auth, _, err := c.Step(t.Context(), chal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := post(FormatAuthorization("NTLM", auth)); r.StatusCode != 200 {
+		t.Fatalf("status %d\n%s", r.StatusCode, s.logs.String())
+	}
+}
