@@ -3,6 +3,7 @@ package ntlmauth
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -448,4 +450,22 @@ func FuzzHandle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSPNEGOServerFirst: a bare YR to gss-spnego makes the server speak
+// first, with a NegTokenInit2 listing its mechanisms.
+func TestSPNEGOServerFirst(t *testing.T) {
+	srv, _ := serverHelper(t, GSSSPNEGO, nil, "")
+	r := srv.Handle(t.Context(), "YR")
+	if !strings.HasPrefix(r, "TT ") || arg(r, 2) != "*" {
+		t.Fatalf("YR: %q", r)
+	}
+	tok, err := base64.StdEncoding.DecodeString(arg(r, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, _, err := negotiate.ParseToken(tok)
+	if err != nil || init == nil || !init.Init2 || len(init.MechTypes) == 0 {
+		t.Fatalf("not a NegTokenInit2: %+v %v", init, err)
+	}
 }
