@@ -75,10 +75,27 @@ func (w *Writer) Time(tag uint16, t time.Time) *Writer {
 // Finish returns the blob.
 func (w *Writer) Finish() []byte { return w.b }
 
+// MaxFields bounds the number of fields in a blob.
+const MaxFields = 256
+
+type field struct {
+	tag uint16
+	val []byte
+}
+
 // Reader reads a ContextData blob.
 type Reader struct {
 	Package string
-	fields  map[uint16][]byte
+	fields  []field
+}
+
+func (r *Reader) get(tag uint16) ([]byte, bool) {
+	for i := range r.fields {
+		if r.fields[i].tag == tag {
+			return r.fields[i].val, true
+		}
+	}
+	return nil, false
 }
 
 // Parse checks the header and indexes the fields. Duplicate tags and
@@ -95,7 +112,7 @@ func Parse(b []byte) (*Reader, error) {
 	if len(b) < n {
 		return nil, ErrFormat
 	}
-	r := &Reader{Package: string(b[:n]), fields: make(map[uint16][]byte)}
+	r := &Reader{Package: string(b[:n]), fields: make([]field, 0, 16)}
 	b = b[n:]
 	for len(b) > 0 {
 		if len(b) < 6 {
@@ -107,21 +124,21 @@ func Parse(b []byte) (*Reader, error) {
 		if uint64(len(b)) < l {
 			return nil, ErrFormat
 		}
-		if _, dup := r.fields[tag]; dup {
+		if _, dup := r.get(tag); dup || len(r.fields) == MaxFields {
 			return nil, ErrFormat
 		}
-		r.fields[tag] = b[:l:l]
+		r.fields = append(r.fields, field{tag, b[:l:l]})
 		b = b[l:]
 	}
 	return r, nil
 }
 
 // Has reports whether the tag is present.
-func (r *Reader) Has(tag uint16) bool { _, ok := r.fields[tag]; return ok }
+func (r *Reader) Has(tag uint16) bool { _, ok := r.get(tag); return ok }
 
 // Bytes returns a copy of a byte-string field, or nil.
 func (r *Reader) Bytes(tag uint16) []byte {
-	v, ok := r.fields[tag]
+	v, ok := r.get(tag)
 	if !ok {
 		return nil
 	}
@@ -129,12 +146,12 @@ func (r *Reader) Bytes(tag uint16) []byte {
 }
 
 // String returns a string field, or "".
-func (r *Reader) String(tag uint16) string { return string(r.fields[tag]) }
+func (r *Reader) String(tag uint16) string { v, _ := r.get(tag); return string(v) }
 
 // Uint64 returns an integer field; a missing field is 0 and a malformed
 // one an error.
 func (r *Reader) Uint64(tag uint16) (uint64, error) {
-	v, ok := r.fields[tag]
+	v, ok := r.get(tag)
 	if !ok {
 		return 0, nil
 	}
@@ -146,7 +163,7 @@ func (r *Reader) Uint64(tag uint16) (uint64, error) {
 
 // Bool returns a boolean field.
 func (r *Reader) Bool(tag uint16) bool {
-	v := r.fields[tag]
+	v, _ := r.get(tag)
 	return len(v) == 1 && v[0] == 1
 }
 

@@ -60,3 +60,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTooManyFields(t *testing.T) {
+	w := NewWriter("X")
+	for i := 0; i <= MaxFields; i++ {
+		w.Uint64(uint16(i), 1)
+	}
+	if _, err := Parse(w.Finish()); err == nil {
+		t.Fatal("more than MaxFields accepted")
+	}
+}
