@@ -3,7 +3,6 @@ package negotiate
 import (
 	"errors"
 
-	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/sspi"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -432,15 +431,22 @@ func parseToken(b []byte) (parsedToken, error) {
 }
 
 func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
-	// RFC 2743 3.1 framing, shared with Kerberos.
-	g, n, err := gss.Parse(b)
-	if err != nil || n != len(b) {
+	// RFC 2743 3.1 framing: [APPLICATION 0] { thisMech, innerToken }. The
+	// SPNEGO case is checked in place (the general parser, gss.Parse,
+	// decodes the OID by reflection, which costs more than the rest of
+	// this function).
+	n, incomplete, err := elementSize(b)
+	if err != nil || incomplete || n != len(b) {
 		return nil, invalid("bad InitialContextToken framing")
 	}
-	if !g.Mech.Equal(gss.OIDSPNEGO) {
+	if !framedAs(b, OIDSPNEGO) {
 		return nil, invalid("thisMech is not SPNEGO")
 	}
-	body := cryptobyte.String(g.Inner)
+	h := 2
+	if b[1]&0x80 != 0 {
+		h += int(b[1] & 0x7f)
+	}
+	body := cryptobyte.String(b[h+2+len(OIDSPNEGO):])
 	var inner cryptobyte.String
 	if !body.ReadASN1(&inner, ctx(0)) || !body.Empty() {
 		return nil, invalid("innerToken is not a NegTokenInit")
