@@ -24,6 +24,10 @@ type acceptorContext struct {
 	cred    *credential
 	session *session
 	deleg   *DelegatedCredentials
+
+	// DCE style: the AP-REP went out and the initiator's AP-REP is due.
+	dcePending    bool
+	dceSessionKey encryptionKey
 }
 
 // Delete forgets the keys.
@@ -60,7 +64,7 @@ func (ac *acceptorContext) QueryAttributes(attr sspi.ContextAttribute) (any, err
 
 func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOutput, error) {
 	var out sspi.ContextOutput
-	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_USE_DCE_STYLE|sspi.ASC_REQ_DATAGRAM) != 0 {
+	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
 	}
 	if ac.cred.kt == nil {
@@ -98,6 +102,14 @@ func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOu
 		return out, err
 	}
 	s := ac.session
+	if ac.dcePending {
+		// DCE style: a bare AP-REP, and wait for the initiator's.
+		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: rep}}
+		out.Status = sspi.SEC_I_CONTINUE_NEEDED
+		out.Flags = s.flags
+		out.Expiry = s.expiry
+		return out, nil
+	}
 	if rep != nil {
 		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: frameToken(tokAPRep, rep)}}
 	}
@@ -229,7 +241,8 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings missing or different")
 		}
 	}
-	mutual := ck.Flags&gssMutualFlag != 0 || ap.Options&(1<<(31-apOptMutualRequired)) != 0
+	dce := ck.Flags&gssDCEStyle != 0
+	mutual := dce || ck.Flags&gssMutualFlag != 0 || ap.Options&(1<<(31-apOptMutualRequired)) != 0
 
 	s := &session{
 		client:       client,
@@ -243,6 +256,9 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	f := sspi.FlagConnection
 	if mutual {
 		f |= sspi.FlagMutualAuth
+	}
+	if dce {
+		f |= sspi.FlagDCEStyle
 	}
 	for _, m := range []struct {
 		gss  uint32
@@ -286,7 +302,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	var rep []byte
 	if mutual {
 		var sub *encryptionKey
-		if isCFX(mk.KeyType) {
+		if isCFX(mk.KeyType) || dce {
 			kv, err := randomKey(mk.KeyType)
 			if err != nil {
 				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
@@ -310,7 +326,56 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	s.sendSeq = sendSeq
 	s.recv = newSeqState(initSeq, f&sspi.FlagReplayDetect != 0, f&sspi.FlagSequenceDetect != 0, isCFX(mk.KeyType))
 	ac.session = s
+	if dce {
+		ac.dcePending = true
+		ac.dceSessionKey = encryptionKey{KeyType: et.Key.KeyType, Value: append([]byte(nil), et.Key.Value...)}
+	}
 	return rep, nil
+}
+
+// dceThirdLeg checks the initiator's AP-REP of a DCE-style exchange
+// (MS-KILE 3.4.5.2): in the ticket session key, within the clock skew, and
+// echoing our sequence number. Then the context is complete.
+func (ac *acceptorContext) dceThirdLeg(prm *sspi.AcceptContextParams) (sspi.ContextOutput, error) {
+	var out sspi.ContextOutput
+	var in []byte
+	if prm.Input != nil {
+		in = prm.Input.Token()
+	}
+	if len(in) == 0 {
+		return out, tokenErr("no DCE AP-REP")
+	}
+	if in[0] == 0x60 {
+		_, msg, _, err := unframeToken(in)
+		if err != nil {
+			return out, err
+		}
+		in = msg
+	}
+	part, err := parseAPRep(in, toGokrb5Key(ac.dceSessionKey))
+	if err != nil {
+		if sspi.StatusOf(err) == sspi.SEC_E_MUTUAL_AUTH_FAILED {
+			return out, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "the initiator's AP-REP does not decrypt")
+		}
+		return out, err
+	}
+	p := ac.cred.pkg
+	ctime := part.CTime.Add(time.Duration(part.Cusec) * time.Microsecond)
+	if d := p.now().Sub(ctime); d > p.cfg.ClockSkew || -d > p.cfg.ClockSkew {
+		return out, statusErr(sspi.SEC_E_TIME_SKEW, "DCE AP-REP time outside the allowed clock skew")
+	}
+	if uint64(uint32(part.SequenceNumber)) != ac.session.sendSeq {
+		return out, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "DCE AP-REP does not echo our sequence number")
+	}
+	ac.dcePending = false
+	clear(ac.dceSessionKey.Value)
+	s := ac.session
+	out.Status = sspi.SEC_E_OK
+	out.Flags = s.flags
+	out.Expiry = s.expiry
+	out.Mapped = true
+	out.ContextData = s.marshal()
+	return out, nil
 }
 
 func (p principalName) equal(o principalName) bool {

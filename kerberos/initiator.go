@@ -25,6 +25,7 @@ type initiatorContext struct {
 	server     string
 	expiry     time.Time
 	done       bool
+	dce        bool
 	session    *session
 }
 
@@ -50,8 +51,8 @@ func channelBindings(in *sspi.SecBufferDesc) (*sspi.ChannelBindings, error) {
 // first builds the AP-REQ (RFC 4121 section 4.1).
 func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
 	var out sspi.ContextOutput
-	if prm.ContextReq&(sspi.ISC_REQ_USE_DCE_STYLE|sspi.ISC_REQ_DATAGRAM|sspi.ISC_REQ_PROMPT_FOR_CREDS) != 0 {
-		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "DCE style, datagram and prompting are not supported")
+	if prm.ContextReq&(sspi.ISC_REQ_DATAGRAM|sspi.ISC_REQ_PROMPT_FOR_CREDS) != 0 {
+		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "datagram and prompting are not supported")
 	}
 	spn, _, err := parseTarget(prm.TargetName)
 	if err != nil {
@@ -75,6 +76,13 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	ret := sspi.FlagIntegrity | sspi.FlagConnection
 	if ic.req&sspi.ISC_REQ_CONFIDENTIALITY != 0 {
 		ret |= sspi.FlagConfidentiality
+	}
+	if ic.req&sspi.ISC_REQ_USE_DCE_STYLE != 0 {
+		// DCE style (MS-KILE 3.2.5.5): raw tokens and a third leg, the
+		// initiator's own AP-REP. It implies mutual authentication.
+		ic.dce = true
+		f |= gssDCEStyle | gssMutualFlag
+		ret |= sspi.FlagDCEStyle | sspi.FlagMutualAuth
 	}
 	if ic.req&sspi.ISC_REQ_MUTUAL_AUTH != 0 {
 		f |= gssMutualFlag
@@ -145,7 +153,11 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	ic.gssFlags = f
 	ic.flags = ret
 	ic.expiry = ic.cred.expiry
-	out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: frameToken(tokAPReq, apb)}}
+	tok := apb
+	if !ic.dce {
+		tok = frameToken(tokAPReq, apb)
+	}
+	out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}}
 	out.Flags = ret
 	out.Expiry = ic.expiry
 	if f&gssMutualFlag != 0 {
@@ -197,14 +209,25 @@ func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOut
 	if len(in) == 0 {
 		return out, tokenErr("no AP-REP token")
 	}
-	id, msg, used, err := unframeToken(in)
-	if err != nil {
-		if sspi.StatusOf(err) == sspi.SEC_E_INCOMPLETE_MESSAGE {
-			out.Missing = missingOf(in)
+	var id [2]byte
+	var msg []byte
+	switch {
+	case ic.dce && in[0] == 0x6f: // DCE style: a bare AP-REP
+		id, msg = tokAPRep, in
+	case ic.dce && in[0] == 0x7e: // or a bare KRB-ERROR
+		id, msg = tokKRBError, in
+	default:
+		var used int
+		var err error
+		id, msg, used, err = unframeToken(in)
+		if err != nil {
+			if sspi.StatusOf(err) == sspi.SEC_E_INCOMPLETE_MESSAGE {
+				out.Missing = missingOf(in)
+			}
+			return out, err
 		}
-		return out, err
+		out.Extra = len(in) - used
 	}
-	out.Extra = len(in) - used
 	switch id {
 	case tokAPRep:
 	case tokKRBError:
@@ -229,11 +252,26 @@ func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOut
 		k := part.Subkey
 		// RFC 4121 uses the acceptor subkey; for rc4-hmac (RFC 1964 tokens)
 		// MIT keeps the initiator subkey unless the enctype changed.
-		if isCFX(k.KeyType) || k.KeyType != ic.subkey.KeyType {
+		if isCFX(k.KeyType) || ic.dce || k.KeyType != ic.subkey.KeyType {
 			acceptorKey = &k
 		}
 	}
-	ic.finish(acceptorKey, uint64(uint32(part.SequenceNumber)), &out)
+	acceptorSeq := uint64(uint32(part.SequenceNumber))
+	var third []byte
+	if ic.dce {
+		// The third leg: our AP-REP, with the current time and the
+		// acceptor's sequence number, in the ticket session key.
+		now := ic.cred.pkg.now().UTC()
+		third, err = encodeAPRep(encryptionKey{KeyType: ic.sessionKey.KeyType, Value: ic.sessionKey.KeyValue},
+			now.Truncate(time.Second), now.Nanosecond()/1000, nil, acceptorSeq)
+		if err != nil {
+			return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "DCE AP-REP")
+		}
+	}
+	ic.finish(acceptorKey, acceptorSeq, &out)
+	if third != nil {
+		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: third}}
+	}
 	return out, nil
 }
 

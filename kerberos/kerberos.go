@@ -23,6 +23,10 @@
 // caller; and it hands out the session key of its ticket cache by
 // reference. Every gokrb5 decoder runs behind a recover.
 //
+// DCE style (ISC_REQ_USE_DCE_STYLE, MS-KILE 3.2.5.5) is supported on both
+// sides: bare AP-REQ and AP-REP tokens and a third leg, the initiator's own
+// AP-REP; the acceptor follows the client's GSS checksum flag.
+//
 // Statuses the acceptor returns: a malformed or cut token
 // SEC_E_INVALID_TOKEN (SEC_E_INCOMPLETE_MESSAGE with a Missing count when
 // the framing is cut short); a ticket for a principal not in the keytab, or
@@ -247,8 +251,13 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
 	}
 	if c != nil {
-		// Kerberos acceptance is one leg (no DCE style).
-		return c, sspi.ContextOutput{}, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "the Kerberos acceptor has no second leg")
+		// Only DCE style has a second acceptor leg: the initiator's AP-REP.
+		ac, ok := c.(*acceptorContext)
+		if !ok || !ac.dcePending {
+			return c, sspi.ContextOutput{}, statusErr(sspi.SEC_E_INVALID_HANDLE, "the Kerberos acceptor has no second leg")
+		}
+		out, err := ac.dceThirdLeg(prm)
+		return ac, out, err
 	}
 	ac := &acceptorContext{cred: cr}
 	out, err := ac.accept(prm)

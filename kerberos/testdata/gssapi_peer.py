@@ -34,6 +34,7 @@ FLAGS = {
     "conf": gssapi.RequirementFlag.confidentiality,
     "integ": gssapi.RequirementFlag.integrity,
     "deleg": gssapi.RequirementFlag.delegate_to_peer,
+    "dce": gssapi.RequirementFlag.dce_style,
 }
 
 def handle(req):
@@ -58,10 +59,12 @@ def handle(req):
             creds = gssapi.Credentials(usage="accept", store={"keytab": req["keytab"]})
         ctx = gssapi.SecurityContext(usage="accept", creds=creds, channel_bindings=bindings(req))
         tok = ctx.step(unb64(req["token"]))
-        return {"token": b64(tok), "complete": ctx.complete,
-                "initiator": str(ctx.initiator_name),
-                "delegated": ctx.delegated_creds is not None,
-                "flags": int(ctx.actual_flags)}
+        resp = {"token": b64(tok), "complete": ctx.complete}
+        if ctx.complete:  # DCE style needs a third leg first
+            resp.update(initiator=str(ctx.initiator_name),
+                        delegated=ctx.delegated_creds is not None,
+                        flags=int(ctx.actual_flags))
+        return resp
     if op == "wrap":
         r = ctx.wrap(unb64(req["data"]), req.get("conf", True))
         return {"token": b64(r.message), "conf": r.encrypted}
