@@ -43,7 +43,7 @@ func (c *serverContext) QueryAttributes(attr sspi.ContextAttribute) (any, error)
 		if attr == sspi.SECPKG_ATTR_SIZES || attr == sspi.SECPKG_ATTR_PACKAGE_INFO {
 			return (&session{}).attribute(attr)
 		}
-		return nil, ascErr(sspi.SEC_E_INVALID_HANDLE, "context not established")
+		return nil, ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "attribute not available before the context is established")
 	}
 	return c.done.attribute(attr)
 }
