@@ -94,7 +94,17 @@ func (c *negContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 // token replaced by the inner token (channel bindings and the like pass
 // through).
 func innerInput(in *sspi.SecBufferDesc, tok []byte) *sspi.SecBufferDesc {
-	d := &sspi.SecBufferDesc{Version: sspi.SECBUFFER_VERSION}
+	// One allocation for the usual case: the token and at most three other
+	// buffers (channel bindings, target host, ...).
+	m := &struct {
+		d    sspi.SecBufferDesc
+		bufs [4]sspi.SecBuffer
+	}{}
+	d := &m.d
+	d.Buffers = m.bufs[:0]
+	if tok != nil {
+		d.Buffers = append(d.Buffers, sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok})
+	}
 	if in != nil {
 		d.Version = in.Version
 		for _, b := range in.Buffers {
@@ -102,9 +112,6 @@ func innerInput(in *sspi.SecBufferDesc, tok []byte) *sspi.SecBufferDesc {
 				d.Buffers = append(d.Buffers, b)
 			}
 		}
-	}
-	if tok != nil {
-		d.Buffers = append([]sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}}, d.Buffers...)
 	}
 	return d
 }
