@@ -429,11 +429,30 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if cs == nil {
 		cs = &connState{remote: r.RemoteAddr} // this request only
 	}
+	// The connection's state is locked for the handshake step only, not
+	// while next runs.
+	id, out, ok := a.step(w, r, cs, connID, scheme, token, logger)
+	if !ok {
+		return
+	}
+	if len(out) > 0 {
+		w.Header().Add(a.challengeHeader(), FormatAuthorization(scheme, out))
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+}
+
+// step runs one leg of the handshake on the connection's state. It answers
+// the request itself unless the handshake completed (ok), in which case
+// it returns the identity and the last output token.
+func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connState, connID uint64, scheme string, token []byte,
+	logger *slog.Logger) (id *sspi.Identity, last []byte, ok bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.closed {
-		return
+		a.unauthorized(w, "")
+		return nil, nil, false
 	}
+	var err error
 	sc := cs.pending
 	if sc != nil && (cs.scheme != scheme || startsHandshake(scheme, token) || time.Since(cs.started) > a.cfg.HandshakeTimeout) {
 		if time.Since(cs.started) > a.cfg.HandshakeTimeout {
@@ -446,7 +465,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		if !startsHandshake(scheme, token) {
 			logger.Warn("httpauth: continuation token but no handshake in progress on this connection", "token_bytes", len(token))
 			a.unauthorized(w, "")
-			return
+			return nil, nil, false
 		}
 		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
 			a.reapStale()
@@ -455,7 +474,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many authentications in progress", http.StatusServiceUnavailable)
-			return
+			return nil, nil, false
 		}
 		scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
 		if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
@@ -464,7 +483,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 				logger.Error("httpauth: no channel bindings for this TLS connection", "err", err)
 				if a.cfg.ChannelBindings == BindingsRequired {
 					http.Error(w, "channel bindings unavailable", http.StatusInternalServerError)
-					return
+					return nil, nil, false
 				}
 			}
 			scfg.ChannelBindings = cb
@@ -473,7 +492,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		if err != nil {
 			logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
 			http.Error(w, "authentication unavailable", http.StatusInternalServerError)
-			return
+			return nil, nil, false
 		}
 		cs.pending, cs.scheme, cs.started = sc, scheme, time.Now()
 		a.inFlight.Add(1)
@@ -485,14 +504,14 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		logger.Warn("httpauth: authentication failed", "status", sspi.StatusOf(err).String(), "err", err)
 		a.clearPending(cs)
 		a.unauthorized(w, "")
-		return
+		return nil, nil, false
 	}
 	if !done {
 		if connID == 0 {
 			logger.Error("httpauth: a multi-leg handshake needs the connection hooks (Authenticator.Install)")
 			a.clearPending(cs)
 			a.unauthorized(w, "")
-			return
+			return nil, nil, false
 		}
 		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
 		// The handshake is bound to this connection: read a body the
@@ -502,27 +521,24 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			io.CopyN(io.Discard, r.Body, maxDrain)
 		}
 		a.unauthorized(w, FormatAuthorization(scheme, out))
-		return
+		return nil, nil, false
 	}
-	id, err := sc.Identity()
+	ident, err := sc.Identity()
 	if err != nil {
 		logger.Error("httpauth: no identity for an established context", "err", err)
 		a.clearPending(cs)
 		http.Error(w, "authentication failed", http.StatusInternalServerError)
-		return
+		return nil, nil, false
 	}
 	if pkg := sc.Package(); pkg != "" {
-		id.Package = pkg
+		ident.Package = pkg
 	}
 	a.clearPending(cs)
 	if a.cfg.Persist && connID != 0 {
-		cs.identity = &id
+		cs.identity = &ident
 	}
-	logger.Info("httpauth: authenticated", "user", id.Principal, "package", id.Package, "mutual_token", len(out) > 0)
-	if len(out) > 0 {
-		w.Header().Add(a.challengeHeader(), FormatAuthorization(scheme, out))
-	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &id)))
+	logger.Info("httpauth: authenticated", "user", ident.Principal, "package", ident.Package, "mutual_token", len(out) > 0)
+	return &ident, out, true
 }
 
 func (a *Authenticator) offers(scheme string) bool {
