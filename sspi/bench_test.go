@@ -26,6 +26,7 @@ func BenchmarkAcceptSync(b *testing.B) {
 	tbl, _, sc, hello := benchTable(b, sspi.Config{}, sspitest.Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		var srv sspi.CtxtHandle
 		if st := tbl.AcceptSecurityContext(&sc, nil, tokenDesc(hello), 0, 0, &srv, outDesc(), nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
@@ -33,6 +34,7 @@ func BenchmarkAcceptSync(b *testing.B) {
 		}
 		tbl.DeleteSecurityContext(&srv)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkAcceptAsync is the same leg through
@@ -44,6 +46,7 @@ func BenchmarkAcceptAsync(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		var srv sspi.CtxtHandle
 		if st := tbl.SspiAcceptSecurityContextAsync(ac, &sc, nil, tokenDesc(hello), 0, 0, &srv, outDesc(), nil, nil); st != sspi.SEC_E_OK {
@@ -54,6 +57,7 @@ func BenchmarkAcceptAsync(b *testing.B) {
 		}
 		tbl.DeleteSecurityContext(&srv)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkAsyncInflightMemory queues 100,000 asynchronous accepts held
@@ -102,6 +106,7 @@ func BenchmarkHandshake(b *testing.B) {
 	s := testSetup(sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		p := &sspitest.Pair{T: tbl, ClientCred: cc, SrvCred: sc}
 		if err := s.HandshakeWith(tbl, p); err != nil {
@@ -110,6 +115,7 @@ func BenchmarkHandshake(b *testing.B) {
 		tbl.DeleteSecurityContext(&p.Client)
 		tbl.DeleteSecurityContext(&p.Server)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkQueryParallel is a context-handle lookup under parallel load:
@@ -167,11 +173,13 @@ func BenchmarkCallSync(b *testing.B) {
 	tbl, _, _, _ := benchTable(b, sspi.Config{}, sspitest.Config{})
 	h := sspi.CredHandle{Lower: 1, Upper: 1}
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		if st := tbl.FreeCredentialsHandle(&h); st != sspi.SEC_E_INVALID_HANDLE {
 			b.Fatal(st)
 		}
 	}
+	cpu.report(b)
 }
 
 func BenchmarkCallAsync(b *testing.B) {
@@ -180,6 +188,7 @@ func BenchmarkCallAsync(b *testing.B) {
 	ac := sspi.SspiCreateAsyncContext()
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		if st := tbl.SspiFreeCredentialsHandleAsync(ac, &h); st != sspi.SEC_E_OK {
 			b.Fatal(st)
@@ -188,4 +197,5 @@ func BenchmarkCallAsync(b *testing.B) {
 			b.Fatal(st)
 		}
 	}
+	cpu.report(b)
 }

@@ -1,30 +1,32 @@
 // Package workpool is the bounded executor behind the asynchronous SSPI
-// calls: at most a fixed number of goroutines run tasks, and at most a
-// fixed number of tasks wait, so no load can grow goroutines or memory
-// without bound.
+// calls: at most a fixed number of worker goroutines, started on demand and
+// kept until Close, and a fixed-size queue, so no load can grow goroutines
+// or memory without bound.
 //
-// Workers are not kept parked: Submit starts a goroutine when fewer than
-// the limit are running, and a goroutine that finishes a task takes the
-// next queued one or exits. A new goroutine starts on the submitting
-// goroutine's processor, so a caller that submits and then waits hands the
-// processor straight to the work instead of waking another thread.
+// Workers are long-lived so that their stacks, once grown by a handshake,
+// stay grown. A parked worker woken by Submit is made runnable on the
+// submitting goroutine's processor, so a caller that submits and then waits
+// hands the processor straight to the work.
 package workpool
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Task is one unit of work.
 type Task interface{ Run() }
 
-// Pool runs Tasks on at most Workers goroutines.
+// Pool runs Tasks on at most a fixed number of goroutines.
 type Pool struct {
-	mu       sync.Mutex
-	workers  int
-	running  int
-	maxQueue int
-	q        []Task
-	head     int
-	closed   bool
-	wg       sync.WaitGroup
+	q       chan Task
+	max     int32
+	started atomic.Int32
+	idle    atomic.Int32
+
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New returns a pool of at most workers goroutines and queue waiting tasks.
@@ -35,68 +37,63 @@ func New(workers, queue int) *Pool {
 	if queue < 1 {
 		queue = 1
 	}
-	return &Pool{workers: workers, maxQueue: queue}
+	return &Pool{q: make(chan Task, queue), max: int32(workers)}
 }
 
-// Submit runs or queues t without blocking. It reports false when the
-// queue is full or the pool is closed.
+// Submit queues t without blocking, starting a worker if none is idle and
+// fewer than the limit run. It reports false when the queue is full or the
+// pool is closed.
 func (p *Pool) Submit(t Task) bool {
-	p.mu.Lock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.closed {
-		p.mu.Unlock()
 		return false
 	}
-	if p.running < p.workers {
-		p.running++
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go p.loop(t)
+	if p.idle.Load() == 0 && p.started.Load() < p.max {
+		if p.started.Add(1) <= p.max {
+			p.wg.Add(1)
+			go p.worker()
+		} else {
+			p.started.Add(-1)
+		}
+	}
+	select {
+	case p.q <- t:
 		return true
-	}
-	if len(p.q)-p.head >= p.maxQueue {
-		p.mu.Unlock()
+	default:
 		return false
 	}
-	p.q = append(p.q, t)
-	p.mu.Unlock()
-	return true
 }
 
-func (p *Pool) loop(t Task) {
+func (p *Pool) worker() {
 	defer p.wg.Done()
 	for {
-		t.Run()
-		p.mu.Lock()
-		if p.head == len(p.q) {
-			p.q, p.head = p.q[:0], 0
-			p.running--
-			p.mu.Unlock()
+		p.idle.Add(1)
+		t, ok := <-p.q
+		p.idle.Add(-1)
+		if !ok {
 			return
 		}
-		t = p.q[p.head]
-		p.q[p.head] = nil
-		p.head++
-		if p.head > 1024 && p.head*2 > len(p.q) {
-			n := copy(p.q, p.q[p.head:])
-			clear(p.q[n:])
-			p.q, p.head = p.q[:n], 0
-		}
-		p.mu.Unlock()
+		t.Run()
 	}
 }
 
 // Len returns the number of queued (not yet running) tasks.
-func (p *Pool) Len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.q) - p.head
-}
+func (p *Pool) Len() int { return len(p.q) }
 
-// Close stops accepting tasks and waits until the running and queued ones
-// have run.
+// Workers returns the number of worker goroutines started.
+func (p *Pool) Workers() int { return int(p.started.Load()) }
+
+// Close stops accepting tasks, runs the queued ones and waits for the
+// workers to exit.
 func (p *Pool) Close() {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
 	p.closed = true
+	close(p.q)
 	p.mu.Unlock()
 	p.wg.Wait()
 }

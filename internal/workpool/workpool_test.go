@@ -31,12 +31,17 @@ func TestBoundedWorkersAndQueue(t *testing.T) {
 		if !p.Submit(task) {
 			t.Fatalf("submit %d refused", i)
 		}
+		if i == 1 { // let both workers take their task off the queue
+			for running.Load() < 2 {
+				runtime.Gosched()
+			}
+		}
 	}
 	if p.Submit(task) {
 		t.Fatal("submit beyond workers+queue accepted")
 	}
-	if p.Len() != 3 {
-		t.Fatalf("Len = %d", p.Len())
+	if p.Len() != 3 || p.Workers() != 2 {
+		t.Fatalf("Len = %d, Workers = %d", p.Len(), p.Workers())
 	}
 	close(gate)
 	p.Close()
@@ -48,20 +53,23 @@ func TestBoundedWorkersAndQueue(t *testing.T) {
 	}
 }
 
-func TestNoGoroutinesWhenIdle(t *testing.T) {
+func TestGoroutinesBounded(t *testing.T) {
 	before := runtime.NumGoroutine()
 	p := New(8, 100)
 	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 500; i++ {
 		wg.Add(1)
 		for !p.Submit(fn(wg.Done)) {
 			runtime.Gosched()
 		}
 	}
 	wg.Wait()
+	if n := runtime.NumGoroutine(); n > before+8 || p.Workers() > 8 {
+		t.Fatalf("goroutines: %d before, %d with the pool (%d workers)", before, n, p.Workers())
+	}
 	p.Close()
 	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("goroutines: %d before, %d after", before, n)
+		t.Fatalf("goroutines: %d before, %d after Close", before, n)
 	}
 }
 
