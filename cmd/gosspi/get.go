@@ -34,7 +34,7 @@ output. Credentials are what curl and MIT Kerberos use:
 Mutual authentication is required (the server must prove who it is) unless
 -no-mutual is given. Over HTTPS the channel bindings of the server's
 certificate are sent. Exit status: 0 for a 1xx-3xx answer, 1 for a failure
-or a 4xx/5xx answer, 2 for a usage error. Flags:`
+or a 4xx/5xx answer, 2 for a usage error.`
 
 type getOptions struct {
 	user, method, data, out, scheme, spn, cacert string
@@ -75,7 +75,7 @@ func runGet(args []string) int {
 	fs.BoolVar(&o.noCB, "no-channel-bindings", false, "do not send TLS channel bindings")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), getUsage)
+		fmt.Fprintln(fs.Output(), getUsage+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

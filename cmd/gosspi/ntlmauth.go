@@ -41,7 +41,7 @@ a malformed request -> BH <reason>.
 
 The server's accounts are -accounts, else $GOSSPI_NTLM_ACCOUNTS, else
 ` + defaultAccountFile + ` (see 'gosspi accounts'); its keytab is -keytab, else
-$KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error. Flags:`
+$KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error.`
 
 func init() {
 	register(&command{
@@ -69,7 +69,7 @@ func runNTLMAuth(args []string) int {
 	fs.Int("debuglevel", 0, "as -d")
 	fs.String("configfile", "", "accepted for compatibility with Samba; ignored")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), ntlmAuthUsage)
+		fmt.Fprintln(fs.Output(), ntlmAuthUsage+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -44,7 +44,7 @@ Try it:
   curl --ntlm -u 'EXAMPLE\alice:PASSWORD' http://127.0.0.1:8080/whoami
   kinit alice@REALM && curl --negotiate -u : http://HOST:8080/whoami
 
-Logs go to standard error. Flags:`
+Logs go to standard error.`
 
 type serveOptions struct {
 	addr, accounts, keytab, principal, schemes string
@@ -79,7 +79,7 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs.IntVar(&o.maxHandshakes, "max-handshakes", httpauth.DefaultMaxHandshakes, "handshakes in progress at most")
 	fs.IntVar(&o.maxHeader, "max-header", httpauth.DefaultMaxHeaderBytes, "largest Authorization header in bytes")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), serveUsage)
+		fmt.Fprintln(fs.Output(), serveUsage+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs
