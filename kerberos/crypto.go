@@ -364,6 +364,73 @@ func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data []byte) ([]byte, er
 	return tok, nil
 }
 
+// openSSPI is the inverse of sealSSPI: tok is the 60-byte SECBUFFER_TOKEN
+// (header, C[L-16:], MAC, C[:16]) and data the ciphertext C[16:16+n],
+// decrypted in place. It returns the decrypted header copy from inside the
+// ciphertext, for the caller to compare with the outer header.
+func (a *aesSHA1) openSSPI(usage uint32, tok, data []byte) ([16]byte, error) {
+	const bs = aes.BlockSize
+	var inner [16]byte
+	s, err := a.slot(usage)
+	if err != nil {
+		return inner, err
+	}
+	n := len(data)
+	blk := s.ke
+	var conf, c0 [bs]byte
+	copy(c0[:], tok[44:60])
+	blk.Decrypt(conf[:], c0[:]) // IV zero
+	q := n % bs
+	if q == 0 {
+		q = bs
+	}
+	head := n - q
+	var iv [bs]byte
+	copy(iv[:], c0[:])
+	if head > 0 {
+		var next [bs]byte
+		copy(next[:], data[head-bs:head]) // the tail's IV, before decryption overwrites it
+		cipher.NewCBCDecrypter(blk, iv[:]).CryptBlocks(data[:head], data[:head])
+		iv = next
+	}
+	var tail [2 * bs]byte
+	copy(tail[:], data[head:])
+	copy(tail[q:], tok[16:32])
+	t := tail[:q+bs]
+	ctsDecryptIV(blk, iv[:], t)
+	copy(data[head:], t[:q])
+	copy(inner[:], t[q:])
+	s.ki.Reset()
+	s.ki.Write(conf[:])
+	s.ki.Write(data)
+	s.ki.Write(inner[:])
+	var mac [sha1.Size]byte
+	if subtle.ConstantTimeCompare(s.ki.Sum(mac[:0])[:12], tok[32:44]) != 1 {
+		return inner, errIntegrity
+	}
+	return inner, nil
+}
+
+// ctsDecryptIV decrypts 17 to 32 bytes of CBC-CS3 ciphertext chained from
+// iv (the tail of a message whose head was decrypted separately).
+func ctsDecryptIV(blk cipher.Block, iv, b []byte) {
+	const bs = aes.BlockSize
+	r := len(b) - bs
+	var d, cfull, last [bs]byte
+	blk.Decrypt(d[:], b[:bs]) // Cn
+	copy(cfull[:], b[bs:])
+	copy(cfull[r:], d[r:])
+	for i := 0; i < r; i++ {
+		last[i] = d[i] ^ cfull[i]
+	}
+	blk.Decrypt(d[:], cfull[:])
+	for i := range d {
+		d[i] ^= iv[i]
+	}
+	copy(b, d[:])
+	copy(b[bs:], last[:r])
+}
+
 // generic runs any gokrb5 enctype through its EncryptMessage and
 // DecryptMessage (used for the aes-sha2 family of RFC 8009).
 type generic struct {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/gosspi/gosspi/sspi"
+
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 )
 
@@ -78,6 +80,49 @@ func TestSealInPlaceLengths(t *testing.T) {
 		got, conf, err := rcv.unwrap(whole)
 		if err != nil || !conf || !bytes.Equal(got, data) {
 			t.Fatalf("n=%d: unwrap: %v", n, err)
+		}
+	}
+}
+
+// UnsealMessage's in-place path for TOKEN + DATA opens what SealMessage's
+// in-place path made, for every length around the block boundaries, and
+// refuses every single-bit change.
+func TestOpenInPlaceLengths(t *testing.T) {
+	key, _ := randomKey(etypeAES256SHA1)
+	snd := &msgState{initiator: true, etype: etypeAES256SHA1, key: key, acceptorSubkey: true}
+	rcv := &msgState{initiator: false, etype: etypeAES256SHA1, key: key, acceptorSubkey: true}
+	snd.init()
+	rcv.init()
+	rcv.recv = newSeqState(0, true, true, true)
+	for n := 32; n < 100; n++ {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*13 + n)
+		}
+		buf := append([]byte(nil), data...)
+		tok, ok, err := snd.sealInPlace(buf)
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		if n == 40 {
+			for i := 0; i < len(tok)*8; i += 3 {
+				bt, bd := append([]byte(nil), tok...), append([]byte(nil), buf...)
+				bt[i/8] ^= 1 << (i % 8)
+				if ok, err := rcv.openInPlace(bt, bd); ok && err == nil {
+					t.Fatalf("flipped token bit %d accepted", i)
+				}
+			}
+			for i := 0; i < n*8; i += 5 {
+				bd := append([]byte(nil), buf...)
+				bd[i/8] ^= 1 << (i % 8)
+				if ok, err := rcv.openInPlace(append([]byte(nil), tok...), bd); !ok || sspi.StatusOf(err) != sspi.SEC_E_MESSAGE_ALTERED {
+					t.Fatalf("flipped data bit %d: %v %v", i, ok, err)
+				}
+			}
+		}
+		ok, err = rcv.openInPlace(tok, buf)
+		if !ok || err != nil || !bytes.Equal(buf, data) {
+			t.Fatalf("n=%d: %v %v", n, ok, err)
 		}
 	}
 }

@@ -209,6 +209,31 @@ func (m *msgState) sealInPlace(data []byte) ([]byte, bool, error) {
 	return tok, true, nil
 }
 
+// openInPlace is the inverse of sealInPlace for UnsealMessage with a
+// SECBUFFER_TOKEN and one SECBUFFER_DATA: when the token has the SSPI layout
+// (sealed, EC 0, RRC 28), data is decrypted where it lies. It reports false
+// when the fast path does not apply (then the caller joins the buffers).
+func (m *msgState) openInPlace(tok, data []byte) (bool, error) {
+	a, ok := m.prof.(*aesSHA1)
+	if !ok || len(tok) != 60 || len(data) < 32 || tok[0] != 0x05 || tok[1] != 0x04 || tok[3] != 0xff ||
+		tok[2]&cfxSealed == 0 || binary.BigEndian.Uint16(tok[4:]) != 0 || binary.BigEndian.Uint16(tok[6:]) != 28 {
+		return false, nil
+	}
+	if err := m.checkCFXFlags(tok[2]); err != nil {
+		return true, err
+	}
+	_, _, seal, _ := m.usages()
+	inner, err := a.openSSPI(seal, tok, data)
+	if err != nil {
+		return true, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "wrap token integrity check failed")
+	}
+	if inner[0] != 0x05 || inner[1] != 0x04 || inner[2] != tok[2] || inner[3] != 0xff ||
+		binary.BigEndian.Uint16(inner[4:]) != 0 || binary.BigEndian.Uint64(inner[8:]) != binary.BigEndian.Uint64(tok[8:]) {
+		return true, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "wrap token header altered")
+	}
+	return true, m.recv.check(binary.BigEndian.Uint64(tok[8:]))
+}
+
 // unwrap verifies and opens a wrap token, accepting any RRC. It works in
 // place: tok is overwritten and the result aliases it.
 func (m *msgState) unwrap(tok []byte) (data []byte, conf bool, err error) {

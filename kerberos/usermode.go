@@ -305,6 +305,14 @@ func (c *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 		return 0, statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN or SECBUFFER_STREAM")
 	}
 	bufs := dataBuffers(msg, true)
+	if pb := msg.Find(sspi.SECBUFFER_PADDING); len(bufs) == 1 && (pb == nil || len(pb.Buffer) == 0) {
+		if ok, err := c.s.openInPlace(tb.Buffer, bufs[0].Buffer); ok {
+			if err != nil {
+				return 0, err
+			}
+			return 0, nil
+		}
+	}
 	whole := append([]byte(nil), tb.Buffer...)
 	for _, b := range bufs {
 		whole = append(whole, b.Buffer...)
