@@ -630,3 +630,25 @@ func TestServerDrainsContinuationBody(t *testing.T) {
 		t.Fatalf("status %d\n%s", r.StatusCode, s.logs.String())
 	}
 }
+
+// TestRawNTLMUnderNegotiate: Windows clients that cannot get a Kerberos
+// ticket send bare NTLMSSP tokens under the Negotiate scheme; the server
+// answers in kind.
+func TestRawNTLMUnderNegotiate(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	c := ntlmClient(t, nil, ntlmIdentity())
+	l := newLegClient(t, nil)
+	neg, _, _ := c.Step(t.Context(), nil)
+	chal := challengeToken(t, l.send(s.URL, FormatAuthorization("Negotiate", neg)), "Negotiate")
+	if string(chal[:8]) != "NTLMSSP\x00" {
+		t.Fatalf("answer is not a raw CHALLENGE: % x", chal[:8])
+	}
+	auth, _, err := c.Step(t.Context(), chal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := l.send(s.URL, FormatAuthorization("Negotiate", auth)); r.StatusCode != 200 {
+		t.Fatalf("status %d\n%s", r.StatusCode, s.logs.String())
+	}
+	wantLog(t, s.logs, "authenticated", "scheme=Negotiate", "package=NTLM")
+}
