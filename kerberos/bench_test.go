@@ -151,6 +151,26 @@ func BenchmarkUnwrap(b *testing.B) {
 				}
 			}
 		})
+		b.Run(fmt.Sprintf("gosspi-UnsealMessage-token/%d", n), func(b *testing.B) {
+			// Windows style: SECBUFFER_TOKEN + SECBUFFER_DATA, decrypted in place.
+			cu := &userContext{s: &session{msgState: *benchState(b, true, key)}}
+			su := &userContext{s: &session{msgState: *benchState(b, false, key)}}
+			d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: make([]byte, n)})
+			if err := cu.SealMessage(0, d, 0); err != nil {
+				b.Fatal(err)
+			}
+			tok, ct := d.Buffers[0].Buffer, append([]byte(nil), d.Buffers[1].Buffer...)
+			buf := make([]byte, n)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				copy(buf, ct)
+				d.Buffers[0].Buffer, d.Buffers[1].Buffer = tok, buf
+				if _, err := su.UnsealMessage(d, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(fmt.Sprintf("bound/%d", n), func(b *testing.B) { benchBound(b, n, false) })
 	}
 }
