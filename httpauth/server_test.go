@@ -4,11 +4,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -651,4 +653,42 @@ func TestRawNTLMUnderNegotiate(t *testing.T) {
 		t.Fatalf("status %d\n%s", r.StatusCode, s.logs.String())
 	}
 	wantLog(t, s.logs, "authenticated", "scheme=Negotiate", "package=NTLM")
+}
+
+// TestConcurrentHandshakes: many clients at once, NTLM and Negotiate, each
+// handshake on its own connection; no leaks once they close.
+func TestConcurrentHandshakes(t *testing.T) {
+	s := newServer(t, Config{Persist: true}, BindingsWhenSupported, nil)
+	host := clientHost(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			scheme := []string{SchemeNTLM, SchemeNegotiate}[i%2]
+			tr := &Transport{Table: host.FunctionTable, Identity: ntlmIdentity(), Schemes: []string{scheme}}
+			defer tr.Close()
+			for j := 0; j < 4; j++ {
+				resp, err := (&http.Client{Transport: tr}).Get(s.URL)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("%s: status %d", scheme, resp.StatusCode)
+					return
+				}
+				tr.CloseIdleConnections()
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitFor(t, func() bool { return s.auth.Handshakes() == 0 })
 }
