@@ -130,3 +130,17 @@ func TestCurlNTLMOverHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// curl --negotiate over HTTPS, HTTP/2: one leg per stream, the AP-REP on
+// the 200 (curl's GSS-API sends no channel bindings, which "when
+// supported" allows).
+func TestCurlNegotiateHTTP2(t *testing.T) {
+	cert := selfSigned(t, "curl test")
+	s := newServer(t, Config{}, BindingsWhenSupported, &cert)
+	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/whoami"
+	hdrs, codes, body := curl(t, curlEnv(), "-k", "--http2", "--negotiate", "-u", ":", url)
+	if len(codes) == 0 || codes[len(codes)-1] != 200 {
+		t.Fatalf("status codes %v\n%s", codes, body)
+	}
+	checkMutualToken(t, hdrs[len(hdrs)-1].Get("WWW-Authenticate"))
+}
