@@ -121,9 +121,9 @@ func (u *UserMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext
 	if ip == nil {
 		return nil, &sspi.Error{Op: "Negotiate.InitUserModeContext", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "no user-mode package " + name}
 	}
-	info, err := readInfo(r.Bytes(tagInfo), name)
-	if err != nil {
-		return nil, badData("bad package info")
+	infoBlob := r.Bytes(tagInfo)
+	if len(infoBlob) == 0 {
+		return nil, badData("no package info")
 	}
 	inner, err := ip.InitUserModeContext(r.Bytes(tagInnerData))
 	if err != nil {
@@ -146,14 +146,27 @@ func (u *UserMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext
 			}
 		}
 	}
-	return &userContext{inner: inner, info: info}, nil
+	return &userContext{inner: inner, name: name, infoBlob: infoBlob}, nil
 }
 
 // userContext is a mapped Negotiate context: the chosen package's user-mode
 // context plus what Negotiate reports about the negotiation.
 type userContext struct {
-	inner sspi.UserModeContext
-	info  sspi.PackageInfo
+	inner    sspi.UserModeContext
+	name     string
+	infoBlob []byte // the inner PackageInfo, decoded when first asked for
+	info     *sspi.PackageInfo
+}
+
+func (u *userContext) packageInfo() (sspi.PackageInfo, error) {
+	if u.info == nil {
+		info, err := readInfo(u.infoBlob, u.name)
+		if err != nil {
+			return info, badData("bad package info")
+		}
+		u.info = &info
+	}
+	return *u.info, nil
 }
 
 func (u *userContext) MakeSignature(qop uint32, msg *sspi.SecBufferDesc, seqNo uint32) error {
@@ -178,9 +191,17 @@ func (u *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 func (u *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	switch attr {
 	case sspi.SECPKG_ATTR_NEGOTIATION_INFO:
-		return sspi.SecPkgContextNegotiationInfo{PackageInfo: u.info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
+		info, err := u.packageInfo()
+		if err != nil {
+			return nil, err
+		}
+		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
-		return sspi.SecPkgContextPackageInfo{PackageInfo: u.info}, nil
+		info, err := u.packageInfo()
+		if err != nil {
+			return nil, err
+		}
+		return sspi.SecPkgContextPackageInfo{PackageInfo: info}, nil
 	}
 	return u.inner.QueryAttributes(attr)
 }
@@ -193,13 +214,13 @@ func (u *userContext) Delete() { u.inner.Delete() }
 func (u *userContext) ExportContext() ([]byte, error) {
 	ex, ok := u.inner.(sspi.UserModeExporter)
 	if !ok {
-		return nil, &sspi.Error{Op: "ExportSecurityContext", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: u.info.Name + " cannot export"}
+		return nil, &sspi.Error{Op: "ExportSecurityContext", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: u.name + " cannot export"}
 	}
 	data, err := ex.ExportContext()
 	if err != nil {
 		return nil, err
 	}
-	w := ctxdata.NewWriter(PackageName).String(tagInnerName, u.info.Name).Bytes(tagInnerData, data).Bytes(tagInfo, encodeInfo(u.info))
+	w := ctxdata.NewWriter(PackageName).String(tagInnerName, u.name).Bytes(tagInnerData, data).Bytes(tagInfo, u.infoBlob)
 	return w.Finish(), nil
 }
 
