@@ -25,7 +25,8 @@
 // table keyed by something the client sends: a continuation token that
 // arrives on another connection finds no handshake and gets 401. The state
 // goes away when the connection closes (the ConnState hook). Install sets
-// both hooks.
+// both hooks. A body sent with a leg that continues a handshake is read
+// and dropped (up to 4 MiB) so that the connection survives it.
 //
 // Config.Persist keeps a connection authenticated after its first
 // handshake (as IIS does), so later requests on it need no header.
@@ -41,7 +42,8 @@
 // Transport answers 401 and 407 challenges for Negotiate, Kerberos and
 // NTLM with the process's credentials (a Kerberos ticket cache, an NTLM
 // credential file) or an explicit identity. It keeps a handshake on one
-// connection, sends the request body again with each leg, binds to the
+// connection, sends the request body again with each leg that may
+// complete it (not with an NTLM NEGOTIATE, as curl and Windows), binds to the
 // server's TLS certificate, and, when it asked for mutual authentication
 // (the default), fails with ErrMutualAuth unless the server's final token
 // proves the server's identity.
