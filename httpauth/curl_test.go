@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -143,4 +145,25 @@ func TestCurlNegotiateHTTP2(t *testing.T) {
 		t.Fatalf("status codes %v\n%s", codes, body)
 	}
 	checkMutualToken(t, hdrs[len(hdrs)-1].Get("WWW-Authenticate"))
+}
+
+// curl --negotiate without a Kerberos ticket but with an NTLM credential
+// file: MIT's SPNEGO runs NTLM through gss-ntlmssp, inside Negotiate,
+// with mechListMIC, against our middleware.
+func TestCurlNegotiateGSSNTLMSSP(t *testing.T) {
+	s := newServer(t, Config{}, BindingsWhenSupported, nil)
+	f := filepath.Join(t.TempDir(), "ntlm-users")
+	if err := os.WriteFile(f, []byte(ntDomain+":"+ntUser+":"+ntPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(realm.Env(), "NTLM_USER_FILE="+f, "KRB5CCNAME=FILE:"+filepath.Join(t.TempDir(), "no-ccache"))
+	_, codes, body := curl(t, env, "--negotiate", "-u", ":", s.URL+"/whoami")
+	if len(codes) == 0 || codes[len(codes)-1] != 200 {
+		t.Fatalf("status codes %v\n%s\n%s", codes, body, s.logs.String())
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(body), &m); err != nil || m["principal"] != `GOSSPI\bob` || m["package"] != "NTLM" {
+		t.Errorf("whoami %q: %v", body, err)
+	}
+	wantLog(t, s.logs, "authenticated", "scheme=Negotiate", "package=NTLM")
 }
