@@ -190,7 +190,9 @@ func (a *Authenticator) Close() error {
 // already set, which run after ours) and, for HTTPS, wraps the TLS
 // certificate selection so that the middleware knows which certificate
 // each connection presented (for tls-server-end-point). Call it before
-// ListenAndServe/Serve.
+// ListenAndServe/Serve, with the certificates in srv.TLSConfig
+// (Certificates or GetCertificate); a server that loads them later, in
+// ListenAndServeTLS(certFile, keyFile), must set Config.Certificate.
 func (a *Authenticator) Install(srv *http.Server) {
 	prevCtx, prevState := srv.ConnContext, srv.ConnState
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
