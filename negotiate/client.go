@@ -110,22 +110,19 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 		}
 		c.sel, c.selCred, c.inner = ic.pkg, ic.cred, ictx
 		c.selOID = ic.pkg.oids[0]
-		for _, rest := range cands[i:] {
-			for _, o := range rest.pkg.oids {
-				if restrict && !containsOID(acceptorMechs, o) && !(rest.pkg.krb && o.isKerberos() && containsKerberos(acceptorMechs)) {
-					continue
-				}
-				c.offered = append(c.offered, mechOffer{oid: o, pkg: rest.pkg, cred: rest.cred})
-			}
+		t := &NegTokenInit{}
+		if !restrict && i == 0 && len(cands) == len(c.cred.inners) {
+			// Everything the credential has: the list made when it was
+			// acquired.
+			c.offered = c.cred.offer.offered
+			t.MechTypes, t.rawMechTypes = c.cred.offer.mechs, c.cred.offer.der
+		} else {
+			c.offered = offerList(cands[i:], acceptorMechs, restrict)
+			t.MechTypes = offerOIDs(c.offered)
 		}
 		if len(c.offered) > 0 && c.offered[0].pkg == ic.pkg {
 			c.selOID = c.offered[0].oid
 		}
-		mechs := make([]OID, len(c.offered))
-		for j, m := range c.offered {
-			mechs[j] = m.oid
-		}
-		t := &NegTokenInit{MechTypes: mechs}
 		switch iout.Status {
 		case sspi.SEC_E_OK:
 			if err := c.innerFinished(&iout); err != nil {
@@ -153,6 +150,29 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 		return nil
 	}
 	return firstErr
+}
+
+// offerList is what an initiator offers from cands: every OID of each
+// package, in order; with restrict, only those the acceptor listed.
+func offerList(cands []innerCred, acceptorMechs []OID, restrict bool) []mechOffer {
+	var offered []mechOffer
+	for _, ic := range cands {
+		for _, o := range ic.pkg.oids {
+			if restrict && !containsOID(acceptorMechs, o) && !(ic.pkg.krb && o.isKerberos() && containsKerberos(acceptorMechs)) {
+				continue
+			}
+			offered = append(offered, mechOffer{oid: o, pkg: ic.pkg, cred: ic.cred})
+		}
+	}
+	return offered
+}
+
+func offerOIDs(offered []mechOffer) []OID {
+	mechs := make([]OID, len(offered))
+	for j, m := range offered {
+		mechs[j] = m.oid
+	}
+	return mechs
 }
 
 func matchesAny(p *innerPkg, oids []OID) bool {

@@ -178,6 +178,13 @@ func (p *Package) InitUserModeContext(contextData []byte) (sspi.UserModeContext,
 type credential struct {
 	use    sspi.CredentialUse
 	inners []innerCred
+	// offer is what an initiator offers when every package can start:
+	// made once, read-only.
+	offer struct {
+		offered []mechOffer
+		mechs   []OID
+		der     []byte
+	}
 }
 
 type innerCred struct {
@@ -281,6 +288,9 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 	if len(c.inners) == 0 {
 		return nil, time.Time{}, firstErr
 	}
+	c.offer.offered = offerList(c.inners, nil, false)
+	c.offer.mechs = offerOIDs(c.offer.offered)
+	c.offer.der = encodeMechTypes(c.offer.mechs)
 	return c, expiry, nil
 }
 

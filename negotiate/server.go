@@ -161,10 +161,13 @@ func (c *negContext) acceptInit(ctx context.Context, prm *sspi.AcceptContextPara
 	c.rawMechTypes = init.rawMechTypes
 	idx := -1
 	var chosen innerCred
+outer:
 	for i, m := range init.MechTypes {
-		if ic, ok := c.findCred(func(p *innerPkg) bool { return p.matches(m) }); ok {
-			idx, chosen = i, ic
-			break
+		for _, ic := range c.cred.inners {
+			if ic.pkg.matches(m) {
+				idx, chosen = i, ic
+				break outer
+			}
 		}
 	}
 	if idx < 0 {

@@ -31,16 +31,18 @@ const (
 )
 
 func (c *negContext) contextData() []byte {
+	// Small fields first and the inner ContextData last, so that the
+	// writer's buffer grows once.
 	w := ctxdata.NewWriter(PackageName).
 		String(tagInnerName, c.sel.info.Name).
-		Bytes(tagInnerData, c.innerData)
+		Bytes(tagInfo, c.sel.infoBlob)
 	if (c.micSent || c.micRcvd) && !c.exported {
 		w.Bytes(tagMechTypes, c.rawMechTypes).Bool(tagMICSent, c.micSent).Bool(tagNTLM, c.sel.ntlm)
 		if c.micRcvd {
 			w.Bytes(tagPeerMIC, c.peerMIC)
 		}
 	}
-	w.Bytes(tagInfo, c.sel.infoBlob)
+	w.Bytes(tagInnerData, c.innerData)
 	return w.Finish()
 }
 
