@@ -137,23 +137,10 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// credential returns the outbound credential of a package and a function
-// to call when the handshake is over.
-//
-// NTLM credentials are shared by all handshakes. Kerberos and Negotiate
-// ones are acquired per handshake: deleting a Kerberos client context
-// currently wipes the session key of the service ticket its credential
-// caches (kerberos/initiator.go keeps the cached key's bytes and Delete
-// clears them), so a shared credential would fail every handshake after
-// the first with SEC_E_MESSAGE_ALTERED.
+// credential returns the shared outbound credential of a package (one per
+// package for the Transport's life) and a function to call when the
+// handshake is over.
 func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, func(), error) {
-	if pkg != SchemeNTLM {
-		var h sspi.CredHandle
-		if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, t.Identity, &h, nil); err != nil {
-			return nil, nil, err
-		}
-		return &h, func() { t.Table.FreeCredentialsHandle(&h) }, nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h := t.creds[pkg]; h != nil {
