@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/testutil"
+
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
 )
@@ -238,7 +240,7 @@ const apacheNTLMTranscript = "testdata/apache-ntlm.json"
 // deterministicClient is a client host whose NTLM client challenge,
 // session key and clock are fixed, so that its tokens replay.
 func deterministicClient(t *testing.T, now time.Time, seed string) *gosspi.Host {
-	h, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Rand: &seededReader{seed: seed}, Now: func() time.Time { return now },
+	h, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Rand: &testutil.SeededReader{Seed: seed}, Now: func() time.Time { return now },
 		Workstation: "GOSSPI-CLI"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package httpauth
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/testutil"
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
@@ -34,29 +34,6 @@ type leg struct {
 	Authorization   string   `json:"authorization"`
 	Status          int      `json:"status"`
 	WWWAuthenticate []string `json:"www_authenticate"`
-}
-
-// seededReader is a deterministic random source: SHA-256 in counter mode.
-type seededReader struct {
-	mu   sync.Mutex
-	seed string
-	n    uint64
-	buf  []byte
-}
-
-func (r *seededReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for len(r.buf) < len(p) {
-		var c [8]byte
-		binary.BigEndian.PutUint64(c[:], r.n)
-		r.n++
-		h := sha256.Sum256(append([]byte(r.seed), c[:]...))
-		r.buf = append(r.buf, h[:]...)
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
 }
 
 // recorder wraps a handler and notes each request's Authorization and the
@@ -86,7 +63,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // source fixed, so that a recorded client replays.
 func deterministicServer(t *testing.T, now time.Time, seed string) *testServer {
 	cfg := gosspi.HostConfig{}
-	cfg.NTLM = ntlm.Config{Accounts: testAccounts(), Now: func() time.Time { return now }, Rand: &seededReader{seed: seed},
+	cfg.NTLM = ntlm.Config{Accounts: testAccounts(), Now: func() time.Time { return now }, Rand: &testutil.SeededReader{Seed: seed},
 		NetBIOSComputer: "GOSSPI-SRV", NetBIOSDomain: ntDomain}
 	cfg.Kerberos.Keytab = realm.keytab
 	h, err := gosspi.NewHost(cfg)

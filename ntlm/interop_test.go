@@ -13,9 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/testutil"
 
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -130,7 +131,7 @@ func fixedConfig(tr *transcript, base Config) Config {
 	var s [32]byte
 	copy(s[:], seed)
 	base.Now = func() time.Time { return now }
-	base.Rand = &lockedReader{r: mrand.NewChaCha8(s)}
+	base.Rand = &testutil.LockedReader{R: mrand.NewChaCha8(s)}
 	// The user-mode half checks expiry against the real clock: keep the
 	// replayed contexts valid long after the recording.
 	base.ContextLifetime = 100 * 365 * 24 * time.Hour
@@ -427,18 +428,6 @@ func replayMessages(t *testing.T, u *UserContext, tr *transcript) {
 	if got := b64e(ourMIC(t, u, b64d(t, tr.OurMICMsg))); got != tr.OurMIC {
 		t.Errorf("our MIC differs from the recording")
 	}
-}
-
-// lockedReader makes a deterministic random source safe for concurrent use.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(b)
 }
 
 // TestInteropWrongPassword: a wrong password fails both ways with real

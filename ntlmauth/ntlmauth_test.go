@@ -12,9 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/testutil"
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/krbtest"
@@ -31,34 +32,16 @@ const (
 	password = "Carol-Passw0rd!"
 )
 
-// logs collects a helper's log lines.
-type logs struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serverHelper is a helper of a server protocol with the test account;
 // now and rnd fix NTLM's clock and challenge when set.
-func serverHelper(t *testing.T, p Protocol, now func() time.Time, seed string) (*Helper, *logs) {
+func serverHelper(t *testing.T, p Protocol, now func() time.Time, seed string) (*Helper, *testutil.SyncBuffer) {
 	t.Helper()
 	cfg := gosspi.HostConfig{}
 	store := ntlm.NewMemoryStore()
 	store.Add(domain, user, password)
 	cfg.NTLM = ntlm.Config{Accounts: store, NetBIOSDomain: domain, NetBIOSComputer: "GOSSPI-SRV", Now: now}
 	if seed != "" {
-		cfg.NTLM.Rand = &seededReader{seed: seed}
+		cfg.NTLM.Rand = &testutil.SeededReader{Seed: seed}
 	}
 	if realmKeytab != "" {
 		cfg.Kerberos.Keytab = realmKeytab
@@ -68,7 +51,7 @@ func serverHelper(t *testing.T, p Protocol, now func() time.Time, seed string) (
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { host.Close() })
-	l := &logs{}
+	l := &testutil.SyncBuffer{}
 	h, err := New(Config{Protocol: p, Table: host.FunctionTable, Logger: slog.New(slog.NewTextHandler(l, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -17,37 +17,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/ntlm"
 )
 
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs `gosspi serve` in process on 127.0.0.1:0 until the test
 // ends and returns its URL and log.
-func startServe(t *testing.T, o serveOptions) (string, *syncBuf) {
+func startServe(t *testing.T, o serveOptions) (string, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	o.addr = "127.0.0.1:0"
 	o.logOut = logs
 	if o.schemes == "" {
