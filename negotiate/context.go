@@ -94,6 +94,9 @@ func (c *negContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 // token replaced by the inner token (channel bindings and the like pass
 // through).
 func innerInput(in *sspi.SecBufferDesc, tok []byte) *sspi.SecBufferDesc {
+	if tok == nil && in.Find(sspi.SECBUFFER_TOKEN) == nil {
+		return in // nothing to replace (the host handed us a copy)
+	}
 	// One allocation for the usual case: the token and at most three other
 	// buffers (channel bindings, target host, ...).
 	m := &struct {
