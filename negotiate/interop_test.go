@@ -14,10 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -39,9 +39,7 @@ type spnegoPeer struct {
 
 func startSPNEGOPeer(t testing.TB, env []string, args ...string) *spnegoPeer {
 	t.Helper()
-	if _, err := os.Stat(python); err != nil {
-		t.Fatalf("interop peer missing: %s (python3-gssapi, see .ci/apt-packages)", python)
-	}
+	testutil.RequirePeer(t, python)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/spnego_peer.py"}, args...)...)
@@ -130,17 +128,6 @@ const (
 	ourMsg     = "message from gosspi"
 )
 
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(b)
-}
-
 // ntlmNego builds Negotiate over our NTLM with a fixed clock and a seeded
 // random source, so that an exchange can be replayed byte for byte.
 func ntlmNego(t testing.TB, now time.Time, seed []byte) *Package {
@@ -150,7 +137,7 @@ func ntlmNego(t testing.TB, now time.Time, seed []byte) *Package {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{Accounts: store, Now: func() time.Time { return now },
-		Rand: &lockedReader{r: mrand.NewChaCha8(s)}, NetBIOSDomain: ntlmDomain, NetBIOSComputer: "GOSSPI"})
+		Rand: &testutil.LockedReader{R: mrand.NewChaCha8(s)}, NetBIOSDomain: ntlmDomain, NetBIOSComputer: "GOSSPI"})
 	n, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlmUserMode()}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -379,10 +380,7 @@ type curlRecording struct {
 // the realm's keytab for TestReplayCurlNegotiate.
 func TestCurlNegotiate(t *testing.T) {
 	r := realm(t)
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Fatal("curl is missing (see .ci/apt-packages)")
-	}
+	curl := testutil.RequirePeer(t, "curl")
 	now := time.Now().UTC().Truncate(time.Second)
 	n := krbNego(t, r, kerberos.Config{Now: func() time.Time { return now }})
 	cred := acquireIn(t, n)
