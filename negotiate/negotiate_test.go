@@ -880,3 +880,44 @@ func TestEarlyMIC(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterProposalNeedsRequestMIC: an acceptor that counter-proposes a
+// mechanism other than NTLM must say request-mic (RFC 4178 3.2); the
+// accept-incomplete that Windows Server 2003 sent is tolerated for NTLM only.
+func TestCounterProposalNeedsRequestMIC(t *testing.T) {
+	krb, ntlm := newToys()
+	n := newNego(t, krb, ntlm)
+	h := newHS(t, n, n)
+	h.ccred = acquire(t, n, sspi.SECPKG_CRED_OUTBOUND, &sspi.AuthIdentity{Password: "pw", PackageList: "ntlm,kerberos"})
+	h.scred = acquire(t, n, sspi.SECPKG_CRED_INBOUND, &sspi.AuthIdentity{Password: "pw", Options: map[string]string{"no-ntlm": "1"}})
+	h.tamper = func(i int, b []byte) []byte {
+		if i != 1 {
+			return b
+		}
+		r := parseResp(t, b)
+		if r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDKerberos) {
+			t.Fatalf("%+v", r)
+		}
+		r.NegState = AcceptIncomplete
+		out, _ := r.Marshal()
+		return out
+	}
+	var se *sideError
+	if err := h.run(); !errors.As(err, &se) || se.side != "client" || !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
+		t.Fatalf("%v", err)
+	}
+	// A supportedMech that was never offered.
+	h = newHS(t, n, n)
+	h.tamper = func(i int, b []byte) []byte {
+		if i != 1 {
+			return b
+		}
+		r := parseResp(t, b)
+		r.SupportedMech = MustParseOID("1.2.3.4")
+		out, _ := r.Marshal()
+		return out
+	}
+	if err := h.run(); !errors.As(err, &se) || se.side != "client" || !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
+		t.Fatalf("%v", err)
+	}
+}
