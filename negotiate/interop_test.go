@@ -509,76 +509,11 @@ func TestReplayNTLM(t *testing.T) {
 	}
 }
 
-// ntlmUserMode returns NTLM's user-mode half for Negotiate. MS-SPNG
-// 3.3.5.1 needs the NTLM user-mode context to reset its RC4 state after the
-// mechListMIC (CryptoResetter). Until ntlm.UserContext implements
-// ResetCrypto itself, the tests wrap it in resetShim, which does the reset
-// through ExportContext and a re-import with the keystream position of
-// that direction set back to zero.
+// ntlmUserMode returns NTLM's user-mode half for Negotiate; its contexts
+// implement CryptoResetter (MS-SPNG 3.3.5.1).
 func ntlmUserMode() sspi.UserModePackage {
-	if _, ok := any(&ntlm.UserContext{}).(CryptoResetter); ok {
-		return ntlm.UserMode()
-	}
-	return shimUserMode{ntlm.UserMode()}
-}
-
-type shimUserMode struct{ sspi.UserModePackage }
-
-func (s shimUserMode) InitUserModeContext(b []byte) (sspi.UserModeContext, error) {
-	u, err := s.UserModePackage.InitUserModeContext(b)
-	if err != nil {
-		return nil, err
-	}
-	return &resetShim{UserModeContext: u, pkg: s.UserModePackage}, nil
-}
-
-type resetShim struct {
-	sspi.UserModeContext
-	pkg sspi.UserModePackage
-}
-
-// ResetCrypto re-imports the context with the keystream position of one
-// direction at zero. It edits NTLM's ContextData, whose layout is private to
-// package ntlm (ctxdata tag 1 holds flags, context flags, the two sequence
-// numbers, then the send and receive keystream counts as big-endian
-// uint64s), which is why ntlm.UserContext should implement ResetCrypto
-// itself.
-func (r *resetShim) ResetCrypto(outbound bool) error {
-	data, err := r.UserModeContext.(sspi.UserModeExporter).ExportContext()
-	if err != nil {
-		return err
-	}
-	off := 24 // receive keystream count within the state field
-	if outbound {
-		off = 16
-	}
-	// ctxdata layout: "GSCD", version, uint16 name length, name, then
-	// (uint16 tag, uint32 length, value) fields.
-	found := false
-	n := int(data[5])<<8 | int(data[6])
-	for i := 7 + n; i+6 <= len(data); {
-		t := uint16(data[i])<<8 | uint16(data[i+1])
-		l := int(data[i+2])<<24 | int(data[i+3])<<16 | int(data[i+4])<<8 | int(data[i+5])
-		if t == 1 && l == 34 && i+6+l <= len(data) {
-			clear(data[i+6+off : i+6+off+8])
-			found = true
-		}
-		i += 6 + l
-	}
-	if !found {
-		return errors.New("resetShim: unknown NTLM ContextData layout")
-	}
-	u, err := r.pkg.InitUserModeContext(data)
-	if err != nil {
-		return err
-	}
-	r.UserModeContext.Delete()
-	r.UserModeContext = u
-	return nil
-}
-
-func (r *resetShim) ExportContext() ([]byte, error) {
-	return r.UserModeContext.(sspi.UserModeExporter).ExportContext()
+	var _ CryptoResetter = (*ntlm.UserContext)(nil)
+	return ntlm.UserMode()
 }
 
 // tamperPeer alters the peer's tokens in transit.

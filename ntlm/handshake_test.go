@@ -495,3 +495,50 @@ func TestTargetInfo(t *testing.T) {
 		t.Errorf("MsvAvChannelBindings %x", cb)
 	}
 }
+
+// TestResetCrypto: after ResetCrypto on both ends of one direction, sealing
+// goes on with the RC4 state restarted and the sequence number counting;
+// resetting only one end desynchronises that direction.
+func TestResetCrypto(t *testing.T) {
+	c, s, err := runHandshake(t, hsOpts{target: "HTTP/server.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu, su := mapped(t, c.out), mapped(t, s.out)
+	seal := func(from, to *UserContext, msg string) error {
+		tok := make([]byte, SignatureSize)
+		data := []byte(msg)
+		d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}, sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data})
+		if err := from.SealMessage(0, d, 0); err != nil {
+			return err
+		}
+		_, err := to.UnsealMessage(d, 0)
+		if err == nil && string(d.Buffers[1].Buffer) != msg {
+			t.Fatalf("plaintext = %q", d.Buffers[1].Buffer)
+		}
+		return err
+	}
+	if err := seal(cu, su, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.ResetCrypto(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := su.ResetCrypto(false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := seal(cu, su, "after"); err != nil {
+			t.Fatalf("after a matched reset: %v", err)
+		}
+		if err := seal(su, cu, "other way"); err != nil {
+			t.Fatalf("the other direction: %v", err)
+		}
+	}
+	if err := cu.ResetCrypto(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal(cu, su, "one-sided"); !errors.Is(err, sspi.SEC_E_MESSAGE_ALTERED) {
+		t.Fatalf("one-sided reset: %v", err)
+	}
+}

@@ -152,6 +152,30 @@ func (c *UserContext) ExportContext() ([]byte, error) {
 	return s.marshal(), nil
 }
 
+// ResetCrypto restarts one direction's RC4 sealing state from its sealing
+// key while the sequence number keeps counting. MS-SPNG 3.3.5.1 requires it
+// after NTLM makes (outbound) or verifies (inbound) the SPNEGO
+// mechListMIC; gss-ntlmssp does the same for GSS_NTLMSSP_RESET_CRYPTO_OID.
+// Negotiate calls it through negotiate.CryptoResetter. Without extended
+// session security both directions share one RC4 handle, which restarts.
+func (c *UserContext) ResetCrypto(outbound bool) error {
+	if c.deleted {
+		return errDeleted
+	}
+	sl := c.sealer()
+	if sl.flags&NegotiateExtendedSessionSecurity == 0 {
+		st := newStream(SEALKEY(sl.flags, c.s.key, true), 0)
+		sl.out.rc4, sl.in.rc4 = st, st
+		return nil
+	}
+	if outbound {
+		sl.out.rc4 = newStream(SEALKEY(sl.flags, c.s.key, c.s.client), 0)
+	} else {
+		sl.in.rc4 = newStream(SEALKEY(sl.flags, c.s.key, !c.s.client), 0)
+	}
+	return nil
+}
+
 // Delete implements sspi.UserModeContext and forgets the keys.
 func (c *UserContext) Delete() {
 	if c.deleted {
