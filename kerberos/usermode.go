@@ -248,11 +248,14 @@ func (c *userContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 		}
 	}
 	_, padLen := c.s.wrapOverhead(conf, len(data))
-	var pb *sspi.SecBuffer
-	if padLen > 0 {
-		if pb = msg.Find(sspi.SECBUFFER_PADDING); pb == nil {
-			return statusErr(sspi.SEC_E_BUFFER_TOO_SMALL, "rc4-hmac needs a SECBUFFER_PADDING")
-		}
+	pb := msg.Find(sspi.SECBUFFER_PADDING)
+	if padLen > 0 && pb == nil {
+		return statusErr(sspi.SEC_E_BUFFER_TOO_SMALL, "rc4-hmac needs a SECBUFFER_PADDING")
+	}
+	if pb != nil && padLen == 0 {
+		// As on Windows, the padding buffer's size becomes what was used.
+		pb.Buffer = pb.Buffer[:0]
+		pb = nil
 	}
 	if conf && len(bufs) == 1 && padLen == 0 {
 		tok, ok, err := c.s.sealInPlace(bufs[0].Buffer)

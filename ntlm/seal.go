@@ -188,6 +188,9 @@ func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
 		}
 	}
 	s.finish(d, t.Buffer, crc)
+	if p := msg.Find(sspi.SECBUFFER_PADDING); p != nil {
+		p.Buffer = p.Buffer[:0] // RC4 is a stream cipher: no padding
+	}
 	return nil
 }
 

@@ -147,9 +147,12 @@ func SealStream(tbl *sspi.FunctionTable, from *sspi.CtxtHandle, msg []byte) ([]b
 	if st := tbl.QueryContextAttributes(from, sspi.SECPKG_ATTR_SIZES, &sz); st.Failed() {
 		return nil, st
 	}
-	d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, 0, sz.SecurityTrailer)},
+	// As a Windows caller does: a trailer of cbSecurityTrailer and a
+	// padding buffer of at least cbBlockSize (here 16 or more), which the
+	// package shrinks to what it used.
+	d := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, sz.SecurityTrailer)},
 		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: append([]byte(nil), msg...)},
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING})
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING, Buffer: make([]byte, max(sz.BlockSize, 16))})
 	if st := tbl.EncryptMessage(from, 0, d, 0); st.Failed() {
 		return nil, st
 	}

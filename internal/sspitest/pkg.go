@@ -465,6 +465,9 @@ func (u *userContext) protect(msg *sspi.SecBufferDesc, seal bool) error {
 		u.xor(u.sendKey[16:], seq, data)
 	}
 	tok.Buffer = append(tok.Buffer[:0], u.sig(u.sendKey, seq, seal, data)...)
+	if pad := msg.Find(sspi.SECBUFFER_PADDING); pad != nil {
+		pad.Buffer = pad.Buffer[:0] // a stream cipher uses no padding
+	}
 	return nil
 }
 
