@@ -34,29 +34,61 @@ type direction struct {
 
 // stream is an RC4 handle that counts the keystream it has used, so that
 // ExportContext can describe its state and an import can regenerate it.
+// The key schedule runs on first use: a context that is only exported (the
+// mechListMIC path of Negotiate) or that uses one direction never pays for
+// the other.
 type stream struct {
-	c rc4.Cipher
-	n uint64
+	key []byte
+	c   *rc4.Cipher // nil until first use
+	n   uint64      // keystream position
 }
 
-func newStream(key []byte, skip uint64) *stream {
-	c, _ := rc4.NewCipher(key)
-	s := &stream{c: *c}
-	var buf [512]byte
-	for skip > 0 {
-		k := uint64(len(buf))
-		if skip < k {
-			k = skip
+func newStream(key []byte, used uint64) *stream { return &stream{key: key, n: used} }
+
+func (s *stream) cipher() *rc4.Cipher {
+	if s.c == nil {
+		s.c, _ = rc4.NewCipher(s.key)
+		var buf [512]byte
+		for skip := s.n; skip > 0; {
+			k := min(skip, uint64(len(buf)))
+			s.c.XORKeyStream(buf[:k], buf[:k])
+			skip -= k
 		}
-		s.XORKeyStream(buf[:k], buf[:k])
-		skip -= k
 	}
-	return s
+	return s.c
 }
 
 func (s *stream) XORKeyStream(dst, src []byte) {
-	s.c.XORKeyStream(dst, src)
+	s.cipher().XORKeyStream(dst, src)
 	s.n += uint64(len(src))
+}
+
+// reset starts the keystream again from the key (lazily).
+func (s *stream) reset() { s.c, s.n = nil, 0 }
+
+// streamState is a saved stream position, for undoing a failed verify.
+type streamState struct {
+	c    rc4.Cipher
+	n    uint64
+	live bool
+}
+
+func (s *stream) save() streamState {
+	if s.c == nil {
+		return streamState{n: s.n}
+	}
+	return streamState{c: *s.c, n: s.n, live: true}
+}
+
+func (s *stream) restore(st streamState) {
+	if !st.live {
+		s.c, s.n = nil, st.n
+		return
+	}
+	if s.c == nil {
+		s.c = new(rc4.Cipher)
+	}
+	*s.c, s.n = st.c, st.n
 }
 
 // sealer is the per-message state of a context: the outgoing and incoming
@@ -247,20 +279,20 @@ func (s *sealer) verify(msg *sspi.SecBufferDesc) error {
 	if err := s.checkSig(t.Buffer); err != nil {
 		return err
 	}
-	saved := *s.in.rc4
+	saved := s.in.rc4.save()
 	savedSeq := s.in.seq
 	var want [SignatureSize]byte
 	s.signature(s.in, want[:], msg)
 	return s.compare(want[:], t.Buffer, saved, savedSeq)
 }
 
-func (s *sealer) compare(want, got []byte, saved stream, savedSeq uint32) error {
+func (s *sealer) compare(want, got []byte, saved streamState, savedSeq uint32) error {
 	if subtle.ConstantTimeCompare(want, got) == 1 {
 		return nil
 	}
 	// Restore the state so that a forged message does not desynchronise
 	// the context.
-	*s.in.rc4 = saved
+	s.in.rc4.restore(saved)
 	s.in.seq = savedSeq
 	if s.flags&NegotiateExtendedSessionSecurity == 0 &&
 		subtle.ConstantTimeCompare(want[:12], got[:12]) == 1 {
@@ -296,7 +328,7 @@ func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
 		return err
 	}
 	d := s.in
-	saved := *d.rc4
+	saved := d.rc4.save()
 	savedSeq := d.seq
 	ess := s.flags&NegotiateExtendedSessionSecurity != 0
 	if ess {
@@ -324,7 +356,8 @@ func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
 	if err := s.compare(want[:], sig, saved, savedSeq); err != nil {
 		// Put the ciphertext back: the caller keeps what it gave us. The
 		// RC4 state itself was restored by compare.
-		c := saved
+		c := &stream{key: d.rc4.key}
+		c.restore(saved)
 		for i := range msg.Buffers {
 			b := &msg.Buffers[i]
 			if b.BufferType.Base() == sspi.SECBUFFER_DATA && !b.BufferType.ReadOnly() {

@@ -163,15 +163,13 @@ func (c *UserContext) ResetCrypto(outbound bool) error {
 		return errDeleted
 	}
 	sl := c.sealer()
-	if sl.flags&NegotiateExtendedSessionSecurity == 0 {
-		st := newStream(SEALKEY(sl.flags, c.s.key, true), 0)
-		sl.out.rc4, sl.in.rc4 = st, st
-		return nil
-	}
-	if outbound {
-		sl.out.rc4 = newStream(SEALKEY(sl.flags, c.s.key, c.s.client), 0)
-	} else {
-		sl.in.rc4 = newStream(SEALKEY(sl.flags, c.s.key, !c.s.client), 0)
+	switch {
+	case sl.flags&NegotiateExtendedSessionSecurity == 0:
+		sl.out.rc4.reset() // one handle shared by both directions
+	case outbound:
+		sl.out.rc4.reset()
+	default:
+		sl.in.rc4.reset()
 	}
 	return nil
 }
