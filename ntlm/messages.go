@@ -348,6 +348,7 @@ func checkHeader(b []byte, typ uint32, min int) error {
 // needed. Its status is SEC_E_INCOMPLETE_MESSAGE.
 type IncompleteError struct{ Missing int }
 
+// Error implements error.
 func (e *IncompleteError) Error() string {
 	return "ntlm: message incomplete: SEC_E_INCOMPLETE_MESSAGE"
 }

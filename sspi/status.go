@@ -249,6 +249,7 @@ type Error struct {
 	Detail string // why, in words; never key material or passwords
 }
 
+// Error formats the call, the status and the detail.
 func (e *Error) Error() string {
 	s := e.Op
 	if s != "" {
