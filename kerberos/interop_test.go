@@ -1,53 +1,27 @@
 package kerberos
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
 )
 
 // mitPeer drives kerberos/testdata/gssapi_peer.py: MIT krb5 GSS-API through
 // python3-gssapi.
 type mitPeer struct {
-	t   testing.TB
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
+	t testing.TB
+	*testutil.Peer
 }
 
 func startMIT(t testing.TB, env ...string) *mitPeer {
 	t.Helper()
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Fatalf("%s missing: install python3-gssapi", py)
-	}
-	cmd := exec.Command(py, "testdata/gssapi_peer.py")
-	cmd.Env = append(realm.Env(), env...)
-	in, _ := cmd.StdinPipe()
-	outp, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &mitPeer{t: t, cmd: cmd, in: in, out: bufio.NewReader(outp)}
-	t.Cleanup(func() {
-		in.Close()
-		cmd.Wait()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("python stderr: %s", stderr.String())
-		}
-	})
-	return p
+	return &mitPeer{t, testutil.StartPeer(t, append(realm.Env(), env...), true, "/usr/bin/python3", "testdata/gssapi_peer.py")}
 }
 
 type peerResp struct {
@@ -68,18 +42,9 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // call sends a request; an MIT error fails the test unless allowErr.
 func (p *mitPeer) call(req map[string]any, allowErr bool) *peerResp {
 	p.t.Helper()
-	b, _ := json.Marshal(req)
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatalf("python peer: %v", err)
-	}
-	line, err := p.out.ReadBytes('\n')
-	if err != nil {
-		p.t.Fatalf("python peer died: %v", err)
-	}
+	p.Send(req)
 	var r peerResp
-	if err := json.Unmarshal(line, &r); err != nil {
-		p.t.Fatalf("python peer: %v: %s", err, line)
-	}
+	p.Recv(&r)
 	if r.Error != "" && !allowErr {
 		p.t.Fatalf("MIT %s: %s", req["op"], r.Error)
 	}

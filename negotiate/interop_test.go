@@ -1,7 +1,6 @@
 package negotiate
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,55 +30,23 @@ const python = "/usr/bin/python3"
 
 // spnegoPeer is testdata/spnego_peer.py running as a subprocess.
 type spnegoPeer struct {
-	t   testing.TB
-	in  io.WriteCloser
-	out *bufio.Scanner
+	t testing.TB
+	*testutil.Peer
 }
 
 func startSPNEGOPeer(t testing.TB, env []string, args ...string) *spnegoPeer {
 	t.Helper()
-	testutil.RequirePeer(t, python)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/spnego_peer.py"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	return &spnegoPeer{t: t, in: in, out: sc}
+	return &spnegoPeer{t, testutil.StartPeer(t, env, false, python, append([]string{"testdata/spnego_peer.py"}, args...)...)}
 }
 
-func (p *spnegoPeer) send(v map[string]any) {
-	p.t.Helper()
-	b, _ := json.Marshal(v)
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatal(err)
-	}
-}
+func (p *spnegoPeer) send(v map[string]any) { p.t.Helper(); p.Send(v) }
 
 // recv returns the peer's next answer; a failure answer is returned as an
 // error.
 func (p *spnegoPeer) recv() (map[string]any, error) {
 	p.t.Helper()
-	if !p.out.Scan() {
-		p.t.Fatalf("peer ended: %v", p.out.Err())
-	}
 	var m map[string]any
-	if err := json.Unmarshal(p.out.Bytes(), &m); err != nil {
-		p.t.Fatalf("peer said %q: %v", p.out.Text(), err)
-	}
+	p.Recv(&m)
 	if e, ok := m["error"]; ok {
 		return m, errors.New(e.(string))
 	}

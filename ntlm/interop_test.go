@@ -1,7 +1,6 @@
 package ntlm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -52,56 +50,21 @@ type transcript struct {
 }
 
 type pyPeer struct {
-	t   *testing.T
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
+	t testing.TB
+	*testutil.Peer
 }
 
 func startPeer(t *testing.T, env []string, args ...string) *pyPeer {
 	t.Helper()
-	if _, err := os.Stat(python); err != nil {
-		t.Fatalf("interop peer missing: %s (install python3-gssapi and gss-ntlmssp, see .ci/apt-packages)", python)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/gss_peer.py"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	return &pyPeer{t: t, cmd: cmd, in: in, out: sc}
+	return &pyPeer{t, testutil.StartPeer(t, env, false, python, append([]string{"testdata/gss_peer.py"}, args...)...)}
 }
 
-func (p *pyPeer) send(v map[string]any) {
-	p.t.Helper()
-	b, _ := json.Marshal(v)
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatal(err)
-	}
-}
+func (p *pyPeer) send(v map[string]any) { p.t.Helper(); p.Send(v) }
 
 func (p *pyPeer) recv() map[string]any {
 	p.t.Helper()
-	if !p.out.Scan() {
-		p.t.Fatalf("peer ended: %v", p.out.Err())
-	}
 	var m map[string]any
-	if err := json.Unmarshal(p.out.Bytes(), &m); err != nil {
-		p.t.Fatalf("peer said %q: %v", p.out.Text(), err)
-	}
+	p.Recv(&m)
 	if e, ok := m["error"]; ok {
 		p.t.Fatalf("peer failed: %v", e)
 	}
@@ -462,12 +425,10 @@ func TestInteropWrongPassword(t *testing.T) {
 			t.Fatal(err)
 		}
 		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
-		if !peer.out.Scan() {
-			t.Fatal("peer said nothing")
-		}
 		var m map[string]any
-		if err := json.Unmarshal(peer.out.Bytes(), &m); err != nil || m["error"] == nil {
-			t.Fatalf("gss-ntlmssp accepted a wrong password: %s", peer.out.Text())
+		peer.Recv(&m)
+		if m["error"] == nil {
+			t.Fatalf("gss-ntlmssp accepted a wrong password: %v", m)
 		}
 	})
 }
