@@ -34,6 +34,9 @@ type segment struct {
 }
 
 func (c *tapConn) rec(fromClient bool, b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := *c.segs
@@ -45,10 +48,11 @@ func (c *tapConn) rec(fromClient bool, b []byte) {
 	*c.segs = s
 }
 
+// Write records before writing, so that the peer's answer, recorded by
+// Read on another goroutine, can only come after it.
 func (c *tapConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.rec(true, b[:n])
-	return n, err
+	c.rec(true, b)
+	return c.Conn.Write(b)
 }
 
 func (c *tapConn) Read(b []byte) (int, error) {
@@ -231,7 +235,7 @@ func TestTsharkDissectsNTLM(t *testing.T) {
 	}
 	f := strings.Split(auth, "\t")
 	if len(f) < 6 || len(f[3]) != 32 || f[4] == "" || f[5] == "" {
-		t.Errorf("AUTHENTICATE fields = %q", auth)
+		t.Errorf("AUTHENTICATE fields = %q; all rows:\n%s", auth, joined)
 	}
 }
 
