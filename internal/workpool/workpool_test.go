@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 type fn func()
@@ -68,6 +69,12 @@ func TestGoroutinesBounded(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d with the pool (%d workers)", before, n, p.Workers())
 	}
 	p.Close()
+	// A worker has called wg.Done when Close returns but may not have
+	// exited yet: give it a moment.
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Fatalf("goroutines: %d before, %d after Close", before, n)
 	}
