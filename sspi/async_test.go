@@ -36,8 +36,8 @@ func TestAsyncLifecycle(t *testing.T) {
 	var calls atomic.Int32
 	var statusInCallback atomic.Uint32
 	if st := sspi.SspiSetAsyncNotifyCallback(ac, func(a *sspi.AsyncContext, data any) {
-		calls.Add(1)
 		statusInCallback.Store(uint32(sspi.SspiGetAsyncCallStatus(a)))
+		calls.Add(1) // last: the test reads the status once it sees the count
 		if data.(string) != "cookie" {
 			t.Errorf("callback data = %v", data)
 		}
@@ -156,8 +156,8 @@ func waitFor(t *testing.T, cond func() bool) {
 // TestAsyncQueueFullAndCancel fills the bounded queue, then cancels queued
 // calls three ways: Cancel, the bound context.Context, and freeing.
 func TestAsyncQueueFullAndCancel(t *testing.T) {
-	gate := make(chan struct{})
-	tbl, host, pkg := newTable(t, sspi.Config{AsyncWorkers: 1, AsyncQueue: 3}, sspitest.Config{Gate: gate})
+	gate, entered := make(chan struct{}), make(chan struct{}, 8)
+	tbl, host, pkg := newTable(t, sspi.Config{AsyncWorkers: 1, AsyncQueue: 3}, sspitest.Config{Gate: gate, Entered: entered})
 	cc, sc := acquire(t, tbl, "alice", "correct horse")
 	hello, cli := firstToken(t, tbl, &cc)
 	defer tbl.DeleteSecurityContext(&cli)
@@ -184,8 +184,7 @@ func TestAsyncQueueFullAndCancel(t *testing.T) {
 	if st := queue(calls[0]); st != sspi.SEC_E_OK {
 		t.Fatal(st)
 	}
-	waitFor(t, func() bool { return sspi.SspiGetAsyncCallStatus(calls[0].ac) == sspi.SEC_I_ASYNC_CALL_PENDING })
-	time.Sleep(20 * time.Millisecond) // let the worker take call 0 off the queue
+	<-entered // the one worker holds call 0 inside the package
 	for _, c := range calls[1:4] {
 		if st := queue(c); st != sspi.SEC_E_OK {
 			t.Fatalf("queueing = %v", st)
@@ -253,13 +252,13 @@ func TestAsyncQueueFullAndCancel(t *testing.T) {
 // TestConcurrentCallsOnOneContext: a second handshake call on a context
 // that has one in flight is refused, never run concurrently.
 func TestConcurrentCallsOnOneContext(t *testing.T) {
-	gate := make(chan struct{})
-	tbl, _, _ := newTable(t, sspi.Config{AsyncWorkers: 2}, sspitest.Config{Gate: gate})
+	gate, entered := make(chan struct{}), make(chan struct{}, 8)
+	tbl, _, _ := newTable(t, sspi.Config{AsyncWorkers: 2}, sspitest.Config{Gate: gate, Entered: entered})
 	cc, sc := acquire(t, tbl, "alice", "correct horse")
 	hello, cli := firstToken(t, tbl, &cc)
 	defer tbl.DeleteSecurityContext(&cli)
 	var srv sspi.CtxtHandle
-	go func() { gate <- struct{}{} }()
+	go func() { <-entered; gate <- struct{}{} }()
 	out := outDesc()
 	if st := tbl.AcceptSecurityContext(&sc, nil, tokenDesc(hello), 0, 0, &srv, out, nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
 		t.Fatal(st)
@@ -269,8 +268,7 @@ func TestConcurrentCallsOnOneContext(t *testing.T) {
 	if st := tbl.SspiAcceptSecurityContextAsync(ac, &sc, &srv, tokenDesc([]byte{0, 0, 0, 0, 3}), 0, 0, &srv, outDesc(), nil, nil); st != sspi.SEC_E_OK {
 		t.Fatal(st)
 	}
-	waitFor(t, func() bool { return sspi.SspiGetAsyncCallStatus(ac) == sspi.SEC_I_ASYNC_CALL_PENDING })
-	time.Sleep(20 * time.Millisecond) // the call is now inside the package, at the gate
+	<-entered // the call is now inside the package, at the gate
 	st, err := tbl.AcceptSecurityContextCtx(context.Background(), &sc, &srv, tokenDesc([]byte{0, 0, 0, 0, 3}), 0, 0, &srv, outDesc(), nil, nil)
 	if !errors.Is(err, sspi.ErrContextBusy) || st != sspi.SEC_E_INVALID_PARAMETER {
 		t.Errorf("concurrent call = %v %v", st, err)

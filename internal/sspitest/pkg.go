@@ -55,6 +55,10 @@ type Config struct {
 	// receive from it (or for ctx to end), so tests can hold calls in
 	// flight.
 	Gate chan struct{}
+	// Entered, when not nil, receives a value each time an
+	// AcceptLsaModeContext call reaches the Gate, so tests know the call is
+	// inside the package.
+	Entered chan struct{}
 	// Expiry is the context lifetime (default 10 hours).
 	Expiry time.Duration
 }
@@ -265,6 +269,9 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 // AcceptLsaModeContext implements sspi.LsaModePackage.
 func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, in *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
 	if p.cfg.Gate != nil {
+		if p.cfg.Entered != nil {
+			p.cfg.Entered <- struct{}{}
+		}
 		select {
 		case <-p.cfg.Gate:
 		case <-ctx.Done():
