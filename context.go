@@ -191,31 +191,43 @@ func (c *Context) wrap(msg []byte, qop uint32) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
-	trailer := int(c.sizes.SecurityTrailer)
-	data := append([]byte(nil), msg...)
+	// One buffer holds the trailer, the data and room for padding, laid
+	// out as the wrap token; packages fill the buffers in place, so it is
+	// usually returned as it is.
+	trailer, n := int(c.sizes.SecurityTrailer), len(msg)
+	buf := make([]byte, trailer+n, trailer+n+int(c.sizes.BlockSize))
+	copy(buf[trailer:], msg)
 	desc := sspi.NewDesc(
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, 0, trailer)},
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data},
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: buf[:trailer:trailer]},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: buf[trailer : trailer+n : trailer+n]},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_PADDING, Buffer: buf[trailer+n : trailer+n : cap(buf)]},
 	)
 	if st := c.t.EncryptMessage(&c.h, qop, desc, 0); st.Failed() {
 		return nil, statusErr("EncryptMessage", st)
 	}
 	tok, data, pad := desc.Buffers[0].Buffer, desc.Buffers[1].Buffer, desc.Buffers[2].Buffer
+	if len(tok) == trailer && len(data) == n && at(tok, buf, 0) && at(data, buf, trailer) && at(pad, buf, trailer+n) {
+		return buf[:trailer+n+len(pad)], nil
+	}
 	res := make([]byte, 0, len(tok)+len(data)+len(pad))
 	res = append(res, tok...)
 	res = append(res, data...)
 	return append(res, pad...), nil
 }
 
+// at reports whether b is empty or starts at buf[off].
+func at(b, buf []byte, off int) bool {
+	return len(b) == 0 || off < cap(buf) && &b[0] == &buf[:off+1][off]
+}
+
 // Unwrap opens a token made by the peer's Wrap (DecryptMessage) and returns
-// the plaintext.
+// the plaintext. token itself is not modified.
 func (c *Context) Unwrap(token []byte) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
 	desc := sspi.NewDesc(
-		sspi.SecBuffer{BufferType: sspi.SECBUFFER_STREAM, Buffer: token},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_STREAM, Buffer: append([]byte(nil), token...)},
 		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA},
 	)
 	if st := c.t.DecryptMessage(&c.h, desc, 0, nil); st.Failed() {

@@ -211,3 +211,49 @@ func TestNegotiateFallsBackToNTLM(t *testing.T) {
 		t.Fatalf("Unwrap: %q %v", got, err)
 	}
 }
+
+// TestUnwrapLeavesTokenAlone: Unwrap decrypts a copy, never the caller's
+// token, and Wrap's output is one token the peer reads whatever the
+// package did with the padding buffer.
+func TestUnwrapLeavesTokenAlone(t *testing.T) {
+	store := ntlm.NewMemoryStore()
+	store.Add("D", "u", "p")
+	host, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Accounts: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	ctx := context.Background()
+	for _, tbl := range []*sspi.FunctionTable{testTable(t), host.FunctionTable} {
+		pkg, id := sspitest.Name, &sspi.AuthIdentity{User: "alice", Password: "pw"}
+		if tbl == host.FunctionTable {
+			pkg, id = "NTLM", &sspi.AuthIdentity{User: "u", Domain: "D", Password: "p"}
+		}
+		c, _ := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: pkg, Target: "HTTP/x", Identity: id})
+		s, _ := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: pkg})
+		tok, _, err := c.Step(ctx, nil)
+		for i := 0; err == nil && !(c.Established() && s.Established()) && i < 6; i++ {
+			if tok, _, err = s.Step(ctx, tok); err != nil || len(tok) == 0 {
+				break
+			}
+			tok, _, err = c.Step(ctx, tok)
+		}
+		if err != nil {
+			t.Fatal(pkg, err)
+		}
+		w, err := c.Wrap([]byte("secret message"))
+		if err != nil {
+			t.Fatal(pkg, err)
+		}
+		orig := append([]byte(nil), w...)
+		got, err := s.Unwrap(w)
+		if err != nil || string(got) != "secret message" {
+			t.Fatalf("%s: Unwrap = %q %v", pkg, got, err)
+		}
+		if !bytes.Equal(w, orig) {
+			t.Errorf("%s: Unwrap modified the caller's token", pkg)
+		}
+		c.Close()
+		s.Close()
+	}
+}
