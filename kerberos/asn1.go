@@ -3,6 +3,8 @@ package kerberos
 import (
 	"time"
 
+	"github.com/gosspi/gosspi/internal/gss"
+
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -443,18 +445,7 @@ func decodeAuthenticator(b []byte) (*authenticator, bool) {
 
 // der appends a DER TLV (short tags only) to b.
 func der(b []byte, tag byte, content []byte) []byte {
-	b = append(b, tag)
-	n := len(content)
-	switch {
-	case n < 0x80:
-		b = append(b, byte(n))
-	case n <= 0xff:
-		b = append(b, 0x81, byte(n))
-	case n <= 0xffff:
-		b = append(b, 0x82, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	}
+	b = gss.AppendLength(append(b, tag), len(content))
 	return append(b, content...)
 }
 

@@ -3,6 +3,8 @@ package negotiate
 import (
 	"errors"
 
+	"github.com/gosspi/gosspi/internal/gss"
+
 	"github.com/gosspi/gosspi/sspi"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -138,33 +140,11 @@ func ctx(n uint8) cbasn1.Tag { return cbasn1.Tag(n).Constructed().ContextSpecifi
 // The encoder computes every length first and writes each token with one
 // allocation (X.690 DER: definite, minimal lengths).
 
-// lenLen is the size of a DER length field for n content bytes.
-func lenLen(n int) int {
-	switch {
-	case n < 0x80:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	}
-	return 4
-}
-
 // tlvLen is the size of a TLV with n content bytes.
-func tlvLen(n int) int { return 1 + lenLen(n) + n }
+func tlvLen(n int) int { return 1 + gss.LengthSize(n) + n }
 
 func appendHdr(b []byte, tag byte, n int) []byte {
-	b = append(b, tag)
-	switch {
-	case n < 0x80:
-		return append(b, byte(n))
-	case n <= 0xff:
-		return append(b, 0x81, byte(n))
-	case n <= 0xffff:
-		return append(b, 0x82, byte(n>>8), byte(n))
-	}
-	return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
+	return gss.AppendLength(append(b, tag), n)
 }
 
 // Tags.
@@ -272,13 +252,9 @@ func (t *NegTokenInit) Marshal() ([]byte, error) {
 	if inner > MaxTokenSize {
 		return nil, errTooLarge()
 	}
-	// The RFC 2743 3.1 header (what gss.AppendHeader writes), with the
-	// SPNEGO OID precomputed.
-	body := tlvLen(len(OIDSPNEGO)) + inner
-	b := make([]byte, 0, tlvLen(body))
-	b = appendHdr(b, 0x60, body)
-	b = appendHdr(b, tagOID, len(OIDSPNEGO))
-	b = append(b, OIDSPNEGO...)
+	// The RFC 2743 3.1 header.
+	b := make([]byte, 0, gss.HeaderLen(gss.OIDSPNEGO, inner)+inner)
+	b = gss.AppendHeader(b, gss.OIDSPNEGO, inner)
 	b = appendHdr(b, ctxTag(0), tlvLen(seq))
 	b = appendHdr(b, tagSequence, seq)
 	if t.rawMechTypes != nil {

@@ -38,9 +38,7 @@ func (e *IncompleteError) Error() string {
 	return fmt.Sprintf("gss: incomplete token, %d bytes missing", e.Missing)
 }
 
-// encodeOID returns the DER contents octets of an OID (without tag and
-// length).
-func encodeOID(oid asn1.ObjectIdentifier) []byte {
+func marshalOID(oid asn1.ObjectIdentifier) []byte {
 	full, err := asn1.Marshal(oid)
 	if err != nil || len(full) < 2 {
 		panic("gss: invalid OID " + oid.String())
@@ -48,7 +46,20 @@ func encodeOID(oid asn1.ObjectIdentifier) []byte {
 	return full[2:]
 }
 
-func appendLength(b []byte, n int) []byte {
+// encodeOID returns the DER contents octets of an OID (without tag and
+// length).
+func encodeOID(oid asn1.ObjectIdentifier) []byte {
+	for i, k := range known {
+		if k.Equal(oid) {
+			return knownDER[i] // framing a token marshals nothing
+		}
+	}
+	return marshalOID(oid)
+}
+
+// AppendLength appends the DER definite length of n content bytes (X.690
+// 8.1.3, minimal form). Kerberos and Negotiate encode with it.
+func AppendLength(b []byte, n int) []byte {
 	switch {
 	case n < 0x80:
 		return append(b, byte(n))
@@ -63,12 +74,27 @@ func appendLength(b []byte, n int) []byte {
 	}
 }
 
+// LengthSize returns how many bytes AppendLength writes for n.
+func LengthSize(n int) int {
+	switch {
+	case n < 0x80:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffff:
+		return 4
+	}
+	return 5
+}
+
 // HeaderLen returns the size of the framing that Frame puts before an inner
 // token of innerLen bytes.
 func HeaderLen(mech asn1.ObjectIdentifier, innerLen int) int {
 	o := encodeOID(mech)
 	body := 2 + len(o) + innerLen
-	return len(appendLength([]byte{0x60}, body)) + 2 + len(o)
+	return 1 + LengthSize(body) + 2 + len(o)
 }
 
 // AppendHeader appends the framing for an inner token of innerLen bytes to
@@ -76,7 +102,7 @@ func HeaderLen(mech asn1.ObjectIdentifier, innerLen int) int {
 func AppendHeader(b []byte, mech asn1.ObjectIdentifier, innerLen int) []byte {
 	o := encodeOID(mech)
 	b = append(b, 0x60)
-	b = appendLength(b, 2+len(o)+innerLen)
+	b = AppendLength(b, 2+len(o)+innerLen)
 	b = append(b, 0x06, byte(len(o)))
 	return append(b, o...)
 }
@@ -164,7 +190,7 @@ var known = []asn1.ObjectIdentifier{OIDKerberos, OIDKerberosMS, OIDSPNEGO, OIDNT
 var knownDER = func() [][]byte {
 	var d [][]byte
 	for _, o := range known {
-		d = append(d, encodeOID(o))
+		d = append(d, marshalOID(o))
 	}
 	return d
 }()

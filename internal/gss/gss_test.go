@@ -76,3 +76,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLength(t *testing.T) {
+	for _, n := range []int{0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffff, 0x1000000} {
+		b := AppendLength(nil, n)
+		if len(b) != LengthSize(n) {
+			t.Errorf("n=%#x: AppendLength wrote %d bytes, LengthSize says %d", n, len(b), LengthSize(n))
+		}
+		if n >= 0x80 && (b[0]&0x80 == 0 || int(b[0]&0x7f) != len(b)-1 || b[1] == 0) {
+			t.Errorf("n=%#x: not minimal long form: % x", n, b)
+		}
+	}
+	for _, oid := range []asn1.ObjectIdentifier{OIDKerberos, OIDSPNEGO, {1, 2, 3, 4}} {
+		for _, n := range []int{0, 100, 200, 70000} {
+			if got := len(AppendHeader(nil, oid, n)); got != HeaderLen(oid, n) {
+				t.Errorf("%v/%d: AppendHeader %d bytes, HeaderLen %d", oid, n, got, HeaderLen(oid, n))
+			}
+		}
+	}
+}
