@@ -55,13 +55,7 @@ func TestMain(m *testing.M) {
 		os.Unsetenv("KRB5CCNAME")
 		os.Unsetenv("KRB5_KTNAME")
 		os.Unsetenv("NTLM_USER_FILE")
-		if err := kr.AddPrincipal("alice", alicePW); err != nil {
-			return err
-		}
-		if realm.keytab, err = kr.AddService("HTTP/localhost"); err != nil {
-			return err
-		}
-		realm.ccache, err = kr.Kinit("alice", alicePW)
+		realm.keytab, realm.ccache, err = kr.UserAndService("alice", alicePW, "HTTP/localhost")
 		return err
 	}
 	if err := setup(); err != nil {

@@ -250,14 +250,7 @@ func TestSambaSPNEGOClient(t *testing.T) {
 // and Negotiate with Kerberos from an MIT ticket.
 func TestOurClients(t *testing.T) {
 	r := krbtest.NewRealm(t, krbtest.Options{})
-	if err := r.AddPrincipal("alice", "alice-Secret-1"); err != nil {
-		t.Fatal(err)
-	}
-	kt, err := r.AddService("HTTP/localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := r.Kinit("alice", "alice-Secret-1")
+	kt, cc, err := r.UserAndService("alice", "alice-Secret-1", "HTTP/localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,14 +126,7 @@ func TestServeWithCurlNTLM(t *testing.T) {
 
 func TestServeWithCurlNegotiateAndGet(t *testing.T) {
 	r := krbtest.NewRealm(t, krbtest.Options{})
-	if err := r.AddPrincipal("alice", "alice-Secret-1"); err != nil {
-		t.Fatal(err)
-	}
-	kt, err := r.AddService("HTTP/localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := r.Kinit("alice", "alice-Secret-1")
+	kt, cc, err := r.UserAndService("alice", "alice-Secret-1", "HTTP/localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,14 +330,7 @@ func TestHTTPCommandsUsage(t *testing.T) {
 // Kerberos.
 func TestDemoHTTPKerberos(t *testing.T) {
 	r := krbtest.NewRealm(t, krbtest.Options{})
-	if err := r.AddPrincipal("alice", "alice-Secret-1"); err != nil {
-		t.Fatal(err)
-	}
-	kt, err := r.AddService("HTTP/localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := r.Kinit("alice", "alice-Secret-1")
+	kt, cc, err := r.UserAndService("alice", "alice-Secret-1", "HTTP/localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

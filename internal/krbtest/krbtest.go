@@ -402,6 +402,22 @@ func (r *Realm) Kinit(principal, password string, args ...string) (string, error
 	return path, nil
 }
 
+// UserAndService is the usual setup of a test: a user with a password, a
+// service principal with a keytab, and a ccache with the user's TGT. It
+// returns the keytab and ccache paths.
+func (r *Realm) UserAndService(user, password, service string) (keytab, ccache string, err error) {
+	if err := r.AddPrincipal(user, password); err != nil {
+		return "", "", err
+	}
+	if keytab, err = r.AddService(service); err != nil {
+		return "", "", err
+	}
+	if ccache, err = r.Kinit(user, password); err != nil {
+		return "", "", err
+	}
+	return keytab, ccache, nil
+}
+
 // Principal returns name@REALM.
 func (r *Realm) Principal(name string) string { return name + "@" + r.Name }
 
