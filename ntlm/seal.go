@@ -99,6 +99,14 @@ type sealer struct {
 	datagram bool
 }
 
+// beginMAC starts the HMAC-MD5 of a message with the sequence number
+// (MS-NLMP 3.4.4.2).
+func (d *direction) beginMAC() {
+	binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
+	d.mac.Reset()
+	d.mac.Write(d.seqb[:])
+}
+
 func newDirection(signKey, sealKey []byte, seq uint32, used uint64) *direction {
 	d := &direction{signKey: signKey, seq: seq, rc4: newStream(sealKey, used)}
 	if signKey != nil {
@@ -131,9 +139,7 @@ func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32,
 func (s *sealer) signature(d *direction, sig []byte, msg *sspi.SecBufferDesc) {
 	binary.LittleEndian.PutUint32(sig[0:], 1)
 	if s.flags&NegotiateExtendedSessionSecurity != 0 {
-		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
-		d.mac.Reset()
-		d.mac.Write(d.seqb[:])
+		d.beginMAC()
 		for i := range msg.Buffers {
 			if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
 				d.mac.Write(msg.Buffers[i].Buffer)
@@ -200,9 +206,7 @@ func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
 	d := s.out
 	ess := s.flags&NegotiateExtendedSessionSecurity != 0
 	if ess {
-		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
-		d.mac.Reset()
-		d.mac.Write(d.seqb[:])
+		d.beginMAC()
 	}
 	var crc uint32
 	for i := range msg.Buffers {
@@ -332,9 +336,7 @@ func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
 	savedSeq := d.seq
 	ess := s.flags&NegotiateExtendedSessionSecurity != 0
 	if ess {
-		binary.LittleEndian.PutUint32(d.seqb[:], d.seq)
-		d.mac.Reset()
-		d.mac.Write(d.seqb[:])
+		d.beginMAC()
 	}
 	var crc uint32
 	for i := range msg.Buffers {
