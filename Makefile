@@ -1,5 +1,7 @@
 # The README's test command is `make test`.
 GO ?= go
+# Build and test with the current toolchain (go.mod keeps the oldest supported).
+export GOTOOLCHAIN ?= go1.27.3
 
 .PHONY: test deps vet unit bench fuzz demo
 

@@ -1,6 +1,9 @@
 package gosspi
 
 import (
+	"io"
+	"time"
+
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/negotiate"
@@ -25,6 +28,16 @@ type HostConfig struct {
 	// Negotiate configures Negotiate; its Packages and UserPackages are
 	// filled in with Kerberos and NTLM when empty.
 	Negotiate negotiate.Config
+
+	// Now is the host's clock, handed to every package half, LSA mode and
+	// user mode alike (as crypto/tls's Config.Time); nil is time.Now. A
+	// package's own Now, when set, wins for that package.
+	Now func() time.Time
+	// Rand is the host's random source, handed to every package half (as
+	// crypto/tls's Config.Rand); nil is crypto/rand.Reader. A package's own
+	// Rand, when set, wins for that package. It must be safe for
+	// concurrent use.
+	Rand io.Reader
 }
 
 // Host is an in-process package host with the standard packages
@@ -38,9 +51,31 @@ type Host struct {
 
 // NewHost starts a host with the standard packages registered.
 func NewHost(cfg HostConfig) (*Host, error) {
+	// One clock and one random source for both halves of every package.
+	if cfg.NTLM.Now == nil {
+		cfg.NTLM.Now = cfg.Now
+	}
+	if cfg.NTLM.Rand == nil {
+		cfg.NTLM.Rand = cfg.Rand
+	}
+	if cfg.Kerberos.Now == nil {
+		cfg.Kerberos.Now = cfg.Now
+	}
+	if cfg.Kerberos.Rand == nil {
+		cfg.Kerberos.Rand = cfg.Rand
+	}
+	if cfg.LSA.Now == nil {
+		cfg.LSA.Now = cfg.Now
+	}
+	if cfg.LSA.Rand == nil {
+		cfg.LSA.Rand = cfg.Rand
+	}
 	krb := kerberos.New(cfg.Kerberos)
 	nt := ntlm.New(cfg.NTLM)
-	user := []sspi.UserModePackage{kerberos.UserMode(), ntlm.UserMode()}
+	user := []sspi.UserModePackage{
+		kerberos.NewUserMode(sspi.Env{Now: cfg.Kerberos.Now, Rand: cfg.Kerberos.Rand}),
+		ntlm.NewUserMode(sspi.Env{Now: cfg.NTLM.Now, Rand: cfg.NTLM.Rand}),
+	}
 	nc := cfg.Negotiate
 	if len(nc.Packages) == 0 {
 		nc.Packages = []sspi.LsaModePackage{krb, nt}
@@ -59,6 +94,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	t := sspi.New(l, sspi.Config{
 		UserPackages: append([]sspi.UserModePackage{negotiate.NewUserMode(nc.UserPackages...)}, user...),
 		AsyncWorkers: cfg.AsyncWorkers, AsyncQueue: cfg.AsyncQueue,
+		Env: sspi.Env{Now: cfg.Now, Rand: cfg.Rand},
 	})
 	return &Host{FunctionTable: t, LSA: l}, nil
 }

@@ -240,7 +240,7 @@ const apacheNTLMTranscript = "testdata/apache-ntlm.json"
 // deterministicClient is a client host whose NTLM client challenge,
 // session key and clock are fixed, so that its tokens replay.
 func deterministicClient(t *testing.T, now time.Time, seed string) *gosspi.Host {
-	h, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Rand: &testutil.SeededReader{Seed: seed}, Now: func() time.Time { return now },
+	h, err := gosspi.NewHost(gosspi.HostConfig{Now: testutil.PinClock(t, now), NTLM: ntlm.Config{Rand: &testutil.SeededReader{Seed: seed},
 		Workstation: "GOSSPI-CLI"}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -70,6 +71,9 @@ type Config struct {
 	// HandshakeTimeout is how long a connection may take to finish a
 	// handshake it started. Zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// Now is the clock of handshake timeouts; nil is time.Now. Tests give
+	// it the host's clock.
+	Now func() time.Time
 	// Proxy makes the Authenticator a proxy's: it reads
 	// Proxy-Authorization and answers 407 with Proxy-Authenticate
 	// (RFC 9110 11.7), for a forward proxy written in Go.
@@ -134,6 +138,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Flags == 0 {
 		cfg.Flags = gosspi.DefaultServerFlags
 	}
+	cfg.Now = sysenv.Clock(cfg.Now)
 	a := &Authenticator{cfg: cfg, log: cfg.Logger, creds: map[string]*sspi.CredHandle{}}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -317,7 +322,7 @@ func (a *Authenticator) reapStale() {
 	a.conns.Range(func(_, v any) bool {
 		cs := v.(*connState)
 		if cs.mu.TryLock() {
-			if cs.pending != nil && time.Since(cs.started) > a.cfg.HandshakeTimeout {
+			if cs.pending != nil && a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
 				a.log.Debug("httpauth: handshake timed out", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
 				a.clearPending(cs)
 			}
@@ -456,8 +461,8 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 	}
 	var err error
 	sc := cs.pending
-	if sc != nil && (cs.scheme != scheme || startsHandshake(scheme, token) || time.Since(cs.started) > a.cfg.HandshakeTimeout) {
-		if time.Since(cs.started) > a.cfg.HandshakeTimeout {
+	if sc != nil && (cs.scheme != scheme || startsHandshake(scheme, token) || a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout) {
+		if a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
 			logger.Warn("httpauth: handshake timed out; starting again")
 		}
 		a.clearPending(cs)
@@ -496,7 +501,7 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 			http.Error(w, "authentication unavailable", http.StatusInternalServerError)
 			return nil, nil, false
 		}
-		cs.pending, cs.scheme, cs.started = sc, scheme, time.Now()
+		cs.pending, cs.scheme, cs.started = sc, scheme, a.cfg.Now()
 		a.inFlight.Add(1)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HandshakeTimeout)

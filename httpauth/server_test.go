@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -492,13 +493,14 @@ func TestKerberosScheme(t *testing.T) {
 // TestStaleHandshakesReaped: at the limit, handshakes older than
 // HandshakeTimeout make room for new ones.
 func TestStaleHandshakesReaped(t *testing.T) {
-	s := newServer(t, Config{MaxHandshakes: 1, HandshakeTimeout: 50 * time.Millisecond}, BindingsWhenSupported, nil)
+	clock := testutil.NewClock(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	s := newServer(t, Config{MaxHandshakes: 1, HandshakeTimeout: 50 * time.Millisecond, Now: clock.Now}, BindingsWhenSupported, nil)
 	a, b := newLegClient(t, nil), newLegClient(t, nil)
 	neg, _, _ := ntlmClient(t, nil, ntlmIdentity()).Step(t.Context(), nil)
 	if r := a.send(s.URL, FormatAuthorization("NTLM", neg)); r.StatusCode != 401 {
 		t.Fatalf("first handshake: %d", r.StatusCode)
 	}
-	time.Sleep(100 * time.Millisecond)
+	clock.Advance(100 * time.Millisecond)
 	neg2, _, _ := ntlmClient(t, nil, ntlmIdentity()).Step(t.Context(), nil)
 	if r := b.send(s.URL, FormatAuthorization("NTLM", neg2)); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") == "NTLM" {
 		t.Fatalf("second handshake after the first went stale: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))

@@ -62,8 +62,8 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // deterministicServer serves the middleware with NTLM's clock and random
 // source fixed, so that a recorded client replays.
 func deterministicServer(t *testing.T, now time.Time, seed string) *testServer {
-	cfg := gosspi.HostConfig{}
-	cfg.NTLM = ntlm.Config{Accounts: testAccounts(), Now: func() time.Time { return now }, Rand: &testutil.SeededReader{Seed: seed},
+	cfg := gosspi.HostConfig{Now: testutil.PinClock(t, now)}
+	cfg.NTLM = ntlm.Config{Accounts: testAccounts(), Rand: &testutil.SeededReader{Seed: seed},
 		NetBIOSComputer: "GOSSPI-SRV", NetBIOSDomain: ntDomain}
 	cfg.Kerberos.Keytab = realm.keytab
 	h, err := gosspi.NewHost(cfg)
@@ -71,7 +71,7 @@ func deterministicServer(t *testing.T, now time.Time, seed string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	return newServer(t, Config{Table: h.FunctionTable}, BindingsWhenSupported, nil)
+	return newServer(t, Config{Table: h.FunctionTable, Now: cfg.Now}, BindingsWhenSupported, nil)
 }
 
 const curlNTLMTranscript = "testdata/curl-ntlm.json"

@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // acceptorContext is the server side: AP-REQ in, AP-REP out when the
@@ -303,7 +304,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if mutual {
 		var sub *encryptionKey
 		if isCFX(mk.KeyType) || dce {
-			kv, err := randomKey(mk.KeyType)
+			kv, err := randomKey(p.cfg.Rand, mk.KeyType)
 			if err != nil {
 				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
 			}
@@ -311,8 +312,8 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 			sub = &mk
 			s.acceptorSubkey = true
 		}
-		sendSeq = randomSeq()
-		rep, err = encodeAPRep(et.Key, auth.CTime, auth.Cusec, sub, sendSeq)
+		sendSeq = randomSeq(p.cfg.Rand)
+		rep, err = encodeAPRep(p.cfg.Rand, et.Key, auth.CTime, auth.Cusec, sub, sendSeq)
 		if err != nil {
 			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "AP-REP")
 		}

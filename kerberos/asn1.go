@@ -1,6 +1,7 @@
 package kerberos
 
 import (
+	"io"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/gss"
@@ -469,7 +470,7 @@ func explicitTag(n byte) byte { return 0xa0 | n }
 
 // encodeAPRep builds KRB_AP_REP around an EncAPRepPart encrypted in the
 // session key (RFC 4120 section 5.5.2).
-func encodeAPRep(sessionKey encryptionKey, ctime time.Time, cusec int, subkey *encryptionKey, seq uint64) ([]byte, error) {
+func encodeAPRep(random io.Reader, sessionKey encryptionKey, ctime time.Time, cusec int, subkey *encryptionKey, seq uint64) ([]byte, error) {
 	var body []byte
 	body = der(body, explicitTag(0), der(nil, 0x18, []byte(ctime.UTC().Format("20060102150405Z"))))
 	body = der(body, explicitTag(1), derInt(int64(cusec)))
@@ -481,7 +482,7 @@ func encodeAPRep(sessionKey encryptionKey, ctime time.Time, cusec int, subkey *e
 	}
 	body = der(body, explicitTag(3), derInt(int64(seq)))
 	part := der(nil, 0x7b, der(nil, 0x30, body)) // [APPLICATION 27]
-	ed, err := encryptEncPart(part, toGokrb5Key(sessionKey), usageAPRepEncPart)
+	ed, err := encryptEncPart(random, part, toGokrb5Key(sessionKey), usageAPRepEncPart)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // leg, so the suite's wrong-password case, written for NTLM's three legs,
 // is left out; TestNegativeInitiator covers it.
 func TestConformance(t *testing.T) {
-	keytab, user, password, realmName := kerberos.SharedRealmInfo()
+	keytab, user, password, realmName := kerberos.SharedRealmInfo(t)
 	newTbl := func(t testing.TB) *sspi.FunctionTable {
 		host, err := lsa.New(lsa.Options{}, kerberos.New(kerberos.Config{}))
 		if err != nil {

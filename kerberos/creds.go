@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/credentials"
@@ -20,6 +19,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // credential is a Kerberos credential handle's state. Outbound, it holds a

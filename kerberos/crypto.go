@@ -4,16 +4,18 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/subtle"
 	"errors"
 	"hash"
+	"io"
 	"sync"
 
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/crypto/rfc3961"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
 )
 
 // Encryption type numbers (RFC 3961, RFC 3962, RFC 4757, RFC 8009).
@@ -56,7 +58,7 @@ type profile interface {
 	checksum(usage uint32, parts ...[]byte) []byte
 }
 
-func newProfile(etypeID int32, key []byte) (profile, error) {
+func newProfile(etypeID int32, key []byte, random io.Reader) (profile, error) {
 	e, err := krbcrypto.GetEtype(etypeID)
 	if err != nil {
 		return nil, err
@@ -66,7 +68,7 @@ func newProfile(etypeID int32, key []byte) (profile, error) {
 	}
 	switch etypeID {
 	case etypeAES128SHA1, etypeAES256SHA1:
-		return &aesSHA1{e: e, key: key}, nil
+		return &aesSHA1{e: e, key: key, rand: random}, nil
 	case etypeAES128SHA256, etypeAES256SHA384:
 		return &generic{e: e, key: key}, nil
 	}
@@ -79,6 +81,7 @@ func newProfile(etypeID int32, key []byte) (profile, error) {
 type aesSHA1 struct {
 	e     etype.EType
 	key   []byte
+	rand  io.Reader   // confounders; nil is the default source
 	slots [4]*aesSlot // usages 22..25 (RFC 4121 section 2)
 	other map[uint32]*aesSlot
 }
@@ -143,7 +146,7 @@ func (a *aesSHA1) encrypt(usage uint32, plaintext []byte) ([]byte, error) {
 	}
 	n := aes.BlockSize + len(plaintext)
 	out := make([]byte, n, n+12+aes.BlockSize)
-	if _, err := rand.Read(out[:aes.BlockSize]); err != nil {
+	if err := sysenv.Read(a.rand, out[:aes.BlockSize]); err != nil {
 		return nil, err
 	}
 	copy(out[aes.BlockSize:], plaintext)
@@ -164,7 +167,7 @@ func (a *aesSHA1) sealInPlace(usage uint32, b []byte) ([12]byte, error) {
 	if err != nil {
 		return tag, err
 	}
-	if _, err := rand.Read(b[:aes.BlockSize]); err != nil {
+	if err := sysenv.Read(a.rand, b[:aes.BlockSize]); err != nil {
 		return tag, err
 	}
 	s.ki.Reset()
@@ -329,7 +332,7 @@ func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data []byte) ([]byte, er
 	copy(tok, hdr[:])
 	tok[6], tok[7] = 0, 16+12 // RRC in the outer header only
 	conf := tok[44:60]
-	if _, err := rand.Read(conf); err != nil {
+	if err := sysenv.Read(a.rand, conf); err != nil {
 		return nil, err
 	}
 	s.ki.Reset()
@@ -469,10 +472,6 @@ func (g *generic) checksum(usage uint32, parts ...[]byte) []byte {
 	return c
 }
 
-// randRead supplies subkeys and initial sequence numbers; tests replaying
-// recorded exchanges substitute the recorded bytes.
-var randRead = rand.Read
-
 // keySize is the protocol key size of an enctype. gokrb5 reports 24 bytes
 // for aes256-cts-hmac-sha384-192, whose keys are 32 bytes (RFC 8009
 // section 5), though its encryption itself takes 32-byte keys.
@@ -483,8 +482,9 @@ func keySize(e etype.EType) int {
 	return e.GetKeyByteSize()
 }
 
-// randomKey makes a fresh random key of an enctype (for subkeys).
-func randomKey(etypeID int32) ([]byte, error) {
+// randomKey makes a fresh random key of an enctype (for subkeys), from r
+// (the package's Config.Rand).
+func randomKey(r io.Reader, etypeID int32) ([]byte, error) {
 	e, err := krbcrypto.GetEtype(etypeID)
 	if err != nil {
 		return nil, err
@@ -492,11 +492,10 @@ func randomKey(etypeID int32) ([]byte, error) {
 	if etypeID == etypeAES256SHA384 || etypeID == etypeAES128SHA256 {
 		// RFC 8009 random-to-key is the identity.
 		k := make([]byte, keySize(e))
-		_, err := randRead(k)
-		return k, err
+		return k, sysenv.Read(r, k)
 	}
 	seed := make([]byte, e.GetKeySeedBitLength()/8)
-	if _, err := randRead(seed); err != nil {
+	if err := sysenv.Read(r, seed); err != nil {
 		return nil, err
 	}
 	return e.RandomToKey(seed), nil

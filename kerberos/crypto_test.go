@@ -13,8 +13,8 @@ import (
 // implementation byte for byte.
 func TestAESSHA1MatchesGokrb5(t *testing.T) {
 	for _, et := range []int32{etypeAES128SHA1, etypeAES256SHA1} {
-		key, _ := randomKey(et)
-		p, err := newProfile(et, key)
+		key, _ := randomKey(nil, et)
+		p, err := newProfile(et, key, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestAESSHA1MatchesGokrb5(t *testing.T) {
 // wrap path would (up to the confounder): check that gokrb5 decrypts it,
 // for every length around the block boundaries.
 func TestSealInPlaceLengths(t *testing.T) {
-	key, _ := randomKey(etypeAES256SHA1)
+	key, _ := randomKey(nil, etypeAES256SHA1)
 	e, _ := krbcrypto.GetEtype(etypeAES256SHA1)
 	snd := &msgState{initiator: true, etype: etypeAES256SHA1, key: key}
 	rcv := &msgState{initiator: false, etype: etypeAES256SHA1, key: key}
@@ -88,7 +88,7 @@ func TestSealInPlaceLengths(t *testing.T) {
 // in-place path made, for every length around the block boundaries, and
 // refuses every single-bit change.
 func TestOpenInPlaceLengths(t *testing.T) {
-	key, _ := randomKey(etypeAES256SHA1)
+	key, _ := randomKey(nil, etypeAES256SHA1)
 	snd := &msgState{initiator: true, etype: etypeAES256SHA1, key: key, acceptorSubkey: true}
 	rcv := &msgState{initiator: false, etype: etypeAES256SHA1, key: key, acceptorSubkey: true}
 	snd.init()

@@ -12,6 +12,7 @@ const dceISC = sspi.ISC_REQ_USE_DCE_STYLE | sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_
 // DCE style (MS-KILE): bare AP-REQ, bare AP-REP, then the initiator's own
 // AP-REP; our initiator and acceptor, then each against MIT.
 func TestDCEStyle(t *testing.T) {
+	realm := liveRealm(t)
 	ctx := context.Background()
 	for _, tc := range []struct{ name, spn, host, keytab string }{
 		{"aes", svcSPN, "HTTP@svc.localhost", realm.svcKeytab},

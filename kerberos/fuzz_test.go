@@ -4,10 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/gosspi/gosspi/internal/testutil"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // The fuzz targets run on keys from the recorded transcripts, so that the
@@ -17,7 +18,7 @@ import (
 func FuzzAcceptAPReq(f *testing.F) {
 	tr := loadTranscript(f, "aes256")
 	rc4 := loadTranscript(f, "rc4")
-	p := New(Config{Now: func() time.Time { return time.Unix(tr.Time, 0) }, DisableReplayCache: true})
+	p := New(Config{Now: tr.recorded, DisableReplayCache: true})
 	kt := keytab.New()
 	for _, b := range [][]byte{tr.Keytab, rc4.Keytab} {
 		k := keytab.New()
@@ -78,8 +79,7 @@ func fuzzStates(f *testing.F) []*session {
 	var out []*session
 	for _, name := range []string{"aes256", "rc4"} {
 		tr := loadTranscript(f, name)
-		replayRandom(f, tr.AcceptorRandom)
-		p := New(Config{Now: func() time.Time { return time.Unix(tr.Time, 0) }, DisableReplayCache: true})
+		p := New(Config{Now: tr.recorded, Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
 		kt := keytab.New()
 		if err := kt.Unmarshal(tr.Keytab); err != nil {
 			f.Fatal(err)
@@ -89,7 +89,7 @@ func fuzzStates(f *testing.F) []*session {
 		if err != nil {
 			f.Fatal(err)
 		}
-		s, err := unmarshalSession(o.ContextData)
+		s, err := unmarshalSession(o.ContextData, nil)
 		if err != nil {
 			f.Fatal(err)
 		}

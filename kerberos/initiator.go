@@ -2,11 +2,14 @@ package kerberos
 
 import (
 	"encoding/binary"
+	"io"
 	"time"
 
-	"github.com/gosspi/gosspi/internal/gss"
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/sysenv"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // initiatorContext is the client side of the exchange: AP-REQ out, then
@@ -29,9 +32,9 @@ type initiatorContext struct {
 	session    *session
 }
 
-func randomSeq() uint64 {
+func randomSeq(r io.Reader) uint64 {
 	var b [4]byte
-	randRead(b[:])
+	_ = sysenv.Read(r, b[:])
 	return uint64(binary.BigEndian.Uint32(b[:]) & 0x3fffffff)
 }
 
@@ -110,7 +113,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	}
 
 	// The subkey has the session key's enctype; it keys the messages.
-	subkey, err := randomKey(key.KeyType)
+	subkey, err := randomKey(ic.cred.pkg.cfg.Rand, key.KeyType)
 	if err != nil {
 		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "subkey")
 	}
@@ -129,7 +132,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	now := ic.cred.pkg.now().UTC()
 	ic.ctime = now.Truncate(time.Second)
 	ic.cusec = now.Nanosecond() / 1000
-	ic.seq = randomSeq()
+	ic.seq = randomSeq(ic.cred.pkg.cfg.Rand)
 	auth := &authenticator{
 		CRealm:    ic.cred.realm,
 		CName:     principalName{NameType: ic.cred.cname.NameType, Names: ic.cred.cname.NameString},
@@ -141,7 +144,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 		Subkey:    encryptionKey{KeyType: ic.subkey.KeyType, Value: ic.subkey.KeyValue},
 		Seq:       ic.seq,
 	}
-	ed, err := encryptEncPart(encodeAuthenticator(auth), key, usageAuthenticator)
+	ed, err := encryptEncPart(ic.cred.pkg.cfg.Rand, encodeAuthenticator(auth), key, usageAuthenticator)
 	if err != nil {
 		return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "authenticator encryption")
 	}
@@ -262,7 +265,7 @@ func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOut
 		// The third leg: our AP-REP, with the current time and the
 		// acceptor's sequence number, in the ticket session key.
 		now := ic.cred.pkg.now().UTC()
-		third, err = encodeAPRep(encryptionKey{KeyType: ic.sessionKey.KeyType, Value: ic.sessionKey.KeyValue},
+		third, err = encodeAPRep(ic.cred.pkg.cfg.Rand, encryptionKey{KeyType: ic.sessionKey.KeyType, Value: ic.sessionKey.KeyValue},
 			now.Truncate(time.Second), now.Nanosecond()/1000, nil, acceptorSeq)
 		if err != nil {
 			return out, statusErr(sspi.SEC_E_INTERNAL_ERROR, "DCE AP-REP")

@@ -20,6 +20,7 @@ type mitPeer struct {
 }
 
 func startMIT(t testing.TB, env ...string) *mitPeer {
+	realm := liveRealm(t)
 	t.Helper()
 	return &mitPeer{t, testutil.StartPeer(t, append(realm.Env(), env...), true, "/usr/bin/python3", "testdata/gssapi_peer.py")}
 }
@@ -108,6 +109,7 @@ func exchangeMessages(t *testing.T, ours sspi.UserModeContext, mit *mitPeer) {
 
 // Our initiator against MIT's acceptor.
 func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
+	realm := liveRealm(t)
 	for _, tc := range []struct {
 		name, spn, keytab string
 		etype             int32
@@ -161,6 +163,7 @@ func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
 
 // MIT's initiator against our acceptor.
 func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
+	realm := liveRealm(t)
 	for _, tc := range []struct {
 		name, host, keytab string
 		etype              int32
@@ -211,6 +214,7 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 // MIT's initiator delegates; our acceptor stores the forwarded TGT and our
 // initiator uses it to reach another service.
 func TestInteropDelegation(t *testing.T) {
+	realm := liveRealm(t)
 	mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
 	p := New(Config{DelegationDir: t.TempDir()})
 	r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual", "deleg", "conf", "integ"}}, false)
@@ -260,6 +264,7 @@ func TestInteropDelegation(t *testing.T) {
 // A ticket obtained by kinit, used through the ccache by our initiator,
 // both named explicitly and through KRB5CCNAME.
 func TestKinitCCache(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	for _, viaEnv := range []bool{false, true} {
 		var ad *sspi.AuthIdentity
@@ -284,6 +289,7 @@ func TestKinitCCache(t *testing.T) {
 // Our initiator delegates (ISC_REQ_DELEGATE, forwardable TGT from kinit -f)
 // to MIT's acceptor, which sees delegated credentials, and to ours.
 func TestInteropOurDelegation(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{DelegationDir: t.TempDir()})
 	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}})
@@ -319,6 +325,7 @@ func TestInteropOurDelegation(t *testing.T) {
 // on the keys (the initiator's subkey) and the acceptor's first sequence
 // number (the initiator's).
 func TestInteropNoMutual(t *testing.T) {
+	realm := liveRealm(t)
 	isc := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
 	for _, tc := range []struct{ name, spn, host, keytab string }{
 		{"aes", svcSPN, "HTTP@svc.localhost", realm.svcKeytab},

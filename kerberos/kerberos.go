@@ -49,13 +49,16 @@ package kerberos
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // PackageName is the SSPI name of the package.
@@ -124,8 +127,13 @@ type Config struct {
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
 	// then returns the path. DeleteSecurityContext removes the file.
 	DelegationDir string
-	// Now is the clock; default time.Now.
+	// Now is the clock; default time.Now. The user-mode half must run on
+	// the same clock: NewUserMode(sspi.Env{Now: cfg.Now, Rand: cfg.Rand}).
 	Now func() time.Time
+	// Rand is the random source of subkeys, sequence numbers and
+	// confounders; default crypto/rand.Reader. It must be safe for
+	// concurrent use.
+	Rand io.Reader
 }
 
 // Package is the LSA-mode half of the Kerberos package.
@@ -141,9 +149,8 @@ func New(cfg Config) *Package {
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = 5 * time.Minute
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Now = sysenv.Clock(cfg.Now)
+	cfg.Rand = sysenv.Reader(cfg.Rand)
 	p := &Package{cfg: cfg, replay: cfg.ReplayCache}
 	if p.replay == nil && !cfg.DisableReplayCache {
 		m := NewMemoryReplayCache(DefaultReplayCacheSize)

@@ -5,8 +5,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/gosspi/gosspi/sspi"
 )
 
 const stdISC = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
@@ -42,6 +43,7 @@ func signRoundTrip(t *testing.T, from, to sspi.UserModeContext, msg []byte) {
 }
 
 func TestLoopback(t *testing.T) {
+	realm := liveRealm(t)
 	for _, tc := range []struct {
 		name, spn, keytab string
 		isc               sspi.ISCReq
@@ -77,6 +79,7 @@ func TestLoopback(t *testing.T) {
 // One package and one credential per side, many handshakes at once: the
 // package and credentials are safe for concurrent use (run with -race).
 func TestConcurrentHandshakes(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	ccred := clientCred(t, p)
 	scred := serverCred(t, p, realm.allKeytab, "")
@@ -115,6 +118,7 @@ func TestConcurrentHandshakes(t *testing.T) {
 
 // Initiator credentials from a client keytab (AS exchange with the key).
 func TestClientKeytab(t *testing.T) {
+	realm := liveRealm(t)
 	kt := realm.batchKeytab
 	p := New(Config{})
 	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
@@ -136,6 +140,7 @@ func TestClientKeytab(t *testing.T) {
 // ISC_REQ_DELEGATE with a TGT that is not forwardable: the handshake
 // proceeds without delegation, as on Windows.
 func TestDelegateNotForwardable(t *testing.T) {
+	realm := liveRealm(t)
 	cc, err := realm.Kinit("alice", realm.userPW, "-F")
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +165,7 @@ func TestDelegateNotForwardable(t *testing.T) {
 // appears in it. An exported context continues in a fresh user-mode
 // context with its sequence numbers.
 func TestContextDataKeys(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC, 0, nil, nil)
 	if err != nil {
@@ -201,6 +207,7 @@ func TestContextDataKeys(t *testing.T) {
 // SECPKG_ATTR_SIZES: the TOKEN buffer SealMessage fills fits
 // cbSecurityTrailer, and MakeSignature's fits cbMaxSignature.
 func TestSizes(t *testing.T) {
+	realm := liveRealm(t)
 	for _, tc := range []struct{ spn, keytab string }{{svcSPN, realm.svcKeytab}, {rc4SPN, realm.rc4Keytab}} {
 		p := New(Config{})
 		pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, tc.keytab, ""), tc.spn, stdISC, 0, nil, nil)
@@ -235,6 +242,7 @@ func TestSizes(t *testing.T) {
 // renamed): the AS exchange must use the salt from ETYPE-INFO2 in the
 // KDC's PREAUTH_REQUIRED error, then PA-ENC-TIMESTAMP.
 func TestPasswordSaltFromETypeInfo2(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "dave@" + realm.Name, Password: "dave-Secret-1"}})

@@ -3,15 +3,17 @@ package kerberos
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"time"
 
-	"github.com/gosspi/gosspi/internal/gss"
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // RFC 4121 section 4.1: the two-octet TOK_ID in front of the Kerberos
@@ -144,9 +146,11 @@ func safeUnmarshal(f func() error) (err error) {
 }
 
 // encryptEncPart makes EncryptedData (without kvno).
-func encryptEncPart(pt []byte, key types.EncryptionKey, usage uint32) (types.EncryptedData, error) {
+// The RFC 3962 path takes its confounder from r; gokrb5's path draws its
+// own.
+func encryptEncPart(r io.Reader, pt []byte, key types.EncryptionKey, usage uint32) (types.EncryptedData, error) {
 	if (key.KeyType == etypeAES128SHA1 && len(key.KeyValue) == 16) || (key.KeyType == etypeAES256SHA1 && len(key.KeyValue) == 32) {
-		ct, err := (&aesSHA1{key: key.KeyValue}).encrypt(usage, pt)
+		ct, err := (&aesSHA1{key: key.KeyValue, rand: r}).encrypt(usage, pt)
 		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
 	}
 	return krbcrypto.GetEncryptedData(pt, key, usage, 0)

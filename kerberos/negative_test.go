@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosspi/gosspi/internal/gss"
-	"github.com/gosspi/gosspi/sspi"
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 func wantStatus(t *testing.T, err error, want sspi.Status) {
@@ -62,6 +63,7 @@ func apReqFrame(t *testing.T, ap messages.APReq) []byte {
 // forgedAPReq builds an AP-REQ around a ticket we forge with the service
 // keytab, with chosen times.
 func forgedAPReq(t *testing.T, ktPath string, start, end, ctime time.Time) []byte {
+	realm := liveRealm(t)
 	t.Helper()
 	kt, err := keytab.Load(ktPath)
 	if err != nil {
@@ -91,6 +93,7 @@ func forgedAPReq(t *testing.T, ktPath string, start, end, ctime time.Time) []byt
 }
 
 func TestNegativeAcceptor(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	svc := serverCred(t, p, realm.svcKeytab, "")
 	now := time.Now()
@@ -209,6 +212,7 @@ func TestNegativeAcceptor(t *testing.T) {
 }
 
 func TestNegativeInitiator(t *testing.T) {
+	realm := liveRealm(t)
 	p := New(Config{})
 	ctx := context.Background()
 	t.Run("wrong-password", func(t *testing.T) {
@@ -252,6 +256,7 @@ func TestNegativeInitiator(t *testing.T) {
 }
 
 func TestNegativeMessages(t *testing.T) {
+	realm := liveRealm(t)
 	for _, tc := range []struct{ name, spn, keytab string }{{"aes", svcSPN, realm.svcKeytab}, {"rc4", rc4SPN, realm.rc4Keytab}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(Config{})

@@ -3,6 +3,8 @@ package kerberos
 import (
 	"sync"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
 )
 
 // ReplayCache remembers authenticators so that an acceptor rejects an
@@ -38,7 +40,7 @@ func NewMemoryReplayCache(max int) *MemoryReplayCache {
 	if max <= 0 {
 		max = DefaultReplayCacheSize
 	}
-	return &MemoryReplayCache{max: max, now: time.Now, seen: make(map[string]time.Time)}
+	return &MemoryReplayCache{max: max, now: sysenv.Now, seen: make(map[string]time.Time)}
 }
 
 // Len returns the number of entries held.

@@ -3,12 +3,13 @@ package kerberos
 import (
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/rc4"
 	"crypto/subtle"
 	"encoding/binary"
+	"io"
 
 	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -44,8 +45,9 @@ type msgState struct {
 	sendSeq        uint64
 	recv           seqState
 
-	prof   profile // RFC 4121 enctypes
-	rc4Sgn []byte  // rc4-hmac: Ksign = HMAC-MD5(K, "signaturekey\0")
+	rand   io.Reader // confounders; nil is the default source
+	prof   profile   // RFC 4121 enctypes
+	rc4Sgn []byte    // rc4-hmac: Ksign = HMAC-MD5(K, "signaturekey\0")
 }
 
 func (m *msgState) init() error {
@@ -53,7 +55,7 @@ func (m *msgState) init() error {
 		return statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "unsupported enctype for per-message tokens")
 	}
 	if isCFX(m.etype) {
-		p, err := newProfile(m.etype, m.key)
+		p, err := newProfile(m.etype, m.key, m.rand)
 		if err != nil {
 			return statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, err.Error())
 		}
@@ -460,7 +462,7 @@ func (m *msgState) rc4Wrap(data []byte, conf bool) ([]byte, error) {
 	out = append(out, hdr...)
 	out = append(out, make([]byte, 16)...) // SND_SEQ, SGN_CKSUM
 	conf8 := make([]byte, 8)
-	if _, err := rand.Read(conf8); err != nil {
+	if err := sysenv.Read(m.rand, conf8); err != nil {
 		return nil, err
 	}
 	out = append(out, conf8...)

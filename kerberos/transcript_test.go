@@ -14,13 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosspi/gosspi/internal/gss"
-	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/testutil"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 // go test ./kerberos -run TestRecordTranscripts -record rewrites the
@@ -51,24 +53,14 @@ type transcript struct {
 	AcceptorWraps []wrapRec `json:"acceptor_wraps,omitempty"`
 	AcceptorMICs  []wrapRec `json:"acceptor_mics,omitempty"`
 	KRBError      []byte    `json:"krb_error,omitempty"`
-	// AcceptorRandom is what our acceptor drew from randRead (its subkey
-	// and sequence number) while accepting APReq.
+	// AcceptorRandom is what our acceptor drew from Config.Rand (its
+	// subkey and sequence number, then the AP-REP's confounder) while
+	// accepting APReq.
 	AcceptorRandom []byte `json:"acceptor_random"`
 }
 
-// replayRandom makes randRead return the recorded bytes, until cleanup.
-func replayRandom(t testing.TB, b []byte) {
-	off := 0
-	randRead = func(p []byte) (int, error) {
-		if off+len(p) > len(b) {
-			t.Fatalf("replay needs more random bytes than recorded")
-		}
-		copy(p, b[off:])
-		off += len(p)
-		return len(p), nil
-	}
-	t.Cleanup(func() { randRead = rand.Read })
-}
+// recorded is the transcript's recording time.
+func (tr *transcript) recorded() time.Time { return time.Unix(tr.Time, 0) }
 
 var transcriptNames = []string{"aes256", "rc4", "aes256-sha384"}
 
@@ -95,6 +87,7 @@ func TestRecordTranscripts(t *testing.T) {
 	if !*record {
 		t.Skip("recording only with -record")
 	}
+	realm := liveRealm(t)
 	cases := []struct{ name, host, spn, keytab string }{
 		{"aes256", "HTTP@svc.localhost", svcSPN, realm.svcKeytab},
 		{"rc4", "HTTP@rc4.localhost", rc4SPN, realm.rc4Keytab},
@@ -108,15 +101,11 @@ func TestRecordTranscripts(t *testing.T) {
 		mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
 		r := mit.call(map[string]any{"op": "init", "target": c.host, "flags": []string{"mutual", "replay", "sequence", "conf", "integ"}, "cb": b64(testCB.ApplicationData)}, false)
 		tr.APReq = r.token()
-		p := New(Config{})
+		tee := &testutil.TeeReader{R: rand.Reader}
+		p := New(Config{Rand: tee})
 		scred := serverCred(t, p, c.keytab, "")
-		randRead = func(b []byte) (int, error) {
-			n, err := rand.Read(b)
-			tr.AcceptorRandom = append(tr.AcceptorRandom, b...)
-			return n, err
-		}
 		_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, testCB)})
-		randRead = rand.Read
+		tr.AcceptorRandom = tee.Got
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,6 +192,7 @@ func writeSeedFile(t *testing.T, path string, b []byte) {
 // recordKRBError asks the KDC for a TGT without pre-authentication and
 // returns its KRB-ERROR (KDC_ERR_PREAUTH_REQUIRED, with ETYPE-INFO2).
 func recordKRBError(t *testing.T) []byte {
+	realm := liveRealm(t)
 	cfg, err := config.Load(realm.Krb5Con)
 	if err != nil {
 		t.Fatal(err)
@@ -240,11 +230,14 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 	for _, name := range transcriptNames {
 		t.Run(name, func(t *testing.T) {
 			tr := loadTranscript(t, name)
-			p := New(Config{Now: func() time.Time { return time.Unix(tr.Time, 0) }, DisableReplayCache: true, ChannelBindings: BindingsRequired})
+			now := testutil.PinClock(t, tr.recorded())
+			random := testutil.NewReplayReader(tr.AcceptorRandom)
+			p := New(Config{Now: now, Rand: random, DisableReplayCache: true, ChannelBindings: BindingsRequired})
+			user := NewUserMode(sspi.Env{Now: now})
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			cb := &sspi.ChannelBindings{ApplicationData: tr.CB}
 			for round := 0; round < 2; round++ { // twice: no replay cache
-				replayRandom(t, tr.AcceptorRandom)
+				random.Reset()
 				_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 				if err != nil {
 					t.Fatal(err)
@@ -252,8 +245,7 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 				if len(outToken(out)) == 0 || out.Flags&sspi.FlagMutualAuth == 0 {
 					t.Fatal("no AP-REP for a mutual request")
 				}
-				randRead = rand.Read
-				uc, err := UserMode().InitUserModeContext(out.ContextData)
+				uc, err := user.InitUserModeContext(out.ContextData)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -262,10 +254,10 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 			// Wrong bindings and a later clock fail as they should.
 			_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: []byte("x")})})
 			wantStatus(t, err, sspi.SEC_E_BAD_BINDINGS)
-			late := New(Config{Now: func() time.Time { return time.Unix(tr.Time, 0).Add(time.Hour) }})
+			late := New(Config{Now: func() time.Time { return now().Add(time.Hour) }})
 			_, _, err = late.AcceptLsaModeContext(context.Background(), serverCred(t, late, tr.keytabFile(t), ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 			wantStatus(t, err, sspi.SEC_E_TIME_SKEW)
-			withCache := New(Config{Now: func() time.Time { return time.Unix(tr.Time, 0) }})
+			withCache := New(Config{Now: now})
 			wc := serverCred(t, withCache, tr.keytabFile(t), "")
 			if _, _, err := withCache.AcceptLsaModeContext(context.Background(), wc, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)}); err != nil {
 				t.Fatal(err)
@@ -308,6 +300,7 @@ func TestTranscriptReplayInitiator(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			now := testutil.PinClock(t, tr.recorded())
 			kt, err := keytab.Load(tr.keytabFile(t))
 			if err != nil {
 				t.Fatal(err)
@@ -346,7 +339,7 @@ func TestTranscriptReplayInitiator(t *testing.T) {
 			if err := s.init(); err != nil {
 				t.Fatal(err)
 			}
-			replayMessages(t, &userContext{s: s}, tr.AcceptorWraps, tr.AcceptorMICs)
+			replayMessages(t, &userContext{s: s, now: now}, tr.AcceptorWraps, tr.AcceptorMICs)
 			// A tampered AP-REP fails mutual authentication.
 			bad := append([]byte(nil), msg...)
 			bad[len(bad)-1] ^= 1

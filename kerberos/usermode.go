@@ -1,6 +1,7 @@
 package kerberos
 
 import (
+	"io"
 	"strings"
 	"time"
 
@@ -74,12 +75,13 @@ func (s *session) marshal() []byte {
 	return w.Finish()
 }
 
-func unmarshalSession(b []byte) (*session, error) {
+func unmarshalSession(b []byte, random io.Reader) (*session, error) {
 	r, err := ctxdata.Parse(b)
 	if err != nil || r.Package != PackageName {
 		return nil, statusErr(sspi.SEC_E_INVALID_TOKEN, "not Kerberos context data")
 	}
 	s := &session{}
+	s.rand = random
 	var errs []error
 	u := func(tag uint16) uint64 {
 		v, err := r.Uint64(tag)
@@ -125,7 +127,8 @@ func unmarshalSession(b []byte) (*session, error) {
 // VerifySignature, SealMessage and UnsealMessage run here, from
 // ContextData alone.
 type userContext struct {
-	s *session
+	s   *session
+	now func() time.Time
 }
 
 var (
@@ -133,24 +136,31 @@ var (
 	_ sspi.UserModeExporter = (*userContext)(nil)
 )
 
-type userPackage struct{}
+type userPackage struct{ env sspi.Env }
 
 // UserMode returns the user-mode half of the Kerberos package, for
-// sspi.InitSecurityInterface.
-func UserMode() sspi.UserModePackage { return userPackage{} }
+// sspi.InitSecurityInterface, on the wall clock and crypto/rand.
+func UserMode() sspi.UserModePackage { return NewUserMode(sspi.Env{}) }
+
+// NewUserMode returns the user-mode half of the Kerberos package on env's
+// clock (context expiry) and random source (confounders). Give it the
+// clock and source of the LSA-mode half (Config.Now, Config.Rand).
+func NewUserMode(env sspi.Env) sspi.UserModePackage {
+	return userPackage{env: sspi.Env{Now: env.Clock(), Rand: env.Reader()}}
+}
 
 func (userPackage) Name() string { return PackageName }
 
-func (userPackage) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
-	s, err := unmarshalSession(contextData)
+func (u userPackage) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	s, err := unmarshalSession(contextData, u.env.Rand)
 	if err != nil {
 		return nil, err
 	}
-	return &userContext{s: s}, nil
+	return &userContext{s: s, now: u.env.Now}, nil
 }
 
 func (c *userContext) expired() error {
-	if !c.s.expiry.IsZero() && time.Now().After(c.s.expiry) {
+	if !c.s.expiry.IsZero() && c.now().After(c.s.expiry) {
 		return statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "Kerberos context expired")
 	}
 	return nil

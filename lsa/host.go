@@ -12,12 +12,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/handles"
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -39,8 +41,11 @@ type Options struct {
 	// Logger receives debug lines for each call, with statuses but no
 	// secrets. Nil means no logging.
 	Logger *slog.Logger
-	// Now is the clock (tests).
+	// Now is the clock of handshake timeouts; nil is time.Now. Give the
+	// packages the same clock.
 	Now func() time.Time
+	// Rand keys the handle tables; nil is crypto/rand.Reader.
+	Rand io.Reader
 }
 
 const (
@@ -115,21 +120,18 @@ func New(opts Options, pkgs ...sspi.LsaModePackage) (*Host, error) {
 	if opts.ReapInterval == 0 {
 		opts.ReapInterval = opts.HandshakeTimeout / 4
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = sysenv.Clock(opts.Now)
 	h := &Host{
 		opts:  opts,
 		log:   opts.Logger,
 		pkgs:  make(map[string]*pkgEntry),
-		creds: handles.New[*credEntry](opts.MaxCredentials),
-		ctxs:  handles.New[*ctxEntry](opts.MaxContexts),
+		creds: handles.NewWith[*credEntry](opts.MaxCredentials, opts.Now, opts.Rand),
+		ctxs:  handles.NewWith[*ctxEntry](opts.MaxContexts, opts.Now, opts.Rand),
 		stop:  make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.ctxs.SetClock(opts.Now)
 	for _, p := range pkgs {
 		if err := h.Register(p); err != nil {
 			return nil, err

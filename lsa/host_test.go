@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/sspitest"
@@ -101,30 +102,39 @@ func TestBoundedTableAndReaping(t *testing.T) {
 	pair.Close()
 }
 
+// TestBackgroundReaper runs in a synctest bubble: the reaper's ticker and
+// the host's clock are the bubble's, so the handshake timeout passes
+// without waiting for it.
 func TestBackgroundReaper(t *testing.T) {
-	pkg := sspitest.New(sspitest.Config{})
-	h, err := lsa.New(lsa.Options{HandshakeTimeout: 20 * time.Millisecond, ReapInterval: 5 * time.Millisecond}, pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	cr, _ := h.AcquireCredentialsHandle(context.Background(), &sspi.AcquireCredentialsRequest{Package: sspitest.Name, Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "u", Password: "p"}})
-	res, err := startHandshake(t, h, cr.Credential)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The table forgets the context first, then the reaper deletes the
-	// package's state: wait for both.
-	deadline := time.Now().Add(5 * time.Second)
-	for h.Stats().Contexts != 0 || pkg.LiveContexts() != 0 {
-		if time.Now().After(deadline) {
+	synctest.Test(t, func(t *testing.T) {
+		pkg := sspitest.New(sspitest.Config{})
+		h, err := lsa.New(lsa.Options{HandshakeTimeout: 20 * time.Second, ReapInterval: 5 * time.Second}, pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		cr, _ := h.AcquireCredentialsHandle(context.Background(), &sspi.AcquireCredentialsRequest{Package: sspitest.Name, Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "u", Password: "p"}})
+		res, err := startHandshake(t, h, cr.Credential)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Just before the timeout the context is still there.
+		time.Sleep(19 * time.Second)
+		synctest.Wait()
+		if h.Stats().Contexts != 1 || pkg.LiveContexts() != 1 {
+			t.Fatalf("reaped early: host %d, package %d", h.Stats().Contexts, pkg.LiveContexts())
+		}
+		// One reap interval past it, the table has forgotten it and the
+		// package has deleted its state.
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if h.Stats().Contexts != 0 || pkg.LiveContexts() != 0 {
 			t.Fatalf("background reaper did not free the context: host %d, package %d", h.Stats().Contexts, pkg.LiveContexts())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := h.DeleteContext(context.Background(), res.Context); !errors.Is(err, sspi.SEC_E_INVALID_HANDLE) {
-		t.Errorf("delete of a reaped context = %v", err)
-	}
+		if err := h.DeleteContext(context.Background(), res.Context); !errors.Is(err, sspi.SEC_E_INVALID_HANDLE) {
+			t.Errorf("delete of a reaped context = %v", err)
+		}
+	})
 }
 
 func TestRegistry(t *testing.T) {

@@ -104,7 +104,7 @@ func ntlmNego(t testing.TB, now time.Time, seed []byte) *Package {
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{Accounts: store, Now: func() time.Time { return now },
 		Rand: &testutil.LockedReader{R: mrand.NewChaCha8(s)}, NetBIOSDomain: ntlmDomain, NetBIOSComputer: "GOSSPI"})
-	n, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlmUserMode()}})
+	n, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.NewUserMode(sspi.Env{Now: func() time.Time { return now }})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,11 +450,11 @@ func TestReplayNTLM(t *testing.T) {
 	for _, name := range []string{"mit-ntlm-gosspi-client.json", "mit-ntlm-gosspi-server.json"} {
 		t.Run(name, func(t *testing.T) {
 			tr := loadTranscript(t, name)
-			now, err := time.Parse(time.RFC3339, tr.Time)
+			at, err := time.Parse(time.RFC3339, tr.Time)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := ntlmNego(t, now, unhex(t, tr.Seed))
+			n := ntlmNego(t, testutil.PinClock(t, at)(), unhex(t, tr.Seed))
 			var legs []string
 			initiator := tr.Direction == "gosspi-client"
 			r := &replayPeer{t: t, legs: legBytes(t, tr)}

@@ -214,16 +214,14 @@ func replayKerberosAcceptor(t *testing.T, keytabB64, when string) *Package {
 	if err := os.WriteFile(path, kt, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	now, err := time.Parse(time.RFC3339, when)
-	if err != nil {
-		t.Fatal(err)
-	}
+	now := fixedClock(t, when)
 	conf := filepath.Join(t.TempDir(), "krb5.conf")
 	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = GOSSPI.TEST\n"), 0o600)
+	env := sspi.Env{Now: now}
 	n, err := New(Config{
 		Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: conf, Keytab: path, DisableReplayCache: true,
-			Now: func() time.Time { return now }}), ntlm.New(ntlm.Config{})},
-		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlm.UserMode()},
+			Now: now}), ntlm.New(ntlm.Config{Now: now})},
+		UserPackages: []sspi.UserModePackage{kerberos.NewUserMode(env), ntlm.NewUserMode(env)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -490,8 +488,9 @@ func TestReplayCurlNegotiate(t *testing.T) {
 		t.Fatalf("identity %v %v", id, err)
 	}
 	// The same token again is a replay, once the acceptor keeps a cache.
-	n2, _ := New(Config{Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null", Keytab: writeKeytab(t, rec.Keytab), Now: fixedClock(t, rec.Time)})},
-		UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
+	now := fixedClock(t, rec.Time)
+	n2, _ := New(Config{Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null", Keytab: writeKeytab(t, rec.Keytab), Now: now})},
+		UserPackages: []sspi.UserModePackage{kerberos.NewUserMode(sspi.Env{Now: now})}})
 	cred := acquireIn(t, n2)
 	in := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: mustB64(t, rec.Token)})
 	if _, _, err := n2.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: in}); err != nil {
@@ -514,12 +513,13 @@ func writeKeytab(t *testing.T, b64 string) string {
 	return path
 }
 
+// fixedClock pins the clock to a recording's time (testutil.PinClock).
 func fixedClock(t *testing.T, when string) func() time.Time {
-	now, err := time.Parse(time.RFC3339, when)
+	at, err := time.Parse(time.RFC3339, when)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func() time.Time { return now }
+	return testutil.PinClock(t, at)
 }
 
 // TestRawMechanismTokens presents raw tokens to our Negotiate acceptor, as

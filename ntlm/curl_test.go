@@ -110,7 +110,7 @@ func runCurl(t *testing.T, url, user, password string) (string, error) {
 func TestInteropCurl(t *testing.T) {
 	tr := newTranscript("curl-client", nil)
 	tr.Peer = "curl --ntlm"
-	p := testPackage(fixedConfig(tr, Config{}))
+	p := testPackage(fixedConfig(t, tr, Config{}))
 	url, h := serveNTLM(t, p)
 	body, err := runCurl(t, url, testDomain+`\`+testUser, testPassword)
 	h.mu.Lock()
@@ -147,7 +147,7 @@ func TestInteropCurl(t *testing.T) {
 // TestReplayCurl replays curl's recorded legs against our server.
 func TestReplayCurl(t *testing.T) {
 	tr := loadTranscript(t, "curl.json")
-	p := testPackage(fixedConfig(tr, Config{}))
+	p := testPackage(fixedConfig(t, tr, Config{}))
 	cred := serverCred(t, p)
 	tok := func(i int) []byte { return b64d(t, tr.Tokens[i]) }
 	if len(tok(0)) != 32 {
@@ -173,7 +173,7 @@ func TestReplayCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := mapped(t, out).QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	id, _ := mappedOn(t, p, out).QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
 	if i := id.(sspi.Identity); i.User != testUser {
 		t.Fatalf("identity %+v", i)
 	}

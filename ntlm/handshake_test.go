@@ -134,6 +134,20 @@ func mapped(t testing.TB, out sspi.ContextOutput) *UserContext {
 	return u.(*UserContext)
 }
 
+// mappedOn is mapped on p's clock, as a host hands the LSA-mode half's
+// clock to the user-mode half: replays under a pinned clock use it.
+func mappedOn(t testing.TB, p *Package, out sspi.ContextOutput) *UserContext {
+	t.Helper()
+	if !out.Mapped || out.Status != sspi.SEC_E_OK {
+		t.Fatalf("not mapped: %+v", out)
+	}
+	u, err := p.InitUserModeContext(out.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.(*UserContext)
+}
+
 func sealDesc(data []byte) *sspi.SecBufferDesc {
 	return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: make([]byte, SignatureSize)},
 		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: data})

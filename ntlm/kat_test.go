@@ -2,12 +2,15 @@ package ntlm
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rc4"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -255,5 +258,86 @@ func TestHMACMD5(t *testing.T) {
 				t.Errorf("key %d, message %d: %x, want %x", kl, ml, got, want)
 			}
 		}
+	}
+}
+
+// repeatReader returns its pattern over and over: with the 4.2.1 server
+// challenge as the pattern, every 8-byte draw of the server is that
+// challenge.
+type repeatReader []byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r[i%len(r)]
+	}
+	return len(p), nil
+}
+
+// TestKnownAnswerNTLMv2Server runs the server side of MS-NLMP 4.2.4: the
+// spec's AUTHENTICATE_MESSAGE, whose NTLMv2 client blob carries Time = 0
+// (1601-01-01), verifies with the server's clock at that instant and its
+// challenge set to the spec's, and the exported session key unseals the
+// 4.2.4.4 sealed message.
+func TestKnownAnswerNTLMv2Server(t *testing.T) {
+	epoch := time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := fromFiletime(0); !got.Equal(epoch) {
+		t.Fatalf("fromFiletime(0) = %v, want %v", got, epoch)
+	}
+	if got := filetime(epoch); got != 0 {
+		t.Fatalf("filetime(1601) = %d, want 0", got)
+	}
+	for _, tm := range []time.Time{time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2500, 6, 1, 12, 0, 0, 700, time.UTC), time.Date(30000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if ft := filetime(tm); tm.Year() >= 1601 && !fromFiletime(ft).Equal(tm.Truncate(100)) {
+			t.Errorf("FILETIME round trip of %v gives %v", tm, fromFiletime(ft))
+		}
+	}
+	store := NewMemoryStore()
+	store.Add("Domain", "User", "Password")
+	srv := New(Config{Accounts: store, Now: func() time.Time { return epoch }, Rand: repeatReader(katServerChallenge[:])})
+	cred := serverCred(t, srv)
+	neg := (&NegotiateMessage{Flags: 0xe2888235}).Marshal()
+	ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+	if err != nil {
+		t.Fatalf("NEGOTIATE: %v", err)
+	}
+	chal, err := ParseChallenge(out.Output[0].Buffer)
+	if err != nil || chal.ServerChallenge != katServerChallenge {
+		t.Fatalf("CHALLENGE %+v, %v: want the spec's server challenge", chal, err)
+	}
+	_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)})
+	if err != nil {
+		t.Fatalf("4.2.4.3 AUTHENTICATE at 1601-01-01: %v", err)
+	}
+	defer ctx.Delete()
+	uc, err := srv.InitUserModeContext(out.ContextData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := uc.(*UserContext)
+	if u.s.key != katRandomSession {
+		t.Fatalf("exported session key %x, want the spec's RandomSessionKey", u.s.key)
+	}
+	if n, _ := uc.QueryAttributes(sspi.SECPKG_ATTR_NAMES); n == nil {
+		t.Error("no SECPKG_ATTR_NAMES")
+	}
+	// 4.2.4.4: the client's sealed "Plaintext" unseals on the server.
+	msg := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: unhex(t, "010000007fb38ec5c55d497600000000")},
+		sspi.SecBuffer{BufferType: sspi.SECBUFFER_DATA, Buffer: unhex(t, "54e50165bf1936dc996020c1811b0f06fb5f")})
+	if _, err := uc.UnsealMessage(msg, 0); err != nil {
+		t.Fatalf("unseal 4.2.4.4: %v", err)
+	}
+	if !bytes.Equal(msg.Buffers[1].Buffer, katPlaintext) {
+		t.Errorf("unsealed %x", msg.Buffers[1].Buffer)
+	}
+	// The same message a day later is refused as stale (MaxClockSkew).
+	late := New(Config{Accounts: store, Now: func() time.Time { return epoch.Add(24 * time.Hour) }, Rand: repeatReader(katServerChallenge[:])})
+	lcred := serverCred(t, late)
+	lctx, _, err := late.AcceptLsaModeContext(context.Background(), lcred, nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lctx.Delete()
+	if _, _, err := late.AcceptLsaModeContext(context.Background(), lcred, lctx, &sspi.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)}); !errors.Is(err, sspi.SEC_E_TIME_SKEW) {
+		t.Fatalf("a day late: %v, want SEC_E_TIME_SKEW", err)
 	}
 }

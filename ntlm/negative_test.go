@@ -106,7 +106,7 @@ func TestRequireMIC(t *testing.T) {
 	// curl's recorded AUTHENTICATE has no MIC: a server requiring one
 	// refuses it.
 	tr := loadTranscript(t, "curl.json")
-	p := testPackage(fixedConfig(tr, Config{RequireMIC: true}))
+	p := testPackage(fixedConfig(t, tr, Config{RequireMIC: true}))
 	cred := serverCred(t, p)
 	ctx, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(b64d(t, tr.Tokens[0]), nil)})
 	if err != nil {

@@ -2,14 +2,15 @@ package ntlm
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -119,6 +120,7 @@ type Config struct {
 // with ASC_REQ_ALLOW_NULL_SESSION.
 type Package struct {
 	cfg         Config
+	dummyOnce   sync.Once
 	dummy       [16]byte // NT hash for unknown users: verification costs the same
 	workstation string
 	// targetInfo is the server's AV_PAIR list up to the timestamp, built
@@ -129,12 +131,8 @@ type Package struct {
 // New returns an NTLM package with the given configuration.
 func New(cfg Config) *Package {
 	p := &Package{cfg: cfg}
-	if p.cfg.Now == nil {
-		p.cfg.Now = time.Now
-	}
-	if p.cfg.Rand == nil {
-		p.cfg.Rand = rand.Reader
-	}
+	p.cfg.Now = sysenv.Clock(p.cfg.Now)
+	p.cfg.Rand = sysenv.Reader(p.cfg.Rand)
 	if p.cfg.MaxClockSkew == 0 {
 		p.cfg.MaxClockSkew = 5 * time.Minute
 	}
@@ -165,7 +163,6 @@ func New(cfg Config) *Package {
 	if p.workstation == "" {
 		p.workstation = host
 	}
-	_, _ = io.ReadFull(rand.Reader, p.dummy[:])
 	ti := AvPairs{
 		{AvNbDomainName, toUTF16(p.cfg.NetBIOSDomain)},
 		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
@@ -383,11 +380,35 @@ func statusErr(err error, out *sspi.ContextOutput) error {
 	return err
 }
 
-// filetime converts a time to a Windows FILETIME (100 ns since 1601).
+// epochDelta is the number of seconds from 1601-01-01 (the FILETIME
+// epoch) to 1970-01-01.
+const epochDelta = 11644473600
+
+// filetime converts a time to a Windows FILETIME (100 ns since 1601,
+// MS-DTYP 2.3.3). It works in seconds and 100 ns ticks, so it does not wrap
+// outside 1678-2262 as int64 nanoseconds do; times before 1601 give 0 and
+// times past the FILETIME range give its maximum.
 func filetime(t time.Time) uint64 {
-	return uint64(t.UnixNano()/100) + 116444736000000000
+	secs := t.Unix() + epochDelta
+	if secs < 0 {
+		return 0
+	}
+	const maxSecs = (1<<64 - 1) / 10_000_000
+	if uint64(secs) >= maxSecs {
+		return 1<<64 - 1
+	}
+	return uint64(secs)*1e7 + uint64(t.Nanosecond()/100)
 }
 
+// fromFiletime converts a FILETIME to a time; every value maps to a time
+// (0 is 1601-01-01 00:00:00 UTC).
 func fromFiletime(ft uint64) time.Time {
-	return time.Unix(0, int64(ft-116444736000000000)*100)
+	return time.Unix(int64(ft/1e7)-epochDelta, int64(ft%1e7)*100).UTC()
+}
+
+// dummyHash is the NT hash verified for an unknown user, drawn from the
+// package's random source on first use.
+func (p *Package) dummyHash() [16]byte {
+	p.dummyOnce.Do(func() { _, _ = io.ReadFull(p.cfg.Rand, p.dummy[:]) })
+	return p.dummy
 }

@@ -272,7 +272,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*Account, [16]byte, error) {
 	a, err := sc.store.LookupAccount(ctx, am.Domain, am.User)
 	if errors.Is(err, ErrNoAccount) {
-		return nil, sc.p.dummy, nil
+		return nil, sc.p.dummyHash(), nil
 	}
 	if err != nil {
 		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed")

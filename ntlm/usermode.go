@@ -7,30 +7,35 @@ import (
 )
 
 // userMode is the user-mode half of the package.
-type userMode struct{}
+type userMode struct{ now func() time.Time }
 
-// UserMode returns the user-mode half of NTLM (SECPKG_USER_FUNCTION_TABLE).
-// It needs no configuration: a context is rebuilt from its ContextData
-// alone.
-func UserMode() sspi.UserModePackage { return userMode{} }
+// UserMode returns the user-mode half of NTLM (SECPKG_USER_FUNCTION_TABLE)
+// on the wall clock. A context is rebuilt from its ContextData alone.
+func UserMode() sspi.UserModePackage { return NewUserMode(sspi.Env{}) }
+
+// NewUserMode returns the user-mode half of NTLM on env's clock, which
+// decides when a context has expired. Give it the clock of the LSA-mode
+// half (Config.Now).
+func NewUserMode(env sspi.Env) sspi.UserModePackage { return userMode{now: env.Clock()} }
 
 func (userMode) Name() string { return PackageName }
 
-func (userMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
-	return initUserModeContext(contextData)
+func (u userMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
+	return initUserModeContext(contextData, u.now)
 }
 
-// InitUserModeContext implements sspi.UserModePackage.
+// InitUserModeContext implements sspi.UserModePackage, on the package's
+// clock.
 func (p *Package) InitUserModeContext(contextData []byte) (sspi.UserModeContext, error) {
-	return initUserModeContext(contextData)
+	return initUserModeContext(contextData, p.cfg.Now)
 }
 
-func initUserModeContext(contextData []byte) (*UserContext, error) {
+func initUserModeContext(contextData []byte, now func() time.Time) (*UserContext, error) {
 	s, err := parseSession(contextData)
 	if err != nil {
 		return nil, err
 	}
-	return &UserContext{s: s}, nil
+	return &UserContext{s: s, now: now}, nil
 }
 
 // sealer returns the per-message state, derived on first use: a context
@@ -49,6 +54,7 @@ func (c *UserContext) sealer() *sealer {
 // goroutine at a time.
 type UserContext struct {
 	s       *session
+	now     func() time.Time
 	seal    *sealer
 	deleted bool
 }
@@ -68,7 +74,7 @@ func (c *UserContext) usable(msg *sspi.SecBufferDesc) error {
 	if msg == nil {
 		return errNoMsg
 	}
-	if !c.s.expiry.IsZero() && time.Now().After(c.s.expiry) {
+	if !c.s.expiry.IsZero() && c.now().After(c.s.expiry) {
 		return errExpired
 	}
 	return nil

@@ -36,10 +36,10 @@ const (
 // now and rnd fix NTLM's clock and challenge when set.
 func serverHelper(t *testing.T, p Protocol, now func() time.Time, seed string) (*Helper, *testutil.SyncBuffer) {
 	t.Helper()
-	cfg := gosspi.HostConfig{}
+	cfg := gosspi.HostConfig{Now: now}
 	store := ntlm.NewMemoryStore()
 	store.Add(domain, user, password)
-	cfg.NTLM = ntlm.Config{Accounts: store, NetBIOSDomain: domain, NetBIOSComputer: "GOSSPI-SRV", Now: now}
+	cfg.NTLM = ntlm.Config{Accounts: store, NetBIOSDomain: domain, NetBIOSComputer: "GOSSPI-SRV"}
 	if seed != "" {
 		cfg.NTLM.Rand = &testutil.SeededReader{Seed: seed}
 	}
@@ -384,7 +384,7 @@ func replaySamba(t *testing.T, file string, proto Protocol) {
 	if err := json.Unmarshal(b, &tr); err != nil {
 		t.Fatal(err)
 	}
-	srv, _ := serverHelper(t, proto, func() time.Time { return tr.Time }, tr.Seed)
+	srv, _ := serverHelper(t, proto, testutil.PinClock(t, tr.Time), tr.Seed)
 	n := 0
 	for _, e := range tr.Exchanges {
 		if e.To != "server" {

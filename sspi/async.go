@@ -221,8 +221,15 @@ func (ac *AsyncContext) Run() {
 	}
 }
 
-func (t *FunctionTable) startPool() {
-	t.asyncOnce.Do(func() {
+// startPool returns the worker pool, starting it on first use, or nil once
+// the table is closed. poolMu orders it against Close.
+func (t *FunctionTable) startPool() *workpool.Pool {
+	t.poolMu.Lock()
+	defer t.poolMu.Unlock()
+	if t.closed.Load() {
+		return nil
+	}
+	if t.pool == nil {
 		w := t.cfg.AsyncWorkers
 		if w <= 0 {
 			w = 2 * runtime.GOMAXPROCS(0)
@@ -232,7 +239,8 @@ func (t *FunctionTable) startPool() {
 			q = 4096
 		}
 		t.pool = workpool.New(w, q)
-	})
+	}
+	return t.pool
 }
 
 // queue starts an asynchronous call: it returns SEC_E_OK once the work is
@@ -241,10 +249,10 @@ func (t *FunctionTable) queue(ac *AsyncContext, work func(ctx context.Context) (
 	if ac == nil {
 		return SEC_E_INVALID_HANDLE
 	}
-	if t.closed.Load() {
+	pool := t.startPool()
+	if pool == nil {
 		return SEC_E_SHUTDOWN_IN_PROGRESS
 	}
-	t.startPool()
 	ac.mu.Lock()
 	switch ac.state {
 	case asyncFreed:
@@ -259,10 +267,13 @@ func (t *FunctionTable) queue(ac *AsyncContext, work func(ctx context.Context) (
 	}
 	ac.state, ac.work, ac.cancelled, ac.status, ac.err = asyncQueued, work, false, 0, nil
 	ac.mu.Unlock()
-	if !t.pool.Submit(ac) {
+	if !pool.Submit(ac) {
 		ac.mu.Lock()
 		ac.state, ac.work = asyncIdle, nil
 		ac.mu.Unlock()
+		if t.closed.Load() {
+			return SEC_E_SHUTDOWN_IN_PROGRESS
+		}
 		return SEC_E_INSUFFICIENT_MEMORY
 	}
 	return SEC_E_OK

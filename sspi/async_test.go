@@ -3,6 +3,8 @@ package sspi_test
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -275,4 +277,54 @@ func TestConcurrentCallsOnOneContext(t *testing.T) {
 	}
 	gate <- struct{}{}
 	ac.Wait(context.Background())
+}
+
+// TestCloseWhileAsyncStarting closes the table while goroutines make their
+// first asynchronous calls (which start the worker pool): under -race this
+// is the Close / pool start ordering. Every call either runs to its end or
+// is refused with SEC_E_SHUTDOWN_IN_PROGRESS, and no worker outlives Close.
+func TestCloseWhileAsyncStarting(t *testing.T) {
+	for round := 0; round < 200; round++ {
+		tbl, _, _ := newTable(t, sspi.Config{AsyncWorkers: 2}, sspitest.Config{})
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var ran, refused, entered atomic.Int32
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				ac := sspi.SspiCreateAsyncContext()
+				defer sspi.SspiFreeAsyncContext(ac)
+				var c sspi.CredHandle
+				entered.Add(1)
+				switch st := tbl.SspiAcquireCredentialsHandleAsync(ac, "", sspitest.Name, sspi.SECPKG_CRED_INBOUND, nil, &c, nil); st {
+				case sspi.SEC_E_OK:
+					if st, _ := ac.Wait(context.Background()); st != sspi.SEC_E_OK {
+						t.Errorf("queued call ended with %v", st)
+					}
+					ran.Add(1)
+				case sspi.SEC_E_SHUTDOWN_IN_PROGRESS:
+					refused.Add(1)
+				default:
+					t.Errorf("async call during Close = %v", st)
+				}
+			}()
+		}
+		close(start)
+		for entered.Load() == 0 { // Close while the first calls start the pool
+			runtime.Gosched()
+		}
+		tbl.Close()
+		wg.Wait()
+		if ran.Load()+refused.Load() != 8 {
+			t.Fatalf("%d ran, %d refused, of 8", ran.Load(), refused.Load())
+		}
+		ac := sspi.SspiCreateAsyncContext()
+		var c sspi.CredHandle
+		if st := tbl.SspiAcquireCredentialsHandleAsync(ac, "", sspitest.Name, sspi.SECPKG_CRED_INBOUND, nil, &c, nil); st != sspi.SEC_E_SHUTDOWN_IN_PROGRESS {
+			t.Fatalf("call after Close = %v", st)
+		}
+		sspi.SspiFreeAsyncContext(ac)
+	}
 }

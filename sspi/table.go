@@ -27,10 +27,10 @@ type FunctionTable struct {
 	ctxs     sync.Map // CtxtHandle -> *userContext
 	imported *handles.Table[struct{}]
 
-	asyncOnce sync.Once
-	pool      *workpool.Pool
-	cfg       Config
-	closed    atomic.Bool
+	poolMu sync.Mutex // guards pool and orders closed against its start
+	pool   *workpool.Pool
+	cfg    Config
+	closed atomic.Bool
 }
 
 // Config configures a FunctionTable.
@@ -46,6 +46,10 @@ type Config struct {
 	// AsyncQueue bounds the queued asynchronous calls (default 4,096). A
 	// call that finds the queue full fails with SEC_E_INSUFFICIENT_MEMORY.
 	AsyncQueue int
+	// Env is the surface's clock and random source (the key of its handle
+	// table for imported contexts). The zero value is the wall clock and
+	// crypto/rand.
+	Env Env
 }
 
 // userContext is a mapped context on the application side.
@@ -65,7 +69,7 @@ func InitSecurityInterface(host Host, user ...UserModePackage) *FunctionTable {
 
 // New returns the SSPI surface over host.
 func New(host Host, cfg Config) *FunctionTable {
-	t := &FunctionTable{host: host, user: make(map[string]UserModePackage), cfg: cfg, imported: handles.New[struct{}](0)}
+	t := &FunctionTable{host: host, user: make(map[string]UserModePackage), cfg: cfg, imported: handles.NewWith[struct{}](0, cfg.Env.Now, cfg.Env.Rand)}
 	for _, u := range cfg.UserPackages {
 		t.user[strings.ToLower(u.Name())] = u
 	}
@@ -78,11 +82,15 @@ func (t *FunctionTable) Host() Host { return t.host }
 // Close stops the asynchronous workers after the queued calls have run.
 // It does not delete contexts.
 func (t *FunctionTable) Close() {
+	t.poolMu.Lock()
 	if t.closed.Swap(true) {
+		t.poolMu.Unlock()
 		return
 	}
-	if t.pool != nil {
-		t.pool.Close()
+	pool := t.pool
+	t.poolMu.Unlock()
+	if pool != nil {
+		pool.Close()
 	}
 }
 

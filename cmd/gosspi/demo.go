@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -56,26 +57,26 @@ func runDemo(args []string) int {
 	sort.SliceStable(demoSections, func(i, j int) bool { return demoSections[i].order < demoSections[j].order })
 	w := os.Stdout
 	failed := 0
-	start := time.Now()
+	start := sysenv.Now()
 	for _, s := range demoSections {
 		if *only != "" && !containsFold(s.title, *only) {
 			continue
 		}
 		fmt.Fprintf(w, "== %s ==\n", s.title)
-		t0 := time.Now()
+		t0 := sysenv.Now()
 		if err := s.run(w); err != nil {
 			failed++
 			fmt.Fprintf(w, "   FAILED: %v\n\n", err)
 			fmt.Fprintf(os.Stderr, "gosspi demo: %s: %v\n", s.title, err)
 			continue
 		}
-		fmt.Fprintf(w, "   ok (%s)\n\n", time.Since(t0).Round(time.Microsecond))
+		fmt.Fprintf(w, "   ok (%s)\n\n", sysenv.Now().Sub(t0).Round(time.Microsecond))
 	}
 	if failed > 0 {
 		fmt.Fprintf(w, "demo: %d section(s) failed\n", failed)
 		return exitFailure
 	}
-	fmt.Fprintf(w, "demo: all sections passed in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, "demo: all sections passed in %s\n", sysenv.Now().Sub(start).Round(time.Millisecond))
 	return exitOK
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -76,13 +77,13 @@ func ntlmDemoServer(ln net.Listener, lines chan<- string) error {
 		return st
 	}
 	defer t.FreeCredentialsHandle(&cred)
-	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	_ = ln.(*net.TCPListener).SetDeadline(sysenv.Deadline(10 * time.Second))
 	c, err := ln.Accept()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(sysenv.Deadline(10 * time.Second))
 	areq := sspi.ASC_REQ_CONFIDENTIALITY | sspi.ASC_REQ_INTEGRITY | sspi.ASC_REQ_SEQUENCE_DETECT | sspi.ASC_REQ_REPLAY_DETECT | sspi.ASC_REQ_CONNECTION
 	var ctx sspi.CtxtHandle
 	var prev *sspi.CtxtHandle
@@ -155,7 +156,7 @@ func ntlmDemoClient(addr string, w io.Writer, lines <-chan string) error {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(sysenv.Deadline(10 * time.Second))
 	fmt.Fprintf(w, "   client %s -> server %s, account %s\\%s (in memory)\n", c.LocalAddr(), addr, demoDomain, demoUser)
 	flush := func() {
 		for {

@@ -15,12 +15,14 @@
 package handles
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
 )
 
 // Kind distinguishes the kinds of entries one table may hold.
@@ -57,20 +59,25 @@ type Table[T any] struct {
 	now    func() time.Time
 }
 
-// New returns a table holding at most max entries (max <= 0 means 1<<20).
-func New[T any](max int) *Table[T] {
+// New returns a table holding at most max entries (max <= 0 means 1<<20),
+// keyed from the default random source and on the default clock.
+func New[T any](max int) *Table[T] { return NewWith[T](max, nil, nil) }
+
+// NewWith is New with the clock for deadlines and the random source for the
+// table's key (nil for the defaults).
+func NewWith[T any](max int, now func() time.Time, random io.Reader) *Table[T] {
 	if max <= 0 {
 		max = 1 << 20
 	}
 	var seed [16]byte
-	if _, err := rand.Read(seed[:]); err != nil {
+	if err := sysenv.Read(random, seed[:]); err != nil {
 		panic("handles: no randomness: " + err.Error())
 	}
 	t := &Table[T]{
 		magic: binary.LittleEndian.Uint64(seed[:8]) &^ 0xFFFF,
 		key:   binary.LittleEndian.Uint64(seed[8:]),
 		cap:   int64(max),
-		now:   time.Now,
+		now:   sysenv.Clock(now),
 	}
 	for i := range t.shards {
 		t.shards[i].m = make(map[uint64]*entry[T])

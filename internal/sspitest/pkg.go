@@ -16,9 +16,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +61,9 @@ type Config struct {
 	Entered chan struct{}
 	// Expiry is the context lifetime (default 10 hours).
 	Expiry time.Duration
+	// Env is the clock and random source (default: the wall clock and
+	// crypto/rand).
+	Env sspi.Env
 }
 
 // Package is TestPkg. It implements sspi.LsaModePackage and
@@ -169,7 +172,7 @@ func (p *Package) newContext(initiator bool) *lsaContext {
 	p.mu.Lock()
 	p.live++
 	p.mu.Unlock()
-	return &lsaContext{p: p, initiator: initiator, expiry: time.Now().Add(p.cfg.Expiry)}
+	return &lsaContext{p: p, initiator: initiator, expiry: p.cfg.Env.Time().Add(p.cfg.Expiry)}
 }
 
 // frame returns a TestPkg frame.
@@ -223,7 +226,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 		c := p.newContext(true)
 		c.user, c.key = cr.user, append([]byte(nil), cr.key...)
 		c.flags = sspi.FromISCReq(in.ContextReq) & (sspi.FlagMutualAuth | sspi.FlagReplayDetect | sspi.FlagSequenceDetect | sspi.FlagConfidentiality | sspi.FlagIntegrity | sspi.FlagConnection)
-		rand.Read(c.nonceC[:])
+		_, _ = io.ReadFull(p.cfg.Env.Reader(), c.nonceC[:])
 		body := append([]byte{byte(c.flags & sspi.FlagMutualAuth)}, c.nonceC[:]...)
 		body = append(body, c.user...)
 		c.step = 1
@@ -297,7 +300,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		}
 		copy(c.nonceC[:], body[1:17])
 		c.user = string(body[17:])
-		rand.Read(c.nonceS[:])
+		_, _ = io.ReadFull(p.cfg.Env.Reader(), c.nonceS[:])
 		c.step = 1
 		return c, sspi.ContextOutput{Status: sspi.SEC_I_CONTINUE_NEEDED, Output: tokenOut(frame(msgChallenge, c.nonceS[:])), Flags: c.flags, Expiry: c.expiry, Extra: extra}, nil
 	}

@@ -11,6 +11,9 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
 )
 
 // SyncBuffer is a bytes.Buffer safe for concurrent Write and String, for
@@ -89,4 +92,91 @@ func RequirePeer(t testing.TB, bins ...string) string {
 		}
 	}
 	return first
+}
+
+// farFuture is how far past a recording PinClock moves the default clock:
+// beyond every lifetime a context, ticket or timestamp window can have.
+const farFuture = 50 * 365 * 24 * time.Hour
+
+// PinClock returns a clock stopped at at, the time a transcript was
+// recorded, and for the rest of the test moves the library's default clock
+// (internal/sysenv.Now) 50 years past it. A replay then passes only if every
+// package half, LSA mode and user mode alike, runs on the clock it was
+// given: one that falls back to the default sees its context long expired.
+// Tests that call it must not run in parallel with others.
+func PinClock(t testing.TB, at time.Time) func() time.Time {
+	t.Helper()
+	restore := sysenv.SetDefaultClockForTest(func() time.Time { return at.Add(farFuture) })
+	t.Cleanup(restore)
+	return func() time.Time { return at }
+}
+
+// ReplayReader is a random source that returns recorded bytes, then zeros
+// (for draws the recording did not need to keep, such as confounders).
+// Reset starts it over. It is safe for concurrent use.
+type ReplayReader struct {
+	mu  sync.Mutex
+	b   []byte
+	off int
+}
+
+// NewReplayReader returns a ReplayReader over b.
+func NewReplayReader(b []byte) *ReplayReader { return &ReplayReader{b: b} }
+
+// Read implements io.Reader.
+func (r *ReplayReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := copy(p, r.b[min(r.off, len(r.b)):])
+	clear(p[n:])
+	r.off += len(p)
+	return len(p), nil
+}
+
+// Reset replays the recorded bytes again from the start.
+func (r *ReplayReader) Reset() {
+	r.mu.Lock()
+	r.off = 0
+	r.mu.Unlock()
+}
+
+// TeeReader is a random source that reads r and keeps a copy of what it
+// returned, for recording. It is safe for concurrent use.
+type TeeReader struct {
+	mu  sync.Mutex
+	R   io.Reader
+	Got []byte
+}
+
+// Read implements io.Reader.
+func (r *TeeReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, err := r.R.Read(p)
+	r.Got = append(r.Got, p[:n]...)
+	return n, err
+}
+
+// Clock is a controllable clock for tests: Now returns the time it was set
+// to until Advance moves it. It is safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

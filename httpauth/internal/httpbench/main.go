@@ -45,6 +45,7 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/httpauth"
 	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -129,7 +130,7 @@ func run() error {
 	}
 	store := ntlm.NewMemoryStore()
 	store.Add("GOSSPI", "bob", "Bob-Passw0rd!")
-	fixed := time.Now()
+	fixed := sysenv.Now()
 	cfg := gosspi.HostConfig{}
 	cfg.Kerberos.Keytab = kt
 	cfg.NTLM = ntlm.Config{Accounts: store, Rand: constReader{}, Now: func() time.Time { return fixed }}
