@@ -79,7 +79,7 @@ type ContextResult struct {
 	Flags            ContextFlags
 	Expiry           time.Time
 	Mapped           bool
-	ContextData      []byte
+	ContextData      []byte // serialized user-mode state; the surface wipes it once it has built the context
 	Extra            int
 	Missing          int
 	NegotiationState uint32

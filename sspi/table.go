@@ -338,6 +338,9 @@ func (t *FunctionTable) mapContext(res *ContextResult) error {
 	uc := &userContext{pkg: res.Package}
 	if u, ok := t.user[strings.ToLower(res.Package)]; ok {
 		um, err := u.InitUserModeContext(res.ContextData)
+		// The user-mode context holds its own copies of the keys: the
+		// serialized ones are wiped at once, mapped or not.
+		clear(res.ContextData)
 		if err != nil {
 			return err
 		}
