@@ -2,6 +2,8 @@ package sspi
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -32,5 +34,22 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 	if !strings.Contains(all, "alice") || !strings.Contains(all, redacted) {
 		t.Errorf("redacted forms lost the non-secret fields:\n%s", all)
+	}
+}
+
+func TestErrorCause(t *testing.T) {
+	cause := fmt.Errorf("dial kdc: %w", context.DeadlineExceeded)
+	err := error(&Error{Op: "InitializeSecurityContext", Status: SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "no KDC answered", Err: cause})
+	if !errors.Is(err, SEC_E_NO_AUTHENTICATING_AUTHORITY) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("errors.Is lost the status or the cause: %v", err)
+	}
+	if StatusOf(err) != SEC_E_NO_AUTHENTICATING_AUTHORITY {
+		t.Fatalf("StatusOf = %v", StatusOf(err))
+	}
+	if !strings.Contains(err.Error(), "no KDC answered: dial kdc: context deadline exceeded") {
+		t.Fatalf("message %q", err.Error())
+	}
+	if errors.Is(&Error{Status: SEC_E_LOGON_DENIED}, context.DeadlineExceeded) {
+		t.Fatal("an error without a cause matched one")
 	}
 }

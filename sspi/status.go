@@ -247,6 +247,10 @@ type Error struct {
 	Op     string // the SSPI call, such as "AcceptSecurityContext"
 	Status Status // the failure code
 	Detail string // why, in words; never key material or passwords
+	// Err is the underlying cause, when there is one (a network error, a
+	// context.DeadlineExceeded, a parse error). errors.Is and errors.As
+	// see both it and Status.
+	Err error
 }
 
 // Error formats the call, the status and the detail.
@@ -259,6 +263,9 @@ func (e *Error) Error() string {
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
 	return s
 }
 
@@ -269,8 +276,15 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Status == e.Status && t.Detail == e.Detail
 }
 
-// Unwrap returns the Status, for errors.Is and errors.As.
-func (e *Error) Unwrap() error { return e.Status }
+// Unwrap returns the Status and the cause, for errors.Is and errors.As:
+// errors.Is(err, SEC_E_TIME_SKEW) and errors.Is(err,
+// context.DeadlineExceeded) can both hold.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Status, e.Err}
+	}
+	return []error{e.Status}
+}
 
 // StatusOf returns the Status carried by err: err itself when it is a
 // Status, the one inside an *Error, SEC_E_OK for nil, and
