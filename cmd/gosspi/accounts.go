@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,6 +74,8 @@ func runAccounts(args []string) int {
 		err = hf.Remove(domain, user)
 		if errors.Is(err, ntlm.ErrNoAccount) {
 			err = fmt.Errorf("no account %s in %s", rest[1], path)
+		} else if err == nil {
+			fmt.Printf("removed %s from %s\n", rest[1], path)
 		}
 	default:
 		fs.Usage()
@@ -104,14 +105,10 @@ func accountsAdd(hf *ntlm.HashFile, args []string) error {
 		}
 		return hf.AddHash(domain, user, h)
 	}
-	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		fmt.Fprintf(os.Stderr, "password for %s: ", fs.Arg(0))
+	pw, err := readPassword(os.Stdin, os.Stderr, "password for "+fs.Arg(0)+": ")
+	if err != nil {
+		return err
 	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("no password on standard input")
-	}
-	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
 		return errors.New("empty password")
 	}
@@ -123,6 +120,9 @@ func accountsAdd(hf *ntlm.HashFile, args []string) error {
 }
 
 func accountsList(hf *ntlm.HashFile) error {
+	if _, err := os.Stat(hf.Path()); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: create it with `gosspi accounts -file %s add DOMAIN\\user`", hf.Path(), hf.Path())
+	}
 	l, err := hf.List()
 	if err != nil {
 		return err

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,11 +96,10 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 	if o.user != "" {
 		user, pw, hasPW := strings.Cut(o.user, ":")
 		if !hasPW {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && line == "" {
-				return exitUsage, errors.New("-u without a password and none on standard input")
+			var err error
+			if pw, err = readPassword(stdin, stderr, "password for "+user+": "); err != nil {
+				return exitUsage, fmt.Errorf("-u without a password: %w", err)
 			}
-			pw = strings.TrimRight(line, "\r\n")
 		}
 		id = &sspi.AuthIdentity{User: user, Password: pw}
 	}

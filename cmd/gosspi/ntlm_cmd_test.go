@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,4 +63,32 @@ func ntlmHex(h [16]byte) string {
 		s = append(s, d[c>>4], d[c&15])
 	}
 	return string(s)
+}
+
+// TestAccountsManners: add and remove say what they did, list on a missing
+// file says so (exit 1), and a password comes from a piped stdin.
+func TestAccountsManners(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "accounts")
+	if _, _, code := capture(t, "accounts", "-file", f, "list"); code != exitFailure {
+		t.Fatalf("list of a missing file: exit %d", code)
+	}
+	if err := accountsList(ntlm.OpenHashFile(f)); err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "add") {
+		t.Fatalf("list of a missing file: %v", err)
+	}
+	out, _, code := capture(t, "accounts", "-file", f, "add", "-hash", ntlmHex(ntlm.NTOWFv1("pw")), `EXAMPLE\bob`)
+	if code != exitOK || !strings.Contains(out, `added EXAMPLE\bob to `+f) {
+		t.Fatalf("add: exit %d %q", code, out)
+	}
+	out, _, code = capture(t, "accounts", "-file", f, "remove", `EXAMPLE\bob`)
+	if code != exitOK || !strings.Contains(out, `removed EXAMPLE\bob from `+f) {
+		t.Fatalf("remove: exit %d %q", code, out)
+	}
+	pw, err := readPassword(strings.NewReader("s3cret\nignored\n"), io.Discard, "password: ")
+	if err != nil || pw != "s3cret" {
+		t.Fatalf("piped password %q %v", pw, err)
+	}
+	if _, err := readPassword(strings.NewReader(""), io.Discard, "password: "); err == nil {
+		t.Fatal("empty stdin gave a password")
+	}
 }
