@@ -103,7 +103,11 @@ func accountsAdd(hf *ntlm.HashFile, args []string) error {
 		if err != nil {
 			return err
 		}
-		return hf.AddHash(domain, user, h)
+		if err := hf.AddHash(domain, user, h); err != nil {
+			return err
+		}
+		fmt.Printf("added %s to %s\n", fs.Arg(0), hf.Path())
+		return nil
 	}
 	pw, err := readPassword(os.Stdin, os.Stderr, "password for "+fs.Arg(0)+": ")
 	if err != nil {
