@@ -219,8 +219,8 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if p.replay != nil {
 		h := sha256.Sum256(ap.Auth.Cipher)
 		key := client + "|" + sname + "@" + ap.Realm + "|" + strconv.FormatInt(auth.CTime.Unix(), 10) + "|" + strconv.Itoa(auth.Cusec) + "|" + hex.EncodeToString(h[:12])
-		if p.replay.Check(key, ctime.Add(skew)) {
-			return nil, statusErr(sspi.SEC_E_OUT_OF_SEQUENCE, "replayed authenticator (KRB_AP_ERR_REPEAT)")
+		if err := p.replay.Check(key, ctime.Add(skew)); err != nil {
+			return nil, p.replayRefusal(err)
 		}
 	}
 	if !auth.HasCksum || auth.CksumType != cksumTypeGSS {

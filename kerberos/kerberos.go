@@ -35,8 +35,11 @@
 // an expired ticket SEC_E_CONTEXT_EXPIRED; a ticket not yet valid or an
 // authenticator outside the clock skew SEC_E_TIME_SKEW; an authenticator
 // that fails its integrity check SEC_E_MESSAGE_ALTERED; a replayed
-// authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; channel bindings
-// that differ (or are missing under BindingsRequired) SEC_E_BAD_BINDINGS.
+// authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; a replay cache
+// that is full SEC_E_INSUFFICIENT_MEMORY, or that cannot answer
+// SEC_E_INTERNAL_ERROR (both fail closed, RFC 4120 section 3.2.3); channel
+// bindings that differ (or are missing under BindingsRequired)
+// SEC_E_BAD_BINDINGS.
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
@@ -50,8 +53,10 @@ package kerberos
 import (
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
@@ -116,8 +121,10 @@ type Config struct {
 	// ClockSkew is the allowed clock difference; default 5 minutes.
 	ClockSkew time.Duration
 	// ReplayCache remembers authenticators; default a bounded in-memory
-	// cache of DefaultReplayCacheSize entries. Use DisableReplayCache to
-	// turn replay detection off (tests replaying recorded tokens).
+	// cache of DefaultReplayCacheSize entries on the clock Now. A cache
+	// that is full or cannot answer makes the acceptor refuse AP-REQs
+	// (fail closed). Use DisableReplayCache to turn replay detection off
+	// (tests replaying recorded tokens).
 	ReplayCache ReplayCache
 	// DisableReplayCache turns the replay cache off.
 	DisableReplayCache bool
@@ -134,12 +141,19 @@ type Config struct {
 	// confounders; default crypto/rand.Reader. It must be safe for
 	// concurrent use.
 	Rand io.Reader
+	// Logger receives warnings (a replay cache refusing AP-REQs), with no
+	// secrets. Nil means no logging.
+	Logger *slog.Logger
 }
 
 // Package is the LSA-mode half of the Kerberos package.
 type Package struct {
 	cfg    Config
 	replay ReplayCache
+
+	logMu          sync.Mutex // rate limit of the replay-refusal log line
+	lastRefusalLog time.Time
+	refusals       uint64 // refusals since the last line
 }
 
 var _ sspi.LsaModePackage = (*Package)(nil)
@@ -153,9 +167,7 @@ func New(cfg Config) *Package {
 	cfg.Rand = sysenv.Reader(cfg.Rand)
 	p := &Package{cfg: cfg, replay: cfg.ReplayCache}
 	if p.replay == nil && !cfg.DisableReplayCache {
-		m := NewMemoryReplayCache(DefaultReplayCacheSize)
-		m.now = cfg.Now
-		p.replay = m
+		p.replay = NewMemoryReplayCacheWithClock(DefaultReplayCacheSize, cfg.Now)
 	}
 	return p
 }
