@@ -178,6 +178,12 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Realm) {
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
 	}
+	// permitted_enctypes covers the ticket's encryption, its session key and
+	// the authenticator's subkey (krb5_conf(5); MIT rd_req_dec.c).
+	permit := ac.cred.permit
+	if !permit.allows(ap.TktEnc.EType) {
+		return nil, permit.refuse("ticket enctype", ap.TktEnc.EType)
+	}
 	skey, err := ac.cred.serviceKey(sname, ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
 	if err != nil {
 		return nil, err
@@ -199,6 +205,9 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if now.Sub(et.EndTime) > skew {
 		return nil, statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "ticket expired")
 	}
+	if !permit.allows(et.Key.KeyType) {
+		return nil, permit.refuse("session key enctype", et.Key.KeyType)
+	}
 	sessionKey := toGokrb5Key(et.Key)
 	ab, err := decryptEncPart(toGokrb5ED(ap.Auth), sessionKey, usageAuthenticator)
 	if err != nil {
@@ -207,6 +216,9 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	auth, ok := decodeAuthenticator(ab)
 	if !ok {
 		return nil, tokenErr("malformed authenticator")
+	}
+	if len(auth.Subkey.Value) > 0 && !permit.allows(auth.Subkey.KeyType) {
+		return nil, permit.refuse("authenticator subkey enctype", auth.Subkey.KeyType)
 	}
 	if !auth.CName.equal(et.CName) || auth.CRealm != et.CRealm {
 		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, "authenticator and ticket name different clients")

@@ -42,6 +42,7 @@ type credential struct {
 	kt       *keytab.Keytab
 	ktNames  []string // "svc/host" of each keytab entry
 	acceptAs string   // "svc/host@REALM" or "svc/host", or "" for any
+	permit   *enctypePolicy
 
 	mu      sync.Mutex
 	tickets map[string]ticketDER // encoded service tickets by SPN
@@ -135,6 +136,9 @@ func (c *credential) loadKeytab(path, principal string) error {
 	kt, err := keytab.Load(path)
 	if err != nil {
 		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "cannot load keytab "+path)
+	}
+	if c.permit, _, _, err = c.pkg.enctypePolicies(); err != nil {
+		return err
 	}
 	c.setKeytab(kt)
 	c.acceptAs = principal

@@ -32,6 +32,9 @@
 // the framing is cut short); a ticket for a principal not in the keytab, or
 // not the configured one, or that does not decrypt (KRB_AP_ERR_MODIFIED)
 // SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
+// a ticket, session key or subkey of an enctype the policy does not permit
+// (Config.PermittedEnctypes, krb5.conf permitted_enctypes)
+// SEC_E_ALGORITHM_MISMATCH;
 // an expired ticket SEC_E_CONTEXT_EXPIRED; a ticket not yet valid or an
 // authenticator outside the clock skew SEC_E_TIME_SKEW; an authenticator
 // that fails its integrity check SEC_E_MESSAGE_ALTERED; a replayed
@@ -54,7 +57,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +120,20 @@ type Config struct {
 	// keytab ("HTTP/host@REALM" or "HTTP/host"); empty accepts any.
 	// AcquireCredentialsHandle's principal, when set, wins.
 	ServicePrincipal string
+	// PermittedEnctypes is the acceptor's enctype policy for tickets,
+	// session keys and authenticator subkeys, in the syntax of krb5.conf's
+	// permitted_enctypes ("DEFAULT +rc4", "aes256-cts aes128-cts"), and
+	// the initiator's request lists unless krb5.conf sets
+	// default_tkt_enctypes or default_tgs_enctypes. It overrides krb5.conf's
+	// permitted_enctypes. Unset in both, the policy is MIT's default list
+	// without the deprecated des3-cbc-sha1 and arcfour-hmac (RC4) unless
+	// krb5.conf's [libdefaults] has allow_des3 / allow_rc4 = true: the aes
+	// enctypes of RFC 3962 and RFC 8009 (and camellia, which gosspi does not
+	// run). A ticket, session key or subkey of another enctype is refused
+	// with SEC_E_ALGORITHM_MISMATCH. For legacy peers that have only RC4
+	// keys, set allow_rc4 = true, list arcfour-hmac in permitted_enctypes,
+	// or set this to "DEFAULT +rc4".
+	PermittedEnctypes string
 	// ClockSkew is the allowed clock difference; default 5 minutes.
 	ClockSkew time.Duration
 	// ReplayCache remembers authenticators; default a bounded in-memory
@@ -194,25 +210,23 @@ func (p *Package) GetInfo() sspi.PackageInfo { return packageInfo() }
 
 func (p *Package) now() time.Time { return p.cfg.Now() }
 
-// krb5Config loads krb5.conf.
+// krb5Config loads krb5.conf for an initiator, with the AS-REQ and TGS-REQ
+// enctype lists of the package's policy (default_tkt_enctypes,
+// default_tgs_enctypes, else permitted_enctypes; see enctypes.go).
 func (p *Package) krb5Config() (*config.Config, error) {
-	path := p.cfg.Krb5Conf
-	if path == "" {
-		if env := os.Getenv("KRB5_CONFIG"); env != "" {
-			for _, f := range strings.Split(env, ":") {
-				if _, err := os.Stat(f); err == nil {
-					path = f
-					break
-				}
-			}
-		}
-	}
-	if path == "" {
-		path = "/etc/krb5.conf"
-	}
+	path := p.krb5ConfPath()
 	c, err := config.Load(path)
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot load krb5.conf "+path)
+	}
+	_, tkt, tgs, err := p.enctypePolicies()
+	if err != nil {
+		return nil, err
+	}
+	c.LibDefaults.DefaultTktEnctypeIDs = requestable(tkt)
+	c.LibDefaults.DefaultTGSEnctypeIDs = requestable(tgs)
+	if len(c.LibDefaults.DefaultTktEnctypeIDs) == 0 || len(c.LibDefaults.DefaultTGSEnctypeIDs) == 0 {
+		return nil, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "no enctype of default_tkt_enctypes or default_tgs_enctypes is supported")
 	}
 	return c, nil
 }
