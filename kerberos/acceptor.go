@@ -178,6 +178,9 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Realm) {
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
 	}
+	if !p.acceptsPrincipal(sname, ap.Realm) {
+		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for "+sname+", a principal the acceptor does not accept (AcceptorPrincipals)")
+	}
 	// permitted_enctypes covers the ticket's encryption, its session key and
 	// the authenticator's subkey (krb5_conf(5); MIT rd_req_dec.c).
 	permit := ac.cred.permit

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -140,6 +141,9 @@ func (c *credential) loadKeytab(path, principal string) error {
 	if c.permit, _, _, err = c.pkg.enctypePolicies(); err != nil {
 		return err
 	}
+	if err := c.pkg.checkAcceptorPrincipals(kt); err != nil {
+		return err
+	}
 	c.setKeytab(kt)
 	c.acceptAs = principal
 	if c.acceptAs == "" {
@@ -164,6 +168,48 @@ func (c *credential) loadKeytab(path, principal string) error {
 		}
 	}
 	return nil
+}
+
+// acceptsPrincipal reports whether Config.AcceptorPrincipals lets the
+// acceptor take tickets for name ("svc/host") in realm. A malformed
+// pattern matches nothing (checkAcceptorPrincipals refuses it earlier).
+func (p *Package) acceptsPrincipal(name, realm string) bool {
+	if len(p.cfg.AcceptorPrincipals) == 0 {
+		return true
+	}
+	name = strings.ToLower(name)
+	full := name + "@" + strings.ToLower(realm)
+	for _, pat := range p.cfg.AcceptorPrincipals {
+		pat = strings.ToLower(strings.TrimSpace(pat))
+		subject := name
+		if strings.Contains(pat, "@") {
+			subject = full
+		}
+		if ok, err := path.Match(pat, subject); ok && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAcceptorPrincipals refuses malformed AcceptorPrincipals patterns and
+// a keytab none of whose principals they accept: a credential that could
+// accept nothing is a configuration error better reported now.
+func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
+	if len(p.cfg.AcceptorPrincipals) == 0 {
+		return nil
+	}
+	for _, pat := range p.cfg.AcceptorPrincipals {
+		if _, err := path.Match(strings.ToLower(strings.TrimSpace(pat)), ""); err != nil {
+			return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("AcceptorPrincipals: malformed pattern %q", pat))
+		}
+	}
+	for _, e := range kt.Entries {
+		if p.acceptsPrincipal(strings.Join(e.Principal.Components, "/"), e.Principal.Realm) {
+			return nil
+		}
+	}
+	return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("no principal of the keytab matches AcceptorPrincipals %q", p.cfg.AcceptorPrincipals))
 }
 
 // principalMatches compares a configured "svc/host[@REALM]" with a name

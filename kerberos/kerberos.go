@@ -30,8 +30,8 @@
 // Statuses the acceptor returns: a malformed or cut token
 // SEC_E_INVALID_TOKEN (SEC_E_INCOMPLETE_MESSAGE with a Missing count when
 // the framing is cut short); a ticket for a principal not in the keytab, or
-// not the configured one, or that does not decrypt (KRB_AP_ERR_MODIFIED)
-// SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
+// not the configured one (ServicePrincipal, AcceptorPrincipals), or that
+// does not decrypt (KRB_AP_ERR_MODIFIED) SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
 // a ticket, session key or subkey of an enctype the policy does not permit
 // (Config.PermittedEnctypes, krb5.conf permitted_enctypes)
 // SEC_E_ALGORITHM_MISMATCH;
@@ -134,6 +134,17 @@ type Config struct {
 	// keys, set allow_rc4 = true, list arcfour-hmac in permitted_enctypes,
 	// or set this to "DEFAULT +rc4".
 	PermittedEnctypes string
+	// AcceptorPrincipals restricts the acceptor to the keytab principals
+	// that match one of these patterns, such as "HTTP/*",
+	// "HTTP/web.example.com" or "HTTP/*@EXAMPLE.COM": path.Match globs ('*'
+	// does not cross a '/'), matched case-insensitively against the
+	// ticket's server name "service/host", or "service/host@REALM" when
+	// the pattern has a realm. A ticket for another principal of the keytab
+	// (host/..., say) is refused with SEC_E_WRONG_PRINCIPAL, and inbound
+	// credentials fail (SEC_E_NO_CREDENTIALS) when no principal of the
+	// keytab matches. Empty accepts any principal of the keytab; gosspi
+	// serve sets "HTTP/*".
+	AcceptorPrincipals []string
 	// ClockSkew is the allowed clock difference; default 5 minutes.
 	ClockSkew time.Duration
 	// ReplayCache remembers authenticators; default a bounded in-memory
