@@ -31,12 +31,13 @@ type acceptorContext struct {
 	dceSessionKey encryptionKey
 }
 
-// Delete forgets the keys.
+// Delete clears the keys: the session's message key and ticket session
+// key, and a DCE exchange's pending session key.
 func (ac *acceptorContext) Delete() {
 	if ac.session != nil {
-		clear(ac.session.key)
-		clear(ac.session.sessionKey)
+		ac.session.wipe()
 	}
+	clear(ac.dceSessionKey.Value)
 	if ac.deleg != nil {
 		clear(ac.deleg.CCache)
 		if ac.deleg.Path != "" {
@@ -68,7 +69,7 @@ func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOu
 	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
 	}
-	if ac.cred.kt == nil {
+	if !ac.cred.hasKeytab() {
 		return out, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential has no inbound part")
 	}
 	var in []byte
@@ -134,8 +135,14 @@ func krbErrorToken(st sspi.Status) []byte {
 // serviceKey finds the keytab key for a ticket: the principal must be in
 // the keytab (else SEC_E_WRONG_PRINCIPAL), with that enctype and kvno
 // (else SEC_E_NO_KERB_KEY). A ticket without a kvno takes the newest key.
+// The key is a copy, for the caller to clear: Free may wipe the keytab.
 func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (types.EncryptionKey, error) {
+	c.ktMu.RLock()
+	defer c.ktMu.RUnlock()
 	var best types.EncryptionKey
+	if c.kt == nil {
+		return best, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+	}
 	bestKVNO := -1
 	principalSeen := false
 	for i, e := range c.kt.Entries {
@@ -163,6 +170,7 @@ func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (type
 	if bestKVNO < 0 {
 		return best, statusErr(sspi.SEC_E_NO_KERB_KEY, fmt.Sprintf("no key for enctype %d kvno %d", etype, kvno))
 	}
+	best.KeyValue = append([]byte(nil), best.KeyValue...)
 	return best, nil
 }
 
@@ -191,11 +199,22 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if err != nil {
 		return nil, err
 	}
+	// The service key copy and the decrypted ticket and authenticator
+	// (which hold the session key and subkey) are cleared on return; the
+	// session keeps copies of what it needs.
+	var wipe [][]byte
+	defer func() {
+		for _, b := range wipe {
+			clear(b)
+		}
+	}()
+	wipe = append(wipe, skey.KeyValue)
 	etb, err := decryptEncPart(toGokrb5ED(ap.TktEnc), skey, usageTicket)
 	if err != nil {
 		// KRB_AP_ERR_MODIFIED: the ticket was not made with our key.
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "cannot decrypt the ticket with the keytab key")
 	}
+	wipe = append(wipe, etb)
 	et, ok := decodeEncTicketPart(etb)
 	if !ok {
 		return nil, tokenErr("malformed EncTicketPart")
@@ -216,6 +235,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "authenticator integrity check failed")
 	}
+	wipe = append(wipe, ab)
 	auth, ok := decodeAuthenticator(ab)
 	if !ok {
 		return nil, tokenErr("malformed authenticator")

@@ -39,7 +39,10 @@ type credential struct {
 	realm   string
 	tgtFwd  bool // the TGT is forwardable
 
+	clientKT *keytab.Keytab // the client_keytab, when the TGT came from one
+
 	// inbound
+	ktMu     sync.RWMutex // kt; Free wipes it under the write lock
 	kt       *keytab.Keytab
 	ktNames  []string // "svc/host" of each keytab entry
 	acceptAs string   // "svc/host@REALM" or "svc/host", or "" for any
@@ -56,13 +59,38 @@ type ticketDER struct {
 	der    []byte
 }
 
-// Free is SpFreeCredentialsHandle.
+// Free is SpFreeCredentialsHandle. It clears the key bytes of the keytabs
+// the credential loaded (the acceptor's, and a client_keytab, which gokrb5
+// holds by reference), so that they do not outlive the handle; an accept
+// on the freed credential fails with SEC_E_NO_CREDENTIALS.
 func (c *credential) Free() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.cl != nil {
 		c.cl.Destroy()
 	}
+	wipeKeytab(c.clientKT)
+	c.clientKT = nil
+	c.mu.Unlock()
+	c.ktMu.Lock()
+	wipeKeytab(c.kt)
+	c.kt = nil
+	c.ktMu.Unlock()
+}
+
+func wipeKeytab(kt *keytab.Keytab) {
+	if kt == nil {
+		return
+	}
+	for i := range kt.Entries {
+		clear(kt.Entries[i].Key.KeyValue)
+	}
+}
+
+// hasKeytab reports whether the credential can accept.
+func (c *credential) hasKeytab() bool {
+	c.ktMu.RLock()
+	defer c.ktMu.RUnlock()
+	return c.kt != nil
 }
 
 // splitUser splits "user@REALM" or "REALM\user".
@@ -267,6 +295,7 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 		if realm == "" {
 			realm = cfg.LibDefaults.DefaultRealm
 		}
+		c.clientKT = kt
 		c.cl = client.NewWithKeytab(user, realm, kt, cfg, settings...)
 		if err := c.cl.Login(); err != nil {
 			return kdcErr("AS exchange", err)
