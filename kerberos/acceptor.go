@@ -343,6 +343,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 			if err != nil {
 				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
 			}
+			wipe = append(wipe, kv) // the session keeps a copy
 			mk = encryptionKey{KeyType: mk.KeyType, Value: kv}
 			sub = &mk
 			s.acceptorSubkey = true
