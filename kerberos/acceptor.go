@@ -31,12 +31,13 @@ type acceptorContext struct {
 	dceSessionKey encryptionKey
 }
 
-// Delete forgets the keys.
+// Delete clears the keys: the session's message key and ticket session
+// key, and a DCE exchange's pending session key.
 func (ac *acceptorContext) Delete() {
 	if ac.session != nil {
-		clear(ac.session.key)
-		clear(ac.session.sessionKey)
+		ac.session.wipe()
 	}
+	clear(ac.dceSessionKey.Value)
 	if ac.deleg != nil {
 		clear(ac.deleg.CCache)
 		if ac.deleg.Path != "" {
@@ -68,7 +69,7 @@ func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOu
 	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
 	}
-	if ac.cred.kt == nil {
+	if !ac.cred.hasKeytab() {
 		return out, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential has no inbound part")
 	}
 	var in []byte
@@ -134,8 +135,14 @@ func krbErrorToken(st sspi.Status) []byte {
 // serviceKey finds the keytab key for a ticket: the principal must be in
 // the keytab (else SEC_E_WRONG_PRINCIPAL), with that enctype and kvno
 // (else SEC_E_NO_KERB_KEY). A ticket without a kvno takes the newest key.
+// The key is a copy, for the caller to clear: Free may wipe the keytab.
 func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (types.EncryptionKey, error) {
+	c.ktMu.RLock()
+	defer c.ktMu.RUnlock()
 	var best types.EncryptionKey
+	if c.kt == nil {
+		return best, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+	}
 	bestKVNO := -1
 	principalSeen := false
 	for i, e := range c.kt.Entries {
@@ -163,6 +170,7 @@ func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (type
 	if bestKVNO < 0 {
 		return best, statusErr(sspi.SEC_E_NO_KERB_KEY, fmt.Sprintf("no key for enctype %d kvno %d", etype, kvno))
 	}
+	best.KeyValue = append([]byte(nil), best.KeyValue...)
 	return best, nil
 }
 
@@ -178,15 +186,35 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Realm) {
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
 	}
+	if !p.acceptsPrincipal(sname, ap.Realm) {
+		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for "+sname+", a principal the acceptor does not accept (AcceptorPrincipals)")
+	}
+	// permitted_enctypes covers the ticket's encryption, its session key and
+	// the authenticator's subkey (krb5_conf(5); MIT rd_req_dec.c).
+	permit := ac.cred.permit
+	if !permit.allows(ap.TktEnc.EType) {
+		return nil, permit.refuse("ticket enctype", ap.TktEnc.EType)
+	}
 	skey, err := ac.cred.serviceKey(sname, ap.Realm, ap.TktEnc.EType, ap.TktEnc.KVNO)
 	if err != nil {
 		return nil, err
 	}
+	// The service key copy and the decrypted ticket and authenticator
+	// (which hold the session key and subkey) are cleared on return; the
+	// session keeps copies of what it needs.
+	var wipe [][]byte
+	defer func() {
+		for _, b := range wipe {
+			clear(b)
+		}
+	}()
+	wipe = append(wipe, skey.KeyValue)
 	etb, err := decryptEncPart(toGokrb5ED(ap.TktEnc), skey, usageTicket)
 	if err != nil {
 		// KRB_AP_ERR_MODIFIED: the ticket was not made with our key.
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "cannot decrypt the ticket with the keytab key")
 	}
+	wipe = append(wipe, etb)
 	et, ok := decodeEncTicketPart(etb)
 	if !ok {
 		return nil, tokenErr("malformed EncTicketPart")
@@ -199,14 +227,21 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if now.Sub(et.EndTime) > skew {
 		return nil, statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "ticket expired")
 	}
+	if !permit.allows(et.Key.KeyType) {
+		return nil, permit.refuse("session key enctype", et.Key.KeyType)
+	}
 	sessionKey := toGokrb5Key(et.Key)
 	ab, err := decryptEncPart(toGokrb5ED(ap.Auth), sessionKey, usageAuthenticator)
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_MESSAGE_ALTERED, "authenticator integrity check failed")
 	}
+	wipe = append(wipe, ab)
 	auth, ok := decodeAuthenticator(ab)
 	if !ok {
 		return nil, tokenErr("malformed authenticator")
+	}
+	if len(auth.Subkey.Value) > 0 && !permit.allows(auth.Subkey.KeyType) {
+		return nil, permit.refuse("authenticator subkey enctype", auth.Subkey.KeyType)
 	}
 	if !auth.CName.equal(et.CName) || auth.CRealm != et.CRealm {
 		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, "authenticator and ticket name different clients")
@@ -219,8 +254,8 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if p.replay != nil {
 		h := sha256.Sum256(ap.Auth.Cipher)
 		key := client + "|" + sname + "@" + ap.Realm + "|" + strconv.FormatInt(auth.CTime.Unix(), 10) + "|" + strconv.Itoa(auth.Cusec) + "|" + hex.EncodeToString(h[:12])
-		if p.replay.Check(key, ctime.Add(skew)) {
-			return nil, statusErr(sspi.SEC_E_OUT_OF_SEQUENCE, "replayed authenticator (KRB_AP_ERR_REPEAT)")
+		if err := p.replay.Check(key, ctime.Add(skew)); err != nil {
+			return nil, p.replayRefusal(err)
 		}
 	}
 	if !auth.HasCksum || auth.CksumType != cksumTypeGSS {
@@ -308,6 +343,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 			if err != nil {
 				return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "acceptor subkey")
 			}
+			wipe = append(wipe, kv) // the session keeps a copy
 			mk = encryptionKey{KeyType: mk.KeyType, Value: kv}
 			sub = &mk
 			s.acceptorSubkey = true

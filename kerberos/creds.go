@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,10 +39,14 @@ type credential struct {
 	realm   string
 	tgtFwd  bool // the TGT is forwardable
 
+	clientKT *keytab.Keytab // the client_keytab, when the TGT came from one
+
 	// inbound
+	ktMu     sync.RWMutex // kt; Free wipes it under the write lock
 	kt       *keytab.Keytab
 	ktNames  []string // "svc/host" of each keytab entry
 	acceptAs string   // "svc/host@REALM" or "svc/host", or "" for any
+	permit   *enctypePolicy
 
 	mu      sync.Mutex
 	tickets map[string]ticketDER // encoded service tickets by SPN
@@ -54,13 +59,38 @@ type ticketDER struct {
 	der    []byte
 }
 
-// Free is SpFreeCredentialsHandle.
+// Free is SpFreeCredentialsHandle. It clears the key bytes of the keytabs
+// the credential loaded (the acceptor's, and a client_keytab, which gokrb5
+// holds by reference), so that they do not outlive the handle; an accept
+// on the freed credential fails with SEC_E_NO_CREDENTIALS.
 func (c *credential) Free() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.cl != nil {
 		c.cl.Destroy()
 	}
+	wipeKeytab(c.clientKT)
+	c.clientKT = nil
+	c.mu.Unlock()
+	c.ktMu.Lock()
+	wipeKeytab(c.kt)
+	c.kt = nil
+	c.ktMu.Unlock()
+}
+
+func wipeKeytab(kt *keytab.Keytab) {
+	if kt == nil {
+		return
+	}
+	for i := range kt.Entries {
+		clear(kt.Entries[i].Key.KeyValue)
+	}
+}
+
+// hasKeytab reports whether the credential can accept.
+func (c *credential) hasKeytab() bool {
+	c.ktMu.RLock()
+	defer c.ktMu.RUnlock()
+	return c.kt != nil
 }
 
 // splitUser splits "user@REALM" or "REALM\user".
@@ -136,6 +166,12 @@ func (c *credential) loadKeytab(path, principal string) error {
 	if err != nil {
 		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "cannot load keytab "+path)
 	}
+	if c.permit, _, _, err = c.pkg.enctypePolicies(); err != nil {
+		return err
+	}
+	if err := c.pkg.checkAcceptorPrincipals(kt); err != nil {
+		return err
+	}
 	c.setKeytab(kt)
 	c.acceptAs = principal
 	if c.acceptAs == "" {
@@ -160,6 +196,48 @@ func (c *credential) loadKeytab(path, principal string) error {
 		}
 	}
 	return nil
+}
+
+// acceptsPrincipal reports whether Config.AcceptorPrincipals lets the
+// acceptor take tickets for name ("svc/host") in realm. A malformed
+// pattern matches nothing (checkAcceptorPrincipals refuses it earlier).
+func (p *Package) acceptsPrincipal(name, realm string) bool {
+	if len(p.cfg.AcceptorPrincipals) == 0 {
+		return true
+	}
+	name = strings.ToLower(name)
+	full := name + "@" + strings.ToLower(realm)
+	for _, pat := range p.cfg.AcceptorPrincipals {
+		pat = strings.ToLower(strings.TrimSpace(pat))
+		subject := name
+		if strings.Contains(pat, "@") {
+			subject = full
+		}
+		if ok, err := path.Match(pat, subject); ok && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAcceptorPrincipals refuses malformed AcceptorPrincipals patterns and
+// a keytab none of whose principals they accept: a credential that could
+// accept nothing is a configuration error better reported now.
+func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
+	if len(p.cfg.AcceptorPrincipals) == 0 {
+		return nil
+	}
+	for _, pat := range p.cfg.AcceptorPrincipals {
+		if _, err := path.Match(strings.ToLower(strings.TrimSpace(pat)), ""); err != nil {
+			return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("AcceptorPrincipals: malformed pattern %q", pat))
+		}
+	}
+	for _, e := range kt.Entries {
+		if p.acceptsPrincipal(strings.Join(e.Principal.Components, "/"), e.Principal.Realm) {
+			return nil
+		}
+	}
+	return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("no principal of the keytab matches AcceptorPrincipals %q", p.cfg.AcceptorPrincipals))
 }
 
 // principalMatches compares a configured "svc/host[@REALM]" with a name
@@ -217,6 +295,7 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 		if realm == "" {
 			realm = cfg.LibDefaults.DefaultRealm
 		}
+		c.clientKT = kt
 		c.cl = client.NewWithKeytab(user, realm, kt, cfg, settings...)
 		if err := c.cl.Login(); err != nil {
 			return kdcErr("AS exchange", err)

@@ -98,10 +98,24 @@ type aesSlot struct {
 
 func (s *aesSlot) checksumKey() hash.Hash {
 	if s.kc == nil {
-		s.kc = hmac.New(sha1.New, aesDK(s.base, s.keyLen, s.usage, 0x99))
+		kc := aesDK(s.base, s.keyLen, s.usage, 0x99)
+		s.kc = hmac.New(sha1.New, kc)
+		wipeDK(kc) // hmac.New keeps its own pads
 	}
 	return s.kc
 }
+
+// wipe drops the derived keys and clears the base key.
+func (a *aesSHA1) wipe() {
+	clear(a.key)
+	a.slots = [4]*aesSlot{}
+	a.other = nil
+}
+
+func (g *generic) wipe() { clear(g.key) }
+
+// wipeDK clears a derived key from aesDK, all 32 bytes of its buffer.
+func wipeDK(k []byte) { clear(k[:cap(k)]) }
 
 func (a *aesSHA1) macSize() int  { return 12 }
 func (a *aesSHA1) confSize() int { return aes.BlockSize }
@@ -126,6 +140,9 @@ func (a *aesSHA1) slot(usage uint32) (*aesSlot, error) {
 		return nil, err
 	}
 	ke, ki := aesDK(base, len(a.key), usage, 0xAA), aesDK(base, len(a.key), usage, 0x55)
+	// aes.NewCipher and hmac.New keep their own copies: clear ours.
+	defer wipeDK(ke)
+	defer wipeDK(ki)
 	blk, err := aes.NewCipher(ke)
 	if err != nil {
 		return nil, err

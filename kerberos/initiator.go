@@ -322,6 +322,9 @@ func (ic *initiatorContext) finish(acceptorKey *types.EncryptionKey, recvSeq uin
 func (ic *initiatorContext) Delete() {
 	clear(ic.sessionKey.KeyValue)
 	clear(ic.subkey.KeyValue)
+	if ic.session != nil {
+		ic.session.wipe()
+	}
 }
 
 // QueryAttributes answers before the context is mapped.

@@ -30,13 +30,19 @@
 // Statuses the acceptor returns: a malformed or cut token
 // SEC_E_INVALID_TOKEN (SEC_E_INCOMPLETE_MESSAGE with a Missing count when
 // the framing is cut short); a ticket for a principal not in the keytab, or
-// not the configured one, or that does not decrypt (KRB_AP_ERR_MODIFIED)
-// SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
+// not the configured one (ServicePrincipal, AcceptorPrincipals), or that
+// does not decrypt (KRB_AP_ERR_MODIFIED) SEC_E_WRONG_PRINCIPAL; no key of that kvno and enctype SEC_E_NO_KERB_KEY;
+// a ticket, session key or subkey of an enctype the policy does not permit
+// (Config.PermittedEnctypes, krb5.conf permitted_enctypes)
+// SEC_E_ALGORITHM_MISMATCH;
 // an expired ticket SEC_E_CONTEXT_EXPIRED; a ticket not yet valid or an
 // authenticator outside the clock skew SEC_E_TIME_SKEW; an authenticator
 // that fails its integrity check SEC_E_MESSAGE_ALTERED; a replayed
-// authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; channel bindings
-// that differ (or are missing under BindingsRequired) SEC_E_BAD_BINDINGS.
+// authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; a replay cache
+// that is full SEC_E_INSUFFICIENT_MEMORY, or that cannot answer
+// SEC_E_INTERNAL_ERROR (both fail closed, RFC 4120 section 3.2.3); channel
+// bindings that differ (or are missing under BindingsRequired)
+// SEC_E_BAD_BINDINGS.
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
@@ -50,8 +56,9 @@ package kerberos
 import (
 	"context"
 	"io"
-	"os"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
@@ -113,11 +120,38 @@ type Config struct {
 	// keytab ("HTTP/host@REALM" or "HTTP/host"); empty accepts any.
 	// AcquireCredentialsHandle's principal, when set, wins.
 	ServicePrincipal string
+	// PermittedEnctypes is the acceptor's enctype policy for tickets,
+	// session keys and authenticator subkeys, in the syntax of krb5.conf's
+	// permitted_enctypes ("DEFAULT +rc4", "aes256-cts aes128-cts"), and
+	// the initiator's request lists unless krb5.conf sets
+	// default_tkt_enctypes or default_tgs_enctypes. It overrides krb5.conf's
+	// permitted_enctypes. Unset in both, the policy is MIT's default list
+	// without the deprecated des3-cbc-sha1 and arcfour-hmac (RC4) unless
+	// krb5.conf's [libdefaults] has allow_des3 / allow_rc4 = true: the aes
+	// enctypes of RFC 3962 and RFC 8009 (and camellia, which gosspi does not
+	// run). A ticket, session key or subkey of another enctype is refused
+	// with SEC_E_ALGORITHM_MISMATCH. For legacy peers that have only RC4
+	// keys, set allow_rc4 = true, list arcfour-hmac in permitted_enctypes,
+	// or set this to "DEFAULT +rc4".
+	PermittedEnctypes string
+	// AcceptorPrincipals restricts the acceptor to the keytab principals
+	// that match one of these patterns, such as "HTTP/*",
+	// "HTTP/web.example.com" or "HTTP/*@EXAMPLE.COM": path.Match globs ('*'
+	// does not cross a '/'), matched case-insensitively against the
+	// ticket's server name "service/host", or "service/host@REALM" when
+	// the pattern has a realm. A ticket for another principal of the keytab
+	// (host/..., say) is refused with SEC_E_WRONG_PRINCIPAL, and inbound
+	// credentials fail (SEC_E_NO_CREDENTIALS) when no principal of the
+	// keytab matches. Empty accepts any principal of the keytab; gosspi
+	// serve sets "HTTP/*".
+	AcceptorPrincipals []string
 	// ClockSkew is the allowed clock difference; default 5 minutes.
 	ClockSkew time.Duration
 	// ReplayCache remembers authenticators; default a bounded in-memory
-	// cache of DefaultReplayCacheSize entries. Use DisableReplayCache to
-	// turn replay detection off (tests replaying recorded tokens).
+	// cache of DefaultReplayCacheSize entries on the clock Now. A cache
+	// that is full or cannot answer makes the acceptor refuse AP-REQs
+	// (fail closed). Use DisableReplayCache to turn replay detection off
+	// (tests replaying recorded tokens).
 	ReplayCache ReplayCache
 	// DisableReplayCache turns the replay cache off.
 	DisableReplayCache bool
@@ -134,12 +168,19 @@ type Config struct {
 	// confounders; default crypto/rand.Reader. It must be safe for
 	// concurrent use.
 	Rand io.Reader
+	// Logger receives warnings (a replay cache refusing AP-REQs), with no
+	// secrets. Nil means no logging.
+	Logger *slog.Logger
 }
 
 // Package is the LSA-mode half of the Kerberos package.
 type Package struct {
 	cfg    Config
 	replay ReplayCache
+
+	logMu          sync.Mutex // rate limit of the replay-refusal log line
+	lastRefusalLog time.Time
+	refusals       uint64 // refusals since the last line
 }
 
 var _ sspi.LsaModePackage = (*Package)(nil)
@@ -153,9 +194,7 @@ func New(cfg Config) *Package {
 	cfg.Rand = sysenv.Reader(cfg.Rand)
 	p := &Package{cfg: cfg, replay: cfg.ReplayCache}
 	if p.replay == nil && !cfg.DisableReplayCache {
-		m := NewMemoryReplayCache(DefaultReplayCacheSize)
-		m.now = cfg.Now
-		p.replay = m
+		p.replay = NewMemoryReplayCacheWithClock(DefaultReplayCacheSize, cfg.Now)
 	}
 	return p
 }
@@ -182,25 +221,23 @@ func (p *Package) GetInfo() sspi.PackageInfo { return packageInfo() }
 
 func (p *Package) now() time.Time { return p.cfg.Now() }
 
-// krb5Config loads krb5.conf.
+// krb5Config loads krb5.conf for an initiator, with the AS-REQ and TGS-REQ
+// enctype lists of the package's policy (default_tkt_enctypes,
+// default_tgs_enctypes, else permitted_enctypes; see enctypes.go).
 func (p *Package) krb5Config() (*config.Config, error) {
-	path := p.cfg.Krb5Conf
-	if path == "" {
-		if env := os.Getenv("KRB5_CONFIG"); env != "" {
-			for _, f := range strings.Split(env, ":") {
-				if _, err := os.Stat(f); err == nil {
-					path = f
-					break
-				}
-			}
-		}
-	}
-	if path == "" {
-		path = "/etc/krb5.conf"
-	}
+	path := p.krb5ConfPath()
 	c, err := config.Load(path)
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot load krb5.conf "+path)
+	}
+	_, tkt, tgs, err := p.enctypePolicies()
+	if err != nil {
+		return nil, err
+	}
+	c.LibDefaults.DefaultTktEnctypeIDs = requestable(tkt)
+	c.LibDefaults.DefaultTGSEnctypeIDs = requestable(tgs)
+	if len(c.LibDefaults.DefaultTktEnctypeIDs) == 0 || len(c.LibDefaults.DefaultTGSEnctypeIDs) == 0 {
+		return nil, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "no enctype of default_tkt_enctypes or default_tgs_enctypes is supported")
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -255,11 +256,32 @@ func writeFile(t testing.TB, path string, b []byte) {
 	}
 }
 
-// ktCred is an inbound credential over a keytab already loaded.
+// ktCred is an inbound credential over a keytab already loaded, with the
+// legacy enctype policy (RC4 permitted), as the transcripts and fuzz seeds
+// include rc4-hmac.
 func ktCred(p *Package, kt *keytab.Keytab) *credential {
-	c := &credential{pkg: p, use: sspi.SECPKG_CRED_INBOUND}
+	c := &credential{pkg: p, use: sspi.SECPKG_CRED_INBOUND, permit: legacyPolicy()}
 	c.setKeytab(kt)
 	return c
+}
+
+// legacyEnctypes is the switch for RC4 peers.
+const legacyEnctypes = "DEFAULT +rc4"
+
+func legacyPolicy() *enctypePolicy {
+	l, err := parseEnctypeList(legacyEnctypes, defaultEnctypes(libdefaults{}), false)
+	if err != nil {
+		panic(err)
+	}
+	return &enctypePolicy{list: l, source: "test"}
+}
+
+// krb5Conf writes a krb5.conf with the given [libdefaults] lines.
+func krb5Conf(t testing.TB, libdefaults ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "krb5.conf")
+	writeFile(t, path, []byte("[libdefaults]\n\tdefault_realm = GOSSPI.TEST\n\t"+strings.Join(libdefaults, "\n\t")+"\n"))
+	return path
 }
 
 // runsExamples reports whether -test.run selects the Example functions.

@@ -263,6 +263,8 @@ func statusKRBError(st sspi.Status) int32 {
 		return 31
 	case sspi.SEC_E_LOGON_DENIED:
 		return 36
+	case sspi.SEC_E_ALGORITHM_MISMATCH:
+		return 14 // KDC_ERR_ETYPE_NOSUPP
 	}
 	return 60 // KRB_ERR_GENERIC
 }

@@ -45,9 +45,24 @@ type msgState struct {
 	sendSeq        uint64
 	recv           seqState
 
-	rand   io.Reader // confounders; nil is the default source
-	prof   profile   // RFC 4121 enctypes
-	rc4Sgn []byte    // rc4-hmac: Ksign = HMAC-MD5(K, "signaturekey\0")
+	rand    io.Reader // confounders; nil is the default source
+	prof    profile   // RFC 4121 enctypes
+	rc4Sgn  []byte    // rc4-hmac: Ksign = HMAC-MD5(K, "signaturekey\0")
+	deleted bool      // wiped: every operation fails
+}
+
+// wipe clears the keys of the state: the message key, the rc4-hmac
+// signing key, and the profile's key with its per-usage derived keys
+// (dropped: Go's AES and HMAC states cannot be cleared in place, and
+// nothing reaches them once dropped). The state is then unusable.
+func (m *msgState) wipe() {
+	m.deleted = true
+	clear(m.key)
+	clear(m.rc4Sgn)
+	if w, ok := m.prof.(interface{ wipe() }); ok {
+		w.wipe()
+	}
+	m.prof = nil
 }
 
 func (m *msgState) init() error {
@@ -372,11 +387,21 @@ func (m *msgState) rc4Checksum(usage uint32, parts ...[]byte) []byte {
 // rc4Seq encrypts (or decrypts) the 8-byte SND_SEQ with the key derived
 // from the checksum.
 func (m *msgState) rc4Seq(cksum, seq []byte) []byte {
-	k := hmacMD5(hmacMD5(m.key, []byte{0, 0, 0, 0}), cksum)
-	c, _ := rc4.NewCipher(k)
 	out := make([]byte, 8)
-	c.XORKeyStream(out, seq)
+	rc4XOR(hmacMD5(m.key, []byte{0, 0, 0, 0}), cksum, out, seq)
 	return out
+}
+
+// rc4XOR runs RC4 keyed with HMAC-MD5(base, salt) over src into dst
+// (RFC 4757 section 7.3), then wipes the per-message key, base and the
+// cipher state.
+func rc4XOR(base, salt, dst, src []byte) {
+	k := hmacMD5(base, salt)
+	c, _ := rc4.NewCipher(k)
+	c.XORKeyStream(dst, src)
+	c.Reset()
+	clear(k)
+	clear(base)
 }
 
 func (m *msgState) rc4Direction() []byte {
@@ -386,13 +411,15 @@ func (m *msgState) rc4Direction() []byte {
 	return []byte{0xff, 0xff, 0xff, 0xff}
 }
 
-func (m *msgState) rc4DataCipher(seq []byte) *rc4.Cipher {
-	kl := make([]byte, 16)
+// rc4Data encrypts (or decrypts) body in place with Kcrypt of RFC 4757
+// section 7.3: key XOR 0xF0, salted with zero, then with SND_SEQ.
+func (m *msgState) rc4Data(seq, body []byte) {
+	var kl [16]byte
 	for i, b := range m.key {
 		kl[i] = b ^ 0xf0
 	}
-	c, _ := rc4.NewCipher(hmacMD5(hmacMD5(kl, []byte{0, 0, 0, 0}), seq[:4]))
-	return c
+	rc4XOR(hmacMD5(kl[:], []byte{0, 0, 0, 0}), seq[:4], body, body)
+	clear(kl[:])
 }
 
 func (m *msgState) rc4MIC(parts ...[]byte) ([]byte, error) {
@@ -473,7 +500,7 @@ func (m *msgState) rc4Wrap(data []byte, conf bool) ([]byte, error) {
 	copy(out[off+16:], ck)
 	copy(out[off+8:], m.rc4Seq(ck, seq))
 	if conf {
-		m.rc4DataCipher(seq).XORKeyStream(body, body)
+		m.rc4Data(seq, body)
 	}
 	return out, nil
 }
@@ -502,7 +529,7 @@ func (m *msgState) rc4Unwrap(tok []byte) ([]byte, bool, error) {
 	if conf {
 		var s [8]byte
 		binary.BigEndian.PutUint32(s[:], uint32(seqNo))
-		m.rc4DataCipher(s[:]).XORKeyStream(body, body)
+		m.rc4Data(s[:], body)
 	}
 	ck := m.rc4Checksum(rc4UsageSeal, in[:8], body)
 	if subtle.ConstantTimeCompare(ck, in[16:24]) != 1 {

@@ -232,7 +232,12 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 			tr := loadTranscript(t, name)
 			now := testutil.PinClock(t, tr.recorded())
 			random := testutil.NewReplayReader(tr.AcceptorRandom)
-			p := New(Config{Now: now, Rand: random, DisableReplayCache: true, ChannelBindings: BindingsRequired})
+			// The rc4 recording needs the legacy switch (TestTranscriptEnctypePolicy).
+			conf := krb5Conf(t)
+			if name == "rc4" {
+				conf = krb5Conf(t, "allow_rc4 = true")
+			}
+			p := New(Config{Krb5Conf: conf, Now: now, Rand: random, DisableReplayCache: true, ChannelBindings: BindingsRequired})
 			user := NewUserMode(sspi.Env{Now: now})
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			cb := &sspi.ChannelBindings{ApplicationData: tr.CB}
@@ -254,10 +259,10 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 			// Wrong bindings and a later clock fail as they should.
 			_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: []byte("x")})})
 			wantStatus(t, err, sspi.SEC_E_BAD_BINDINGS)
-			late := New(Config{Now: func() time.Time { return now().Add(time.Hour) }})
+			late := New(Config{Krb5Conf: conf, Now: func() time.Time { return now().Add(time.Hour) }})
 			_, _, err = late.AcceptLsaModeContext(context.Background(), serverCred(t, late, tr.keytabFile(t), ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 			wantStatus(t, err, sspi.SEC_E_TIME_SKEW)
-			withCache := New(Config{Now: now})
+			withCache := New(Config{Krb5Conf: conf, Now: now})
 			wc := serverCred(t, withCache, tr.keytabFile(t), "")
 			if _, _, err := withCache.AcceptLsaModeContext(context.Background(), wc, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)}); err != nil {
 				t.Fatal(err)

@@ -160,6 +160,9 @@ func (u userPackage) InitUserModeContext(contextData []byte) (sspi.UserModeConte
 }
 
 func (c *userContext) expired() error {
+	if c.s.deleted {
+		return statusErr(sspi.SEC_E_INVALID_HANDLE, "Kerberos context deleted")
+	}
 	if !c.s.expiry.IsZero() && c.now().After(c.s.expiry) {
 		return statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "Kerberos context expired")
 	}
@@ -368,14 +371,23 @@ func (c *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	return c.s.query(attr)
 }
 
-// Delete forgets the keys.
-func (c *userContext) Delete() {
-	clear(c.s.key)
-	clear(c.s.sessionKey)
-}
+// Delete clears the keys: the message key, the ticket session key and the
+// keys derived from them.
+func (c *userContext) Delete() { c.s.wipe() }
 
 // ExportContext returns the current state in the ContextData format.
-func (c *userContext) ExportContext() ([]byte, error) { return c.s.marshal(), nil }
+func (c *userContext) ExportContext() ([]byte, error) {
+	if c.s.deleted {
+		return nil, statusErr(sspi.SEC_E_INVALID_HANDLE, "Kerberos context deleted")
+	}
+	return c.s.marshal(), nil
+}
+
+// wipe clears the session's keys; the session is then unusable.
+func (s *session) wipe() {
+	s.msgState.wipe()
+	clear(s.sessionKey)
+}
 
 func splitPrincipal(p string) (user, realm string) {
 	if i := strings.LastIndexByte(p, '@'); i >= 0 {
@@ -396,6 +408,9 @@ func (s *session) sizes() sspi.SecPkgContextSizes {
 }
 
 func (s *session) query(attr sspi.ContextAttribute) (any, error) {
+	if s.deleted {
+		return nil, statusErr(sspi.SEC_E_INVALID_HANDLE, "Kerberos context deleted")
+	}
 	switch attr {
 	case sspi.SECPKG_ATTR_SIZES:
 		return s.sizes(), nil

@@ -47,6 +47,8 @@ Try it:
 Logs go to standard error.`
 
 type serveOptions struct {
+	acceptPrincipals string // -accept-principals (serve_principals.go)
+
 	addr, accounts, keytab, principal, schemes string
 	certFile, keyFile, bindings                string
 	persist, demo, verbose                     bool
@@ -65,6 +67,7 @@ func init() {
 
 func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	acceptPrincipalsFlag(fs, o)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
 	fs.StringVar(&o.keytab, "keytab", "", "Kerberos keytab (default $KRB5_KTNAME, /etc/krb5.keytab)")
@@ -188,6 +191,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	cfg := gosspi.HostConfig{}
 	cfg.NTLM.Accounts = store
 	cfg.Kerberos.Keytab = o.keytab
+	cfg.Kerberos.AcceptorPrincipals = acceptorPrincipals(o)
 	httpauth.ApplyBindingPolicy(&cfg, policy)
 	host, err := gosspi.NewHost(cfg)
 	if err != nil {

@@ -11,13 +11,18 @@
 // table is full, after it has tried to reap expired entries. Entries may
 // carry a deadline ("half-built" contexts); Reap removes those past it and
 // hands them to a callback, so a peer that starts handshakes and never
-// finishes cannot grow memory without bound.
+// finishes cannot grow memory without bound. Each shard keeps its entries
+// with a deadline in a min-heap on the deadline, and publishes the earliest
+// one, so Reap costs O(shards + expired × log n): an Insert refused by a
+// full table of live entries visits none of them.
 package handles
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,12 +45,75 @@ const shardCount = 64
 
 type entry[T any] struct {
 	val      T
-	deadline int64 // unix nanoseconds; 0 = none
+	deadline int64  // unix nanoseconds; 0 = none
+	lower    uint64 // the handle's Lower, its key in the shard
+	idx      int    // position in the shard's deadline heap; -1 = not there
 }
 
 type shard[T any] struct {
 	mu sync.RWMutex
 	m  map[uint64]*entry[T]
+	// dl holds the entries that have a deadline, earliest first; next is
+	// the earliest deadline (math.MaxInt64 when none), read by Reap
+	// without the lock to pass over shards with nothing expired.
+	dl   deadlineHeap[T]
+	next atomic.Int64
+}
+
+// deadlineHeap is a min-heap of entries on their deadline (container/heap),
+// keeping each entry's idx.
+type deadlineHeap[T any] []*entry[T]
+
+func (h deadlineHeap[T]) Len() int           { return len(h) }
+func (h deadlineHeap[T]) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
+func (h deadlineHeap[T]) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *deadlineHeap[T]) Push(x any) {
+	e := x.(*entry[T])
+	e.idx = len(*h)
+	*h = append(*h, e)
+}
+func (h *deadlineHeap[T]) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.idx = -1
+	return e
+}
+
+// setDeadline gives e (in s, locked) the deadline d, 0 for none, and keeps
+// the heap and s.next in step.
+func (s *shard[T]) setDeadline(e *entry[T], d int64) {
+	e.deadline = d
+	switch {
+	case d == 0 && e.idx >= 0:
+		heap.Remove(&s.dl, e.idx)
+	case d != 0 && e.idx >= 0:
+		heap.Fix(&s.dl, e.idx)
+	case d != 0:
+		heap.Push(&s.dl, e)
+	}
+	s.publish()
+}
+
+// remove takes e out of s (locked).
+func (s *shard[T]) remove(e *entry[T]) {
+	delete(s.m, e.lower)
+	if e.idx >= 0 {
+		heap.Remove(&s.dl, e.idx)
+		s.publish()
+	}
+}
+
+func (s *shard[T]) publish() {
+	if len(s.dl) == 0 {
+		s.next.Store(math.MaxInt64)
+		return
+	}
+	s.next.Store(s.dl[0].deadline)
 }
 
 // Table is a bounded handle table of values of type T.
@@ -57,6 +125,8 @@ type Table[T any] struct {
 	cap    int64
 	shards [shardCount]shard[T]
 	now    func() time.Time
+
+	visited atomic.Int64 // entries Reap examined (tests)
 }
 
 // New returns a table holding at most max entries (max <= 0 means 1<<20),
@@ -81,6 +151,7 @@ func NewWith[T any](max int, now func() time.Time, random io.Reader) *Table[T] {
 	}
 	for i := range t.shards {
 		t.shards[i].m = make(map[uint64]*entry[T])
+		t.shards[i].next.Store(math.MaxInt64)
 	}
 	return t
 }
@@ -123,17 +194,21 @@ func (t *Table[T]) Insert(k Kind, v T, ttl time.Duration, onReap func(T)) (Handl
 			return Handle{}, ErrFull
 		}
 	}
-	e := &entry[T]{val: v}
+	var deadline int64
 	if ttl > 0 {
-		e.deadline = t.now().Add(ttl).UnixNano()
+		deadline = t.now().Add(ttl).UnixNano()
 	}
 	lower := mix(t.next.Add(1) ^ t.key)
 	if lower == 0 { // keep the zero handle invalid
 		lower = mix(t.next.Add(1) ^ t.key)
 	}
+	e := &entry[T]{val: v, lower: lower, idx: -1}
 	s := t.shardOf(lower)
 	s.mu.Lock()
 	s.m[lower] = e
+	if deadline != 0 {
+		s.setDeadline(e, deadline)
+	}
 	s.mu.Unlock()
 	return Handle{Lower: lower, Upper: t.upper(k)}, nil
 }
@@ -174,7 +249,7 @@ func (t *Table[T]) setDeadline(h Handle, k Kind, d int64) bool {
 	defer s.mu.Unlock()
 	e, ok := s.m[h.Lower]
 	if ok {
-		e.deadline = d
+		s.setDeadline(e, d)
 	}
 	return ok
 }
@@ -191,7 +266,7 @@ func (t *Table[T]) Delete(h Handle, k Kind) (T, bool) {
 	s.mu.Lock()
 	e, ok := s.m[h.Lower]
 	if ok {
-		delete(s.m, h.Lower)
+		s.remove(e)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -203,18 +278,24 @@ func (t *Table[T]) Delete(h Handle, k Kind) (T, bool) {
 
 // Reap removes every entry whose deadline has passed, calls onReap (if not
 // nil) with each outside the table's locks, and returns how many it removed.
+// It visits only the expired entries: a shard whose earliest deadline is in
+// the future costs one atomic load.
 func (t *Table[T]) Reap(onReap func(T)) int {
 	now := t.now().UnixNano()
 	var reaped []T
 	for i := range t.shards {
 		s := &t.shards[i]
-		s.mu.Lock()
-		for k, e := range s.m {
-			if e.deadline != 0 && e.deadline <= now {
-				delete(s.m, k)
-				reaped = append(reaped, e.val)
-			}
+		if s.next.Load() > now {
+			continue
 		}
+		s.mu.Lock()
+		for len(s.dl) > 0 && s.dl[0].deadline <= now {
+			t.visited.Add(1)
+			e := heap.Pop(&s.dl).(*entry[T])
+			delete(s.m, e.lower)
+			reaped = append(reaped, e.val)
+		}
+		s.publish()
 		s.mu.Unlock()
 	}
 	t.count.Add(-int64(len(reaped)))
@@ -236,6 +317,9 @@ func (t *Table[T]) Drain(onRemove func(T)) int {
 			delete(s.m, k)
 			all = append(all, e.val)
 		}
+		clear(s.dl)
+		s.dl = s.dl[:0]
+		s.publish()
 		s.mu.Unlock()
 	}
 	t.count.Add(-int64(len(all)))
