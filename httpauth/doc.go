@@ -26,7 +26,18 @@
 // arrives on another connection finds no handshake and gets 401. The state
 // goes away when the connection closes (the ConnState hook). Install sets
 // both hooks. A body sent with a leg that continues a handshake is read
-// and dropped (up to 4 MiB) so that the connection survives it.
+// and dropped so that the connection survives it, up to 1 MiB and within
+// 10 seconds (or Config.HandshakeTimeout, or the server's ReadTimeout, if
+// shorter); a larger or slower body closes the connection instead.
+//
+// A handshake holds one of Config.MaxHandshakes slots only while it is
+// parked on its connection between two legs, never while the middleware
+// reads a request or writes an answer, and a slot older than
+// Config.HandshakeTimeout is reclaimed when another handshake needs it,
+// whatever its connection is doing. A handshake that completes in one leg
+// (Kerberos) needs no slot. Set the http.Server's ReadHeaderTimeout,
+// ReadTimeout and IdleTimeout as well: they bound what a slow client
+// costs outside the middleware.
 //
 // Config.Persist keeps a connection authenticated after its first
 // handshake (as IIS does), so later requests on it need no header.
@@ -54,5 +65,6 @@
 //     without a token, several headers) or over Config.MaxHeaderBytes.
 //   - 401: no credentials, an unknown scheme, a continuation token without
 //     a handshake on this connection, or a failed authentication.
-//   - 503: Config.MaxHandshakes handshakes are already in progress.
+//   - 503: a handshake that needs another leg while Config.MaxHandshakes
+//     handshakes are already in progress (none of them stale).
 package httpauth

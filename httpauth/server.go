@@ -1,6 +1,7 @@
 package httpauth
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,8 +22,13 @@ import (
 )
 
 // maxDrain bounds the request body read and dropped on a leg that
-// continues a handshake.
-const maxDrain = 4 << 20
+// continues a handshake, and maxDrainTime the time it may take (at most
+// Config.HandshakeTimeout). A body that is larger or slower closes the
+// connection instead.
+const (
+	maxDrain     = 1 << 20
+	maxDrainTime = 10 * time.Second
+)
 
 // Defaults of Config.
 const (
@@ -66,10 +72,14 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxHandshakes bounds the handshakes in progress (connections that
 	// started a multi-leg handshake and have not finished it). Beyond it a
-	// new handshake gets 503. Zero means DefaultMaxHandshakes.
+	// new handshake that needs another leg gets 503; one that completes
+	// in a single leg (Kerberos) needs no slot. Zero means
+	// DefaultMaxHandshakes.
 	MaxHandshakes int
 	// HandshakeTimeout is how long a connection may take to finish a
-	// handshake it started. Zero means DefaultHandshakeTimeout.
+	// handshake it started; an older handshake's slot is reclaimed when
+	// another handshake needs it. It also bounds one leg's processing and
+	// the reading of a leg's body. Zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 	// Now is the clock of handshake timeouts; nil is time.Now. Tests give
 	// it the host's clock.
@@ -98,22 +108,92 @@ type Authenticator struct {
 	conns    sync.Map // net.Conn -> *connState
 	byRaw    sync.Map // underlying net.Conn of a TLS conn -> *connState
 	connSeq  atomic.Uint64
-	inFlight atomic.Int64 // handshakes in progress
+	slots    slotTable // handshakes in progress
 	warnOnce sync.Once
 }
 
-// connState is what the middleware keeps per TCP connection.
+// connState is what the middleware keeps per TCP connection. Its lock is
+// held for bookkeeping only, never while reading from or writing to the
+// network, so that a slow peer cannot make anyone wait on it.
 type connState struct {
 	id     uint64
 	remote string
 
 	mu       sync.Mutex
-	pending  *gosspi.Context // a handshake in progress
+	pending  *gosspi.Context // a handshake parked between two legs
 	scheme   string          // of pending
-	started  time.Time
-	identity *sspi.Identity // persisted identity (Config.Persist)
+	slot     *slot           // of pending
+	identity *sspi.Identity  // persisted identity (Config.Persist)
 	cert     *x509.Certificate
 	closed   bool
+}
+
+// slotTable accounts the handshakes in progress: a handshake holds a slot
+// while it is parked on a connection waiting for its next leg. Slots are
+// kept in the order they were taken, oldest first, so that the stale ones
+// are found at the front without a scan; and the table is locked on its
+// own, so that reclaiming a stale slot never waits for the connection that
+// holds it, whatever that connection is doing.
+type slotTable struct {
+	mu   sync.Mutex
+	list list.List // of *slot
+}
+
+type slot struct {
+	cs        *connState
+	started   time.Time
+	elem      *list.Element // nil once released or reclaimed; under slotTable.mu
+	reclaimed atomic.Bool
+}
+
+// acquire takes a slot for cs, first reclaiming the slots older than
+// timeout; it fails when max slots are still taken. The reclaimed slots
+// are returned for their connections' contexts to be closed.
+func (t *slotTable) acquire(cs *connState, now time.Time, timeout time.Duration, max int) (s *slot, reclaimed []*slot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	reclaimed = t.reapLocked(now, timeout)
+	if t.list.Len() >= max {
+		return nil, reclaimed
+	}
+	s = &slot{cs: cs, started: now}
+	s.elem = t.list.PushBack(s)
+	return s, reclaimed
+}
+
+// reapLocked removes the slots older than timeout from the front.
+func (t *slotTable) reapLocked(now time.Time, timeout time.Duration) []*slot {
+	var out []*slot
+	for e := t.list.Front(); e != nil; e = t.list.Front() {
+		s := e.Value.(*slot)
+		if now.Sub(s.started) <= timeout {
+			break
+		}
+		t.list.Remove(e)
+		s.elem = nil
+		s.reclaimed.Store(true)
+		out = append(out, s)
+	}
+	return out
+}
+
+// release gives a slot back; a nil or reclaimed slot is a no-op.
+func (t *slotTable) release(s *slot) {
+	if s == nil {
+		return
+	}
+	t.mu.Lock()
+	if s.elem != nil {
+		t.list.Remove(s.elem)
+		s.elem = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *slotTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.list.Len()
 }
 
 type connKey struct{}
@@ -300,40 +380,60 @@ func (a *Authenticator) dropConn(c net.Conn) {
 	if cs.pending != nil {
 		a.log.Debug("httpauth: connection closed during handshake", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
 	}
-	a.clearPending(cs)
+	sc, sl := cs.detachLocked()
 	cs.identity = nil
 	cs.closed = true
 	cs.mu.Unlock()
+	a.abandon(sc, sl)
 }
 
-// clearPending deletes the handshake in progress; cs.mu is held.
+// detachLocked takes the parked handshake off the connection; cs.mu is
+// held.
+func (cs *connState) detachLocked() (*gosspi.Context, *slot) {
+	sc, sl := cs.pending, cs.slot
+	cs.pending, cs.slot, cs.scheme = nil, nil, ""
+	return sc, sl
+}
+
+// clearPending abandons the handshake parked on cs, if any.
 func (a *Authenticator) clearPending(cs *connState) {
-	if cs.pending != nil {
-		cs.pending.Close()
-		cs.pending = nil
-		cs.scheme = ""
-		a.inFlight.Add(-1)
+	cs.mu.Lock()
+	sc, sl := cs.detachLocked()
+	cs.mu.Unlock()
+	a.abandon(sc, sl)
+}
+
+// abandon deletes a handshake and gives its slot back.
+func (a *Authenticator) abandon(sc *gosspi.Context, sl *slot) {
+	if sc != nil {
+		sc.Close()
+	}
+	a.slots.release(sl)
+}
+
+// closeReclaimed deletes the contexts of slots the table reclaimed. A
+// connection whose state is in use at this moment finds its slot reclaimed
+// when it next looks, and deletes the context then (or when it closes).
+func (a *Authenticator) closeReclaimed(reclaimed []*slot) {
+	for _, s := range reclaimed {
+		cs := s.cs
+		a.log.Debug("httpauth: handshake timed out; slot reclaimed", "conn", cs.id, "remote", cs.remote)
+		if !cs.mu.TryLock() {
+			continue
+		}
+		var sc *gosspi.Context
+		if cs.slot == s {
+			sc, _ = cs.detachLocked()
+		}
+		cs.mu.Unlock()
+		if sc != nil {
+			sc.Close()
+		}
 	}
 }
 
-// reapStale drops the handshakes in progress that are older than
-// Config.HandshakeTimeout, on connections whose state is not in use.
-func (a *Authenticator) reapStale() {
-	a.conns.Range(func(_, v any) bool {
-		cs := v.(*connState)
-		if cs.mu.TryLock() {
-			if cs.pending != nil && a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
-				a.log.Debug("httpauth: handshake timed out", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
-				a.clearPending(cs)
-			}
-			cs.mu.Unlock()
-		}
-		return true
-	})
-}
-
 // Handshakes returns the number of handshakes in progress.
-func (a *Authenticator) Handshakes() int { return int(a.inFlight.Load()) }
+func (a *Authenticator) Handshakes() int { return a.slots.len() }
 
 // IdentityFromContext returns the identity the middleware authenticated,
 // from a request's context.
@@ -390,9 +490,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			}
 		}
 		if cs != nil {
-			cs.mu.Lock()
 			a.clearPending(cs)
-			cs.mu.Unlock()
 		}
 		a.unauthorized(w, "")
 		return
@@ -425,9 +523,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if err != nil {
 		logger.Warn("httpauth: bad request: malformed Authorization header", "scheme", truncate(rawScheme, 32), "err", err)
 		if cs != nil {
-			cs.mu.Lock()
 			a.clearPending(cs)
-			cs.mu.Unlock()
 		}
 		http.Error(w, "malformed Authorization header", http.StatusBadRequest)
 		return
@@ -436,8 +532,6 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if cs == nil {
 		cs = &connState{remote: r.RemoteAddr} // this request only
 	}
-	// The connection's state is locked for the handshake step only, not
-	// while next runs.
 	id, out, ok := a.step(w, r, cs, connID, scheme, token, logger)
 	if !ok {
 		return
@@ -448,25 +542,21 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 }
 
-// step runs one leg of the handshake on the connection's state. It answers
-// the request itself unless the handshake completed (ok), in which case
-// it returns the identity and the last output token.
+// step runs one leg of the handshake. It answers the request itself unless
+// the handshake completed (ok), in which case it returns the identity and
+// the last output token.
+//
+// The handshake is taken off the connection for the leg and parked on it
+// again only once the leg's body has been read: neither the connection's
+// lock nor a handshake slot is held while the client sends its body or
+// reads the answer, so a client that stalls holds nothing but its own
+// connection.
 func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connState, connID uint64, scheme string, token []byte,
 	logger *slog.Logger) (id *sspi.Identity, last []byte, ok bool) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.closed {
+	sc, sl, closed := a.takePending(cs, scheme, token, logger)
+	if closed {
 		a.unauthorized(w, "")
 		return nil, nil, false
-	}
-	var err error
-	sc := cs.pending
-	if sc != nil && (cs.scheme != scheme || startsHandshake(scheme, token) || a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout) {
-		if a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
-			logger.Warn("httpauth: handshake timed out; starting again")
-		}
-		a.clearPending(cs)
-		sc = nil
 	}
 	if sc == nil {
 		if !startsHandshake(scheme, token) {
@@ -474,78 +564,188 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 			a.unauthorized(w, "")
 			return nil, nil, false
 		}
-		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
-			a.reapStale()
-		}
-		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
-			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "too many authentications in progress", http.StatusServiceUnavailable)
+		var status int
+		if sc, status = a.newContext(r, cs, scheme, logger); sc == nil {
+			http.Error(w, http.StatusText(status), status)
 			return nil, nil, false
 		}
-		scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
-		if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
-			cb, err := a.bindings(cs)
-			if err != nil {
-				logger.Error("httpauth: no channel bindings for this TLS connection", "err", err)
-				if a.cfg.ChannelBindings == BindingsRequired {
-					http.Error(w, "channel bindings unavailable", http.StatusInternalServerError)
-					return nil, nil, false
-				}
-			}
-			scfg.ChannelBindings = cb
-		}
-		sc, err = gosspi.NewServer(r.Context(), a.cfg.Table, scfg)
-		if err != nil {
-			logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
-			http.Error(w, "authentication unavailable", http.StatusInternalServerError)
-			return nil, nil, false
-		}
-		cs.pending, cs.scheme, cs.started = sc, scheme, a.cfg.Now()
-		a.inFlight.Add(1)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HandshakeTimeout)
 	out, done, err := sc.Step(ctx, token)
 	cancel()
 	if err != nil {
 		logger.Warn("httpauth: authentication failed", "status", sspi.StatusOf(err).String(), "err", err)
-		a.clearPending(cs)
+		a.abandon(sc, sl)
 		a.unauthorized(w, "")
 		return nil, nil, false
 	}
 	if !done {
 		if connID == 0 {
 			logger.Error("httpauth: a multi-leg handshake needs the connection hooks (Authenticator.Install)")
-			a.clearPending(cs)
+			a.abandon(sc, sl)
 			a.unauthorized(w, "")
 			return nil, nil, false
 		}
-		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
 		// The handshake is bound to this connection: read a body the
-		// client sent with this leg (up to a bound; net/http alone
-		// discards 256 KiB and then closes the connection).
-		if r.ContentLength != 0 {
-			io.CopyN(io.Discard, r.Body, maxDrain)
+		// client sent with this leg, so that the connection survives it.
+		if !a.drainBody(w, r) {
+			logger.Warn("httpauth: body of a handshake leg too large or too slow; closing the connection",
+				"content_length", r.ContentLength, "max", maxDrain)
+			a.abandon(sc, sl)
+			w.Header().Set("Connection", "close")
+			a.unauthorized(w, "")
+			return nil, nil, false
 		}
+		if status := a.park(cs, sc, sl, scheme, logger); status != 0 {
+			if status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "too many authentications in progress", status)
+			} else {
+				a.unauthorized(w, "")
+			}
+			return nil, nil, false
+		}
+		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
 		a.unauthorized(w, FormatAuthorization(scheme, out))
 		return nil, nil, false
 	}
 	ident, err := sc.Identity()
+	pkg := sc.Package()
+	a.abandon(sc, sl)
 	if err != nil {
 		logger.Error("httpauth: no identity for an established context", "err", err)
-		a.clearPending(cs)
 		http.Error(w, "authentication failed", http.StatusInternalServerError)
 		return nil, nil, false
 	}
-	if pkg := sc.Package(); pkg != "" {
+	if pkg != "" {
 		ident.Package = pkg
 	}
-	a.clearPending(cs)
 	if a.cfg.Persist && connID != 0 {
+		cs.mu.Lock()
 		cs.identity = &ident
+		cs.mu.Unlock()
 	}
 	logger.Info("httpauth: authenticated", "user", ident.Principal, "package", ident.Package, "mutual_token", len(out) > 0)
 	return &ident, out, true
+}
+
+// takePending takes the handshake parked on cs off it, when the token
+// continues it; otherwise the parked handshake is abandoned. closed
+// reports a connection the Authenticator has let go of.
+func (a *Authenticator) takePending(cs *connState, scheme string, token []byte, logger *slog.Logger) (sc *gosspi.Context, sl *slot, closed bool) {
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		return nil, nil, true
+	}
+	prev := cs.scheme
+	sc, sl = cs.detachLocked()
+	cs.mu.Unlock()
+	if sc == nil {
+		return nil, nil, false
+	}
+	stale := sl == nil || sl.reclaimed.Load() || a.cfg.Now().Sub(sl.started) > a.cfg.HandshakeTimeout
+	if stale || prev != scheme || startsHandshake(scheme, token) {
+		if stale {
+			logger.Warn("httpauth: handshake timed out; starting again")
+		}
+		a.abandon(sc, sl)
+		return nil, nil, false
+	}
+	return sc, sl, false
+}
+
+// newContext starts the server side of a handshake, or returns the status
+// to answer with.
+func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string, logger *slog.Logger) (*gosspi.Context, int) {
+	scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
+	if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
+		cs.mu.Lock()
+		cb, err := a.bindings(cs)
+		cs.mu.Unlock()
+		if err != nil {
+			logger.Error("httpauth: no channel bindings for this TLS connection", "err", err)
+			if a.cfg.ChannelBindings == BindingsRequired {
+				return nil, http.StatusInternalServerError
+			}
+		}
+		scfg.ChannelBindings = cb
+	}
+	sc, err := gosspi.NewServer(r.Context(), a.cfg.Table, scfg)
+	if err != nil {
+		logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
+		return nil, http.StatusInternalServerError
+	}
+	return sc, 0
+}
+
+// park leaves a handshake that continues on its connection for the next
+// leg, in a slot (the one it holds, or a new one). It returns 0, or the
+// status to answer with when it cannot.
+func (a *Authenticator) park(cs *connState, sc *gosspi.Context, sl *slot, scheme string, logger *slog.Logger) int {
+	if sl == nil {
+		var reclaimed []*slot
+		sl, reclaimed = a.slots.acquire(cs, a.cfg.Now(), a.cfg.HandshakeTimeout, a.cfg.MaxHandshakes)
+		a.closeReclaimed(reclaimed)
+		if sl == nil {
+			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)
+			sc.Close()
+			return http.StatusServiceUnavailable
+		}
+	} else if sl.reclaimed.Load() {
+		logger.Warn("httpauth: handshake timed out")
+		sc.Close()
+		return http.StatusUnauthorized
+	}
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		a.abandon(sc, sl)
+		return http.StatusUnauthorized
+	}
+	oldSC, oldSlot := cs.detachLocked()
+	cs.pending, cs.slot, cs.scheme = sc, sl, scheme
+	cs.mu.Unlock()
+	a.abandon(oldSC, oldSlot)
+	return 0
+}
+
+// drainBody reads and drops the body of a leg that continues a handshake
+// (some clients send the body with every leg; net/http alone would close
+// the connection after 256 KiB): at most maxDrain bytes, within
+// maxDrainTime or Config.HandshakeTimeout, whichever is shorter. It
+// reports whether the whole body was read; when it was not, the caller
+// closes the connection. The read deadline is the only network deadline
+// the middleware sets; it is measured on the real clock.
+func (a *Authenticator) drainBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	if r.ContentLength > maxDrain {
+		return false
+	}
+	d := min(maxDrainTime, a.cfg.HandshakeTimeout)
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
+		d = min(d, srv.ReadTimeout) // never looser than the server's own bound
+	}
+	rc := http.NewResponseController(w)
+	// Without a deadline (a ResponseWriter that does not unwrap to the
+	// server's), the server's ReadTimeout bounds the read.
+	deadline := rc.SetReadDeadline(sysenv.Deadline(d)) == nil
+	n, err := io.CopyN(io.Discard, r.Body, maxDrain+1)
+	if err == io.EOF && n <= maxDrain {
+		if deadline {
+			rc.SetReadDeadline(time.Time{})
+		}
+		return true
+	}
+	if deadline {
+		// Keep the deadline in the past, so that net/http does not wait
+		// for the rest of the body either before it closes the
+		// connection.
+		rc.SetReadDeadline(time.Unix(1, 0))
+	}
+	return false
 }
 
 func (a *Authenticator) offers(scheme string) bool {

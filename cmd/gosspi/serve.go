@@ -51,7 +51,23 @@ type serveOptions struct {
 	certFile, keyFile, bindings                string
 	persist, demo, verbose                     bool
 	maxHandshakes, maxHeader                   int
+	timeouts                                   serveTimeouts
 	logOut                                     io.Writer // default os.Stderr
+}
+
+// serveTimeouts bound what a client can make the server wait for: a
+// connection that sends nothing, or sends its request slowly, is closed.
+type serveTimeouts struct {
+	readHeader, read, write, idle, handshake time.Duration
+}
+
+// Defaults of serveTimeouts.
+var defaultServeTimeouts = serveTimeouts{
+	readHeader: 10 * time.Second,
+	read:       30 * time.Second,
+	write:      time.Minute,
+	idle:       2 * time.Minute,
+	handshake:  httpauth.DefaultHandshakeTimeout,
 }
 
 func init() {
@@ -78,6 +94,12 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs.BoolVar(&o.verbose, "v", false, "log every handshake leg")
 	fs.IntVar(&o.maxHandshakes, "max-handshakes", httpauth.DefaultMaxHandshakes, "handshakes in progress at most")
 	fs.IntVar(&o.maxHeader, "max-header", httpauth.DefaultMaxHeaderBytes, "largest Authorization header in bytes")
+	d := defaultServeTimeouts
+	fs.DurationVar(&o.timeouts.readHeader, "read-header-timeout", d.readHeader, "time a client has to send a request's headers")
+	fs.DurationVar(&o.timeouts.read, "read-timeout", d.read, "time a client has to send a whole request, body included")
+	fs.DurationVar(&o.timeouts.write, "write-timeout", d.write, "time a response may take to write")
+	fs.DurationVar(&o.timeouts.idle, "idle-timeout", d.idle, "time a kept-alive connection may stay idle")
+	fs.DurationVar(&o.timeouts.handshake, "handshake-timeout", d.handshake, "time a client has to finish a handshake it started (NTLM's legs)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), serveUsage+"\n\nFlags:")
 		fs.PrintDefaults()
@@ -217,9 +239,11 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		return fmt.Errorf("no scheme of %q can accept: give a keytab (-keytab) or an account file (-accounts, or -demo)", o.schemes)
 	}
 	schemes = usable
+	to := o.timeouts.withDefaults()
 	auth, err := httpauth.New(httpauth.Config{
 		Table: host.FunctionTable, Schemes: schemes, Principal: o.principal, Persist: o.persist,
 		ChannelBindings: policy, MaxHandshakes: o.maxHandshakes, MaxHeaderBytes: o.maxHeader, Logger: logger,
+		HandshakeTimeout: to.handshake,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (does the keytab or account file exist?)", err)
@@ -231,8 +255,10 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	mux.HandleFunc("/", whoamiHTML)
 	srv := &http.Server{
 		Handler:           auth.Middleware(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: to.readHeader,
+		ReadTimeout:       to.read,
+		WriteTimeout:      to.write,
+		IdleTimeout:       to.idle,
 		MaxHeaderBytes:    o.maxHeader + 16<<10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -286,6 +312,23 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	defer cancel()
 	logger.Info("gosspi serve: shutting down")
 	return srv.Shutdown(shutdown)
+}
+
+// withDefaults fills the zero timeouts with the defaults, so that serve
+// never runs without a bound by accident. A negative value turns the
+// http.Server timeout off (and means the default for the handshake).
+func (t serveTimeouts) withDefaults() serveTimeouts {
+	d := defaultServeTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&t.readHeader, &d.readHeader}, {&t.read, &d.read}, {&t.write, &d.write}, {&t.idle, &d.idle}, {&t.handshake, &d.handshake},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		} else if *f.v < 0 {
+			*f.v = 0
+		}
+	}
+	return t
 }
 
 // whoamiView is what / and /whoami show.
