@@ -42,9 +42,14 @@
 // Config.Persist keeps a connection authenticated after its first
 // handshake (as IIS does), so later requests on it need no header.
 // Config.ChannelBindings is the Extended Protection policy over HTTPS: the
-// tls-server-end-point bindings of the certificate the connection presented
-// are given to the package, which checks the client's (see
-// ApplyBindingPolicy). Config.MaxHeaderBytes (400 beyond it) and
+// tls-server-end-point bindings (RFC 5929 4.1) of the certificate the
+// connection presented are given to the package, which checks the
+// client's (see ApplyBindingPolicy). A resumed TLS session presents no
+// certificate; its bindings are those of the handshake that made the
+// session, which the middleware keeps in the session ticket (see
+// WrapTLSConfig). When the bindings of a TLS connection cannot be known
+// the request gets 500, under "when-supported" too: going on without them
+// would let a relayed client in. Config.MaxHeaderBytes (400 beyond it) and
 // Config.MaxHandshakes (503 beyond it) bound what a client can make the
 // server hold.
 //
@@ -65,6 +70,8 @@
 //     without a token, several headers) or over Config.MaxHeaderBytes.
 //   - 401: no credentials, an unknown scheme, a continuation token without
 //     a handshake on this connection, or a failed authentication.
+//   - 500: the channel bindings of a TLS connection are unknown (see
+//     Config.Certificate).
 //   - 503: a handshake that needs another leg while Config.MaxHandshakes
 //     handshakes are already in progress (none of them stale).
 package httpauth

@@ -1,6 +1,7 @@
 package httpauth
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +67,11 @@ type Config struct {
 	ChannelBindings BindingPolicy
 	// Certificate is the server certificate for tls-server-end-point when
 	// the middleware cannot learn it from the TLS handshake (see
-	// Authenticator.Install). Optional.
+	// Authenticator.Install and WrapTLSConfig): a server whose
+	// certificates are not in its TLSConfig (ListenAndServeTLS with
+	// files), or before Go 1.27 one without the hooks. Optional; without
+	// it such a server's TLS sessions are not resumed, and a request
+	// whose bindings are unknown gets 500 under either policy.
 	Certificate *x509.Certificate
 	// MaxHeaderBytes bounds the Authorization header value; a larger one
 	// gets 400. Zero means DefaultMaxHeaderBytes.
@@ -110,6 +116,9 @@ type Authenticator struct {
 	connSeq  atomic.Uint64
 	slots    slotTable // handshakes in progress
 	warnOnce sync.Once
+
+	endPoints     sync.Map // DER certificate -> *sspi.ChannelBindings
+	endPointCount atomic.Int32
 }
 
 // connState is what the middleware keeps per TCP connection. Its lock is
@@ -120,11 +129,12 @@ type connState struct {
 	remote string
 
 	mu       sync.Mutex
-	pending  *gosspi.Context // a handshake parked between two legs
-	scheme   string          // of pending
-	slot     *slot           // of pending
-	identity *sspi.Identity  // persisted identity (Config.Persist)
-	cert     *x509.Certificate
+	pending  *gosspi.Context       // a handshake parked between two legs
+	scheme   string                // of pending
+	slot     *slot                 // of pending
+	identity *sspi.Identity        // persisted identity (Config.Persist)
+	cert     *x509.Certificate     // TLS: presented in the full handshake
+	resumed  *sspi.ChannelBindings // TLS: of a resumed session, from its ticket
 	closed   bool
 }
 
@@ -272,12 +282,13 @@ func (a *Authenticator) Close() error {
 }
 
 // Install sets the server's ConnContext and ConnState hooks (keeping any
-// already set, which run after ours) and, for HTTPS, wraps the TLS
-// certificate selection so that the middleware knows which certificate
-// each connection presented (for tls-server-end-point). Call it before
-// ListenAndServe/Serve, with the certificates in srv.TLSConfig
-// (Certificates or GetCertificate); a server that loads them later, in
-// ListenAndServeTLS(certFile, keyFile), must set Config.Certificate.
+// already set, which run after ours) and, for HTTPS, hooks the TLS
+// configuration so that the middleware knows which certificate each
+// connection presented (for tls-server-end-point), on resumed sessions too
+// (see WrapTLSConfig). Call it before ListenAndServe/Serve, with the
+// certificates in srv.TLSConfig (Certificates or GetCertificate); with
+// ListenAndServeTLS(certFile, keyFile) and no certificate in TLSConfig,
+// set Config.Certificate or sessions are not resumed.
 func (a *Authenticator) Install(srv *http.Server) {
 	prevCtx, prevState := srv.ConnContext, srv.ConnState
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -294,57 +305,196 @@ func (a *Authenticator) Install(srv *http.Server) {
 		}
 	}
 	if srv.TLSConfig != nil {
-		a.WrapTLSConfig(srv.TLSConfig)
+		a.wrapTLSConfig(srv.TLSConfig, srv)
 	}
 }
 
-// WrapTLSConfig makes cfg record the certificate it presents on each
-// connection, for tls-server-end-point channel bindings. Install calls it
-// for the server's TLSConfig; call it yourself for a listener made with
-// tls.NewListener.
-func (a *Authenticator) WrapTLSConfig(cfg *tls.Config) {
-	get := cfg.GetCertificate
-	certs := cfg.Certificates
-	if get == nil && len(certs) == 0 {
+// WrapTLSConfig hooks cfg so that the middleware learns the certificate
+// each connection presented, for tls-server-end-point channel bindings
+// (RFC 5929 4.1). Install calls it for the server's TLSConfig; call it
+// yourself for a listener made with tls.NewListener, before the listener
+// accepts.
+//
+// A resumed TLS session presents no certificate: crypto/tls skips
+// certificate selection and ConnectionState has none. The bindings of a
+// resumed session are those of the certificate of the handshake that
+// made the session (the one the client still holds), so the hooks write
+// them into the session ticket (tls.SessionState.Extra, which the server
+// alone can read) and read them back when the session resumes, through a
+// per-connection copy of cfg returned by GetConfigForClient (any
+// GetConfigForClient, WrapSession and UnwrapSession already set are kept).
+// A ticket without them is not resumed: the client does a full handshake.
+func (a *Authenticator) WrapTLSConfig(cfg *tls.Config) { a.wrapTLSConfig(cfg, nil) }
+
+// ticketBindingsTag starts the tls.SessionState.Extra entry that carries a
+// session's channel bindings.
+const ticketBindingsTag = "gosspi-httpauth-bindings\x00"
+
+func (a *Authenticator) wrapTLSConfig(cfg *tls.Config, srv *http.Server) {
+	if a.cfg.ChannelBindings == BindingsOff {
 		return
 	}
-	// crypto/tls calls GetCertificate only when Certificates is empty or
-	// the client sent SNI: take the certificates over so that every
-	// handshake comes through here.
-	cfg.Certificates = nil
-	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		var c *tls.Certificate
-		if get != nil && (len(certs) == 0 || hello.ServerName != "") {
+	base := cfg
+	prevConfig := cfg.GetConfigForClient
+	prevWrap, prevUnwrap := cfg.WrapSession, cfg.UnwrapSession
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		var c *tls.Config
+		if prevConfig != nil {
 			var err error
-			if c, err = get(hello); err != nil {
+			if c, err = prevConfig(hello); err != nil {
 				return nil, err
 			}
 		}
-		if c == nil && len(certs) > 0 {
-			// What crypto/tls does with Certificates: the first one the
-			// client supports, else the first.
-			c = &certs[0]
-			for i := range certs {
-				if hello.SupportsCertificate(&certs[i]) == nil {
-					c = &certs[i]
-					break
-				}
-			}
+		v, ok := a.byRaw.Load(hello.Conn)
+		if !ok {
+			return c, nil // the base hooks below apply
 		}
-		if c != nil && hello.Conn != nil {
-			if v, ok := a.byRaw.Load(hello.Conn); ok {
-				cs := v.(*connState)
-				leaf := c.Leaf
-				if leaf == nil && len(c.Certificate) > 0 {
-					leaf, _ = x509.ParseCertificate(c.Certificate[0])
-				}
-				cs.mu.Lock()
-				cs.cert = leaf
-				cs.mu.Unlock()
-			}
+		cs := v.(*connState)
+		if c != nil {
+			return a.connTLSConfig(c, c, c.WrapSession, c.UnwrapSession, cs), nil
 		}
-		return c, nil
+		if len(base.Certificates) == 0 && base.GetCertificate == nil {
+			// The certificates are ListenAndServeTLS's files, in a copy of
+			// base this hook cannot reach.
+			return nil, nil
+		}
+		pc := a.connTLSConfig(base, base, prevWrap, prevUnwrap, cs)
+		if srv != nil {
+			pc.NextProtos = serverNextProtos(srv, base.NextProtos)
+		}
+		return pc, nil
 	}
+	// A connection without its own copy of the configuration (no
+	// connection hooks, or certificates this hook cannot see): its
+	// tickets carry no bindings, and a session resumes only when the
+	// bindings are known anyway (Config.Certificate).
+	cfg.WrapSession = func(st tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		if prevWrap != nil {
+			return prevWrap(st, ss)
+		}
+		return base.EncryptTicket(st, ss)
+	}
+	cfg.UnwrapSession = func(identity []byte, st tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := unwrapTicket(base, prevUnwrap, identity, st)
+		if err != nil || ss == nil || a.cfg.Certificate == nil {
+			return nil, err
+		}
+		return ss, nil
+	}
+}
+
+// connTLSConfig returns the configuration of one connection: a copy of
+// src whose certificate selection records the certificate on cs, and
+// whose session tickets carry the bindings of the session. Tickets are
+// sealed with keys' session ticket keys, unless wrap and unwrap (the
+// configuration's own) are set.
+func (a *Authenticator) connTLSConfig(src, keys *tls.Config, wrap func(tls.ConnectionState, *tls.SessionState) ([]byte, error),
+	unwrap func([]byte, tls.ConnectionState) (*tls.SessionState, error), cs *connState) *tls.Config {
+	c := src.Clone()
+	c.GetConfigForClient = nil
+	get, certs := src.GetCertificate, src.Certificates
+	if get != nil || len(certs) > 0 {
+		// crypto/tls calls GetCertificate only when Certificates is empty
+		// or the client sent SNI: take the certificates over so that every
+		// full handshake comes through here.
+		c.Certificates = nil
+		c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := selectCertificate(get, certs, hello)
+			if err != nil || cert == nil {
+				return cert, err
+			}
+			leaf := cert.Leaf
+			if leaf == nil && len(cert.Certificate) > 0 {
+				leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+			}
+			cs.mu.Lock()
+			cs.cert = leaf
+			cs.mu.Unlock()
+			return cert, nil
+		}
+	}
+	c.WrapSession = func(st tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		cs.mu.Lock()
+		cb, err := a.connBindings(cs, &st)
+		cs.mu.Unlock()
+		if err == nil {
+			ss.Extra = append(ss.Extra, append([]byte(ticketBindingsTag), cb.ApplicationData...))
+		}
+		if wrap != nil {
+			return wrap(st, ss)
+		}
+		return keys.EncryptTicket(st, ss)
+	}
+	c.UnwrapSession = func(identity []byte, st tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := unwrapTicket(keys, unwrap, identity, st)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		for _, e := range ss.Extra {
+			if data, ok := bytes.CutPrefix(e, []byte(ticketBindingsTag)); ok {
+				cs.mu.Lock()
+				cs.resumed = &sspi.ChannelBindings{ApplicationData: bytes.Clone(data)}
+				cs.mu.Unlock()
+				return ss, nil
+			}
+		}
+		return nil, nil // bindings unknown: a full handshake instead
+	}
+	return c
+}
+
+func unwrapTicket(keys *tls.Config, unwrap func([]byte, tls.ConnectionState) (*tls.SessionState, error), identity []byte,
+	st tls.ConnectionState) (*tls.SessionState, error) {
+	if unwrap != nil {
+		return unwrap(identity, st)
+	}
+	return keys.DecryptTicket(identity, st)
+}
+
+// selectCertificate is crypto/tls's choice between GetCertificate and
+// Certificates: GetCertificate when there are no Certificates or the
+// client sent SNI, else the first certificate the client supports, else
+// the first.
+func selectCertificate(get func(*tls.ClientHelloInfo) (*tls.Certificate, error), certs []tls.Certificate,
+	hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if get != nil && (len(certs) == 0 || hello.ServerName != "") {
+		c, err := get(hello)
+		if c != nil || err != nil {
+			return c, err
+		}
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("httpauth: no certificate for this connection")
+	}
+	if len(certs) == 1 {
+		return &certs[0], nil
+	}
+	for i := range certs {
+		if hello.SupportsCertificate(&certs[i]) == nil {
+			return &certs[i], nil
+		}
+	}
+	return &certs[0], nil
+}
+
+// serverNextProtos is the ALPN list net/http's ServeTLS gives its copy of
+// the server's TLS configuration (which a configuration returned by
+// GetConfigForClient replaces): the configured protocols, then "h2" when
+// the server serves HTTP/2 and "http/1.1" unless Protocols turned it off.
+func serverNextProtos(srv *http.Server, protos []string) []string {
+	_, h2 := srv.TLSNextProto["h2"]
+	h1 := true
+	if p := srv.Protocols; p != nil && (p.HTTP1() || p.HTTP2() || p.UnencryptedHTTP2()) {
+		h1, h2 = p.HTTP1(), h2 && p.HTTP2()
+	}
+	out := slices.DeleteFunc(slices.Clone(protos), func(s string) bool { return s == "h2" || s == "http/1.1" })
+	if h2 {
+		out = append(out, "h2")
+	}
+	if h1 {
+		out = append(out, "http/1.1")
+	}
+	return out
 }
 
 // ConnContext is the http.Server ConnContext hook: it gives the connection
@@ -661,13 +811,13 @@ func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string
 	scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
 	if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
 		cs.mu.Lock()
-		cb, err := a.bindings(cs)
+		cb, err := a.connBindings(cs, r.TLS)
 		cs.mu.Unlock()
 		if err != nil {
-			logger.Error("httpauth: no channel bindings for this TLS connection", "err", err)
-			if a.cfg.ChannelBindings == BindingsRequired {
-				return nil, http.StatusInternalServerError
-			}
+			// Going on without bindings would let a client whose
+			// bindings are wrong (a relay) through under either policy.
+			logger.Error("httpauth: no channel bindings for this TLS connection", "err", err, "resumed", r.TLS.DidResume)
+			return nil, http.StatusInternalServerError
 		}
 		scfg.ChannelBindings = cb
 	}
