@@ -41,6 +41,24 @@
 //
 // Config.Persist keeps a connection authenticated after its first
 // handshake (as IIS does), so later requests on it need no header.
+//
+// # HTTP/2 and proxies
+//
+// Over HTTP/2 every stream is a request of its own: a persisted identity
+// never covers another stream, and a handshake that needs several legs on
+// one connection (NTLM, raw or inside Negotiate) cannot complete: its
+// first leg gets its 401 and CHALLENGE (on which curl and Chromium switch
+// to HTTP/1.1) but nothing is kept, and a later leg gets 421 with a
+// message asking for HTTP/1.1. (IIS resets the stream with
+// HTTP_1_1_REQUIRED, which net/http's server cannot send.) Kerberos, which
+// completes in one leg, works per request.
+//
+// NTLM's handshake and Config.Persist bind to the TCP connection, not to
+// a client. A reverse proxy or load balancer in front of the server that
+// pools its connections (sends requests of different clients over one
+// connection) breaks that binding: do not use Config.Persist behind one,
+// and run NTLM through such a proxy only if it dedicates a server
+// connection to each client connection.
 // Config.ChannelBindings is the Extended Protection policy over HTTPS: the
 // tls-server-end-point bindings (RFC 5929 4.1) of the certificate the
 // connection presented are given to the package, which checks the
@@ -70,6 +88,7 @@
 //     without a token, several headers) or over Config.MaxHeaderBytes.
 //   - 401: no credentials, an unknown scheme, a continuation token without
 //     a handshake on this connection, or a failed authentication.
+//   - 421: a leg that continues NTLM over HTTP/2 (retry over HTTP/1.1).
 //   - 500: the channel bindings of a TLS connection are unknown (see
 //     Config.Certificate).
 //   - 503: a handshake that needs another leg while Config.MaxHandshakes

@@ -54,11 +54,18 @@ type Config struct {
 	// Flags are the ASC_REQ_* requirements; zero means
 	// gosspi.DefaultServerFlags.
 	Flags sspi.ASCReq
-	// Persist keeps the identity on a keep-alive connection once it has
-	// authenticated, so that later requests on that connection need no
-	// Authorization header (IIS's authPersistNonNTLM; NTLM-style
+	// Persist keeps the identity on a keep-alive HTTP/1.1 connection once
+	// it has authenticated, so that later requests on that connection
+	// need no Authorization header (IIS's authPersistNonNTLM; NTLM-style
 	// connection authentication). A request that carries an
-	// Authorization header still authenticates again.
+	// Authorization header still authenticates again. The identity is
+	// never persisted across the streams of an HTTP/2 connection.
+	//
+	// Persist binds the identity to the TCP connection, not to a client:
+	// do not use it behind a reverse proxy or load balancer that pools its
+	// connections to this server (sends requests of different clients
+	// over one connection), or every client on that connection gets the
+	// first one's identity.
 	Persist bool
 	// ChannelBindings is the Extended Protection policy over HTTPS. With
 	// BindingsOff no bindings are given to the package; otherwise the
@@ -629,7 +636,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	vals := r.Header.Values(a.authHeader())
 	if len(vals) == 0 {
-		if cs != nil && a.cfg.Persist {
+		if cs != nil && a.cfg.Persist && r.ProtoMajor < 2 {
 			cs.mu.Lock()
 			id := cs.identity
 			cs.mu.Unlock()
@@ -703,12 +710,22 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 // connection.
 func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connState, connID uint64, scheme string, token []byte,
 	logger *slog.Logger) (id *sspi.Identity, last []byte, ok bool) {
+	multiplexed := r.ProtoMajor >= 2
+	if multiplexed {
+		// The streams of an HTTP/2 connection are requests of their own:
+		// nothing is parked on the connection or persisted across them.
+		cs = &connState{id: cs.id, remote: cs.remote}
+	}
 	sc, sl, closed := a.takePending(cs, scheme, token, logger)
 	if closed {
 		a.unauthorized(w, "")
 		return nil, nil, false
 	}
 	if sc == nil {
+		if multiplexed && !startsHandshake(scheme, token) {
+			a.refuseMultiplexed(w, logger)
+			return nil, nil, false
+		}
 		if !startsHandshake(scheme, token) {
 			logger.Warn("httpauth: continuation token but no handshake in progress on this connection", "token_bytes", len(token))
 			a.unauthorized(w, "")
@@ -730,6 +747,15 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 		return nil, nil, false
 	}
 	if !done {
+		if multiplexed {
+			// The answer carries the output token, so that clients
+			// switch to HTTP/1.1 as they do for NTLM over HTTP/2 (curl,
+			// Chromium), but nothing is kept to continue it.
+			a.abandon(sc, sl)
+			logger.Warn("httpauth: connection-based authentication over HTTP/2 cannot complete; the client must retry over HTTP/1.1")
+			a.challengeWith(w, FormatAuthorization(scheme, out), multiplexedRefusal)
+			return nil, nil, false
+		}
 		if connID == 0 {
 			logger.Error("httpauth: a multi-leg handshake needs the connection hooks (Authenticator.Install)")
 			a.abandon(sc, sl)
@@ -770,13 +796,31 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 	if pkg != "" {
 		ident.Package = pkg
 	}
-	if a.cfg.Persist && connID != 0 {
+	if a.cfg.Persist && connID != 0 && !multiplexed {
 		cs.mu.Lock()
 		cs.identity = &ident
 		cs.mu.Unlock()
 	}
 	logger.Info("httpauth: authenticated", "user", ident.Principal, "package", ident.Package, "mutual_token", len(out) > 0)
 	return &ident, out, true
+}
+
+// multiplexedRefusal is the body of the answers to NTLM over HTTP/2.
+const multiplexedRefusal = "NTLM authentication is bound to a connection and needs HTTP/1.1: retry the request over HTTP/1.1"
+
+// refuseMultiplexed answers a leg that continues a handshake needing
+// several legs on one connection (NTLM, raw or inside SPNEGO) over HTTP/2,
+// whose connection multiplexes streams. IIS resets the stream with
+// HTTP_1_1_REQUIRED (RFC 9113 7, 0xd) so that the client retries over
+// HTTP/1.1; net/http's server cannot reset a stream with a code of the
+// handler's choosing, so the answer is 421 Misdirected Request (RFC 9110
+// 15.5.20: the client may retry on another connection) with a message
+// that says why. The first leg gets its 401 and output token (see step):
+// curl and Chromium switch to HTTP/1.1 on it, and curl gives up on a 421
+// or a 401 without a token there.
+func (a *Authenticator) refuseMultiplexed(w http.ResponseWriter, logger *slog.Logger) {
+	logger.Warn("httpauth: connection-based authentication over HTTP/2 refused; the client must retry over HTTP/1.1")
+	http.Error(w, multiplexedRefusal, http.StatusMisdirectedRequest)
 }
 
 // takePending takes the handshake parked on cs off it, when the token
@@ -910,6 +954,11 @@ func (a *Authenticator) offers(scheme string) bool {
 // unauthorized writes a 401 with the challenges, or with the one
 // continuation challenge given.
 func (a *Authenticator) unauthorized(w http.ResponseWriter, cont string) {
+	a.challengeWith(w, cont, "")
+}
+
+// challengeWith is unauthorized with a body of its own, when msg is set.
+func (a *Authenticator) challengeWith(w http.ResponseWriter, cont, msg string) {
 	h := w.Header()
 	name := a.challengeHeader()
 	if cont != "" {
@@ -921,13 +970,15 @@ func (a *Authenticator) unauthorized(w http.ResponseWriter, cont string) {
 		}
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	code := http.StatusUnauthorized
 	if a.cfg.Proxy {
-		w.WriteHeader(http.StatusProxyAuthRequired)
-		fmt.Fprintln(w, "407 Proxy Authentication Required")
-		return
+		code = http.StatusProxyAuthRequired
 	}
-	w.WriteHeader(http.StatusUnauthorized)
-	fmt.Fprintln(w, "401 Unauthorized")
+	if msg == "" {
+		msg = fmt.Sprintf("%d %s", code, http.StatusText(code))
+	}
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
 }
 
 func (a *Authenticator) authHeader() string {
