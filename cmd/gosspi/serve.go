@@ -38,6 +38,12 @@ hashes made with 'gosspi accounts': -accounts, else $GOSSPI_NTLM_ACCOUNTS,
 else ` + defaultAccountFile + ` (or gss-ntlmssp's $NTLM_USER_FILE). -demo adds
 the embedded demo account ` + demoDomain + `\` + demoUser + ` (password ` + demoPassword + `), in memory.
 
+NTLM service binding (MS-NLMP 3.2.5.1.2): an NTLM client that names the
+service it means (MsvAvTargetName, as Windows does) must name this one, or
+its logon is refused. The names are -spn (repeatable), by default HTTP/ and
+the -addr host, the host name and its DNS name; -spn any turns the check
+off. Clients that name no service (curl) pass.
+
 Try it:
   gosspi accounts -file ./accounts add 'EXAMPLE\alice'     # asks for a password
   gosspi serve -accounts ./accounts &
@@ -52,6 +58,7 @@ type serveOptions struct {
 	persist, demo, verbose                     bool
 	maxHandshakes, maxHeader                   int
 	timeouts                                   serveTimeouts
+	spns                                       []string  // -spn: NTLM service binding
 	logOut                                     io.Writer // default os.Stderr
 }
 
@@ -94,6 +101,11 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs.BoolVar(&o.verbose, "v", false, "log every handshake leg")
 	fs.IntVar(&o.maxHandshakes, "max-handshakes", httpauth.DefaultMaxHandshakes, "handshakes in progress at most")
 	fs.IntVar(&o.maxHeader, "max-header", httpauth.DefaultMaxHeaderBytes, "largest Authorization header in bytes")
+	fs.Func("spn", "a name of the service for NTLM service binding, e.g. HTTP/web.example.com (repeat for each; "+
+		"'any' turns the check off; default: HTTP/ and the -addr host, the host name and its DNS name)", func(v string) error {
+		o.spns = append(o.spns, v)
+		return nil
+	})
 	d := defaultServeTimeouts
 	fs.DurationVar(&o.timeouts.readHeader, "read-header-timeout", d.readHeader, "time a client has to send a request's headers")
 	fs.DurationVar(&o.timeouts.read, "read-timeout", d.read, "time a client has to send a whole request, body included")
@@ -211,6 +223,9 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	cfg.NTLM.Accounts = store
 	cfg.Kerberos.Keytab = o.keytab
 	httpauth.ApplyBindingPolicy(&cfg, policy)
+	listenHost, _, _ := net.SplitHostPort(o.addr)
+	spns := serviceNames(ctx, o.spns, listenHost)
+	httpauth.ApplyServiceBinding(&cfg, spns)
 	host, err := gosspi.NewHost(cfg)
 	if err != nil {
 		return err
@@ -291,7 +306,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		}
 	}
 	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","), "keytab", kt, "ntlm_accounts", storeDesc,
-		"persist", o.persist, "channel_bindings", policy.String())
+		"persist", o.persist, "channel_bindings", policy.String(), "ntlm_service_names", spnList(spns))
 	if ready != nil {
 		ready(url)
 	}
@@ -312,6 +327,35 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	defer cancel()
 	logger.Info("gosspi serve: shutting down")
 	return srv.Shutdown(shutdown)
+}
+
+// serviceNames returns the NTLM service binding of the -spn flags: the
+// names given, none for "any", or when none is given the names derived
+// from the listen host and the machine's names (httpauth.ServiceNames).
+func serviceNames(ctx context.Context, flags []string, listenHost string) []string {
+	var spns []string
+	for _, f := range flags {
+		for _, v := range strings.Split(f, ",") {
+			if v = strings.TrimSpace(v); strings.EqualFold(v, "any") {
+				return nil
+			} else if v != "" {
+				spns = append(spns, v)
+			}
+		}
+	}
+	if len(spns) > 0 {
+		return spns
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return httpauth.ServiceNames(ctx, listenHost)
+}
+
+func spnList(spns []string) string {
+	if len(spns) == 0 {
+		return "any"
+	}
+	return strings.Join(spns, ",")
 }
 
 // withDefaults fills the zero timeouts with the defaults, so that serve
