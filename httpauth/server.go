@@ -102,7 +102,9 @@ type Config struct {
 	// (RFC 9110 11.7), for a forward proxy written in Go.
 	Proxy bool
 	// Logger receives one line per authentication event. Tokens,
-	// passwords and keys are never logged. Nil means slog.Default().
+	// passwords and keys are never logged, nor the name of a scheme that
+	// is not registered (a client may send a bare secret as the whole
+	// Authorization value). Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -670,7 +672,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	rawScheme, token, err := ParseAuthorization(vals[0])
 	scheme := canonicalScheme(rawScheme)
 	if err == nil && !a.offers(scheme) {
-		logger.Warn("httpauth: unsupported authentication scheme", "scheme", truncate(rawScheme, 32))
+		logger.Warn("httpauth: unsupported authentication scheme", "scheme", schemeForLog(rawScheme))
 		a.unauthorized(w, "")
 		return
 	}
@@ -678,7 +680,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		err = fmt.Errorf("%w: %s without a token", ErrMalformed, scheme)
 	}
 	if err != nil {
-		logger.Warn("httpauth: bad request: malformed Authorization header", "scheme", truncate(rawScheme, 32), "err", err)
+		logger.Warn("httpauth: bad request: malformed Authorization header", "scheme", schemeForLog(rawScheme), "err", err)
 		if cs != nil {
 			a.clearPending(cs)
 		}
@@ -1018,9 +1020,24 @@ func startsHandshake(scheme string, token []byte) bool {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
+// knownSchemes are the authentication schemes whose names are logged as
+// the client sent them: IANA's HTTP Authentication Scheme Registry (RFC
+// 9110 16.4) and the Windows ones.
+var knownSchemes = []string{"Basic", "Bearer", "Digest", "DPoP", "HOBA", "Mutual", "Negotiate", "NTLM", "Kerberos",
+	"OAuth", "PrivateToken", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "Concealed", "AWS4-HMAC-SHA256"}
+
+// schemeForLog is what a log line says of the scheme of a header the
+// middleware does not accept. Some clients send a bare secret (an API
+// key) as the whole Authorization value, which parses as a scheme name:
+// only a registered scheme's name is logged, anything else by its length.
+func schemeForLog(s string) string {
+	for _, k := range knownSchemes {
+		if strings.EqualFold(s, k) {
+			return k
+		}
 	}
-	return s
+	if s == "" {
+		return "(none)"
+	}
+	return fmt.Sprintf("(unregistered, %d bytes)", len(s))
 }
