@@ -160,3 +160,21 @@ func TestCurlNTLMSwitchesToHTTP1(t *testing.T) {
 	wantLog(t, s.logs, "level=WARN", "over HTTP/2 cannot complete")
 	wantLog(t, s.logs, "level=INFO", "authenticated", "scheme=NTLM")
 }
+
+// TestHTTP2ResumedKerberos: Kerberos over HTTP/2 on a resumed TLS session,
+// with channel bindings required: the bindings of the connection hold for
+// each of its streams.
+func TestHTTP2ResumedKerberos(t *testing.T) {
+	cert := selfSigned(t, "gosspi test")
+	s := newServer(t, Config{}, BindingsRequired, &cert)
+	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
+	c := newH2Client(t, cert)
+	c.rt.TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true} {
+		r, body := c.send(url, kerberosToken(t, cert))
+		if r.StatusCode != 200 || r.TLS.DidResume != wantResumed {
+			t.Fatalf("request %d: %d resumed=%v: %s", i+1, r.StatusCode, r.TLS.DidResume, body)
+		}
+		c.rt.CloseIdleConnections()
+	}
+}

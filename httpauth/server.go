@@ -716,7 +716,11 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 	if multiplexed {
 		// The streams of an HTTP/2 connection are requests of their own:
 		// nothing is parked on the connection or persisted across them.
-		cs = &connState{id: cs.id, remote: cs.remote}
+		// What the TLS handshake told of the connection holds for all.
+		cs.mu.Lock()
+		stream := &connState{id: cs.id, remote: cs.remote, cert: cs.cert, resumed: cs.resumed}
+		cs.mu.Unlock()
+		cs = stream
 	}
 	sc, sl, closed := a.takePending(cs, scheme, token, logger)
 	if closed {
