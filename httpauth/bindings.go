@@ -78,6 +78,7 @@ func (a *Authenticator) connBindings(cs *connState, st *tls.ConnectionState) (*s
 	if der := localLeaf(st); der != nil {
 		return a.endPoint(der)
 	}
+	shared := a.sharedEndPoint()
 	switch {
 	case !st.DidResume && cs.cert != nil:
 		return sspi.TLSServerEndPoint(cs.cert)
@@ -85,6 +86,10 @@ func (a *Authenticator) connBindings(cs *connState, st *tls.ConnectionState) (*s
 		return cs.resumed, nil
 	case a.cfg.Certificate != nil:
 		return sspi.TLSServerEndPoint(a.cfg.Certificate)
+	case st.DidResume && shared != nil:
+		// A connection without a configuration of its own: its ticket
+		// was resumed only if it carried these (see wrapTLSConfig).
+		return &sspi.ChannelBindings{ApplicationData: shared}, nil
 	case st.DidResume:
 		return nil, errors.New("resumed TLS session of a handshake whose certificate is unknown: use Authenticator.Install (or WrapTLSConfig) or Config.Certificate")
 	}

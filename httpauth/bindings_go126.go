@@ -8,3 +8,6 @@ import "crypto/tls"
 // LocalCertificate: the certificate is then the one the connection's
 // GetCertificate hook recorded (see WrapTLSConfig).
 func localLeaf(*tls.ConnectionState) []byte { return nil }
+
+// haveLocalCertificate says whether localLeaf can see the certificate.
+const haveLocalCertificate = false

@@ -3,7 +3,13 @@ package httpauth
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -194,5 +200,74 @@ func TestCurlNTLMResumedSession(t *testing.T) {
 				wantLog(t, s.logs, "level=WARN", "authentication failed", "status=SEC_E_BAD_BINDINGS")
 			}
 		})
+	}
+}
+
+// TestResumedSessionCertificateFiles: the common setup, Install then
+// ServeTLS with certificate files (which net/http loads into a copy of
+// TLSConfig the hooks cannot see). Resumed sessions still carry the right
+// bindings: a client bound to another certificate is refused, one bound
+// to the server's logs on, under "when-supported" as under "required".
+func TestResumedSessionCertificateFiles(t *testing.T) {
+	cert := selfSigned(t, "gosspi test")
+	other := selfSigned(t, "a relay")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	kder, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	wrong, _ := sspi.TLSServerEndPoint(other.Leaf)
+	right, _ := sspi.TLSServerEndPoint(cert.Leaf)
+	for _, policy := range []BindingPolicy{BindingsWhenSupported, BindingsRequired} {
+		for _, v := range tlsVersions {
+			t.Run(policy.String()+"/"+v.name, func(t *testing.T) {
+				logs := &logBuf{}
+				cfg := Config{Table: serverHost(t, policy).FunctionTable, Schemes: []string{SchemeNTLM}, ChannelBindings: policy, Logger: logs.logger()}
+				if !haveLocalCertificate {
+					cfg.Certificate = cert.Leaf // before Go 1.27 nothing tells the middleware the file's certificate
+				}
+				a, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := &http.Server{Handler: a.Middleware(whoami), ErrorLog: log.New(io.Discard, "", 0)}
+				a.Install(srv)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				go srv.ServeTLS(ln, certFile, keyFile)
+				t.Cleanup(func() { srv.Close(); a.Close() })
+				url := "https://" + ln.Addr().String()
+				l := newLegClient(t, resumingTLS(cert, v.version))
+				if r := l.send(url, ""); r.StatusCode != 401 || r.TLS.DidResume {
+					t.Fatalf("first connection: %d resumed=%v", r.StatusCode, r.TLS.DidResume)
+				}
+				l.rt.CloseIdleConnections()
+				for _, tc := range []struct {
+					name string
+					cb   *sspi.ChannelBindings
+					want int
+				}{{"wrong bindings", wrong, 401}, {"right bindings", right, 200}} {
+					c := ntlmClient(t, tc.cb, ntlmIdentity())
+					neg, _, _ := c.Step(t.Context(), nil)
+					r := l.send(url, FormatAuthorization("NTLM", neg))
+					if !r.TLS.DidResume {
+						t.Fatalf("%s: the TLS session was not resumed", tc.name)
+					}
+					auth, _, err := c.Step(t.Context(), challengeToken(t, r, "NTLM"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r := l.send(url, FormatAuthorization("NTLM", auth)); r.StatusCode != tc.want {
+						t.Errorf("%s on a resumed session: %d, want %d\n%s", tc.name, r.StatusCode, tc.want, logs.String())
+					}
+					l.rt.CloseIdleConnections()
+				}
+			})
+		}
 	}
 }

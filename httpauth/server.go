@@ -74,11 +74,10 @@ type Config struct {
 	ChannelBindings BindingPolicy
 	// Certificate is the server certificate for tls-server-end-point when
 	// the middleware cannot learn it from the TLS handshake (see
-	// Authenticator.Install and WrapTLSConfig): a server whose
-	// certificates are not in its TLSConfig (ListenAndServeTLS with
-	// files), or before Go 1.27 one without the hooks. Optional; without
-	// it such a server's TLS sessions are not resumed, and a request
-	// whose bindings are unknown gets 500 under either policy.
+	// Authenticator.Install and WrapTLSConfig), as before Go 1.27 for a
+	// server without the hooks or whose certificate comes from
+	// ListenAndServeTLS's files. Optional; a request whose bindings are
+	// unknown gets 500 under either policy.
 	Certificate *x509.Certificate
 	// MaxHeaderBytes bounds the Authorization header value; a larger one
 	// gets 400. Zero means DefaultMaxHeaderBytes.
@@ -128,6 +127,10 @@ type Authenticator struct {
 
 	endPoints     sync.Map // DER certificate -> *sspi.ChannelBindings
 	endPointCount atomic.Int32
+
+	sharedMu        sync.Mutex
+	shared          []byte // see learnEndPoint
+	sharedAmbiguous bool
 }
 
 // connState is what the middleware keeps per TCP connection. Its lock is
@@ -295,9 +298,8 @@ func (a *Authenticator) Close() error {
 // configuration so that the middleware knows which certificate each
 // connection presented (for tls-server-end-point), on resumed sessions too
 // (see WrapTLSConfig). Call it before ListenAndServe/Serve, with the
-// certificates in srv.TLSConfig (Certificates or GetCertificate); with
-// ListenAndServeTLS(certFile, keyFile) and no certificate in TLSConfig,
-// set Config.Certificate or sessions are not resumed.
+// certificates in srv.TLSConfig (Certificates or GetCertificate), or
+// with ListenAndServeTLS(certFile, keyFile) and its one certificate.
 func (a *Authenticator) Install(srv *http.Server) {
 	prevCtx, prevState := srv.ConnContext, srv.ConnState
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -313,9 +315,11 @@ func (a *Authenticator) Install(srv *http.Server) {
 			prevState(c, s)
 		}
 	}
-	if srv.TLSConfig != nil {
-		a.wrapTLSConfig(srv.TLSConfig, srv)
+	if srv.TLSConfig == nil {
+		// For ListenAndServeTLS(certFile, keyFile), which copies it.
+		srv.TLSConfig = &tls.Config{}
 	}
+	a.wrapTLSConfig(srv.TLSConfig, srv)
 }
 
 // WrapTLSConfig hooks cfg so that the middleware learns the certificate
@@ -374,10 +378,24 @@ func (a *Authenticator) wrapTLSConfig(cfg *tls.Config, srv *http.Server) {
 		return pc, nil
 	}
 	// A connection without its own copy of the configuration (no
-	// connection hooks, or certificates this hook cannot see): its
-	// tickets carry no bindings, and a session resumes only when the
-	// bindings are known anyway (Config.Certificate).
+	// connection hooks, or ListenAndServeTLS's certificate files, which
+	// this hook cannot see) cannot be told the bindings its ticket
+	// carries. Its session resumes only when they are known anyway: those
+	// of Config.Certificate, or else those of the one certificate such
+	// connections have ever presented (the server's file).
 	cfg.WrapSession = func(st tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		var data []byte
+		if der := localLeaf(&st); der != nil {
+			if cb, err := a.endPoint(der); err == nil {
+				data = cb.ApplicationData
+				a.learnEndPoint(data)
+			}
+		} else if st.DidResume {
+			data = a.sharedEndPoint()
+		}
+		if data != nil {
+			ss.Extra = append(ss.Extra, append([]byte(ticketBindingsTag), data...))
+		}
 		if prevWrap != nil {
 			return prevWrap(st, ss)
 		}
@@ -385,11 +403,65 @@ func (a *Authenticator) wrapTLSConfig(cfg *tls.Config, srv *http.Server) {
 	}
 	cfg.UnwrapSession = func(identity []byte, st tls.ConnectionState) (*tls.SessionState, error) {
 		ss, err := unwrapTicket(base, prevUnwrap, identity, st)
-		if err != nil || ss == nil || a.cfg.Certificate == nil {
+		if err != nil || ss == nil {
 			return nil, err
+		}
+		data := ticketBindings(ss)
+		var want []byte
+		if a.cfg.Certificate != nil {
+			if data == nil {
+				return ss, nil // a ticket of before Go 1.27: Config.Certificate's
+			}
+			cb, err := sspi.TLSServerEndPoint(a.cfg.Certificate)
+			if err != nil {
+				return nil, nil
+			}
+			want = cb.ApplicationData
+		} else {
+			want = a.sharedEndPoint()
+		}
+		if data == nil || want == nil || !bytes.Equal(data, want) {
+			return nil, nil // bindings unknown: a full handshake instead
 		}
 		return ss, nil
 	}
+}
+
+// ticketBindings returns the channel bindings a session ticket carries,
+// or nil.
+func ticketBindings(ss *tls.SessionState) []byte {
+	for _, e := range ss.Extra {
+		if data, ok := bytes.CutPrefix(e, []byte(ticketBindingsTag)); ok {
+			return data
+		}
+	}
+	return nil
+}
+
+// learnEndPoint notes the bindings of a certificate presented on a
+// connection without a configuration of its own.
+func (a *Authenticator) learnEndPoint(data []byte) {
+	a.sharedMu.Lock()
+	defer a.sharedMu.Unlock()
+	switch {
+	case a.sharedAmbiguous:
+	case a.shared == nil:
+		a.shared = bytes.Clone(data)
+	case !bytes.Equal(a.shared, data):
+		a.sharedAmbiguous = true
+	}
+}
+
+// sharedEndPoint returns the bindings of the one certificate connections
+// without a configuration of their own have presented, or nil when there
+// is none yet or more than one.
+func (a *Authenticator) sharedEndPoint() []byte {
+	a.sharedMu.Lock()
+	defer a.sharedMu.Unlock()
+	if a.sharedAmbiguous {
+		return nil
+	}
+	return a.shared
 }
 
 // connTLSConfig returns the configuration of one connection: a copy of
@@ -439,13 +511,11 @@ func (a *Authenticator) connTLSConfig(src, keys *tls.Config, wrap func(tls.Conne
 		if err != nil || ss == nil {
 			return nil, err
 		}
-		for _, e := range ss.Extra {
-			if data, ok := bytes.CutPrefix(e, []byte(ticketBindingsTag)); ok {
-				cs.mu.Lock()
-				cs.resumed = &sspi.ChannelBindings{ApplicationData: bytes.Clone(data)}
-				cs.mu.Unlock()
-				return ss, nil
-			}
+		if data := ticketBindings(ss); data != nil {
+			cs.mu.Lock()
+			cs.resumed = &sspi.ChannelBindings{ApplicationData: bytes.Clone(data)}
+			cs.mu.Unlock()
+			return ss, nil
 		}
 		return nil, nil // bindings unknown: a full handshake instead
 	}
