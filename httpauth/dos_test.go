@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -276,5 +277,34 @@ func TestAttackHandshakeBodyBounded(t *testing.T) {
 	wantLog(t, s.logs, "level=WARN", "too large or too slow; closing the connection")
 	if h := s.auth.Handshakes(); h != 0 {
 		t.Errorf("%d handshakes in progress, want 0", h)
+	}
+}
+
+// TestSlotReclaimedWhileHolderBusy: a stale slot is reclaimed although
+// its connection's lock is held (the old reaper skipped such connections
+// with TryLock), and a live one is not.
+func TestSlotReclaimedWhileHolderBusy(t *testing.T) {
+	var tbl slotTable
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	busy := &connState{id: 1}
+	s, _ := tbl.acquire(busy, t0, time.Second, 1)
+	if s == nil {
+		t.Fatal("no slot in an empty table")
+	}
+	busy.mu.Lock() // the holder is stuck, its lock held
+	defer busy.mu.Unlock()
+	if s2, _ := tbl.acquire(&connState{id: 2}, t0.Add(time.Second/2), time.Second, 1); s2 != nil {
+		t.Fatal("a live slot was taken over")
+	}
+	s2, reclaimed := tbl.acquire(&connState{id: 2}, t0.Add(2*time.Second), time.Second, 1)
+	if s2 == nil || len(reclaimed) != 1 || reclaimed[0] != s || !s.reclaimed.Load() || tbl.len() != 1 {
+		t.Fatalf("stale slot not reclaimed: %v %v %d", s2, reclaimed, tbl.len())
+	}
+	// Deleting the reclaimed contexts does not wait for the busy holder.
+	a := &Authenticator{log: slog.New(slog.DiscardHandler)}
+	a.closeReclaimed(reclaimed)
+	tbl.release(s) // the holder's own release, later, is a no-op
+	if tbl.len() != 1 {
+		t.Errorf("%d slots, want 1", tbl.len())
 	}
 }
