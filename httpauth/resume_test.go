@@ -242,6 +242,10 @@ func TestResumedSessionCertificateFiles(t *testing.T) {
 				go srv.ServeTLS(ln, certFile, keyFile)
 				t.Cleanup(func() { srv.Close(); a.Close() })
 				url := "https://" + ln.Addr().String()
+				// HTTP/2 is still served (newH2Client fails otherwise).
+				if r, _ := newH2Client(t, cert).send(url, ""); r.StatusCode != 401 {
+					t.Fatalf("HTTP/2: %d", r.StatusCode)
+				}
 				l := newLegClient(t, resumingTLS(cert, v.version))
 				if r := l.send(url, ""); r.StatusCode != 401 || r.TLS.DidResume {
 					t.Fatalf("first connection: %d resumed=%v", r.StatusCode, r.TLS.DidResume)

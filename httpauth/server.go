@@ -315,9 +315,15 @@ func (a *Authenticator) Install(srv *http.Server) {
 			prevState(c, s)
 		}
 	}
+	if a.cfg.ChannelBindings == BindingsOff {
+		return
+	}
 	if srv.TLSConfig == nil {
-		// For ListenAndServeTLS(certFile, keyFile), which copies it.
-		srv.TLSConfig = &tls.Config{}
+		// For ListenAndServeTLS(certFile, keyFile), which copies it. With
+		// "h2" listed, net/http still sets HTTP/2 up in Serve as it does
+		// for a nil TLSConfig (a listener made with tls.NewListener may
+		// hand it HTTP/2 connections).
+		srv.TLSConfig = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
 	}
 	a.wrapTLSConfig(srv.TLSConfig, srv)
 }
