@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,7 +84,8 @@ type Transport struct {
 	// MaxReplayBody bounds the body buffered for replay; zero means
 	// DefaultMaxReplayBody.
 	MaxReplayBody int64
-	// Logger gets a debug line per leg; nil means slog.Default().
+	// Logger gets a debug line per leg: never a token, a password or a
+	// URL's userinfo and query. Nil means slog.Default().
 	Logger *slog.Logger
 
 	mu    sync.Mutex
@@ -339,6 +341,17 @@ func sendBody(value string) bool {
 	return true
 }
 
+// urlForLog is a request's URL as the Transport logs it: without the
+// userinfo, the query and the fragment, which may carry secrets
+// (passwords, access tokens).
+func urlForLog(u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, Opaque: u.Opaque}
+	if u.Opaque != "" {
+		v.Opaque, _, _ = strings.Cut(u.Opaque, "?")
+	}
+	return v.String()
+}
+
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -381,7 +394,7 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 	if flags == 0 {
 		flags = gosspi.DefaultClientFlags
 	}
-	log := t.logger().With("url", req.URL.Redacted())
+	log := t.logger().With("url", urlForLog(req.URL))
 	var firstErr error
 	for _, s := range t.schemes() {
 		scheme := canonicalScheme(s)

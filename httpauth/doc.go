@@ -26,14 +26,48 @@
 // arrives on another connection finds no handshake and gets 401. The state
 // goes away when the connection closes (the ConnState hook). Install sets
 // both hooks. A body sent with a leg that continues a handshake is read
-// and dropped (up to 4 MiB) so that the connection survives it.
+// and dropped so that the connection survives it, up to 1 MiB and within
+// 10 seconds (or Config.HandshakeTimeout, or the server's ReadTimeout, if
+// shorter); a larger or slower body closes the connection instead.
+//
+// A handshake holds one of Config.MaxHandshakes slots only while it is
+// parked on its connection between two legs, never while the middleware
+// reads a request or writes an answer, and a slot older than
+// Config.HandshakeTimeout is reclaimed when another handshake needs it,
+// whatever its connection is doing. A handshake that completes in one leg
+// (Kerberos) needs no slot. Set the http.Server's ReadHeaderTimeout,
+// ReadTimeout and IdleTimeout as well: they bound what a slow client
+// costs outside the middleware.
 //
 // Config.Persist keeps a connection authenticated after its first
 // handshake (as IIS does), so later requests on it need no header.
+//
+// # HTTP/2 and proxies
+//
+// Over HTTP/2 every stream is a request of its own: a persisted identity
+// never covers another stream, and a handshake that needs several legs on
+// one connection (NTLM, raw or inside Negotiate) cannot complete: its
+// first leg gets its 401 and CHALLENGE (on which curl and Chromium switch
+// to HTTP/1.1) but nothing is kept, and a later leg gets 421 with a
+// message asking for HTTP/1.1. (IIS resets the stream with
+// HTTP_1_1_REQUIRED, which net/http's server cannot send.) Kerberos, which
+// completes in one leg, works per request.
+//
+// NTLM's handshake and Config.Persist bind to the TCP connection, not to
+// a client. A reverse proxy or load balancer in front of the server that
+// pools its connections (sends requests of different clients over one
+// connection) breaks that binding: do not use Config.Persist behind one,
+// and run NTLM through such a proxy only if it dedicates a server
+// connection to each client connection.
 // Config.ChannelBindings is the Extended Protection policy over HTTPS: the
-// tls-server-end-point bindings of the certificate the connection presented
-// are given to the package, which checks the client's (see
-// ApplyBindingPolicy). Config.MaxHeaderBytes (400 beyond it) and
+// tls-server-end-point bindings (RFC 5929 4.1) of the certificate the
+// connection presented are given to the package, which checks the
+// client's (see ApplyBindingPolicy). A resumed TLS session presents no
+// certificate; its bindings are those of the handshake that made the
+// session, which the middleware keeps in the session ticket (see
+// WrapTLSConfig). When the bindings of a TLS connection cannot be known
+// the request gets 500, under "when-supported" too: going on without them
+// would let a relayed client in. Config.MaxHeaderBytes (400 beyond it) and
 // Config.MaxHandshakes (503 beyond it) bound what a client can make the
 // server hold.
 //
@@ -54,5 +88,9 @@
 //     without a token, several headers) or over Config.MaxHeaderBytes.
 //   - 401: no credentials, an unknown scheme, a continuation token without
 //     a handshake on this connection, or a failed authentication.
-//   - 503: Config.MaxHandshakes handshakes are already in progress.
+//   - 421: a leg that continues NTLM over HTTP/2 (retry over HTTP/1.1).
+//   - 500: the channel bindings of a TLS connection are unknown (see
+//     Config.Certificate).
+//   - 503: a handshake that needs another leg while Config.MaxHandshakes
+//     handshakes are already in progress (none of them stale).
 package httpauth

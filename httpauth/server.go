@@ -1,6 +1,8 @@
 package httpauth
 
 import (
+	"bytes"
+	"container/list"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,8 +24,13 @@ import (
 )
 
 // maxDrain bounds the request body read and dropped on a leg that
-// continues a handshake.
-const maxDrain = 4 << 20
+// continues a handshake, and maxDrainTime the time it may take (at most
+// Config.HandshakeTimeout). A body that is larger or slower closes the
+// connection instead.
+const (
+	maxDrain     = 1 << 20
+	maxDrainTime = 10 * time.Second
+)
 
 // Defaults of Config.
 const (
@@ -46,11 +54,18 @@ type Config struct {
 	// Flags are the ASC_REQ_* requirements; zero means
 	// gosspi.DefaultServerFlags.
 	Flags sspi.ASCReq
-	// Persist keeps the identity on a keep-alive connection once it has
-	// authenticated, so that later requests on that connection need no
-	// Authorization header (IIS's authPersistNonNTLM; NTLM-style
+	// Persist keeps the identity on a keep-alive HTTP/1.1 connection once
+	// it has authenticated, so that later requests on that connection
+	// need no Authorization header (IIS's authPersistNonNTLM; NTLM-style
 	// connection authentication). A request that carries an
-	// Authorization header still authenticates again.
+	// Authorization header still authenticates again. The identity is
+	// never persisted across the streams of an HTTP/2 connection.
+	//
+	// Persist binds the identity to the TCP connection, not to a client:
+	// do not use it behind a reverse proxy or load balancer that pools its
+	// connections to this server (sends requests of different clients
+	// over one connection), or every client on that connection gets the
+	// first one's identity.
 	Persist bool
 	// ChannelBindings is the Extended Protection policy over HTTPS. With
 	// BindingsOff no bindings are given to the package; otherwise the
@@ -59,17 +74,24 @@ type Config struct {
 	ChannelBindings BindingPolicy
 	// Certificate is the server certificate for tls-server-end-point when
 	// the middleware cannot learn it from the TLS handshake (see
-	// Authenticator.Install). Optional.
+	// Authenticator.Install and WrapTLSConfig), as before Go 1.27 for a
+	// server without the hooks or whose certificate comes from
+	// ListenAndServeTLS's files. Optional; a request whose bindings are
+	// unknown gets 500 under either policy.
 	Certificate *x509.Certificate
 	// MaxHeaderBytes bounds the Authorization header value; a larger one
 	// gets 400. Zero means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// MaxHandshakes bounds the handshakes in progress (connections that
 	// started a multi-leg handshake and have not finished it). Beyond it a
-	// new handshake gets 503. Zero means DefaultMaxHandshakes.
+	// new handshake that needs another leg gets 503; one that completes
+	// in a single leg (Kerberos) needs no slot. Zero means
+	// DefaultMaxHandshakes.
 	MaxHandshakes int
 	// HandshakeTimeout is how long a connection may take to finish a
-	// handshake it started. Zero means DefaultHandshakeTimeout.
+	// handshake it started; an older handshake's slot is reclaimed when
+	// another handshake needs it. It also bounds one leg's processing and
+	// the reading of a leg's body. Zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 	// Now is the clock of handshake timeouts; nil is time.Now. Tests give
 	// it the host's clock.
@@ -79,7 +101,9 @@ type Config struct {
 	// (RFC 9110 11.7), for a forward proxy written in Go.
 	Proxy bool
 	// Logger receives one line per authentication event. Tokens,
-	// passwords and keys are never logged. Nil means slog.Default().
+	// passwords and keys are never logged, nor the name of a scheme that
+	// is not registered (a client may send a bare secret as the whole
+	// Authorization value). Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -98,22 +122,100 @@ type Authenticator struct {
 	conns    sync.Map // net.Conn -> *connState
 	byRaw    sync.Map // underlying net.Conn of a TLS conn -> *connState
 	connSeq  atomic.Uint64
-	inFlight atomic.Int64 // handshakes in progress
+	slots    slotTable // handshakes in progress
 	warnOnce sync.Once
+
+	endPoints     sync.Map // DER certificate -> *sspi.ChannelBindings
+	endPointCount atomic.Int32
+
+	sharedMu        sync.Mutex
+	shared          []byte // see learnEndPoint
+	sharedAmbiguous bool
 }
 
-// connState is what the middleware keeps per TCP connection.
+// connState is what the middleware keeps per TCP connection. Its lock is
+// held for bookkeeping only, never while reading from or writing to the
+// network, so that a slow peer cannot make anyone wait on it.
 type connState struct {
 	id     uint64
 	remote string
 
 	mu       sync.Mutex
-	pending  *gosspi.Context // a handshake in progress
-	scheme   string          // of pending
-	started  time.Time
-	identity *sspi.Identity // persisted identity (Config.Persist)
-	cert     *x509.Certificate
+	pending  *gosspi.Context       // a handshake parked between two legs
+	scheme   string                // of pending
+	slot     *slot                 // of pending
+	identity *sspi.Identity        // persisted identity (Config.Persist)
+	cert     *x509.Certificate     // TLS: presented in the full handshake
+	resumed  *sspi.ChannelBindings // TLS: of a resumed session, from its ticket
 	closed   bool
+}
+
+// slotTable accounts the handshakes in progress: a handshake holds a slot
+// while it is parked on a connection waiting for its next leg. Slots are
+// kept in the order they were taken, oldest first, so that the stale ones
+// are found at the front without a scan; and the table is locked on its
+// own, so that reclaiming a stale slot never waits for the connection that
+// holds it, whatever that connection is doing.
+type slotTable struct {
+	mu   sync.Mutex
+	list list.List // of *slot
+}
+
+type slot struct {
+	cs        *connState
+	started   time.Time
+	elem      *list.Element // nil once released or reclaimed; under slotTable.mu
+	reclaimed atomic.Bool
+}
+
+// acquire takes a slot for cs, first reclaiming the slots older than
+// timeout; it fails when max slots are still taken. The reclaimed slots
+// are returned for their connections' contexts to be closed.
+func (t *slotTable) acquire(cs *connState, now time.Time, timeout time.Duration, max int) (s *slot, reclaimed []*slot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	reclaimed = t.reapLocked(now, timeout)
+	if t.list.Len() >= max {
+		return nil, reclaimed
+	}
+	s = &slot{cs: cs, started: now}
+	s.elem = t.list.PushBack(s)
+	return s, reclaimed
+}
+
+// reapLocked removes the slots older than timeout from the front.
+func (t *slotTable) reapLocked(now time.Time, timeout time.Duration) []*slot {
+	var out []*slot
+	for e := t.list.Front(); e != nil; e = t.list.Front() {
+		s := e.Value.(*slot)
+		if now.Sub(s.started) <= timeout {
+			break
+		}
+		t.list.Remove(e)
+		s.elem = nil
+		s.reclaimed.Store(true)
+		out = append(out, s)
+	}
+	return out
+}
+
+// release gives a slot back; a nil or reclaimed slot is a no-op.
+func (t *slotTable) release(s *slot) {
+	if s == nil {
+		return
+	}
+	t.mu.Lock()
+	if s.elem != nil {
+		t.list.Remove(s.elem)
+		s.elem = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *slotTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.list.Len()
 }
 
 type connKey struct{}
@@ -192,12 +294,12 @@ func (a *Authenticator) Close() error {
 }
 
 // Install sets the server's ConnContext and ConnState hooks (keeping any
-// already set, which run after ours) and, for HTTPS, wraps the TLS
-// certificate selection so that the middleware knows which certificate
-// each connection presented (for tls-server-end-point). Call it before
-// ListenAndServe/Serve, with the certificates in srv.TLSConfig
-// (Certificates or GetCertificate); a server that loads them later, in
-// ListenAndServeTLS(certFile, keyFile), must set Config.Certificate.
+// already set, which run after ours) and, for HTTPS, hooks the TLS
+// configuration so that the middleware knows which certificate each
+// connection presented (for tls-server-end-point), on resumed sessions too
+// (see WrapTLSConfig). Call it before ListenAndServe/Serve, with the
+// certificates in srv.TLSConfig (Certificates or GetCertificate), or
+// with ListenAndServeTLS(certFile, keyFile) and its one certificate.
 func (a *Authenticator) Install(srv *http.Server) {
 	prevCtx, prevState := srv.ConnContext, srv.ConnState
 	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -213,58 +315,271 @@ func (a *Authenticator) Install(srv *http.Server) {
 			prevState(c, s)
 		}
 	}
-	if srv.TLSConfig != nil {
-		a.WrapTLSConfig(srv.TLSConfig)
-	}
-}
-
-// WrapTLSConfig makes cfg record the certificate it presents on each
-// connection, for tls-server-end-point channel bindings. Install calls it
-// for the server's TLSConfig; call it yourself for a listener made with
-// tls.NewListener.
-func (a *Authenticator) WrapTLSConfig(cfg *tls.Config) {
-	get := cfg.GetCertificate
-	certs := cfg.Certificates
-	if get == nil && len(certs) == 0 {
+	if a.cfg.ChannelBindings == BindingsOff {
 		return
 	}
-	// crypto/tls calls GetCertificate only when Certificates is empty or
-	// the client sent SNI: take the certificates over so that every
-	// handshake comes through here.
-	cfg.Certificates = nil
-	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		var c *tls.Certificate
-		if get != nil && (len(certs) == 0 || hello.ServerName != "") {
+	if srv.TLSConfig == nil {
+		// For ListenAndServeTLS(certFile, keyFile), which copies it. With
+		// "h2" listed, net/http still sets HTTP/2 up in Serve as it does
+		// for a nil TLSConfig (a listener made with tls.NewListener may
+		// hand it HTTP/2 connections).
+		srv.TLSConfig = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+	}
+	a.wrapTLSConfig(srv.TLSConfig, srv)
+}
+
+// WrapTLSConfig hooks cfg so that the middleware learns the certificate
+// each connection presented, for tls-server-end-point channel bindings
+// (RFC 5929 4.1). Install calls it for the server's TLSConfig; call it
+// yourself for a listener made with tls.NewListener, before the listener
+// accepts.
+//
+// A resumed TLS session presents no certificate: crypto/tls skips
+// certificate selection and ConnectionState has none. The bindings of a
+// resumed session are those of the certificate of the handshake that
+// made the session (the one the client still holds), so the hooks write
+// them into the session ticket (tls.SessionState.Extra, which the server
+// alone can read) and read them back when the session resumes, through a
+// per-connection copy of cfg returned by GetConfigForClient (any
+// GetConfigForClient, WrapSession and UnwrapSession already set are kept).
+// A ticket without them is not resumed: the client does a full handshake.
+func (a *Authenticator) WrapTLSConfig(cfg *tls.Config) { a.wrapTLSConfig(cfg, nil) }
+
+// ticketBindingsTag starts the tls.SessionState.Extra entry that carries a
+// session's channel bindings.
+const ticketBindingsTag = "gosspi-httpauth-bindings\x00"
+
+func (a *Authenticator) wrapTLSConfig(cfg *tls.Config, srv *http.Server) {
+	if a.cfg.ChannelBindings == BindingsOff {
+		return
+	}
+	base := cfg
+	prevConfig := cfg.GetConfigForClient
+	prevWrap, prevUnwrap := cfg.WrapSession, cfg.UnwrapSession
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		var c *tls.Config
+		if prevConfig != nil {
 			var err error
-			if c, err = get(hello); err != nil {
+			if c, err = prevConfig(hello); err != nil {
 				return nil, err
 			}
 		}
-		if c == nil && len(certs) > 0 {
-			// What crypto/tls does with Certificates: the first one the
-			// client supports, else the first.
-			c = &certs[0]
-			for i := range certs {
-				if hello.SupportsCertificate(&certs[i]) == nil {
-					c = &certs[i]
-					break
-				}
-			}
+		v, ok := a.byRaw.Load(hello.Conn)
+		if !ok {
+			return c, nil // the base hooks below apply
 		}
-		if c != nil && hello.Conn != nil {
-			if v, ok := a.byRaw.Load(hello.Conn); ok {
-				cs := v.(*connState)
-				leaf := c.Leaf
-				if leaf == nil && len(c.Certificate) > 0 {
-					leaf, _ = x509.ParseCertificate(c.Certificate[0])
-				}
-				cs.mu.Lock()
-				cs.cert = leaf
-				cs.mu.Unlock()
-			}
+		cs := v.(*connState)
+		if c != nil {
+			return a.connTLSConfig(c, c, c.WrapSession, c.UnwrapSession, cs), nil
 		}
-		return c, nil
+		if len(base.Certificates) == 0 && base.GetCertificate == nil {
+			// The certificates are ListenAndServeTLS's files, in a copy of
+			// base this hook cannot reach.
+			return nil, nil
+		}
+		pc := a.connTLSConfig(base, base, prevWrap, prevUnwrap, cs)
+		if srv != nil {
+			pc.NextProtos = serverNextProtos(srv, base.NextProtos)
+		}
+		return pc, nil
 	}
+	// A connection without its own copy of the configuration (no
+	// connection hooks, or ListenAndServeTLS's certificate files, which
+	// this hook cannot see) cannot be told the bindings its ticket
+	// carries. Its session resumes only when they are known anyway: those
+	// of Config.Certificate, or else those of the one certificate such
+	// connections have ever presented (the server's file).
+	cfg.WrapSession = func(st tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		var data []byte
+		if der := localLeaf(&st); der != nil {
+			if cb, err := a.endPoint(der); err == nil {
+				data = cb.ApplicationData
+				a.learnEndPoint(data)
+			}
+		} else if st.DidResume {
+			data = a.sharedEndPoint()
+		}
+		if data != nil {
+			ss.Extra = append(ss.Extra, append([]byte(ticketBindingsTag), data...))
+		}
+		if prevWrap != nil {
+			return prevWrap(st, ss)
+		}
+		return base.EncryptTicket(st, ss)
+	}
+	cfg.UnwrapSession = func(identity []byte, st tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := unwrapTicket(base, prevUnwrap, identity, st)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		data := ticketBindings(ss)
+		var want []byte
+		if a.cfg.Certificate != nil {
+			if data == nil {
+				return ss, nil // a ticket of before Go 1.27: Config.Certificate's
+			}
+			cb, err := sspi.TLSServerEndPoint(a.cfg.Certificate)
+			if err != nil {
+				return nil, nil
+			}
+			want = cb.ApplicationData
+		} else {
+			want = a.sharedEndPoint()
+		}
+		if data == nil || want == nil || !bytes.Equal(data, want) {
+			return nil, nil // bindings unknown: a full handshake instead
+		}
+		return ss, nil
+	}
+}
+
+// ticketBindings returns the channel bindings a session ticket carries,
+// or nil.
+func ticketBindings(ss *tls.SessionState) []byte {
+	for _, e := range ss.Extra {
+		if data, ok := bytes.CutPrefix(e, []byte(ticketBindingsTag)); ok {
+			return data
+		}
+	}
+	return nil
+}
+
+// learnEndPoint notes the bindings of a certificate presented on a
+// connection without a configuration of its own.
+func (a *Authenticator) learnEndPoint(data []byte) {
+	a.sharedMu.Lock()
+	defer a.sharedMu.Unlock()
+	switch {
+	case a.sharedAmbiguous:
+	case a.shared == nil:
+		a.shared = bytes.Clone(data)
+	case !bytes.Equal(a.shared, data):
+		a.sharedAmbiguous = true
+	}
+}
+
+// sharedEndPoint returns the bindings of the one certificate connections
+// without a configuration of their own have presented, or nil when there
+// is none yet or more than one.
+func (a *Authenticator) sharedEndPoint() []byte {
+	a.sharedMu.Lock()
+	defer a.sharedMu.Unlock()
+	if a.sharedAmbiguous {
+		return nil
+	}
+	return a.shared
+}
+
+// connTLSConfig returns the configuration of one connection: a copy of
+// src whose certificate selection records the certificate on cs, and
+// whose session tickets carry the bindings of the session. Tickets are
+// sealed with keys' session ticket keys, unless wrap and unwrap (the
+// configuration's own) are set.
+func (a *Authenticator) connTLSConfig(src, keys *tls.Config, wrap func(tls.ConnectionState, *tls.SessionState) ([]byte, error),
+	unwrap func([]byte, tls.ConnectionState) (*tls.SessionState, error), cs *connState) *tls.Config {
+	c := src.Clone()
+	c.GetConfigForClient = nil
+	get, certs := src.GetCertificate, src.Certificates
+	if get != nil || len(certs) > 0 {
+		// crypto/tls calls GetCertificate only when Certificates is empty
+		// or the client sent SNI: take the certificates over so that every
+		// full handshake comes through here.
+		c.Certificates = nil
+		c.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := selectCertificate(get, certs, hello)
+			if err != nil || cert == nil {
+				return cert, err
+			}
+			leaf := cert.Leaf
+			if leaf == nil && len(cert.Certificate) > 0 {
+				leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+			}
+			cs.mu.Lock()
+			cs.cert = leaf
+			cs.mu.Unlock()
+			return cert, nil
+		}
+	}
+	c.WrapSession = func(st tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		cs.mu.Lock()
+		cb, err := a.connBindings(cs, &st)
+		cs.mu.Unlock()
+		if err == nil {
+			ss.Extra = append(ss.Extra, append([]byte(ticketBindingsTag), cb.ApplicationData...))
+		}
+		if wrap != nil {
+			return wrap(st, ss)
+		}
+		return keys.EncryptTicket(st, ss)
+	}
+	c.UnwrapSession = func(identity []byte, st tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := unwrapTicket(keys, unwrap, identity, st)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		if data := ticketBindings(ss); data != nil {
+			cs.mu.Lock()
+			cs.resumed = &sspi.ChannelBindings{ApplicationData: bytes.Clone(data)}
+			cs.mu.Unlock()
+			return ss, nil
+		}
+		return nil, nil // bindings unknown: a full handshake instead
+	}
+	return c
+}
+
+func unwrapTicket(keys *tls.Config, unwrap func([]byte, tls.ConnectionState) (*tls.SessionState, error), identity []byte,
+	st tls.ConnectionState) (*tls.SessionState, error) {
+	if unwrap != nil {
+		return unwrap(identity, st)
+	}
+	return keys.DecryptTicket(identity, st)
+}
+
+// selectCertificate is crypto/tls's choice between GetCertificate and
+// Certificates: GetCertificate when there are no Certificates or the
+// client sent SNI, else the first certificate the client supports, else
+// the first.
+func selectCertificate(get func(*tls.ClientHelloInfo) (*tls.Certificate, error), certs []tls.Certificate,
+	hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if get != nil && (len(certs) == 0 || hello.ServerName != "") {
+		c, err := get(hello)
+		if c != nil || err != nil {
+			return c, err
+		}
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("httpauth: no certificate for this connection")
+	}
+	if len(certs) == 1 {
+		return &certs[0], nil
+	}
+	for i := range certs {
+		if hello.SupportsCertificate(&certs[i]) == nil {
+			return &certs[i], nil
+		}
+	}
+	return &certs[0], nil
+}
+
+// serverNextProtos is the ALPN list net/http's ServeTLS gives its copy of
+// the server's TLS configuration (which a configuration returned by
+// GetConfigForClient replaces): the configured protocols, then "h2" when
+// the server serves HTTP/2 and "http/1.1" unless Protocols turned it off.
+func serverNextProtos(srv *http.Server, protos []string) []string {
+	_, h2 := srv.TLSNextProto["h2"]
+	h1 := true
+	if p := srv.Protocols; p != nil && (p.HTTP1() || p.HTTP2() || p.UnencryptedHTTP2()) {
+		h1, h2 = p.HTTP1(), h2 && p.HTTP2()
+	}
+	out := slices.DeleteFunc(slices.Clone(protos), func(s string) bool { return s == "h2" || s == "http/1.1" })
+	if h2 {
+		out = append(out, "h2")
+	}
+	if h1 {
+		out = append(out, "http/1.1")
+	}
+	return out
 }
 
 // ConnContext is the http.Server ConnContext hook: it gives the connection
@@ -300,40 +615,60 @@ func (a *Authenticator) dropConn(c net.Conn) {
 	if cs.pending != nil {
 		a.log.Debug("httpauth: connection closed during handshake", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
 	}
-	a.clearPending(cs)
+	sc, sl := cs.detachLocked()
 	cs.identity = nil
 	cs.closed = true
 	cs.mu.Unlock()
+	a.abandon(sc, sl)
 }
 
-// clearPending deletes the handshake in progress; cs.mu is held.
+// detachLocked takes the parked handshake off the connection; cs.mu is
+// held.
+func (cs *connState) detachLocked() (*gosspi.Context, *slot) {
+	sc, sl := cs.pending, cs.slot
+	cs.pending, cs.slot, cs.scheme = nil, nil, ""
+	return sc, sl
+}
+
+// clearPending abandons the handshake parked on cs, if any.
 func (a *Authenticator) clearPending(cs *connState) {
-	if cs.pending != nil {
-		cs.pending.Close()
-		cs.pending = nil
-		cs.scheme = ""
-		a.inFlight.Add(-1)
+	cs.mu.Lock()
+	sc, sl := cs.detachLocked()
+	cs.mu.Unlock()
+	a.abandon(sc, sl)
+}
+
+// abandon deletes a handshake and gives its slot back.
+func (a *Authenticator) abandon(sc *gosspi.Context, sl *slot) {
+	if sc != nil {
+		sc.Close()
+	}
+	a.slots.release(sl)
+}
+
+// closeReclaimed deletes the contexts of slots the table reclaimed. A
+// connection whose state is in use at this moment finds its slot reclaimed
+// when it next looks, and deletes the context then (or when it closes).
+func (a *Authenticator) closeReclaimed(reclaimed []*slot) {
+	for _, s := range reclaimed {
+		cs := s.cs
+		a.log.Debug("httpauth: handshake timed out; slot reclaimed", "conn", cs.id, "remote", cs.remote)
+		if !cs.mu.TryLock() {
+			continue
+		}
+		var sc *gosspi.Context
+		if cs.slot == s {
+			sc, _ = cs.detachLocked()
+		}
+		cs.mu.Unlock()
+		if sc != nil {
+			sc.Close()
+		}
 	}
 }
 
-// reapStale drops the handshakes in progress that are older than
-// Config.HandshakeTimeout, on connections whose state is not in use.
-func (a *Authenticator) reapStale() {
-	a.conns.Range(func(_, v any) bool {
-		cs := v.(*connState)
-		if cs.mu.TryLock() {
-			if cs.pending != nil && a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
-				a.log.Debug("httpauth: handshake timed out", "conn", cs.id, "remote", cs.remote, "scheme", cs.scheme)
-				a.clearPending(cs)
-			}
-			cs.mu.Unlock()
-		}
-		return true
-	})
-}
-
 // Handshakes returns the number of handshakes in progress.
-func (a *Authenticator) Handshakes() int { return int(a.inFlight.Load()) }
+func (a *Authenticator) Handshakes() int { return a.slots.len() }
 
 // IdentityFromContext returns the identity the middleware authenticated,
 // from a request's context.
@@ -379,7 +714,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	}
 	vals := r.Header.Values(a.authHeader())
 	if len(vals) == 0 {
-		if cs != nil && a.cfg.Persist {
+		if cs != nil && a.cfg.Persist && r.ProtoMajor < 2 {
 			cs.mu.Lock()
 			id := cs.identity
 			cs.mu.Unlock()
@@ -390,9 +725,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 			}
 		}
 		if cs != nil {
-			cs.mu.Lock()
 			a.clearPending(cs)
-			cs.mu.Unlock()
 		}
 		a.unauthorized(w, "")
 		return
@@ -415,7 +748,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	rawScheme, token, err := ParseAuthorization(vals[0])
 	scheme := canonicalScheme(rawScheme)
 	if err == nil && !a.offers(scheme) {
-		logger.Warn("httpauth: unsupported authentication scheme", "scheme", truncate(rawScheme, 32))
+		logger.Warn("httpauth: unsupported authentication scheme", "scheme", schemeForLog(rawScheme))
 		a.unauthorized(w, "")
 		return
 	}
@@ -423,11 +756,9 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 		err = fmt.Errorf("%w: %s without a token", ErrMalformed, scheme)
 	}
 	if err != nil {
-		logger.Warn("httpauth: bad request: malformed Authorization header", "scheme", truncate(rawScheme, 32), "err", err)
+		logger.Warn("httpauth: bad request: malformed Authorization header", "scheme", schemeForLog(rawScheme), "err", err)
 		if cs != nil {
-			cs.mu.Lock()
 			a.clearPending(cs)
-			cs.mu.Unlock()
 		}
 		http.Error(w, "malformed Authorization header", http.StatusBadRequest)
 		return
@@ -436,8 +767,6 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	if cs == nil {
 		cs = &connState{remote: r.RemoteAddr} // this request only
 	}
-	// The connection's state is locked for the handshake step only, not
-	// while next runs.
 	id, out, ok := a.step(w, r, cs, connID, scheme, token, logger)
 	if !ok {
 		return
@@ -448,104 +777,251 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 }
 
-// step runs one leg of the handshake on the connection's state. It answers
-// the request itself unless the handshake completed (ok), in which case
-// it returns the identity and the last output token.
+// step runs one leg of the handshake. It answers the request itself unless
+// the handshake completed (ok), in which case it returns the identity and
+// the last output token.
+//
+// The handshake is taken off the connection for the leg and parked on it
+// again only once the leg's body has been read: neither the connection's
+// lock nor a handshake slot is held while the client sends its body or
+// reads the answer, so a client that stalls holds nothing but its own
+// connection.
 func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connState, connID uint64, scheme string, token []byte,
 	logger *slog.Logger) (id *sspi.Identity, last []byte, ok bool) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.closed {
+	multiplexed := r.ProtoMajor >= 2
+	if multiplexed {
+		// The streams of an HTTP/2 connection are requests of their own:
+		// nothing is parked on the connection or persisted across them.
+		// What the TLS handshake told of the connection holds for all.
+		cs.mu.Lock()
+		stream := &connState{id: cs.id, remote: cs.remote, cert: cs.cert, resumed: cs.resumed}
+		cs.mu.Unlock()
+		cs = stream
+	}
+	sc, sl, closed := a.takePending(cs, scheme, token, logger)
+	if closed {
 		a.unauthorized(w, "")
 		return nil, nil, false
 	}
-	var err error
-	sc := cs.pending
-	if sc != nil && (cs.scheme != scheme || startsHandshake(scheme, token) || a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout) {
-		if a.cfg.Now().Sub(cs.started) > a.cfg.HandshakeTimeout {
-			logger.Warn("httpauth: handshake timed out; starting again")
-		}
-		a.clearPending(cs)
-		sc = nil
-	}
 	if sc == nil {
+		if multiplexed && !startsHandshake(scheme, token) {
+			a.refuseMultiplexed(w, logger)
+			return nil, nil, false
+		}
 		if !startsHandshake(scheme, token) {
 			logger.Warn("httpauth: continuation token but no handshake in progress on this connection", "token_bytes", len(token))
 			a.unauthorized(w, "")
 			return nil, nil, false
 		}
-		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
-			a.reapStale()
-		}
-		if a.inFlight.Load() >= int64(a.cfg.MaxHandshakes) {
-			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "too many authentications in progress", http.StatusServiceUnavailable)
+		var status int
+		if sc, status = a.newContext(r, cs, scheme, logger); sc == nil {
+			http.Error(w, http.StatusText(status), status)
 			return nil, nil, false
 		}
-		scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
-		if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
-			cb, err := a.bindings(cs)
-			if err != nil {
-				logger.Error("httpauth: no channel bindings for this TLS connection", "err", err)
-				if a.cfg.ChannelBindings == BindingsRequired {
-					http.Error(w, "channel bindings unavailable", http.StatusInternalServerError)
-					return nil, nil, false
-				}
-			}
-			scfg.ChannelBindings = cb
-		}
-		sc, err = gosspi.NewServer(r.Context(), a.cfg.Table, scfg)
-		if err != nil {
-			logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
-			http.Error(w, "authentication unavailable", http.StatusInternalServerError)
-			return nil, nil, false
-		}
-		cs.pending, cs.scheme, cs.started = sc, scheme, a.cfg.Now()
-		a.inFlight.Add(1)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HandshakeTimeout)
 	out, done, err := sc.Step(ctx, token)
 	cancel()
 	if err != nil {
 		logger.Warn("httpauth: authentication failed", "status", sspi.StatusOf(err).String(), "err", err)
-		a.clearPending(cs)
+		a.abandon(sc, sl)
 		a.unauthorized(w, "")
 		return nil, nil, false
 	}
 	if !done {
+		if multiplexed {
+			// The answer carries the output token, so that clients
+			// switch to HTTP/1.1 as they do for NTLM over HTTP/2 (curl,
+			// Chromium), but nothing is kept to continue it.
+			a.abandon(sc, sl)
+			logger.Warn("httpauth: connection-based authentication over HTTP/2 cannot complete; the client must retry over HTTP/1.1")
+			a.challengeWith(w, FormatAuthorization(scheme, out), multiplexedRefusal)
+			return nil, nil, false
+		}
 		if connID == 0 {
 			logger.Error("httpauth: a multi-leg handshake needs the connection hooks (Authenticator.Install)")
-			a.clearPending(cs)
+			a.abandon(sc, sl)
 			a.unauthorized(w, "")
 			return nil, nil, false
 		}
-		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
 		// The handshake is bound to this connection: read a body the
-		// client sent with this leg (up to a bound; net/http alone
-		// discards 256 KiB and then closes the connection).
-		if r.ContentLength != 0 {
-			io.CopyN(io.Discard, r.Body, maxDrain)
+		// client sent with this leg, so that the connection survives it.
+		if !a.drainBody(w, r) {
+			logger.Warn("httpauth: body of a handshake leg too large or too slow; closing the connection",
+				"content_length", r.ContentLength, "max", maxDrain)
+			a.abandon(sc, sl)
+			w.Header().Set("Connection", "close")
+			a.unauthorized(w, "")
+			return nil, nil, false
 		}
+		if status := a.park(cs, sc, sl, scheme, logger); status != 0 {
+			if status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "too many authentications in progress", status)
+			} else {
+				a.unauthorized(w, "")
+			}
+			return nil, nil, false
+		}
+		logger.Debug("httpauth: handshake continues", "out_bytes", len(out))
 		a.unauthorized(w, FormatAuthorization(scheme, out))
 		return nil, nil, false
 	}
 	ident, err := sc.Identity()
+	pkg := sc.Package()
+	a.abandon(sc, sl)
 	if err != nil {
 		logger.Error("httpauth: no identity for an established context", "err", err)
-		a.clearPending(cs)
 		http.Error(w, "authentication failed", http.StatusInternalServerError)
 		return nil, nil, false
 	}
-	if pkg := sc.Package(); pkg != "" {
+	if pkg != "" {
 		ident.Package = pkg
 	}
-	a.clearPending(cs)
-	if a.cfg.Persist && connID != 0 {
+	if a.cfg.Persist && connID != 0 && !multiplexed {
+		cs.mu.Lock()
 		cs.identity = &ident
+		cs.mu.Unlock()
 	}
 	logger.Info("httpauth: authenticated", "user", ident.Principal, "package", ident.Package, "mutual_token", len(out) > 0)
 	return &ident, out, true
+}
+
+// multiplexedRefusal is the body of the answers to NTLM over HTTP/2.
+const multiplexedRefusal = "NTLM authentication is bound to a connection and needs HTTP/1.1: retry the request over HTTP/1.1"
+
+// refuseMultiplexed answers a leg that continues a handshake needing
+// several legs on one connection (NTLM, raw or inside SPNEGO) over HTTP/2,
+// whose connection multiplexes streams. IIS resets the stream with
+// HTTP_1_1_REQUIRED (RFC 9113 7, 0xd) so that the client retries over
+// HTTP/1.1; net/http's server cannot reset a stream with a code of the
+// handler's choosing, so the answer is 421 Misdirected Request (RFC 9110
+// 15.5.20: the client may retry on another connection) with a message
+// that says why. The first leg gets its 401 and output token (see step):
+// curl and Chromium switch to HTTP/1.1 on it, and curl gives up on a 421
+// or a 401 without a token there.
+func (a *Authenticator) refuseMultiplexed(w http.ResponseWriter, logger *slog.Logger) {
+	logger.Warn("httpauth: connection-based authentication over HTTP/2 refused; the client must retry over HTTP/1.1")
+	http.Error(w, multiplexedRefusal, http.StatusMisdirectedRequest)
+}
+
+// takePending takes the handshake parked on cs off it, when the token
+// continues it; otherwise the parked handshake is abandoned. closed
+// reports a connection the Authenticator has let go of.
+func (a *Authenticator) takePending(cs *connState, scheme string, token []byte, logger *slog.Logger) (sc *gosspi.Context, sl *slot, closed bool) {
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		return nil, nil, true
+	}
+	prev := cs.scheme
+	sc, sl = cs.detachLocked()
+	cs.mu.Unlock()
+	if sc == nil {
+		return nil, nil, false
+	}
+	stale := sl == nil || sl.reclaimed.Load() || a.cfg.Now().Sub(sl.started) > a.cfg.HandshakeTimeout
+	if stale || prev != scheme || startsHandshake(scheme, token) {
+		if stale {
+			logger.Warn("httpauth: handshake timed out; starting again")
+		}
+		a.abandon(sc, sl)
+		return nil, nil, false
+	}
+	return sc, sl, false
+}
+
+// newContext starts the server side of a handshake, or returns the status
+// to answer with.
+func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string, logger *slog.Logger) (*gosspi.Context, int) {
+	scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
+	if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
+		cs.mu.Lock()
+		cb, err := a.connBindings(cs, r.TLS)
+		cs.mu.Unlock()
+		if err != nil {
+			// Going on without bindings would let a client whose
+			// bindings are wrong (a relay) through under either policy.
+			logger.Error("httpauth: no channel bindings for this TLS connection", "err", err, "resumed", r.TLS.DidResume)
+			return nil, http.StatusInternalServerError
+		}
+		scfg.ChannelBindings = cb
+	}
+	sc, err := gosspi.NewServer(r.Context(), a.cfg.Table, scfg)
+	if err != nil {
+		logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
+		return nil, http.StatusInternalServerError
+	}
+	return sc, 0
+}
+
+// park leaves a handshake that continues on its connection for the next
+// leg, in a slot (the one it holds, or a new one). It returns 0, or the
+// status to answer with when it cannot.
+func (a *Authenticator) park(cs *connState, sc *gosspi.Context, sl *slot, scheme string, logger *slog.Logger) int {
+	if sl == nil {
+		var reclaimed []*slot
+		sl, reclaimed = a.slots.acquire(cs, a.cfg.Now(), a.cfg.HandshakeTimeout, a.cfg.MaxHandshakes)
+		a.closeReclaimed(reclaimed)
+		if sl == nil {
+			logger.Warn("httpauth: too many handshakes in progress", "max", a.cfg.MaxHandshakes)
+			sc.Close()
+			return http.StatusServiceUnavailable
+		}
+	} else if sl.reclaimed.Load() {
+		logger.Warn("httpauth: handshake timed out")
+		sc.Close()
+		return http.StatusUnauthorized
+	}
+	cs.mu.Lock()
+	if cs.closed {
+		cs.mu.Unlock()
+		a.abandon(sc, sl)
+		return http.StatusUnauthorized
+	}
+	oldSC, oldSlot := cs.detachLocked()
+	cs.pending, cs.slot, cs.scheme = sc, sl, scheme
+	cs.mu.Unlock()
+	a.abandon(oldSC, oldSlot)
+	return 0
+}
+
+// drainBody reads and drops the body of a leg that continues a handshake
+// (some clients send the body with every leg; net/http alone would close
+// the connection after 256 KiB): at most maxDrain bytes, within
+// maxDrainTime or Config.HandshakeTimeout, whichever is shorter. It
+// reports whether the whole body was read; when it was not, the caller
+// closes the connection. The read deadline is the only network deadline
+// the middleware sets; it is measured on the real clock.
+func (a *Authenticator) drainBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	if r.ContentLength > maxDrain {
+		return false
+	}
+	d := min(maxDrainTime, a.cfg.HandshakeTimeout)
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
+		d = min(d, srv.ReadTimeout) // never looser than the server's own bound
+	}
+	rc := http.NewResponseController(w)
+	// Without a deadline (a ResponseWriter that does not unwrap to the
+	// server's), the server's ReadTimeout bounds the read.
+	deadline := rc.SetReadDeadline(sysenv.Deadline(d)) == nil
+	n, err := io.CopyN(io.Discard, r.Body, maxDrain+1)
+	if err == io.EOF && n <= maxDrain {
+		if deadline {
+			rc.SetReadDeadline(time.Time{})
+		}
+		return true
+	}
+	if deadline {
+		// Keep the deadline in the past, so that net/http does not wait
+		// for the rest of the body either before it closes the
+		// connection.
+		rc.SetReadDeadline(time.Unix(1, 0))
+	}
+	return false
 }
 
 func (a *Authenticator) offers(scheme string) bool {
@@ -560,6 +1036,11 @@ func (a *Authenticator) offers(scheme string) bool {
 // unauthorized writes a 401 with the challenges, or with the one
 // continuation challenge given.
 func (a *Authenticator) unauthorized(w http.ResponseWriter, cont string) {
+	a.challengeWith(w, cont, "")
+}
+
+// challengeWith is unauthorized with a body of its own, when msg is set.
+func (a *Authenticator) challengeWith(w http.ResponseWriter, cont, msg string) {
 	h := w.Header()
 	name := a.challengeHeader()
 	if cont != "" {
@@ -571,13 +1052,15 @@ func (a *Authenticator) unauthorized(w http.ResponseWriter, cont string) {
 		}
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	code := http.StatusUnauthorized
 	if a.cfg.Proxy {
-		w.WriteHeader(http.StatusProxyAuthRequired)
-		fmt.Fprintln(w, "407 Proxy Authentication Required")
-		return
+		code = http.StatusProxyAuthRequired
 	}
-	w.WriteHeader(http.StatusUnauthorized)
-	fmt.Fprintln(w, "401 Unauthorized")
+	if msg == "" {
+		msg = fmt.Sprintf("%d %s", code, http.StatusText(code))
+	}
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
 }
 
 func (a *Authenticator) authHeader() string {
@@ -617,9 +1100,24 @@ func startsHandshake(scheme string, token []byte) bool {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
+// knownSchemes are the authentication schemes whose names are logged as
+// the client sent them: IANA's HTTP Authentication Scheme Registry (RFC
+// 9110 16.4) and the Windows ones.
+var knownSchemes = []string{"Basic", "Bearer", "Digest", "DPoP", "HOBA", "Mutual", "Negotiate", "NTLM", "Kerberos",
+	"OAuth", "PrivateToken", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "Concealed", "AWS4-HMAC-SHA256"}
+
+// schemeForLog is what a log line says of the scheme of a header the
+// middleware does not accept. Some clients send a bare secret (an API
+// key) as the whole Authorization value, which parses as a scheme name:
+// only a registered scheme's name is logged, anything else by its length.
+func schemeForLog(s string) string {
+	for _, k := range knownSchemes {
+		if strings.EqualFold(s, k) {
+			return k
+		}
 	}
-	return s
+	if s == "" {
+		return "(none)"
+	}
+	return fmt.Sprintf("(unregistered, %d bytes)", len(s))
 }

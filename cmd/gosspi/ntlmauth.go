@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/httpauth"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/ntlmauth"
 	"github.com/gosspi/gosspi/sspi"
@@ -65,6 +66,12 @@ func runNTLMAuth(args []string) int {
 	keytab := fs.String("keytab", "", "server: the Kerberos keytab")
 	principal := fs.String("principal", "", "server: accept only this service principal")
 	demo := fs.Bool("demo", false, "server: add the embedded demo account "+demoDomain+`\`+demoUser)
+	var spnFlags []string
+	fs.Func("spn", "server: a name of the service for NTLM service binding, e.g. HTTP/proxy.example.com (repeat for each; "+
+		"'any' turns the check off; default: HTTP/ and the host name and its DNS name)", func(v string) error {
+		spnFlags = append(spnFlags, v)
+		return nil
+	})
 	debug := fs.Int("d", 0, "debug level (1 or more logs every request)")
 	fs.Int("debuglevel", 0, "as -d")
 	fs.String("configfile", "", "accepted for compatibility with Samba; ignored")
@@ -104,6 +111,9 @@ func runNTLMAuth(args []string) int {
 		}
 		cfg.NTLM.Accounts = store
 		cfg.Kerberos.Keytab = *keytab
+		spns := serviceNames(context.Background(), spnFlags, "")
+		httpauth.ApplyServiceBinding(&cfg, spns)
+		logger.Debug("gosspi ntlm-auth: NTLM service binding", "ntlm_service_names", spnList(spns))
 	}
 	if *workstation != "" {
 		cfg.NTLM.Workstation = *workstation

@@ -38,6 +38,12 @@ hashes made with 'gosspi accounts': -accounts, else $GOSSPI_NTLM_ACCOUNTS,
 else ` + defaultAccountFile + ` (or gss-ntlmssp's $NTLM_USER_FILE). -demo adds
 the embedded demo account ` + demoDomain + `\` + demoUser + ` (password ` + demoPassword + `), in memory.
 
+NTLM service binding (MS-NLMP 3.2.5.1.2): an NTLM client that names the
+service it means (MsvAvTargetName, as Windows does) must name this one, or
+its logon is refused. The names are -spn (repeatable), by default HTTP/ and
+the -addr host, the host name and its DNS name; -spn any turns the check
+off. Clients that name no service (curl) pass.
+
 Try it:
   gosspi accounts -file ./accounts add 'EXAMPLE\alice'     # asks for a password
   gosspi serve -accounts ./accounts &
@@ -53,7 +59,24 @@ type serveOptions struct {
 	certFile, keyFile, bindings                string
 	persist, demo, verbose                     bool
 	maxHandshakes, maxHeader                   int
+	timeouts                                   serveTimeouts
+	spns                                       []string  // -spn: NTLM service binding
 	logOut                                     io.Writer // default os.Stderr
+}
+
+// serveTimeouts bound what a client can make the server wait for: a
+// connection that sends nothing, or sends its request slowly, is closed.
+type serveTimeouts struct {
+	readHeader, read, write, idle, handshake time.Duration
+}
+
+// Defaults of serveTimeouts.
+var defaultServeTimeouts = serveTimeouts{
+	readHeader: 10 * time.Second,
+	read:       30 * time.Second,
+	write:      time.Minute,
+	idle:       2 * time.Minute,
+	handshake:  httpauth.DefaultHandshakeTimeout,
 }
 
 func init() {
@@ -81,6 +104,17 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs.BoolVar(&o.verbose, "v", false, "log every handshake leg")
 	fs.IntVar(&o.maxHandshakes, "max-handshakes", httpauth.DefaultMaxHandshakes, "handshakes in progress at most")
 	fs.IntVar(&o.maxHeader, "max-header", httpauth.DefaultMaxHeaderBytes, "largest Authorization header in bytes")
+	fs.Func("spn", "a name of the service for NTLM service binding, e.g. HTTP/web.example.com (repeat for each; "+
+		"'any' turns the check off; default: HTTP/ and the -addr host, the host name and its DNS name)", func(v string) error {
+		o.spns = append(o.spns, v)
+		return nil
+	})
+	d := defaultServeTimeouts
+	fs.DurationVar(&o.timeouts.readHeader, "read-header-timeout", d.readHeader, "time a client has to send a request's headers")
+	fs.DurationVar(&o.timeouts.read, "read-timeout", d.read, "time a client has to send a whole request, body included")
+	fs.DurationVar(&o.timeouts.write, "write-timeout", d.write, "time a response may take to write")
+	fs.DurationVar(&o.timeouts.idle, "idle-timeout", d.idle, "time a kept-alive connection may stay idle")
+	fs.DurationVar(&o.timeouts.handshake, "handshake-timeout", d.handshake, "time a client has to finish a handshake it started (NTLM's legs)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), serveUsage+"\n\nFlags:")
 		fs.PrintDefaults()
@@ -193,6 +227,9 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	cfg.Kerberos.Keytab = o.keytab
 	cfg.Kerberos.AcceptorPrincipals = acceptorPrincipals(o)
 	httpauth.ApplyBindingPolicy(&cfg, policy)
+	listenHost, _, _ := net.SplitHostPort(o.addr)
+	spns := serviceNames(ctx, o.spns, listenHost)
+	httpauth.ApplyServiceBinding(&cfg, spns)
 	host, err := gosspi.NewHost(cfg)
 	if err != nil {
 		return err
@@ -221,9 +258,11 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		return fmt.Errorf("no scheme of %q can accept: give a keytab (-keytab) or an account file (-accounts, or -demo)", o.schemes)
 	}
 	schemes = usable
+	to := o.timeouts.withDefaults()
 	auth, err := httpauth.New(httpauth.Config{
 		Table: host.FunctionTable, Schemes: schemes, Principal: o.principal, Persist: o.persist,
 		ChannelBindings: policy, MaxHandshakes: o.maxHandshakes, MaxHeaderBytes: o.maxHeader, Logger: logger,
+		HandshakeTimeout: to.handshake,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (does the keytab or account file exist?)", err)
@@ -235,8 +274,10 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	mux.HandleFunc("/", whoamiHTML)
 	srv := &http.Server{
 		Handler:           auth.Middleware(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: to.readHeader,
+		ReadTimeout:       to.read,
+		WriteTimeout:      to.write,
+		IdleTimeout:       to.idle,
 		MaxHeaderBytes:    o.maxHeader + 16<<10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -269,7 +310,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		}
 	}
 	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","), "keytab", kt, "ntlm_accounts", storeDesc,
-		"persist", o.persist, "channel_bindings", policy.String())
+		"persist", o.persist, "channel_bindings", policy.String(), "ntlm_service_names", spnList(spns))
 	if ready != nil {
 		ready(url)
 	}
@@ -290,6 +331,52 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	defer cancel()
 	logger.Info("gosspi serve: shutting down")
 	return srv.Shutdown(shutdown)
+}
+
+// serviceNames returns the NTLM service binding of the -spn flags: the
+// names given, none for "any", or when none is given the names derived
+// from the listen host and the machine's names (httpauth.ServiceNames).
+func serviceNames(ctx context.Context, flags []string, listenHost string) []string {
+	var spns []string
+	for _, f := range flags {
+		for _, v := range strings.Split(f, ",") {
+			if v = strings.TrimSpace(v); strings.EqualFold(v, "any") {
+				return nil
+			} else if v != "" {
+				spns = append(spns, v)
+			}
+		}
+	}
+	if len(spns) > 0 {
+		return spns
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return httpauth.ServiceNames(ctx, listenHost)
+}
+
+func spnList(spns []string) string {
+	if len(spns) == 0 {
+		return "any"
+	}
+	return strings.Join(spns, ",")
+}
+
+// withDefaults fills the zero timeouts with the defaults, so that serve
+// never runs without a bound by accident. A negative value turns the
+// http.Server timeout off (and means the default for the handshake).
+func (t serveTimeouts) withDefaults() serveTimeouts {
+	d := defaultServeTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&t.readHeader, &d.readHeader}, {&t.read, &d.read}, {&t.write, &d.write}, {&t.idle, &d.idle}, {&t.handshake, &d.handshake},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		} else if *f.v < 0 {
+			*f.v = 0
+		}
+	}
+	return t
 }
 
 // whoamiView is what / and /whoami show.
