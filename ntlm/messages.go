@@ -265,24 +265,28 @@ type reader struct {
 }
 
 func (r *reader) field(at int) (field, error) {
-	n := int(binary.LittleEndian.Uint16(r.b[at:]))
-	off := int(binary.LittleEndian.Uint32(r.b[at+4:]))
+	// Len and BufferOffset (MS-NLMP 2.2.1) are checked in uint64: on 32-bit
+	// platforms int(offset)+n wraps and would pass the bounds checks.
+	n := uint64(binary.LittleEndian.Uint16(r.b[at:]))
+	off := uint64(binary.LittleEndian.Uint32(r.b[at+4:]))
 	if n == 0 {
 		return field{}, nil
 	}
-	if off < r.header || off+n > maxMessage {
+	if off < uint64(r.header) || off+n > maxMessage {
 		return field{}, errInvalid("payload field out of range")
 	}
-	if off+n > len(r.b) {
+	// off+n <= maxMessage from here on: int arithmetic cannot wrap.
+	end := int(off + n)
+	if end > len(r.b) {
 		// A field running past the end of a plausible message: the
 		// message is incomplete (SEC_E_INCOMPLETE_MESSAGE with a
 		// SECBUFFER_MISSING hint).
-		if off+n-len(r.b) > r.missing {
-			r.missing = off + n - len(r.b)
+		if end-len(r.b) > r.missing {
+			r.missing = end - len(r.b)
 		}
 		return field{}, nil
 	}
-	f := field{off: off, n: n}
+	f := field{off: int(off), n: int(n)}
 	r.fields = append(r.fields, f)
 	return f, nil
 }
