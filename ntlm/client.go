@@ -133,6 +133,10 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 	} else {
 		return nil, nil, iscErr(sspi.SEC_E_INVALID_TOKEN, "server chose no character set")
 	}
+	if p.weakSealing(flags) {
+		// MS-NLMP 3.1.5.1.2: ClientRequire128bitEncryption.
+		return nil, nil, iscErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "server dropped NTLMSSP_NEGOTIATE_128")
+	}
 	flags |= NegotiateNTLM | NegotiateVersion
 	if cc.cred.anonymous {
 		flags |= NegotiateAnonymous

@@ -80,6 +80,16 @@ type Config struct {
 	// SEC_E_LOGON_DENIED.
 	AllowNTLMv1 bool
 
+	// AllowWeakSealing is the legacy opt-in for signing and sealing keys of
+	// less than 128 bits (NTLMSSP_NEGOTIATE_128 not negotiated: 56- or
+	// 40-bit RC4 keys), like NtlmMinServerSec and NtlmMinClientSec without
+	// "Require 128-bit encryption". Off (the default, as on Windows 7 and
+	// later), a server refuses a client that asks for signing or sealing
+	// without NTLMSSP_NEGOTIATE_128, and a client refuses a server that
+	// drops it, with SEC_E_UNSUPPORTED_FUNCTION (MS-NLMP 3.1.5.1.2,
+	// 3.2.5.1.1).
+	AllowWeakSealing bool
+
 	// MaxClockSkew bounds the age of the NTLMv2 timestamp the server
 	// accepts (default 5 minutes).
 	MaxClockSkew time.Duration
@@ -350,6 +360,14 @@ func ParseNTHash(s string) ([16]byte, error) {
 }
 
 func (p *Package) now() time.Time { return p.cfg.Now() }
+
+// weakSealing reports whether negotiated flags sign or seal with keys of
+// less than 128 bits, which the policy refuses unless AllowWeakSealing
+// (ClientRequire128bitEncryption and ServerRequire128bitEncryption of
+// MS-NLMP 3.1.1.1 and 3.2.1.1).
+func (p *Package) weakSealing(flags uint32) bool {
+	return !p.cfg.AllowWeakSealing && flags&(NegotiateSign|NegotiateSeal) != 0 && flags&Negotiate128 == 0
+}
 
 func (p *Package) random(b []byte) error {
 	_, err := io.ReadFull(p.cfg.Rand, b)

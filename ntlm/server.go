@@ -126,6 +126,10 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 	}
 	f |= cf & (RequestTarget | NegotiateSign | NegotiateSeal | NegotiateAlwaysSign |
 		NegotiateExtendedSessionSecurity | NegotiateIdentify | Negotiate128 | Negotiate56 | NegotiateKeyExch)
+	if p.weakSealing(f) {
+		// MS-NLMP 3.2.5.1.1: ServerRequire128bitEncryption.
+		return ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "signing or sealing without NTLMSSP_NEGOTIATE_128")
+	}
 	var ch [8]byte
 	if err := p.random(ch[:]); err != nil {
 		return ascErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
@@ -151,6 +155,12 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 func (sc *serverContext) verify(ctx context.Context, raw []byte, am *AuthenticateMessage) (*session, error) {
 	p := sc.p
 	flags := am.Flags & sc.chal.Flags
+	if p.weakSealing(flags) {
+		// An AUTHENTICATE that drops NTLMSSP_NEGOTIATE_128 after the
+		// NEGOTIATE asked for it (MS-NLMP 3.2.5.1.2: not strong enough for
+		// the server's policy).
+		return nil, ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "signing or sealing without NTLMSSP_NEGOTIATE_128")
+	}
 	anonymous := len(am.NtChallengeResponse) == 0 && am.User == "" &&
 		(len(am.LmChallengeResponse) == 0 || (len(am.LmChallengeResponse) == 1 && am.LmChallengeResponse[0] == 0))
 	var (
