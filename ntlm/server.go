@@ -266,28 +266,65 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 	s := &session{client: false, flags: flags, key: exported, workstation: am.Workstation,
 		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
 	if acct != nil {
-		// The names as the client wrote them; the account's spelling where
-		// the store knows it.
-		s.user, s.domain, s.sid = acct.User, am.Domain, acct.SID
-		if s.domain == "" {
-			s.domain = acct.Domain
-		}
+		s.user, s.domain, s.sid = sc.p.canonicalName(acct, am)
 	}
 	s.ctxFlags = contextFlags(flags, anonymous)
 	return s, nil
 }
 
 // lookup finds the account, or returns a nil account with the dummy hash
-// for an unknown user.
+// for an unknown user. A user name in UPN form (user@domain) with an empty
+// domain field is looked up as that user in that domain first, as Windows
+// does; the domain part may be the server's DNS domain or forest name,
+// which stand for its NetBIOS domain.
 func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*Account, [16]byte, error) {
-	a, err := sc.store.LookupAccount(ctx, am.Domain, am.User)
+	var a *Account
+	err := ErrNoAccount
+	if am.Domain == "" {
+		if user, dom, ok := sc.p.splitUPN(am.User); ok {
+			a, err = sc.store.LookupAccount(ctx, dom, user)
+		}
+	}
+	if errors.Is(err, ErrNoAccount) {
+		a, err = sc.store.LookupAccount(ctx, am.Domain, am.User)
+	}
 	if errors.Is(err, ErrNoAccount) {
 		return nil, sc.p.dummyHash(), nil
 	}
-	if err != nil {
+	if err != nil || a == nil {
 		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed")
 	}
 	return a, a.NTHash, nil
+}
+
+// splitUPN splits a UPN-form user name (carol@CONTOSO, carol@contoso.com)
+// into the user and the NetBIOS domain to look it up in.
+func (p *Package) splitUPN(name string) (user, domain string, ok bool) {
+	i := strings.LastIndexByte(name, '@')
+	if i <= 0 || i == len(name)-1 {
+		return "", "", false
+	}
+	user, domain = name[:i], name[i+1:]
+	if strings.EqualFold(domain, p.cfg.DNSDomain) || (p.cfg.DNSTreeName != "" && strings.EqualFold(domain, p.cfg.DNSTreeName)) {
+		domain = p.cfg.NetBIOSDomain
+	}
+	return user, domain, true
+}
+
+// canonicalName is the identity of an authenticated account: the account
+// store's spelling of the user and domain, never the client's (which only
+// has to match case-insensitively). An account stored without a domain
+// belongs to the server's own domain, Config.NetBIOSDomain, whatever
+// domain the client typed.
+func (p *Package) canonicalName(acct *Account, am *AuthenticateMessage) (user, domain, sid string) {
+	user, domain = acct.User, acct.Domain
+	if user == "" {
+		user = am.User // a store that does not say
+	}
+	if domain == "" {
+		domain = p.cfg.NetBIOSDomain
+	}
+	return user, domain, acct.SID
 }
 
 // checkBindings applies the channel binding policy (MS-NLMP 3.2.5.1.2).

@@ -22,8 +22,11 @@ var ErrNoAccount = errors.New("ntlm: no such account")
 
 // Account is what an AccountStore knows about a user.
 type Account struct {
-	Domain string   // NetBIOS domain; empty matches any domain
-	User   string   // account name
+	// Domain is the NetBIOS domain; empty matches any domain the client
+	// sends, and the logon is then reported in the server's own domain
+	// (Config.NetBIOSDomain).
+	Domain string
+	User   string   // account name, as reported after a logon
 	NTHash [16]byte // NTOWFv1 of the password
 	SID    string   // optional
 }
@@ -32,7 +35,9 @@ type Account struct {
 // (a directory, a Netlogon proxy) implement it; the package ships a file
 // store and a memory store. Implementations must be safe for concurrent
 // use and must return ErrNoAccount (possibly wrapped) for unknown users.
-// Names compare case-insensitively.
+// Names compare case-insensitively; the names of the returned Account are
+// the canonical spelling the server reports (SECPKG_ATTR_NAMES, the gosspi
+// identity).
 type AccountStore interface {
 	LookupAccount(ctx context.Context, domain, user string) (*Account, error)
 }
