@@ -265,7 +265,7 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 			if path != "" {
 				m, err := LoadAccounts(path)
 				if err != nil {
-					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file")
+					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file"+insecureDetail(err))
 				}
 				c.store = m
 			}
@@ -332,7 +332,7 @@ func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentit
 func fromFile(path, user, domain string) (*Account, error) {
 	m, err := LoadAccounts(path)
 	if err != nil {
-		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file")
+		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file"+insecureDetail(err))
 	}
 	if user != "" {
 		a, err := m.LookupAccount(context.Background(), domain, user)
