@@ -111,6 +111,12 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	if err != nil {
 		return cc, out, err
 	}
+	if p.cfg.RefuseReflection {
+		// Remembered for this package's server: an AUTHENTICATE answering
+		// its own CHALLENGE through our client is a reflection
+		// (reflection.go).
+		p.answered.answer(chal.ServerChallenge, p.now(), p.cfg.MaxClockSkew)
+	}
 	cc.done = s
 	cc.cred.ntHash = [16]byte{}
 	out.Status = sspi.SEC_E_OK

@@ -80,6 +80,17 @@ type Config struct {
 	// SEC_E_LOGON_DENIED.
 	AllowNTLMv1 bool
 
+	// RefuseReflection makes the server refuse an AUTHENTICATE that this
+	// package's own client produced for the server's CHALLENGE: NTLM
+	// reflection (MS08-068), where an attacker has a service's outbound
+	// NTLM client answer the service's own challenge and logs on as the
+	// service. The logon fails with SEC_E_LOGON_DENIED. gosspi.NewHost turns
+	// it on (HostConfig.AllowNTLMReflection is its legacy switch); a bare
+	// New leaves it off, because a package logging on to itself in one
+	// process looks exactly like a reflection. See reflection.go for how
+	// the record of answered challenges is bounded.
+	RefuseReflection bool
+
 	// AllowWeakSealing is the legacy opt-in for signing and sealing keys of
 	// less than 128 bits (NTLMSSP_NEGOTIATE_128 not negotiated: 56- or
 	// 40-bit RC4 keys), like NtlmMinServerSec and NtlmMinClientSec without
@@ -136,6 +147,9 @@ type Package struct {
 	// targetInfo is the server's AV_PAIR list up to the timestamp, built
 	// once: names in UTF-16.
 	targetInfo []byte
+	// answered is what our client answered, for the server's reflection
+	// check (reflection.go).
+	answered reflectionGuard
 }
 
 // New returns an NTLM package with the given configuration.

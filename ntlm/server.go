@@ -263,6 +263,9 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "a MIC is required")
 	}
 	now := p.now()
+	if err := sc.checkReflection(now); err != nil {
+		return nil, err
+	}
 	s := &session{client: false, flags: flags, key: exported, workstation: am.Workstation,
 		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
 	if acct != nil {
@@ -374,4 +377,23 @@ func (sc *serverContext) checkTargetName(avs AvPairs) error {
 		}
 	}
 	return ascErr(sspi.SEC_E_BAD_BINDINGS, "target name does not name this service")
+}
+
+// checkReflection, with Config.RefuseReflection, refuses an AUTHENTICATE
+// that this package's own client produced for our CHALLENGE (NTLM
+// reflection, MS08-068; reflection.go), and one for a CHALLENGE older than
+// the record of answers covers (Config.MaxClockSkew, the age past which an
+// NTLMv2 timestamp is refused too).
+func (sc *serverContext) checkReflection(now time.Time) error {
+	p := sc.p
+	if !p.cfg.RefuseReflection {
+		return nil
+	}
+	if now.Sub(sc.issued) > p.cfg.MaxClockSkew {
+		return ascErr(sspi.SEC_E_CONTEXT_EXPIRED, "the CHALLENGE expired before it was answered")
+	}
+	if p.answered.reflected(sc.chal.ServerChallenge, sc.issued, now, p.cfg.MaxClockSkew) {
+		return ascErr(sspi.SEC_E_LOGON_DENIED, "reflected: this host's own client answered the CHALLENGE")
+	}
+	return nil
 }
