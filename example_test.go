@@ -13,7 +13,9 @@ import (
 
 // A client and a server in one process authenticate with NTLM, then
 // exchange sealed messages. In real use each side runs in its own program
-// and the tokens travel over your protocol.
+// and the tokens travel over your protocol; here each has a host of its own
+// (a host refuses to log its own NTLM client on to itself, which is what
+// NTLM reflection looks like).
 func Example() {
 	accounts := ntlm.NewMemoryStore()
 	accounts.Add("CONTOSO", "alice", "correct horse")
@@ -22,9 +24,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer host.Close()
+	clientHost, err := gosspi.NewHost(gosspi.HostConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer clientHost.Close()
 	ctx := context.Background()
 
-	client, err := gosspi.NewClient(ctx, host.FunctionTable, gosspi.ClientConfig{
+	client, err := gosspi.NewClient(ctx, clientHost.FunctionTable, gosspi.ClientConfig{
 		Package:  "NTLM",
 		Target:   "HTTP/server.contoso.com",
 		Identity: &sspi.AuthIdentity{User: `CONTOSO\alice`, Password: "correct horse"},

@@ -28,6 +28,14 @@ type HostConfig struct {
 	// Negotiate configures Negotiate; its Packages and UserPackages are
 	// filled in with Kerberos and NTLM when empty.
 	Negotiate negotiate.Config
+	// AllowNTLMReflection is the legacy switch that lets the host's NTLM
+	// client log on to the host's own NTLM server. By default the host
+	// refuses it (ntlm.Config.RefuseReflection): it is the NTLM reflection
+	// of MS08-068, where a service's outbound NTLM call (httpauth.Transport
+	// fetching a URL an attacker chose) answers the service's own
+	// challenge. A host that must authenticate to itself in one process
+	// sets it, or uses a second host for the client.
+	AllowNTLMReflection bool
 
 	// Now is the host's clock, handed to every package half, LSA mode and
 	// user mode alike (as crypto/tls's Config.Time); nil is time.Now. A
@@ -69,6 +77,9 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	}
 	if cfg.LSA.Rand == nil {
 		cfg.LSA.Rand = cfg.Rand
+	}
+	if !cfg.AllowNTLMReflection {
+		cfg.NTLM.RefuseReflection = true
 	}
 	krb := kerberos.New(cfg.Kerberos)
 	nt := ntlm.New(cfg.NTLM)

@@ -24,7 +24,9 @@
 //
 // The MIC exchange of RFC 4178 section 5 runs whenever the acceptor picks a
 // mechanism other than the initiator's first, when the peer sends a MIC,
-// and, as Windows does, with NTLM's final token. The inner package's
+// and, as Windows does, with NTLM's final token. An acceptor requires the
+// initiator's mechListMIC when the NTLM AUTHENTICATE_MESSAGE carried a MIC
+// ("new SPNEGO", as Windows and Samba do), so that it cannot be stripped. The inner package's
 // user-mode context makes and verifies it over the DER mechanism list, so
 // sequence numbers advance as they do on the peer; the state after the MIC
 // goes into ContextData. For NTLM, MS-SPNG 3.3.5.1 also restarts the RC4

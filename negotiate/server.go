@@ -3,9 +3,11 @@ package negotiate
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 
 	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -287,6 +289,13 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 		if err := c.innerFinished(&iout); err != nil {
 			return err
 		}
+		if c.sel.ntlm && ntlmMICPresent(mechTok) {
+			// "New SPNEGO" (MS-SPNG 3.2.5.1, 3.3.5.1): an initiator that
+			// put a MIC in its NTLM AUTHENTICATE_MESSAGE sends the
+			// mechListMIC too, as Windows and Samba require; without it the
+			// mechListMIC was stripped in transit.
+			c.micRequired = true
+		}
 	case sspi.SEC_I_CONTINUE_NEEDED:
 		c.flags, c.expiry = iout.Flags, iout.Expiry
 	default:
@@ -352,4 +361,22 @@ func framedAs(tok []byte, o OID) bool {
 		h += int(tok[1] & 0x7f)
 	}
 	return len(tok) >= h+2+len(o) && tok[h] == tagOID && int(tok[h+1]) == len(o) && OID(tok[h+2:h+2+len(o)]).Equal(o)
+}
+
+// ntlmMICPresent reports whether an NTLM AUTHENTICATE_MESSAGE announces a
+// MIC in its NTLMv2 response's MsvAvFlags (MS-NLMP 2.2.2.1; the AV pairs
+// follow the 16-byte NTProofStr and the 28-byte NTLMv2_CLIENT_CHALLENGE
+// header, 2.2.2.7). The inner package has verified that MIC and the AV
+// pairs by the time this is asked.
+func ntlmMICPresent(tok []byte) bool {
+	am, err := ntlm.ParseAuthenticate(tok)
+	if err != nil || len(am.NtChallengeResponse) < 16+28+4 {
+		return false
+	}
+	avs, err := ntlm.ParseAvPairs(am.NtChallengeResponse[16+28:])
+	if err != nil {
+		return false
+	}
+	f, ok := avs.Get(ntlm.AvFlags)
+	return ok && binary.LittleEndian.Uint32(f)&ntlm.AvFlagMICPresent != 0
 }

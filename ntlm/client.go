@@ -111,6 +111,12 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	if err != nil {
 		return cc, out, err
 	}
+	if p.cfg.RefuseReflection {
+		// Remembered for this package's server: an AUTHENTICATE answering
+		// its own CHALLENGE through our client is a reflection
+		// (reflection.go).
+		p.answered.answer(chal.ServerChallenge, p.now(), p.cfg.MaxClockSkew)
+	}
 	cc.done = s
 	cc.cred.ntHash = [16]byte{}
 	out.Status = sspi.SEC_E_OK
@@ -132,6 +138,10 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 		flags = flags &^ NegotiateUnicode
 	} else {
 		return nil, nil, iscErr(sspi.SEC_E_INVALID_TOKEN, "server chose no character set")
+	}
+	if p.weakSealing(flags) {
+		// MS-NLMP 3.1.5.1.2: ClientRequire128bitEncryption.
+		return nil, nil, iscErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "server dropped NTLMSSP_NEGOTIATE_128")
 	}
 	flags |= NegotiateNTLM | NegotiateVersion
 	if cc.cred.anonymous {

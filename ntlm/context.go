@@ -123,6 +123,7 @@ func parseSession(b []byte) (*session, error) {
 		return nil, bad
 	}
 	copy(s.key[:], key)
+	clear(key) // the reader's copy
 	s.user, s.domain = r.String(tagUser), r.String(tagDomain)
 	s.workstation, s.target, s.sid = r.String(tagWorkstation), r.String(tagTarget), r.String(tagSID)
 	return s, nil

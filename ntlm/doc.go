@@ -25,6 +25,16 @@
 //     MIC announced by MsvAvFlags (SEC_E_MESSAGE_ALTERED) and can require
 //     one (Config.RequireMIC), and applies a channel binding policy
 //     (Config.ChannelBindings; SEC_E_BAD_BINDINGS).
+//   - Signing and sealing need 128-bit keys (NTLMSSP_NEGOTIATE_128), as
+//     with Windows' default NtlmMinServerSec and NtlmMinClientSec: a server
+//     refuses a client that asks for either without it, and a client a
+//     server that drops it, with SEC_E_UNSUPPORTED_FUNCTION.
+//     Config.AllowWeakSealing is the legacy opt-in for 56- and 40-bit keys.
+//   - NTLM reflection (MS08-068): with Config.RefuseReflection, which
+//     gosspi.NewHost sets, the server refuses (SEC_E_LOGON_DENIED) an
+//     AUTHENTICATE that the package's own client produced for the
+//     server's CHALLENGE, as Windows recognises challenges its own client
+//     answered. The record is bounded and expires with Config.MaxClockSkew.
 //   - Anonymous (NULL session) logons only with ASC_REQ_ALLOW_NULL_SESSION.
 //   - Per-message calls in user mode, built from ContextData alone, with
 //     separate keys, sequence numbers and RC4 states per direction:

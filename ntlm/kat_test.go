@@ -147,6 +147,28 @@ func TestKnownAnswersNTLMv1ESS(t *testing.T) {
 		t.Errorf("CHALLENGE parsed as %+v", chal)
 	}
 	eq(t, "CHALLENGE_MESSAGE (ESS)", chal.Marshal(), chalESS)
+	// 4.2.3.3 AUTHENTICATE_MESSAGE: no key exchange, so the empty
+	// EncryptedRandomSessionKey field has the offset where it would be
+	// (0x9c, the end of the message; MS-NLMP 2.2.1.3).
+	const authESS = `4e544c4d53535000 03000000 18001800 6c000000 18001800 84000000
+		0c000c00 48000000 08000800 54000000 10001000 5c000000 00000000 9c000000 35820882
+		0501280a 0000000f 44006f006d00610069006e00 5500730065007200 43004f004d0050005500540045005200
+		aaaaaaaaaaaaaaaa00000000000000000000000000000000
+		7537f803ae367128ca458204bde7caf81e97ed2683267232`
+	am := &AuthenticateMessage{
+		LmChallengeResponse: lm, NtChallengeResponse: nt, Domain: "Domain", User: "User", Workstation: "COMPUTER",
+		Flags: 0x82088235, Version: &Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
+	}
+	eq(t, "AUTHENTICATE_MESSAGE (ESS)", am.Marshal(), authESS)
+	back, err := ParseAuthenticate(unhex(t, authESS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.User != "User" || back.Domain != "Domain" || back.Workstation != "COMPUTER" || back.HasMIC ||
+		len(back.EncryptedRandomSessionKey) != 0 || !bytes.Equal(back.NtChallengeResponse, nt) {
+		t.Errorf("AUTHENTICATE parsed as %+v", back)
+	}
+	eq(t, "AUTHENTICATE_MESSAGE (ESS) re-encoded", back.Marshal(), authESS)
 	// 4.2.3.4 GSS_WrapEx.
 	wrapKAT(t, flags, kx, "a02372f6530273f3aa1eb90190ce5200c99d", "01000000ff2aeb52f681793a00000000")
 }

@@ -265,24 +265,28 @@ type reader struct {
 }
 
 func (r *reader) field(at int) (field, error) {
-	n := int(binary.LittleEndian.Uint16(r.b[at:]))
-	off := int(binary.LittleEndian.Uint32(r.b[at+4:]))
+	// Len and BufferOffset (MS-NLMP 2.2.1) are checked in uint64: on 32-bit
+	// platforms int(offset)+n wraps and would pass the bounds checks.
+	n := uint64(binary.LittleEndian.Uint16(r.b[at:]))
+	off := uint64(binary.LittleEndian.Uint32(r.b[at+4:]))
 	if n == 0 {
 		return field{}, nil
 	}
-	if off < r.header || off+n > maxMessage {
+	if off < uint64(r.header) || off+n > maxMessage {
 		return field{}, errInvalid("payload field out of range")
 	}
-	if off+n > len(r.b) {
+	// off+n <= maxMessage from here on: int arithmetic cannot wrap.
+	end := int(off + n)
+	if end > len(r.b) {
 		// A field running past the end of a plausible message: the
 		// message is incomplete (SEC_E_INCOMPLETE_MESSAGE with a
 		// SECBUFFER_MISSING hint).
-		if off+n-len(r.b) > r.missing {
-			r.missing = off + n - len(r.b)
+		if end-len(r.b) > r.missing {
+			r.missing = end - len(r.b)
 		}
 		return field{}, nil
 	}
-	f := field{off: off, n: n}
+	f := field{off: int(off), n: int(n)}
 	r.fields = append(r.fields, f)
 	return f, nil
 }
@@ -475,7 +479,11 @@ func (m *ChallengeMessage) Marshal() []byte {
 	w.payload(12, tn)
 	w.u32(20, m.Flags)
 	copy(w.b[24:], m.ServerChallenge[:])
-	w.payload(40, m.TargetInfo)
+	if len(m.TargetInfo) > 0 {
+		// An absent TargetInfo keeps offset zero, as the CHALLENGE_MESSAGEs
+		// of MS-NLMP 4.2.2.3 and 4.2.3.3 show.
+		w.payload(40, m.TargetInfo)
+	}
 	if m.Version != nil {
 		m.Version.marshal(w.b[challengeHeader:])
 	}
@@ -573,14 +581,16 @@ func (w *writer) put(at int, s string) { copy(w.b[at:], s) }
 func (w *writer) u32(at int, v uint32) { binary.LittleEndian.PutUint32(w.b[at:], v) }
 
 // payload appends v and fills the field descriptor at "at". An empty
-// field has offset zero, as in the MS-NLMP 4.2 examples.
+// field gets zero lengths and the offset where it would be in the payload
+// (MS-NLMP 2.2.1.1, 2.2.1.2, 2.2.1.3: a SHOULD, as in the 4.2.3.3
+// AUTHENTICATE_MESSAGE).
 func (w *writer) payload(at int, v []byte) {
+	binary.LittleEndian.PutUint32(w.b[at+4:], uint32(len(w.b)))
 	if len(v) == 0 {
 		return
 	}
 	binary.LittleEndian.PutUint16(w.b[at:], uint16(len(v)))
 	binary.LittleEndian.PutUint16(w.b[at+2:], uint16(len(v)))
-	binary.LittleEndian.PutUint32(w.b[at+4:], uint32(len(w.b)))
 	w.b = append(w.b, v...)
 }
 

@@ -80,6 +80,27 @@ type Config struct {
 	// SEC_E_LOGON_DENIED.
 	AllowNTLMv1 bool
 
+	// RefuseReflection makes the server refuse an AUTHENTICATE that this
+	// package's own client produced for the server's CHALLENGE: NTLM
+	// reflection (MS08-068), where an attacker has a service's outbound
+	// NTLM client answer the service's own challenge and logs on as the
+	// service. The logon fails with SEC_E_LOGON_DENIED. gosspi.NewHost turns
+	// it on (HostConfig.AllowNTLMReflection is its legacy switch); a bare
+	// New leaves it off, because a package logging on to itself in one
+	// process looks exactly like a reflection. See reflection.go for how
+	// the record of answered challenges is bounded.
+	RefuseReflection bool
+
+	// AllowWeakSealing is the legacy opt-in for signing and sealing keys of
+	// less than 128 bits (NTLMSSP_NEGOTIATE_128 not negotiated: 56- or
+	// 40-bit RC4 keys), like NtlmMinServerSec and NtlmMinClientSec without
+	// "Require 128-bit encryption". Off (the default, as on Windows 7 and
+	// later), a server refuses a client that asks for signing or sealing
+	// without NTLMSSP_NEGOTIATE_128, and a client refuses a server that
+	// drops it, with SEC_E_UNSUPPORTED_FUNCTION (MS-NLMP 3.1.5.1.2,
+	// 3.2.5.1.1).
+	AllowWeakSealing bool
+
 	// MaxClockSkew bounds the age of the NTLMv2 timestamp the server
 	// accepts (default 5 minutes).
 	MaxClockSkew time.Duration
@@ -126,6 +147,9 @@ type Package struct {
 	// targetInfo is the server's AV_PAIR list up to the timestamp, built
 	// once: names in UTF-16.
 	targetInfo []byte
+	// answered is what our client answered, for the server's reflection
+	// check (reflection.go).
+	answered reflectionGuard
 }
 
 // New returns an NTLM package with the given configuration.
@@ -255,7 +279,7 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 			if path != "" {
 				m, err := LoadAccounts(path)
 				if err != nil {
-					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file")
+					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file"+insecureDetail(err))
 				}
 				c.store = m
 			}
@@ -322,7 +346,7 @@ func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentit
 func fromFile(path, user, domain string) (*Account, error) {
 	m, err := LoadAccounts(path)
 	if err != nil {
-		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file")
+		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file"+insecureDetail(err))
 	}
 	if user != "" {
 		a, err := m.LookupAccount(context.Background(), domain, user)
@@ -350,6 +374,14 @@ func ParseNTHash(s string) ([16]byte, error) {
 }
 
 func (p *Package) now() time.Time { return p.cfg.Now() }
+
+// weakSealing reports whether negotiated flags sign or seal with keys of
+// less than 128 bits, which the policy refuses unless AllowWeakSealing
+// (ClientRequire128bitEncryption and ServerRequire128bitEncryption of
+// MS-NLMP 3.1.1.1 and 3.2.1.1).
+func (p *Package) weakSealing(flags uint32) bool {
+	return !p.cfg.AllowWeakSealing && flags&(NegotiateSign|NegotiateSeal) != 0 && flags&Negotiate128 == 0
+}
 
 func (p *Package) random(b []byte) error {
 	_, err := io.ReadFull(p.cfg.Rand, b)

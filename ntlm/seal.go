@@ -64,7 +64,19 @@ func (s *stream) XORKeyStream(dst, src []byte) {
 }
 
 // reset starts the keystream again from the key (lazily).
-func (s *stream) reset() { s.c, s.n = nil, 0 }
+func (s *stream) reset() {
+	if s.c != nil {
+		s.c.Reset()
+	}
+	s.c, s.n = nil, 0
+}
+
+// wipe forgets the sealing key and the RC4 state (crypto/rc4's Reset
+// zeroes its permutation).
+func (s *stream) wipe() {
+	clear(s.key)
+	s.reset()
+}
 
 // streamState is a saved stream position, for undoing a failed verify.
 type streamState struct {
@@ -91,12 +103,30 @@ func (s *stream) restore(st streamState) {
 	*s.c, s.n = st.c, st.n
 }
 
+// wipe forgets a direction's keys: the signing key, the sealing key and
+// RC4 state, and the MAC's scratch space. The HMAC state keyed with the
+// signing key cannot be zeroed (crypto/hmac keeps it private); it is
+// dropped with the direction.
+func (d *direction) wipe() {
+	clear(d.signKey)
+	d.rc4.wipe()
+	d.mac = nil
+	d.sum = [16]byte{}
+}
+
 // sealer is the per-message state of a context: the outgoing and incoming
 // directions.
 type sealer struct {
 	flags    uint32
 	out, in  *direction
 	datagram bool
+}
+
+// wipe forgets both directions' keys and RC4 states (without ESS they
+// share one RC4 handle).
+func (s *sealer) wipe() {
+	s.out.wipe()
+	s.in.wipe()
 }
 
 // beginMAC starts the HMAC-MD5 of a message with the sequence number

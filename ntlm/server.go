@@ -126,6 +126,10 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 	}
 	f |= cf & (RequestTarget | NegotiateSign | NegotiateSeal | NegotiateAlwaysSign |
 		NegotiateExtendedSessionSecurity | NegotiateIdentify | Negotiate128 | Negotiate56 | NegotiateKeyExch)
+	if p.weakSealing(f) {
+		// MS-NLMP 3.2.5.1.1: ServerRequire128bitEncryption.
+		return ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "signing or sealing without NTLMSSP_NEGOTIATE_128")
+	}
 	var ch [8]byte
 	if err := p.random(ch[:]); err != nil {
 		return ascErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
@@ -151,6 +155,12 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 func (sc *serverContext) verify(ctx context.Context, raw []byte, am *AuthenticateMessage) (*session, error) {
 	p := sc.p
 	flags := am.Flags & sc.chal.Flags
+	if p.weakSealing(flags) {
+		// An AUTHENTICATE that drops NTLMSSP_NEGOTIATE_128 after the
+		// NEGOTIATE asked for it (MS-NLMP 3.2.5.1.2: not strong enough for
+		// the server's policy).
+		return nil, ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "signing or sealing without NTLMSSP_NEGOTIATE_128")
+	}
 	anonymous := len(am.NtChallengeResponse) == 0 && am.User == "" &&
 		(len(am.LmChallengeResponse) == 0 || (len(am.LmChallengeResponse) == 1 && am.LmChallengeResponse[0] == 0))
 	var (
@@ -253,31 +263,71 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "a MIC is required")
 	}
 	now := p.now()
+	if err := sc.checkReflection(now); err != nil {
+		return nil, err
+	}
 	s := &session{client: false, flags: flags, key: exported, workstation: am.Workstation,
 		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
 	if acct != nil {
-		// The names as the client wrote them; the account's spelling where
-		// the store knows it.
-		s.user, s.domain, s.sid = acct.User, am.Domain, acct.SID
-		if s.domain == "" {
-			s.domain = acct.Domain
-		}
+		s.user, s.domain, s.sid = sc.p.canonicalName(acct, am)
 	}
 	s.ctxFlags = contextFlags(flags, anonymous)
 	return s, nil
 }
 
 // lookup finds the account, or returns a nil account with the dummy hash
-// for an unknown user.
+// for an unknown user. A user name in UPN form (user@domain) with an empty
+// domain field is looked up as that user in that domain first, as Windows
+// does; the domain part may be the server's DNS domain or forest name,
+// which stand for its NetBIOS domain.
 func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*Account, [16]byte, error) {
-	a, err := sc.store.LookupAccount(ctx, am.Domain, am.User)
+	var a *Account
+	err := ErrNoAccount
+	if am.Domain == "" {
+		if user, dom, ok := sc.p.splitUPN(am.User); ok {
+			a, err = sc.store.LookupAccount(ctx, dom, user)
+		}
+	}
+	if errors.Is(err, ErrNoAccount) {
+		a, err = sc.store.LookupAccount(ctx, am.Domain, am.User)
+	}
 	if errors.Is(err, ErrNoAccount) {
 		return nil, sc.p.dummyHash(), nil
 	}
-	if err != nil {
-		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed")
+	if err != nil || a == nil {
+		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed"+insecureDetail(err))
 	}
 	return a, a.NTHash, nil
+}
+
+// splitUPN splits a UPN-form user name (carol@CONTOSO, carol@contoso.com)
+// into the user and the NetBIOS domain to look it up in.
+func (p *Package) splitUPN(name string) (user, domain string, ok bool) {
+	i := strings.LastIndexByte(name, '@')
+	if i <= 0 || i == len(name)-1 {
+		return "", "", false
+	}
+	user, domain = name[:i], name[i+1:]
+	if strings.EqualFold(domain, p.cfg.DNSDomain) || (p.cfg.DNSTreeName != "" && strings.EqualFold(domain, p.cfg.DNSTreeName)) {
+		domain = p.cfg.NetBIOSDomain
+	}
+	return user, domain, true
+}
+
+// canonicalName is the identity of an authenticated account: the account
+// store's spelling of the user and domain, never the client's (which only
+// has to match case-insensitively). An account stored without a domain
+// belongs to the server's own domain, Config.NetBIOSDomain, whatever
+// domain the client typed.
+func (p *Package) canonicalName(acct *Account, am *AuthenticateMessage) (user, domain, sid string) {
+	user, domain = acct.User, acct.Domain
+	if user == "" {
+		user = am.User // a store that does not say
+	}
+	if domain == "" {
+		domain = p.cfg.NetBIOSDomain
+	}
+	return user, domain, acct.SID
 }
 
 // checkBindings applies the channel binding policy (MS-NLMP 3.2.5.1.2).
@@ -327,4 +377,23 @@ func (sc *serverContext) checkTargetName(avs AvPairs) error {
 		}
 	}
 	return ascErr(sspi.SEC_E_BAD_BINDINGS, "target name does not name this service")
+}
+
+// checkReflection, with Config.RefuseReflection, refuses an AUTHENTICATE
+// that this package's own client produced for our CHALLENGE (NTLM
+// reflection, MS08-068; reflection.go), and one for a CHALLENGE older than
+// the record of answers covers (Config.MaxClockSkew, the age past which an
+// NTLMv2 timestamp is refused too).
+func (sc *serverContext) checkReflection(now time.Time) error {
+	p := sc.p
+	if !p.cfg.RefuseReflection {
+		return nil
+	}
+	if now.Sub(sc.issued) > p.cfg.MaxClockSkew {
+		return ascErr(sspi.SEC_E_CONTEXT_EXPIRED, "the CHALLENGE expired before it was answered")
+	}
+	if p.answered.reflected(sc.chal.ServerChallenge, sc.issued, now, p.cfg.MaxClockSkew) {
+		return ascErr(sspi.SEC_E_LOGON_DENIED, "reflected: this host's own client answered the CHALLENGE")
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,51 @@ import (
 	"time"
 )
 
+// maxAccountFile bounds an account or credential file.
+const maxAccountFile = 64 << 20
+
+// insecureFileError is a file that others could write to; its message
+// says how to fix it.
+type insecureFileError struct{ msg string }
+
+func (e *insecureFileError) Error() string { return e.msg }
+
+// insecureDetail is ": " and the message of an insecureFileError in err,
+// for status details: the administrator needs to know what to fix. Other
+// store errors are not passed on.
+func insecureDetail(err error) string {
+	var ie *insecureFileError
+	if errors.As(err, &ie) {
+		return ": " + ie.msg
+	}
+	return ""
+}
+
+// readSecureFile reads a file after checking, on the open descriptor, that
+// only its owner (this process's user or root) can write to it.
+func readSecureFile(path string) ([]byte, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFileSecurity(path, st); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(fd, maxAccountFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxAccountFile {
+		return nil, fmt.Errorf("ntlm: %s: over %d bytes", path, maxAccountFile)
+	}
+	return data, nil
+}
+
 // ErrNoAccount is returned by an AccountStore that does not know the
 // account. The server turns it into SEC_E_LOGON_DENIED, exactly like a
 // wrong password.
@@ -22,8 +68,11 @@ var ErrNoAccount = errors.New("ntlm: no such account")
 
 // Account is what an AccountStore knows about a user.
 type Account struct {
-	Domain string   // NetBIOS domain; empty matches any domain
-	User   string   // account name
+	// Domain is the NetBIOS domain; empty matches any domain the client
+	// sends, and the logon is then reported in the server's own domain
+	// (Config.NetBIOSDomain).
+	Domain string
+	User   string   // account name, as reported after a logon
 	NTHash [16]byte // NTOWFv1 of the password
 	SID    string   // optional
 }
@@ -32,7 +81,9 @@ type Account struct {
 // (a directory, a Netlogon proxy) implement it; the package ships a file
 // store and a memory store. Implementations must be safe for concurrent
 // use and must return ErrNoAccount (possibly wrapped) for unknown users.
-// Names compare case-insensitively.
+// Names compare case-insensitively; the names of the returned Account are
+// the canonical spelling the server reports (SECPKG_ATTR_NAMES, the gosspi
+// identity).
 type AccountStore interface {
 	LookupAccount(ctx context.Context, domain, user string) (*Account, error)
 }
@@ -137,7 +188,11 @@ const HashFileMagic = "#gosspi-ntlm-accounts/1"
 
 // HashFile is an AccountStore backed by an account file (see
 // HashFileMagic). It rereads the file when its modification time or size
-// changes, so `gosspi accounts add` takes effect without a restart.
+// changes, so `gosspi accounts add` takes effect without a restart. Every
+// lookup first checks that only the file's owner can write to it and that
+// the owner is this process's user or root (as OpenSSH checks its keys):
+// otherwise the lookup fails, and no one logs on, until the file is fixed
+// (the error says how).
 type HashFile struct {
 	path string
 
@@ -157,7 +212,7 @@ func (f *HashFile) Path() string { return f.path }
 func (f *HashFile) load() (*MemoryStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st, err := os.Stat(f.path)
+	fd, err := os.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) {
 		f.cache, f.mod, f.size = NewMemoryStore(), time.Time{}, -1
 		return f.cache, nil
@@ -165,12 +220,26 @@ func (f *HashFile) load() (*MemoryStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer fd.Close()
+	// Checked on every use, on the descriptor that is read: a file that
+	// becomes writable by others (chmod does not change its modification
+	// time) stops being used at once.
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFileSecurity(f.path, st); err != nil {
+		return nil, err
+	}
 	if f.cache != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size {
 		return f.cache, nil
 	}
-	data, err := os.ReadFile(f.path)
+	data, err := io.ReadAll(io.LimitReader(fd, maxAccountFile+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > maxAccountFile {
+		return nil, fmt.Errorf("ntlm: %s: account file over %d bytes", f.path, maxAccountFile)
 	}
 	m, err := ParseHashFile(data)
 	if err != nil {
@@ -245,7 +314,8 @@ func checkName(s string) error {
 
 func (f *HashFile) update(change func(*MemoryStore) error) error {
 	m := NewMemoryStore()
-	if data, err := os.ReadFile(f.path); err == nil {
+	// Accounts someone else could have added are not carried over.
+	if data, err := readSecureFile(f.path); err == nil {
 		if m, err = ParseHashFile(data); err != nil {
 			return err
 		}
@@ -348,9 +418,11 @@ func ParseUserFile(data []byte) (*MemoryStore, error) {
 }
 
 // LoadAccounts reads either kind of file: an account file (starting with
-// HashFileMagic) or an NTLM_USER_FILE.
+// HashFileMagic) or an NTLM_USER_FILE. Like OpenHashFile's store, it
+// refuses a file that is group- or world-writable or owned by a user other
+// than this process's or root, with an error that says how to fix it.
 func LoadAccounts(path string) (*MemoryStore, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSecureFile(path)
 	if err != nil {
 		return nil, err
 	}

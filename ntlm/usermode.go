@@ -180,13 +180,18 @@ func (c *UserContext) ResetCrypto(outbound bool) error {
 	return nil
 }
 
-// Delete implements sspi.UserModeContext and forgets the keys.
+// Delete implements sspi.UserModeContext and forgets the keys: the
+// exported session key, the signing and sealing keys and the RC4 states
+// of both directions.
 func (c *UserContext) Delete() {
 	if c.deleted {
 		return
 	}
 	c.deleted = true
 	c.s.key = [16]byte{}
-	c.seal = nil
+	if c.seal != nil {
+		c.seal.wipe()
+		c.seal = nil
+	}
 	c.s = &session{}
 }

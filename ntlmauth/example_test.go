@@ -30,7 +30,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer server.Close()
-	client, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.NTLMSSPClient1, Table: host.FunctionTable, Logger: quiet,
+	// The client side runs on a host of its own (a host does not log its
+	// own NTLM client on to itself: that is NTLM reflection).
+	clientHost, err := gosspi.NewHost(gosspi.HostConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer clientHost.Close()
+	client, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.NTLMSSPClient1, Table: clientHost.FunctionTable, Logger: quiet,
 		Identity: &sspi.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"}})
 	if err != nil {
 		log.Fatal(err)

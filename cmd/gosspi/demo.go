@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/ntlm"
@@ -122,7 +123,9 @@ func demoIdentity() *sspi.AuthIdentity {
 // faithful calls with the server side asynchronous, the mapped user-mode
 // contexts, and a context moved into a second host by its ContextData.
 func demoHost(w io.Writer) error {
-	host, err := newHost(demoAccounts())
+	// The host logs its own client on to itself, which a host refuses by
+	// default (NTLM reflection): this demo allows it.
+	host, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Accounts: demoAccounts()}, AllowNTLMReflection: true})
 	if err != nil {
 		return err
 	}

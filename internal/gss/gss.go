@@ -134,9 +134,10 @@ func Parse(b []byte) (Token, int, error) {
 	if len(b) < 2 {
 		return t, 0, &IncompleteError{Missing: 1}
 	}
-	n, hl := 0, 2
+	var n uint64 // a 4-byte length does not fit a 32-bit int
+	hl := 2
 	if l := b[1]; l < 0x80 {
-		n = int(l)
+		n = uint64(l)
 	} else {
 		k := int(l & 0x7f)
 		if k == 0 || k > 4 {
@@ -146,7 +147,7 @@ func Parse(b []byte) (Token, int, error) {
 			return t, 0, &IncompleteError{Missing: 2 + k - len(b)}
 		}
 		for _, c := range b[2 : 2+k] {
-			n = n<<8 | int(c)
+			n = n<<8 | uint64(c)
 		}
 		if n < 0x80 || (k > 1 && b[2] == 0) { // DER: minimal length encoding
 			return t, 0, ErrMalformed
@@ -156,7 +157,7 @@ func Parse(b []byte) (Token, int, error) {
 	if n > MaxTokenSize {
 		return t, 0, ErrMalformed
 	}
-	total := hl + n
+	total := hl + int(n)
 	if len(b) < total {
 		// Check what we have before asking for more.
 		if len(b) > hl && b[hl] != 0x06 {
