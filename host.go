@@ -30,7 +30,7 @@ type HostConfig struct {
 	Negotiate negotiate.Config
 	// AllowNTLMReflection is the legacy switch that lets the host's NTLM
 	// client log on to the host's own NTLM server. By default the host
-	// refuses it (ntlm.Config.RefuseReflection): it is the NTLM reflection
+	// refuses it (ntlm.Config.AllowReflection is the package switch): it is the NTLM reflection
 	// of MS08-068, where a service's outbound NTLM call (httpauth.Transport
 	// fetching a URL an attacker chose) answers the service's own
 	// challenge. A host that must authenticate to itself in one process
@@ -78,8 +78,8 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	if cfg.LSA.Rand == nil {
 		cfg.LSA.Rand = cfg.Rand
 	}
-	if !cfg.AllowNTLMReflection {
-		cfg.NTLM.RefuseReflection = true
+	if cfg.AllowNTLMReflection {
+		cfg.NTLM.AllowReflection = true
 	}
 	krb := kerberos.New(cfg.Kerberos)
 	nt := ntlm.New(cfg.NTLM)

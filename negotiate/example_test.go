@@ -17,7 +17,9 @@ func Example() {
 	accounts := ntlm.NewMemoryStore()
 	accounts.Add("EXAMPLE", "alice", "s3cret")
 	nego, err := negotiate.New(negotiate.Config{
-		Packages:     []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null"}), ntlm.New(ntlm.Config{Accounts: accounts})},
+		// Client and server share one NTLM package here: allow it to log on
+		// to itself (reflection is refused by default).
+		Packages:     []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null"}), ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true})},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlm.UserMode()},
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ func TestThroughHost(t *testing.T) {
 	store := ntlm.NewMemoryStore()
 	store.Add("", krbUser, r.userPW)
 	krb := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab})
-	nt := ntlm.New(ntlm.Config{Accounts: store})
+	nt := ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store}) // client and server are this one package
 	nego, err := New(Config{Packages: []sspi.LsaModePackage{krb, nt}, UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()}})
 	if err != nil {
 		t.Fatal(err)

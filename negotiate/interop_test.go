@@ -102,7 +102,7 @@ func ntlmNego(t testing.TB, now time.Time, seed []byte) *Package {
 	copy(s[:], seed)
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
-	np := ntlm.New(ntlm.Config{Accounts: store, Now: func() time.Time { return now },
+	np := ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store, Now: func() time.Time { return now },
 		Rand: &testutil.LockedReader{R: mrand.NewChaCha8(s)}, NetBIOSDomain: ntlmDomain, NetBIOSComputer: "GOSSPI"})
 	n, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.NewUserMode(sspi.Env{Now: func() time.Time { return now }})}})
 	if err != nil {

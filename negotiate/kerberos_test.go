@@ -697,7 +697,7 @@ func TestChannelBindings(t *testing.T) {
 	n, err := New(Config{
 		Packages: []sspi.LsaModePackage{
 			kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, ChannelBindings: kerberos.BindingsRequired}),
-			ntlm.New(ntlm.Config{Accounts: store, ChannelBindings: ntlm.ChannelBindingsRequired}),
+			ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store, ChannelBindings: ntlm.ChannelBindingsRequired}),
 		},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()},
 	})

@@ -111,7 +111,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	if err != nil {
 		return cc, out, err
 	}
-	if p.cfg.RefuseReflection {
+	if !p.cfg.AllowReflection {
 		// Remembered for this package's server: an AUTHENTICATE answering
 		// its own CHALLENGE through our client is a reflection
 		// (reflection.go).

@@ -30,8 +30,8 @@
 //     refuses a client that asks for either without it, and a client a
 //     server that drops it, with SEC_E_UNSUPPORTED_FUNCTION.
 //     Config.AllowWeakSealing is the legacy opt-in for 56- and 40-bit keys.
-//   - NTLM reflection (MS08-068): with Config.RefuseReflection, which
-//     gosspi.NewHost sets, the server refuses (SEC_E_LOGON_DENIED) an
+//   - NTLM reflection (MS08-068): unless Config.AllowReflection, the
+//     server refuses (SEC_E_LOGON_DENIED) an
 //     AUTHENTICATE that the package's own client produced for the
 //     server's CHALLENGE, as Windows recognises challenges its own client
 //     answered. The record is bounded and expires with Config.MaxClockSkew.

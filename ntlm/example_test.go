@@ -16,7 +16,9 @@ import (
 func Example() {
 	accounts := ntlm.NewMemoryStore()
 	accounts.Add("EXAMPLE", "alice", "correct horse")
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: accounts}))
+	// Client and server share one NTLM package in this example, so it must
+	// be allowed to log on to itself (reflection is refused by default).
+	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -415,7 +415,7 @@ func TestAccountFiles(t *testing.T) {
 // TestConcurrentHandshakes runs handshakes on one package and one pair of
 // credentials from many goroutines (the race detector watches).
 func TestConcurrentHandshakes(t *testing.T) {
-	p := testPackage(Config{})
+	p := testPackage(Config{AllowReflection: true}) // client and server are p
 	cc := clientCred(t, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
 	sc := serverCred(t, p)
 	ctx := context.Background()

@@ -80,16 +80,16 @@ type Config struct {
 	// SEC_E_LOGON_DENIED.
 	AllowNTLMv1 bool
 
-	// RefuseReflection makes the server refuse an AUTHENTICATE that this
-	// package's own client produced for the server's CHALLENGE: NTLM
-	// reflection (MS08-068), where an attacker has a service's outbound
-	// NTLM client answer the service's own challenge and logs on as the
-	// service. The logon fails with SEC_E_LOGON_DENIED. gosspi.NewHost turns
-	// it on (HostConfig.AllowNTLMReflection is its legacy switch); a bare
-	// New leaves it off, because a package logging on to itself in one
-	// process looks exactly like a reflection. See reflection.go for how
+	// AllowReflection is the legacy switch that lets this package's client
+	// log on to this package's server. By default the server refuses, with
+	// SEC_E_LOGON_DENIED, an AUTHENTICATE that the package's own client
+	// produced for the server's CHALLENGE: NTLM reflection (MS08-068),
+	// where an attacker has a service's outbound NTLM client answer the
+	// service's own challenge and logs on as the service. A package that
+	// must log on to itself in one process (tests, a self-check) sets it,
+	// or uses a second package for the client. See reflection.go for how
 	// the record of answered challenges is bounded.
-	RefuseReflection bool
+	AllowReflection bool
 
 	// AllowWeakSealing is the legacy opt-in for signing and sealing keys of
 	// less than 128 bits (NTLMSSP_NEGOTIATE_128 not negotiated: 56- or

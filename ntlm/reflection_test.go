@@ -37,18 +37,18 @@ func selfLogon(t *testing.T, p *Package, wait func()) error {
 	return err
 }
 
-// TestReflectionRefused: with RefuseReflection (gosspi.NewHost's default)
-// a package's server refuses an AUTHENTICATE its own client made for its
-// CHALLENGE; without it (a bare New) the in-process self-logon works.
+// TestReflectionRefused: by default a package's server refuses an
+// AUTHENTICATE its own client made for its CHALLENGE; with the legacy
+// AllowReflection the in-process self-logon works.
 func TestReflectionRefused(t *testing.T) {
-	if err := selfLogon(t, testPackage(Config{RefuseReflection: true}), nil); status(err) != sspi.SEC_E_LOGON_DENIED {
+	if err := selfLogon(t, testPackage(Config{}), nil); status(err) != sspi.SEC_E_LOGON_DENIED {
 		t.Errorf("reflected AUTHENTICATE: got %v, want SEC_E_LOGON_DENIED", err)
 	}
-	if err := selfLogon(t, testPackage(Config{}), nil); err != nil {
-		t.Errorf("self-logon without RefuseReflection: %v", err)
+	if err := selfLogon(t, testPackage(Config{AllowReflection: true}), nil); err != nil {
+		t.Errorf("self-logon with AllowReflection: %v", err)
 	}
 	// Other clients, and our client with other servers, are not affected.
-	p := testPackage(Config{RefuseReflection: true})
+	p := testPackage(Config{})
 	if _, _, err := runHandshake(t, hsOpts{server: p}); err != nil {
 		t.Errorf("another client to a protected server: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestReflectionRefused(t *testing.T) {
 func TestReflectionAfterTheRecordExpires(t *testing.T) {
 	for _, v1 := range []bool{false, true} {
 		clk := testutil.NewClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-		p := testPackage(Config{RefuseReflection: true, AllowNTLMv1: v1, Now: clk.Now, MaxClockSkew: 5 * time.Minute})
+		p := testPackage(Config{AllowNTLMv1: v1, Now: clk.Now, MaxClockSkew: 5 * time.Minute})
 		err := selfLogon(t, p, func() { clk.Advance(5*time.Minute + time.Second) })
 		want := sspi.SEC_E_CONTEXT_EXPIRED
 		if !v1 {

@@ -379,14 +379,14 @@ func (sc *serverContext) checkTargetName(avs AvPairs) error {
 	return ascErr(sspi.SEC_E_BAD_BINDINGS, "target name does not name this service")
 }
 
-// checkReflection, with Config.RefuseReflection, refuses an AUTHENTICATE
+// checkReflection, unless Config.AllowReflection, refuses an AUTHENTICATE
 // that this package's own client produced for our CHALLENGE (NTLM
 // reflection, MS08-068; reflection.go), and one for a CHALLENGE older than
 // the record of answers covers (Config.MaxClockSkew, the age past which an
 // NTLMv2 timestamp is refused too).
 func (sc *serverContext) checkReflection(now time.Time) error {
 	p := sc.p
-	if !p.cfg.RefuseReflection {
+	if p.cfg.AllowReflection {
 		return nil
 	}
 	if now.Sub(sc.issued) > p.cfg.MaxClockSkew {

@@ -17,7 +17,9 @@ import (
 func Example() {
 	store := ntlm.NewMemoryStore()
 	store.Add("CONTOSO", "alice", "correct horse")
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store}))
+	// Client and server share one NTLM package in this example, so it must
+	// be allowed to log on to itself (reflection is refused by default).
+	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func TestConformanceOverTheWire(t *testing.T) {
 		store.Add("CONTOSO", "alice", "correct horse")
 		sspitest.RunConformance(t, sspitest.Setup{
 			NewTable: func(t testing.TB) *sspi.FunctionTable {
-				host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store}))
+				host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
 				if err != nil {
 					t.Fatal(err)
 				}
