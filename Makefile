@@ -3,15 +3,24 @@ GO ?= go
 # Build and test with the current toolchain (go.mod keeps the oldest supported).
 export GOTOOLCHAIN ?= go1.27.3
 
-.PHONY: test deps vet unit test386 bench fuzz demo
+.PHONY: test deps vet lint unit test386 bench fuzz demo
 
-test: deps vet unit test386
+test: deps vet lint unit test386
 
 deps:
 	./scripts/deps.sh
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck with staticcheck.conf; installed into the Go bin directory
+# from the module proxy when missing.
+STATICCHECK_VERSION = v0.8.2
+STATICCHECK = $(shell $(GO) env GOPATH)/bin/staticcheck
+
+lint:
+	@[ -x "$(STATICCHECK)" ] && "$(STATICCHECK)" -version | grep -q '($(STATICCHECK_VERSION:v%=%))' || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	"$(STATICCHECK)" ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -340,7 +340,7 @@ func relayTo(t *testing.T, target string, rec *recordingTransport) http.Handler 
 		req.Header = r.Header.Clone()
 		resp, err := rec.RoundTrip(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()

@@ -121,7 +121,7 @@ func TestMutualAuthFailsWithoutServerToken(t *testing.T) {
 		req.Header = r.Header.Clone()
 		resp, err := backend.RoundTrip(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
@@ -520,7 +520,7 @@ func TestConnectionClosedMidHandshake(t *testing.T) {
 		req.Header = r.Header.Clone()
 		resp, err := http.DefaultTransport.RoundTrip(req) // a new connection per request
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()

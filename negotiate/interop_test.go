@@ -255,7 +255,6 @@ type replayPeer struct {
 	t    testing.TB
 	legs [][]byte
 	i    int
-	ours bool // whether legs[i] is ours
 }
 
 func (r *replayPeer) first() []byte { r.i = 1; return r.legs[0] }

@@ -714,7 +714,7 @@ func TestRawNTLMToAcceptor(t *testing.T) {
 	if ni := negInfo(t, sctx); ni.NegotiationState != sspi.SECPKG_NEGOTIATION_DIRECT || ni.PackageInfo.Name != "NTLM" {
 		t.Fatalf("%+v", ni)
 	}
-	cctx, cout, err = ntlm.InitLsaModeContext(context.Background(), ccred, cctx, &sspi.InitContextParams{Input: desc(tok(sout))})
+	_, cout, err = ntlm.InitLsaModeContext(context.Background(), ccred, cctx, &sspi.InitContextParams{Input: desc(tok(sout))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,12 +28,6 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-func key16(t testing.TB, s string) [16]byte {
-	var k [16]byte
-	copy(k[:], unhex(t, s))
-	return k
-}
-
 func eq(t *testing.T, name string, got []byte, want string) {
 	t.Helper()
 	w := strings.Join(strings.Fields(want), "")

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 
+	//lint:ignore SA1019 NTOWFv1 is MD4 by definition (MS-NLMP 3.3.1); no other hash interoperates.
 	"golang.org/x/crypto/md4"
 )
 

@@ -66,6 +66,7 @@ func (s *stream) XORKeyStream(dst, src []byte) {
 // reset starts the keystream again from the key (lazily).
 func (s *stream) reset() {
 	if s.c != nil {
+		//lint:ignore SA1019 best effort: Reset zeroes the key schedule we hold; the cipher is dropped too.
 		s.c.Reset()
 	}
 	s.c, s.n = nil, 0
@@ -119,7 +120,6 @@ func (d *direction) wipe() {
 type sealer struct {
 	flags    uint32
 	out, in  *direction
-	datagram bool
 }
 
 // wipe forgets both directions' keys and RC4 states (without ESS they

@@ -122,7 +122,7 @@ func demoHTTP(w io.Writer) error {
 		tr.Close()
 		legs.flush(w)
 		if err != nil {
-			return fmt.Errorf("Kerberos over HTTP: %w", err)
+			return fmt.Errorf("kerberos over HTTP: %w", err)
 		}
 		fmt.Fprintf(w, "   client got 200, server's AP-REP verified: %s\n", body)
 	}

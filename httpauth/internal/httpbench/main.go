@@ -340,7 +340,7 @@ func ntlmPair(h *gosspi.Host, url string) (string, string, error) {
 	}
 	authH := httpauth.FormatAuthorization("NTLM", auth)
 	tr.CloseIdleConnections()
-	if resp, err = send(negH); err != nil {
+	if _, err = send(negH); err != nil {
 		return "", "", err
 	}
 	if resp, err = send(authH); err != nil || resp.StatusCode != 200 {
