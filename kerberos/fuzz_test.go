@@ -68,7 +68,7 @@ func FuzzKRBError(f *testing.F) {
 	f.Add(tr.KRBError)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := parseKRBError(b); err == nil {
-			krbErrorStatus(e.ErrorCode)
+			_ = krbErrorStatus(e.ErrorCode)
 		}
 	})
 }

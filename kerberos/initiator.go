@@ -16,7 +16,6 @@ import (
 // (with mutual authentication) AP-REP in.
 type initiatorContext struct {
 	cred       *credential
-	target     string
 	req        sspi.ISCReq
 	flags      sspi.ContextFlags
 	gssFlags   uint32

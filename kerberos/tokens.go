@@ -399,6 +399,7 @@ func rc4XOR(base, salt, dst, src []byte) {
 	k := hmacMD5(base, salt)
 	c, _ := rc4.NewCipher(k)
 	c.XORKeyStream(dst, src)
+	//lint:ignore SA1019 best effort: Reset zeroes the key schedule we hold.
 	c.Reset()
 	clear(k)
 	clear(base)
