@@ -64,11 +64,11 @@ type Host struct {
 // It first checks the files the configuration names for accepting, so that
 // a server that is misconfigured fails here, with an error that names the
 // file or principal and says what to do, rather than at every request:
-//   - the Kerberos keytab, when Kerberos.Keytab, Kerberos.ServicePrincipal or
-//     Kerberos.AcceptorPrincipals is set (the keytab is then Kerberos.Keytab,
-//     else KRB5_KTNAME, else /etc/krb5.keytab): it must exist, be readable,
-//     be a keytab, hold ServicePrincipal, and hold a principal that
-//     AcceptorPrincipals accepts;
+//   - the Kerberos keytab, when Kerberos.Keytab or Kerberos.ServicePrincipal
+//     is set (the keytab is then Kerberos.Keytab, else KRB5_KTNAME, else
+//     /etc/krb5.keytab): it must exist, be readable, be a keytab, hold
+//     ServicePrincipal, and hold a principal that Kerberos.AcceptorPrincipals
+//     accepts;
 //   - an *ntlm.HashFile in NTLM.Accounts: (*ntlm.HashFile).Check, so that a
 //     missing or malformed account file is an error (see ntlm.LoadHashFile).
 //
@@ -139,7 +139,7 @@ func (h *Host) Close() error {
 // checkHostConfig is NewHost's check of the files its configuration names.
 func checkHostConfig(cfg *HostConfig) error {
 	k := &cfg.Kerberos
-	if k.Keytab != "" || k.ServicePrincipal != "" || len(k.AcceptorPrincipals) > 0 {
+	if k.Keytab != "" || k.ServicePrincipal != "" {
 		kt, err := preflight.LoadKeytab(preflight.KeytabPath(k.Keytab, "kerberos.Config.Keytab"))
 		if err != nil {
 			return fmt.Errorf("gosspi: Kerberos acceptor: %w", err)

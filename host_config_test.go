@@ -46,7 +46,7 @@ func TestNewHostFailsAtStart(t *testing.T) {
 			want: []string{"keytab " + garbage, "is not a keytab"}},
 		{name: "principal not in keytab", cfg: gosspi.HostConfig{Kerberos: kerberos.Config{Keytab: kt, ServicePrincipal: "HTTP/other.example.test"}},
 			want: []string{"keytab " + kt, "no key for HTTP/other.example.test (from kerberos.Config.ServicePrincipal)", "HTTP/web.example.test@EXAMPLE.TEST"}},
-		{name: "no principal matches", cfg: gosspi.HostConfig{Kerberos: kerberos.Config{Keytab: kt, AcceptorPrincipals: []string{"imap/*"}}},
+		{name: "no principal matches", cfg: gosspi.HostConfig{Kerberos: kerberos.Config{Keytab: "FILE:" + kt, AcceptorPrincipals: []string{"imap/*"}}},
 			want: []string{"no principal of keytab " + kt, "imap/* (from kerberos.Config.AcceptorPrincipals)"}},
 		{name: "KRB5_KTNAME missing", env: "FILE:" + missing, cfg: gosspi.HostConfig{Kerberos: kerberos.Config{ServicePrincipal: "HTTP/web.example.test"}},
 			want: []string{"keytab " + missing + " (from the environment, KRB5_KTNAME) does not exist"}},

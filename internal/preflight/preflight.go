@@ -138,19 +138,31 @@ func parseKeytab(data []byte) (kt *keytab.Keytab, err error) {
 	return kt, nil
 }
 
+// fileError is an error opening or reading a file, with a message that
+// names it and says what to do; Unwrap gives the os error, so that
+// errors.Is(err, fs.ErrNotExist) works.
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
+
 // describe turns an open or read error into a message with what to do.
 func describe(name string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s does not exist: fix the path", name)
+		return &fileError{fmt.Sprintf("%s does not exist: fix the path", name), err}
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("%s: permission denied: make it readable by the user this process runs as (uid %d), for example with chown and chmod 600", name, os.Geteuid())
+		return &fileError{fmt.Sprintf("%s: permission denied: make it readable by the user this process runs as (uid %d), for example with chown and chmod 600", name, os.Geteuid()), err}
 	}
 	var pe *fs.PathError
+	msg := err.Error()
 	if errors.As(err, &pe) {
-		err = pe.Err
+		msg = pe.Err.Error()
 	}
-	return fmt.Errorf("%s: %v", name, err)
+	return &fileError{name + ": " + msg, err}
 }
 
 // NormalizePrincipal turns a service principal as package kerberos accepts
