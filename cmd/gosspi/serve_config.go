@@ -65,7 +65,11 @@ func (k serveKerberos) logValue() string {
 // was named (flag or environment), -principal is given, or -schemes asks
 // for Kerberos: any problem is then an error. Otherwise (the default
 // keytab) a missing or unusable keytab turns Kerberos off, with the reason.
+// -schemes without Negotiate or Kerberos leaves the keytab alone.
 func resolveKerberos(o *serveOptions, schemes []string) (serveKerberos, error) {
+	if !slices.Contains(schemes, httpauth.SchemeNegotiate) && !slices.Contains(schemes, httpauth.SchemeKerberos) {
+		return serveKerberos{off: "not asked for (-schemes " + strings.Join(schemes, ",") + ")"}, nil
+	}
 	path, source := preflight.KeytabPath(o.keytab, "-keytab")
 	wanted := source != preflight.SourceDefault || o.principal != "" || o.schemesExplicit && slices.Contains(schemes, httpauth.SchemeKerberos)
 	kt, err := preflight.LoadKeytab(path, source)

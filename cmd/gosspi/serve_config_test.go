@@ -140,6 +140,7 @@ func TestServeFailsAtStart(t *testing.T) {
 		{keytab: httpKT, schemes: "Negotiate,Kerberos", schemesExplicit: true},
 		{accounts: accounts},
 		{accounts: userFile + ".ok"},
+		{accounts: accounts, schemes: "NTLM", schemesExplicit: true, keytab: missing, principal: "HTTP/x"}, // no Kerberos asked for
 	} {
 		if o.accounts == userFile+".ok" {
 			os.WriteFile(o.accounts, []byte("EXAMPLE:alice:pw\n"), 0o600)
