@@ -1,9 +1,11 @@
 package gosspi
 
 import (
+	"fmt"
 	"io"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/preflight"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/negotiate"
@@ -58,7 +60,25 @@ type Host struct {
 }
 
 // NewHost starts a host with the standard packages registered.
+//
+// It first checks the files the configuration names for accepting, so that
+// a server that is misconfigured fails here, with an error that names the
+// file or principal and says what to do, rather than at every request:
+//   - the Kerberos keytab, when Kerberos.Keytab or Kerberos.ServicePrincipal
+//     is set (the keytab is then Kerberos.Keytab, else KRB5_KTNAME, else
+//     /etc/krb5.keytab): it must exist, be readable, be a keytab, hold
+//     ServicePrincipal, and hold a principal that Kerberos.AcceptorPrincipals
+//     accepts;
+//   - an *ntlm.HashFile in NTLM.Accounts: (*ntlm.HashFile).Check, so that a
+//     missing or malformed account file is an error (see ntlm.LoadHashFile).
+//
+// A host with none of these set (a client, or a server that takes its
+// keytab from KRB5_KTNAME alone) is not checked: httpauth.New reports a
+// scheme that has no credential.
 func NewHost(cfg HostConfig) (*Host, error) {
+	if err := checkHostConfig(&cfg); err != nil {
+		return nil, err
+	}
 	// One clock and one random source for both halves of every package.
 	if cfg.NTLM.Now == nil {
 		cfg.NTLM.Now = cfg.Now
@@ -114,4 +134,27 @@ func NewHost(cfg HostConfig) (*Host, error) {
 func (h *Host) Close() error {
 	h.FunctionTable.Close()
 	return h.LSA.Close()
+}
+
+// checkHostConfig is NewHost's check of the files its configuration names.
+func checkHostConfig(cfg *HostConfig) error {
+	k := &cfg.Kerberos
+	if k.Keytab != "" || k.ServicePrincipal != "" {
+		kt, err := preflight.LoadKeytab(preflight.KeytabPath(k.Keytab, "kerberos.Config.Keytab"))
+		if err != nil {
+			return fmt.Errorf("gosspi: Kerberos acceptor: %w", err)
+		}
+		if err := kt.CheckPrincipal(k.ServicePrincipal, "kerberos.Config.ServicePrincipal"); err != nil {
+			return fmt.Errorf("gosspi: Kerberos acceptor: %w", err)
+		}
+		if err := kt.CheckPatterns(k.AcceptorPrincipals, "kerberos.Config.AcceptorPrincipals"); err != nil {
+			return fmt.Errorf("gosspi: Kerberos acceptor: %w", err)
+		}
+	}
+	if hf, ok := cfg.NTLM.Accounts.(*ntlm.HashFile); ok && hf != nil {
+		if err := hf.Check(); err != nil {
+			return fmt.Errorf("gosspi: NTLM accounts (ntlm.Config.Accounts): %w", err)
+		}
+	}
+	return nil
 }

@@ -222,8 +222,11 @@ type connKey struct{}
 type identityKey struct{}
 
 // New returns an Authenticator. It acquires one inbound credential per
-// scheme; a scheme whose package cannot supply one (no keytab, no account
-// store) is an error.
+// scheme; a scheme whose package cannot supply one (no keytab, a keytab
+// without the principal, no account store) is an error that says what the
+// package reported and what it needs (for Negotiate, for each package in
+// it); errors.Is finds the package's Status in it. A package inside
+// Negotiate that cannot accept is logged (Negotiate offers the others).
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Table == nil {
 		return nil, errors.New("httpauth: Config.Table is nil")
@@ -258,12 +261,15 @@ func New(cfg Config) (*Authenticator, error) {
 		if _, dup := a.creds[name]; dup {
 			continue
 		}
-		var h sspi.CredHandle
-		if st := cfg.Table.AcquireCredentialsHandle(cfg.Principal, name, sspi.SECPKG_CRED_INBOUND, nil, &h, nil); st.Failed() {
+		h, err := acquireInbound(cfg.Table, cfg.Principal, name)
+		if err != nil {
 			a.Close()
-			return nil, fmt.Errorf("httpauth: inbound %s credential: %w", name, st)
+			return nil, credentialFailure(cfg.Table, cfg.Principal, name, err)
 		}
-		a.creds[name] = &h
+		if name == SchemeNegotiate {
+			logInner(a.log, cfg.Table, cfg.Principal)
+		}
+		a.creds[name] = h
 		a.schemes = append(a.schemes, name)
 		a.challenge = append(a.challenge, name)
 	}

@@ -133,3 +133,101 @@ func TestAccountFileRefusedOnLoad(t *testing.T) {
 		t.Errorf("root-owned 0600 file: %v", err)
 	}
 }
+
+// TestLoadHashFileFailsAtStart (issue 11): a missing, malformed or
+// foreign file is an error of LoadHashFile (and of Check) that names the
+// file and says what to do, not an empty store in which every logon looks
+// like a wrong password.
+func TestLoadHashFileFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "typo")
+	for _, tc := range []struct {
+		name, path string
+		want       []string
+	}{
+		{"missing", missing, []string{missing, "does not exist", "gosspi accounts -file " + missing + " add"}},
+		{"directory", dir, []string{dir, "is a directory"}},
+		{"not an account file", write("garbage", "\x05\x02garbage\n"), []string{"garbage", "not a gosspi account file", HashFileMagic}},
+		{"empty", write("empty", ""), []string{"empty", "not a gosspi account file"}},
+		{"bad line", write("badline", HashFileMagic+"\nEXAMPLE:alice\n"), []string{"badline", "line 2", "want DOMAIN:user:hash"}},
+		{"bad hash", write("badhash", HashFileMagic+"\nEXAMPLE:alice:123\n"), []string{"badhash", "line 2", "bad NT hash"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hf, err := LoadHashFile(tc.path)
+			if err == nil || hf != nil {
+				t.Fatalf("LoadHashFile(%s) = %v, %v", tc.path, hf, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if err := OpenHashFile(tc.path).Check(); err == nil || err.Error() != fmt.Sprint(errOf(LoadHashFile(tc.path))) {
+				t.Errorf("Check: %v", err)
+			}
+		})
+	}
+	// The legacy OpenHashFile store: a file never seen is an empty store.
+	if l, err := OpenHashFile(missing).List(); err != nil || len(l) != 0 {
+		t.Errorf("OpenHashFile of a missing file: %v %v", l, err)
+	}
+	// gss-ntlmssp's format through LoadAccounts: a bad line is named.
+	users := write("users", "EXAMPLE:alice:pw\nno colon here\n")
+	if _, err := LoadAccounts(users); err == nil || !strings.Contains(err.Error(), users+": user file line 2") {
+		t.Errorf("LoadAccounts: %v", err)
+	}
+	if _, err := LoadAccounts(missing); err == nil || !strings.Contains(err.Error(), missing+" does not exist") {
+		t.Errorf("LoadAccounts of a missing file: %v", err)
+	}
+	// And NTLM_USER_FILE as the package reads it says where the name came from.
+	t.Setenv("NTLM_USER_FILE", missing)
+	_, _, err := New(Config{}).AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+	if status(err) != sspi.SEC_E_NO_CREDENTIALS || !strings.Contains(err.Error(), "NTLM_USER_FILE") || !strings.Contains(err.Error(), missing) {
+		t.Errorf("NTLM_USER_FILE missing: %v", err)
+	}
+}
+
+func errOf(_ any, err error) error { return err }
+
+// TestHashFileDisappearsLater: a file that was read and then disappears
+// or goes bad fails every logon (fail closed, with an error the server
+// logs), not an empty store; when it is back, logons work again.
+func TestHashFileDisappearsLater(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts")
+	if err := OpenHashFile(path).Add(testDomain, testUser, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	hf, err := LoadHashFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Accounts: hf})
+	if _, _, err := runHandshake(t, hsOpts{server: srv}); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	data, _ := os.ReadFile(path)
+	os.Remove(path)
+	_, _, err = runHandshake(t, hsOpts{server: srv})
+	if status(err) != sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY || !strings.Contains(err.Error(), path+" has disappeared") {
+		t.Errorf("after removal: %v", err)
+	}
+	if _, err := hf.List(); err == nil {
+		t.Error("List of a vanished file: no error")
+	}
+	// Overwritten with garbage: refused, with the line.
+	os.WriteFile(path, []byte(HashFileMagic+"\nbroken\n"), 0o600)
+	if _, _, err := runHandshake(t, hsOpts{server: srv}); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("malformed later: %v", err)
+	}
+	os.WriteFile(path, data, 0o600)
+	if _, _, err := runHandshake(t, hsOpts{server: srv}); err != nil {
+		t.Errorf("restored: %v", err)
+	}
+}

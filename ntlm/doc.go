@@ -50,8 +50,10 @@
 //
 // Accounts live behind the AccountStore interface. MemoryStore holds them
 // in memory; HashFile is the built-in file of NT hashes (see
-// HashFileMagic), managed with `gosspi accounts`; ParseUserFile and
-// LoadAccounts read gss-ntlmssp's NTLM_USER_FILE (DOMAIN:USER:PASSWORD).
+// HashFileMagic), managed with `gosspi accounts`, which a server opens
+// with LoadHashFile so that a missing or malformed file fails at start;
+// ParseUserFile and LoadAccounts read gss-ntlmssp's NTLM_USER_FILE
+// (DOMAIN:USER:PASSWORD).
 // Passwords are hashed when they are read and never kept.
 //
 // Parsers validate every payload offset and length against the message:

@@ -272,20 +272,21 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 	if req.Use&sspi.SECPKG_CRED_INBOUND != 0 {
 		c.store = p.cfg.Accounts
 		if c.store == nil {
-			path := opts["accounts"]
+			path, source := opts["accounts"], `the "accounts" option`
 			if path == "" {
-				path = os.Getenv("NTLM_USER_FILE")
+				path, source = os.Getenv("NTLM_USER_FILE"), "the environment, NTLM_USER_FILE"
 			}
 			if path != "" {
 				m, err := LoadAccounts(path)
 				if err != nil {
-					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file"+insecureDetail(err))
+					return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the account file (from "+source+")"+fileDetail(err))
 				}
 				c.store = m
 			}
 		}
 		if c.store == nil && req.Use == sspi.SECPKG_CRED_INBOUND {
-			return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS, "no account store")
+			return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS,
+				`no account store: set ntlm.Config.Accounts (ntlm.LoadHashFile), the "accounts" option or NTLM_USER_FILE`)
 		}
 	}
 	if req.Use&sspi.SECPKG_CRED_OUTBOUND != 0 {
@@ -344,9 +345,9 @@ func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentit
 
 // fromFile finds a client's entry in a credential file.
 func fromFile(path, user, domain string) (*Account, error) {
-	m, err := LoadAccounts(path)
+	m, err := loadAccounts("credential file", path)
 	if err != nil {
-		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file"+insecureDetail(err))
+		return nil, credErr(sspi.SEC_E_NO_CREDENTIALS, "cannot read the credential file"+fileDetail(err))
 	}
 	if user != "" {
 		a, err := m.LookupAccount(context.Background(), domain, user)

@@ -295,7 +295,7 @@ func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*
 		return nil, sc.p.dummyHash(), nil
 	}
 	if err != nil || a == nil {
-		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed"+insecureDetail(err))
+		return nil, [16]byte{}, ascErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "account store failed"+fileDetail(err))
 	}
 	return a, a.NTHash, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,33 +20,64 @@ import (
 // maxAccountFile bounds an account or credential file.
 const maxAccountFile = 64 << 20
 
-// insecureFileError is a file that others could write to; its message
-// says how to fix it.
-type insecureFileError struct{ msg string }
+// fileError is a problem with an account or credential file that the
+// administrator must fix: missing, unreadable, malformed, or writable by
+// others. Its message names the file and says what to do, and holds no
+// secret (no file content beyond a line number), so it may go into a
+// status detail.
+type fileError struct {
+	msg string
+	err error // the cause, when there is one (an *fs.PathError)
+}
 
-func (e *insecureFileError) Error() string { return e.msg }
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
 
-// insecureDetail is ": " and the message of an insecureFileError in err,
-// for status details: the administrator needs to know what to fix. Other
-// store errors are not passed on.
-func insecureDetail(err error) string {
-	var ie *insecureFileError
-	if errors.As(err, &ie) {
-		return ": " + ie.msg
+// fileDetail is ": " and the message of a fileError in err, for status
+// details: the administrator needs to know what to fix. Other store errors
+// are not passed on.
+func fileDetail(err error) string {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return ": " + fe.msg
 	}
 	return ""
 }
 
+// describeFileError turns the error of opening or reading an account or
+// credential file (kind names which) into a fileError that says what to
+// do. Errors that are already fileErrors pass through.
+func describeFileError(kind, path string, err error) error {
+	var fe *fileError
+	switch {
+	case errors.As(err, &fe):
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		msg := fmt.Sprintf("ntlm: %s %s does not exist: fix the path", kind, path)
+		if kind == hashFileKind {
+			msg += fmt.Sprintf(", or create it with `gosspi accounts -file %s add DOMAIN\\user`", path)
+		}
+		return &fileError{msg, err}
+	case errors.Is(err, fs.ErrPermission):
+		return &fileError{fmt.Sprintf("ntlm: %s %s: permission denied: make it readable by the user this process runs as (chown that user, chmod 600)", kind, path), err}
+	}
+	return &fileError{fmt.Sprintf("ntlm: %s %s: %v", kind, path, err), err}
+}
+
 // readSecureFile reads a file after checking, on the open descriptor, that
-// only its owner (this process's user or root) can write to it.
-func readSecureFile(path string) ([]byte, error) {
+// it is a regular file and that only its owner (this process's user or
+// root) can write to it. Its errors are fileErrors naming the file.
+func readSecureFile(kind, path string) ([]byte, error) {
 	fd, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, describeFileError(kind, path, err)
 	}
 	defer fd.Close()
 	st, err := fd.Stat()
 	if err != nil {
+		return nil, describeFileError(kind, path, err)
+	}
+	if err := checkRegular(kind, path, st); err != nil {
 		return nil, err
 	}
 	if err := checkFileSecurity(path, st); err != nil {
@@ -53,12 +85,20 @@ func readSecureFile(path string) ([]byte, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(fd, maxAccountFile+1))
 	if err != nil {
-		return nil, err
+		return nil, describeFileError(kind, path, err)
 	}
 	if len(data) > maxAccountFile {
-		return nil, fmt.Errorf("ntlm: %s: over %d bytes", path, maxAccountFile)
+		return nil, &fileError{msg: fmt.Sprintf("ntlm: %s %s: over %d bytes", kind, path, maxAccountFile)}
 	}
 	return data, nil
+}
+
+// checkRegular refuses a directory where a file is expected.
+func checkRegular(kind, path string, st fs.FileInfo) error {
+	if st.IsDir() {
+		return &fileError{msg: fmt.Sprintf("ntlm: %s %s is a directory: give the path of the file", kind, path)}
+	}
+	return nil
 }
 
 // ErrNoAccount is returned by an AccountStore that does not know the
@@ -193,6 +233,12 @@ const HashFileMagic = "#gosspi-ntlm-accounts/1"
 // the owner is this process's user or root (as OpenSSH checks its keys):
 // otherwise the lookup fails, and no one logs on, until the file is fixed
 // (the error says how).
+//
+// A server should get its HashFile from LoadHashFile, which fails at once
+// on a file that is missing or malformed. Once the file has been read, a
+// lookup after it disappears or goes bad fails (the server logs the error
+// and refuses the logon) until the file is back: it is never taken for an
+// empty store.
 type HashFile struct {
 	path string
 
@@ -200,25 +246,64 @@ type HashFile struct {
 	mod   time.Time
 	size  int64
 	cache *MemoryStore
+	seen  bool // the file has been read: missing now is an error
 }
 
-// OpenHashFile returns a store for the account file at path. The file is
-// read on first use; a missing file is an empty store.
+// hashFileKind names an account file in errors.
+const hashFileKind = "account file"
+
+// LoadHashFile returns a store for the account file at path, reading the
+// file now: a file that is missing, unreadable, not an account file,
+// malformed or writable by others is an error that names the file and
+// says what to do, so that a server fails at start instead of refusing
+// every logon as a wrong password. The store rereads the file when it
+// changes; see HashFile.
+func LoadHashFile(path string) (*HashFile, error) {
+	f := &HashFile{path: path}
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// OpenHashFile returns a store for the account file at path without
+// reading it: the file is read on first use, and until it has been read
+// once a missing file is an empty store (so that `gosspi accounts add`
+// can create it). Servers should use LoadHashFile, or call Check at start;
+// gosspi.NewHost calls Check on a HashFile in ntlm.Config.Accounts.
 func OpenHashFile(path string) *HashFile { return &HashFile{path: path} }
 
 // Path returns the file name.
 func (f *HashFile) Path() string { return f.path }
 
-func (f *HashFile) load() (*MemoryStore, error) {
+// Check reads the file now and returns what a lookup would fail with: a
+// file that is missing (for any HashFile, even before its first use),
+// unreadable, a directory, not an account file, malformed, or writable by
+// others. The error names the file and says what to do.
+func (f *HashFile) Check() error {
+	_, err := f.loadChecked(true)
+	return err
+}
+
+func (f *HashFile) load() (*MemoryStore, error) { return f.loadChecked(false) }
+
+// loadChecked returns the accounts, rereading the file when it changed.
+// mustExist makes a missing file an error even before the first read.
+func (f *HashFile) loadChecked(mustExist bool) (*MemoryStore, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fd, err := os.Open(f.path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) && !mustExist && !f.seen {
 		f.cache, f.mod, f.size = NewMemoryStore(), time.Time{}, -1
 		return f.cache, nil
 	}
 	if err != nil {
-		return nil, err
+		f.cache = nil
+		if errors.Is(err, fs.ErrNotExist) && f.seen {
+			return nil, &fileError{fmt.Sprintf("ntlm: account file %s has disappeared: no one can log on until it is back "+
+				"(restore it, or recreate it with `gosspi accounts -file %s add DOMAIN\\user`)", f.path, f.path), err}
+		}
+		return nil, describeFileError(hashFileKind, f.path, err)
 	}
 	defer fd.Close()
 	// Checked on every use, on the descriptor that is read: a file that
@@ -226,6 +311,9 @@ func (f *HashFile) load() (*MemoryStore, error) {
 	// time) stops being used at once.
 	st, err := fd.Stat()
 	if err != nil {
+		return nil, describeFileError(hashFileKind, f.path, err)
+	}
+	if err := checkRegular(hashFileKind, f.path, st); err != nil {
 		return nil, err
 	}
 	if err := checkFileSecurity(f.path, st); err != nil {
@@ -236,17 +324,30 @@ func (f *HashFile) load() (*MemoryStore, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(fd, maxAccountFile+1))
 	if err != nil {
-		return nil, err
+		return nil, describeFileError(hashFileKind, f.path, err)
 	}
 	if len(data) > maxAccountFile {
-		return nil, fmt.Errorf("ntlm: %s: account file over %d bytes", f.path, maxAccountFile)
+		return nil, &fileError{msg: fmt.Sprintf("ntlm: account file %s: over %d bytes", f.path, maxAccountFile)}
 	}
 	m, err := ParseHashFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.path, err)
+		f.cache = nil
+		return nil, malformedError(f.path, err, bytes.HasPrefix(data, []byte(HashFileMagic)))
 	}
-	f.cache, f.mod, f.size = m, st.ModTime(), st.Size()
+	f.cache, f.mod, f.size, f.seen = m, st.ModTime(), st.Size(), true
 	return m, nil
+}
+
+// malformedError is the fileError of an account file that does not parse.
+// magic says whether it starts like one: if not, it may be gss-ntlmssp's
+// NTLM_USER_FILE format, which LoadAccounts reads.
+func malformedError(path string, err error, magic bool) error {
+	msg := strings.TrimPrefix(err.Error(), "ntlm: ")
+	if !magic {
+		return &fileError{fmt.Sprintf("ntlm: %s is not a gosspi account file (its first line must be %s): "+
+			"make one with `gosspi accounts -file %s add DOMAIN\\user`, or read a DOMAIN:USER:PASSWORD file with LoadAccounts", path, HashFileMagic, path), err}
+	}
+	return &fileError{fmt.Sprintf("ntlm: account file %s: %s: fix that line, or rewrite the file with `gosspi accounts`", path, msg), err}
 }
 
 // LookupAccount implements AccountStore.
@@ -315,9 +416,9 @@ func checkName(s string) error {
 func (f *HashFile) update(change func(*MemoryStore) error) error {
 	m := NewMemoryStore()
 	// Accounts someone else could have added are not carried over.
-	if data, err := readSecureFile(f.path); err == nil {
+	if data, err := readSecureFile(hashFileKind, f.path); err == nil {
 		if m, err = ParseHashFile(data); err != nil {
-			return err
+			return malformedError(f.path, err, bytes.HasPrefix(data, []byte(HashFileMagic)))
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -420,14 +521,27 @@ func ParseUserFile(data []byte) (*MemoryStore, error) {
 // LoadAccounts reads either kind of file: an account file (starting with
 // HashFileMagic) or an NTLM_USER_FILE. Like OpenHashFile's store, it
 // refuses a file that is group- or world-writable or owned by a user other
-// than this process's or root, with an error that says how to fix it.
-func LoadAccounts(path string) (*MemoryStore, error) {
-	data, err := readSecureFile(path)
+// than this process's or root. Its errors (a missing, unreadable or
+// malformed file too) name the file and say what to do.
+func LoadAccounts(path string) (*MemoryStore, error) { return loadAccounts(hashFileKind, path) }
+
+// loadAccounts is LoadAccounts, with kind naming the file in errors.
+func loadAccounts(kind, path string) (*MemoryStore, error) {
+	data, err := readSecureFile(kind, path)
 	if err != nil {
 		return nil, err
 	}
 	if bytes.HasPrefix(data, []byte(HashFileMagic)) {
-		return ParseHashFile(data)
+		m, err := ParseHashFile(data)
+		if err != nil {
+			return nil, malformedError(path, err, true)
+		}
+		return m, nil
 	}
-	return ParseUserFile(data)
+	m, err := ParseUserFile(data)
+	if err != nil {
+		return nil, &fileError{fmt.Sprintf("ntlm: %s: %s: fix that line (DOMAIN:USER:PASSWORD, as gss-ntlmssp's NTLM_USER_FILE), "+
+			"or make a gosspi account file with `gosspi accounts`", path, strings.TrimPrefix(err.Error(), "ntlm: ")), err}
+	}
+	return m, nil
 }

@@ -33,7 +33,7 @@ an NT hash with -hash). A user without a domain ("user" or ":user")
 matches any domain. The file is rewritten atomically with mode 0600.
 
 The file is -file, else $GOSSPI_NTLM_ACCOUNTS, else ` + defaultAccountFile + `.
-An NTLM server reads it through ntlm.OpenHashFile, or through the
+An NTLM server reads it through ntlm.LoadHashFile, or through the
 "accounts" credential option.`,
 		run: runAccounts,
 	})

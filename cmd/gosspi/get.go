@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,8 +32,12 @@ output. Credentials are what curl and MIT Kerberos use:
 
 Mutual authentication is required (the server must prove who it is) unless
 -no-mutual is given. Over HTTPS the channel bindings of the server's
-certificate are sent. Exit status: 0 for a 1xx-3xx answer, 1 for a failure
-or a 4xx/5xx answer, 2 for a usage error.`
+certificate are sent.
+
+Exit status: 0 for a 1xx-3xx answer; 4 when authentication failed (a 401,
+403 or 407 answer, or a handshake that failed with a status such as
+SEC_E_LOGON_DENIED); 1 for another failure (the network, a 4xx or 5xx
+answer); 2 for a usage error; 3 for a configuration error (-cacert).`
 
 type getOptions struct {
 	user, method, data, out, scheme, spn, cacert string
@@ -151,7 +156,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 
 	host, err := gosspi.NewHost(gosspi.HostConfig{})
 	if err != nil {
-		return exitFailure, err
+		return exitConfig, err
 	}
 	defer host.Close()
 	base := http.DefaultTransport.(*http.Transport).Clone()
@@ -159,11 +164,11 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 	if o.cacert != "" {
 		pem, err := os.ReadFile(o.cacert)
 		if err != nil {
-			return exitFailure, err
+			return exitConfig, fmt.Errorf("-cacert: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return exitFailure, fmt.Errorf("%s: no PEM certificates", o.cacert)
+			return exitConfig, fmt.Errorf("-cacert %s: no PEM certificates", o.cacert)
 		}
 		base.TLSClientConfig.RootCAs = pool
 	}
@@ -189,6 +194,10 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 	client := &http.Client{Transport: tr}
 	resp, err := client.Do(req)
 	if err != nil {
+		var st sspi.Status
+		if errors.As(err, &st) {
+			return exitAuth, err // the handshake failed: SEC_E_LOGON_DENIED and the like
+		}
 		return exitFailure, err
 	}
 	defer resp.Body.Close()
@@ -214,7 +223,11 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return exitFailure, err
 	}
-	if resp.StatusCode >= 400 {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+		resp.StatusCode == http.StatusProxyAuthRequired:
+		return exitAuth, fmt.Errorf("%s %s: authentication failed", resp.Proto, resp.Status)
+	case resp.StatusCode >= 400:
 		return exitFailure, fmt.Errorf("%s %s", resp.Proto, resp.Status)
 	}
 	return exitOK, nil

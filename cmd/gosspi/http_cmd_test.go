@@ -119,7 +119,7 @@ func TestServeWithCurlNTLM(t *testing.T) {
 	}
 	out.Reset()
 	code, err = get(t.Context(), &getOptions{user: `EXAMPLE\alice`, timeout: 10e9, data: "x=1"}, url+"/whoami", strings.NewReader("wrong\n"), &out, &errb)
-	if code != exitFailure || err == nil || !strings.Contains(err.Error(), "401") {
+	if code != exitAuth || err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("get with the wrong password: %d %v", code, err)
 	}
 }

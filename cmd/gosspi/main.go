@@ -8,7 +8,11 @@
 //	gosspi help [command]
 //
 // Progress and errors go to standard error; results to standard output.
-// Exit status: 0 success, 1 failure, 2 usage error.
+// Exit status: 0 success; 1 failure; 2 usage error (bad flags or
+// arguments); 3 configuration error found at start (a keytab, account or
+// TLS file that is missing or wrong, a scheme with no credential); 4
+// authentication failed (gosspi get was refused: 401, 403, 407, or a
+// handshake status such as SEC_E_LOGON_DENIED).
 package main
 
 import (
@@ -39,9 +43,16 @@ func register(c *command) {
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitFailure = 1 // anything else: a network error, a bad token to decode
+	exitUsage   = 2 // bad flags or arguments
+	exitConfig  = 3 // a configuration error found at start
+	exitAuth    = 4 // authentication failed
 )
+
+// exitCodesHelp documents the exit codes in the usage texts.
+const exitCodesHelp = `Exit status: 0 success, 1 failure, 2 usage error (bad flags or arguments),
+3 configuration error at start (a keytab, account or TLS file that is
+missing or wrong, a scheme with no credential), 4 authentication failed.`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -87,4 +98,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gosspi help <command>' or 'gosspi <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\n"+exitCodesHelp)
 }

@@ -42,7 +42,9 @@ a malformed request -> BH <reason>.
 
 The server's accounts are -accounts, else $GOSSPI_NTLM_ACCOUNTS, else
 ` + defaultAccountFile + ` (see 'gosspi accounts'); its keytab is -keytab, else
-$KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error.`
+$KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error.
+
+` + exitCodesHelp
 
 func init() {
 	register(&command{
@@ -104,12 +106,12 @@ func runNTLMAuth(args []string) int {
 	p := ntlmauth.Protocol(*proto)
 	server := p == ntlmauth.Squid25NTLMSSP || p == ntlmauth.GSSSPNEGO
 	if server {
-		store, _, err := serveAccounts(&serveOptions{accounts: *accounts, demo: *demo})
+		nt, err := serveAccounts(&serveOptions{accounts: *accounts, demo: *demo})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
-			return exitFailure
+			return exitConfig
 		}
-		cfg.NTLM.Accounts = store
+		cfg.NTLM.Accounts = nt.store
 		cfg.Kerberos.Keytab = *keytab
 		spns := serviceNames(context.Background(), spnFlags, "")
 		httpauth.ApplyServiceBinding(&cfg, spns)
@@ -121,7 +123,7 @@ func runNTLMAuth(args []string) int {
 	host, err := gosspi.NewHost(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
-		return exitFailure
+		return exitConfig
 	}
 	defer host.Close()
 	hc := ntlmauth.Config{Protocol: p, Table: host.FunctionTable, Principal: *principal, Logger: logger}
@@ -144,7 +146,7 @@ func runNTLMAuth(args []string) int {
 	h, err := ntlmauth.New(hc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
-		return exitFailure
+		return exitConfig
 	}
 	defer h.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

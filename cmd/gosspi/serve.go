@@ -20,8 +20,8 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/httpauth"
+	"github.com/gosspi/gosspi/internal/preflight"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 const serveUsage = `usage: gosspi serve [flags]
@@ -38,6 +38,14 @@ hashes made with 'gosspi accounts': -accounts, else $GOSSPI_NTLM_ACCOUNTS,
 else ` + defaultAccountFile + ` (or gss-ntlmssp's $NTLM_USER_FILE). -demo adds
 the embedded demo account ` + demoDomain + `\` + demoUser + ` (password ` + demoPassword + `), in memory.
 
+serve checks its inputs at start: a keytab or account file that is named
+(by a flag or the environment) but missing, unreadable or not what it should
+be, a -principal that is not in the keytab (or a keytab with no principal
+matching -accept-principals), a TLS file that is missing or does not match
+its pair, or a scheme of -schemes that has no credential stops it with a
+message that names the file and says what to fix. Without -schemes, a
+scheme that has no credential is left out, and the log says why.
+
 NTLM service binding (MS-NLMP 3.2.5.1.2): an NTLM client that names the
 service it means (MsvAvTargetName, as Windows does) must name this one, or
 its logon is refused. The names are -spn (repeatable), by default HTTP/ and
@@ -50,12 +58,15 @@ Try it:
   curl --ntlm -u 'EXAMPLE\alice:PASSWORD' http://127.0.0.1:8080/whoami
   kinit alice@REALM && curl --negotiate -u : http://HOST:8080/whoami
 
-Logs go to standard error.`
+Logs go to standard error.
+
+` + exitCodesHelp
 
 type serveOptions struct {
 	acceptPrincipals string // -accept-principals (serve_principals.go)
 
 	addr, accounts, keytab, principal, schemes string
+	schemesExplicit                            bool // -schemes was given: each scheme must have a credential
 	certFile, keyFile, bindings                string
 	persist, demo, verbose                     bool
 	maxHandshakes, maxHeader                   int
@@ -95,7 +106,7 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
 	fs.StringVar(&o.keytab, "keytab", "", "Kerberos keytab (default $KRB5_KTNAME, /etc/krb5.keytab)")
 	fs.StringVar(&o.principal, "principal", "", "accept only this service principal, e.g. HTTP/web.example.com")
-	fs.StringVar(&o.schemes, "schemes", "Negotiate,NTLM", "schemes to offer, in order")
+	fs.StringVar(&o.schemes, "schemes", "Negotiate,NTLM", "schemes to offer, in order (when given, each must have a credential)")
 	fs.StringVar(&o.certFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&o.keyFile, "tls-key", "", "the certificate's private key (PEM)")
 	fs.StringVar(&o.bindings, "channel-bindings", "when-supported", "Extended Protection over HTTPS: off, when-supported or required")
@@ -134,51 +145,12 @@ func runServe(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	fs.Visit(func(f *flag.Flag) { o.schemesExplicit = o.schemesExplicit || f.Name == "schemes" })
 	if err := serve(ctx, &o, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "gosspi serve:", err)
-		return exitFailure
+		return exitCodeOf(err)
 	}
 	return exitOK
-}
-
-// serveAccounts returns the NTLM account store of the options, or nil.
-func serveAccounts(o *serveOptions) (ntlm.AccountStore, string, error) {
-	path := o.accounts
-	if path == "" {
-		path = os.Getenv("GOSSPI_NTLM_ACCOUNTS")
-	}
-	if path == "" {
-		if _, err := os.Stat(defaultAccountFile); err == nil {
-			path = defaultAccountFile
-		}
-	}
-	if path == "" && !o.demo {
-		return nil, "", nil // NTLM_USER_FILE, if set, is read by the package
-	}
-	var store ntlm.AccountStore
-	desc := path
-	if path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return nil, "", fmt.Errorf("account file: %w", err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, "", err
-		}
-		if strings.HasPrefix(string(b), ntlm.HashFileMagic) {
-			store = ntlm.OpenHashFile(path) // rereads the file when it changes
-		} else if store, err = ntlm.LoadAccounts(path); err != nil {
-			return nil, "", err
-		}
-	}
-	if o.demo {
-		demo := demoAccounts()
-		if store == nil {
-			return demo, "demo account", nil
-		}
-		return chainStore{store, demo}, desc + " + demo account", nil
-	}
-	return store, desc, nil
 }
 
 // chainStore looks accounts up in each store in turn.
@@ -199,15 +171,45 @@ func (c chainStore) LookupAccount(ctx context.Context, domain, user string) (*nt
 }
 
 // serve runs the server until ctx ends. ready, when set, gets the URL once
-// the server listens.
+// the server listens. It checks its inputs first: a flag value that cannot
+// work is a usageError, a file or credential that is missing or wrong a
+// configError, each naming the file or principal and saying what to do.
 func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	policy, err := httpauth.ParseBindingPolicy(o.bindings)
 	if err != nil {
-		return err
+		return &usageError{"-channel-bindings: " + err.Error()}
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return &usageError{"HTTPS needs both -tls-cert and -tls-key"}
 	}
 	if policy == httpauth.BindingsRequired && o.certFile == "" {
-		return errors.New("-channel-bindings required needs HTTPS (-tls-cert and -tls-key)")
+		return &usageError{"-channel-bindings required needs HTTPS (-tls-cert and -tls-key)"}
 	}
+	schemes, err := parseSchemes(o.schemes)
+	if err != nil {
+		return err
+	}
+	var tlsConfig *tls.Config
+	if o.certFile != "" {
+		cert, err := preflight.TLSKeyPair(o.certFile, "-tls-cert", o.keyFile, "-tls-key")
+		if err != nil {
+			return &configError{err}
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	krb, err := resolveKerberos(o, schemes)
+	if err != nil {
+		return err
+	}
+	nt, err := serveAccounts(o)
+	if err != nil {
+		return err
+	}
+	schemes, dropped, err := usableSchemes(schemes, o.schemesExplicit, krb, nt)
+	if err != nil {
+		return err
+	}
+
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
@@ -217,47 +219,30 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		logOut = os.Stderr
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
-
-	store, storeDesc, err := serveAccounts(o)
-	if err != nil {
-		return err
+	for _, s := range []string{httpauth.SchemeNegotiate, httpauth.SchemeNTLM, httpauth.SchemeKerberos} {
+		if why, ok := dropped[s]; ok {
+			logger.Info("gosspi serve: scheme not offered", "scheme", s, "reason", why)
+		}
 	}
+
 	cfg := gosspi.HostConfig{}
-	cfg.NTLM.Accounts = store
-	cfg.Kerberos.Keytab = o.keytab
+	cfg.NTLM.Accounts = nt.store
+	// The acceptor patterns stay set when Kerberos is off, so that the
+	// package refuses a default keytab that serve found unusable.
 	cfg.Kerberos.AcceptorPrincipals = acceptorPrincipals(o)
+	if krb.keytab != nil {
+		cfg.Kerberos.Keytab = krb.keytab.Path
+	}
 	httpauth.ApplyBindingPolicy(&cfg, policy)
 	listenHost, _, _ := net.SplitHostPort(o.addr)
 	spns := serviceNames(ctx, o.spns, listenHost)
 	httpauth.ApplyServiceBinding(&cfg, spns)
 	host, err := gosspi.NewHost(cfg)
 	if err != nil {
-		return err
+		return &configError{err}
 	}
 	defer host.Close()
 
-	var schemes []string
-	for _, s := range strings.Split(o.schemes, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			schemes = append(schemes, s)
-		}
-	}
-	// Offer the schemes whose package has what it needs (a keytab, an
-	// account store); say why the others are left out.
-	var usable []string
-	for _, s := range schemes {
-		var h sspi.CredHandle
-		if st := host.AcquireCredentialsHandle(o.principal, s, sspi.SECPKG_CRED_INBOUND, nil, &h, nil); st.Failed() {
-			logger.Warn("gosspi serve: scheme not offered: no credential", "scheme", s, "status", st.String())
-			continue
-		}
-		host.FreeCredentialsHandle(&h)
-		usable = append(usable, s)
-	}
-	if len(usable) == 0 {
-		return fmt.Errorf("no scheme of %q can accept: give a keytab (-keytab) or an account file (-accounts, or -demo)", o.schemes)
-	}
-	schemes = usable
 	to := o.timeouts.withDefaults()
 	auth, err := httpauth.New(httpauth.Config{
 		Table: host.FunctionTable, Schemes: schemes, Principal: o.principal, Persist: o.persist,
@@ -265,7 +250,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		HandshakeTimeout: to.handshake,
 	})
 	if err != nil {
-		return fmt.Errorf("%w (does the keytab or account file exist?)", err)
+		return &configError{err}
 	}
 	defer auth.Close()
 
@@ -280,14 +265,10 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		IdleTimeout:       to.idle,
 		MaxHeaderBytes:    o.maxHeader + 16<<10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	scheme := "http"
-	if o.certFile != "" || o.keyFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if tlsConfig != nil {
 		scheme = "https"
 	}
 	auth.Install(srv)
@@ -296,20 +277,8 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		return err
 	}
 	url := scheme + "://" + ln.Addr().String()
-	kt := o.keytab
-	if kt == "" {
-		kt = os.Getenv("KRB5_KTNAME")
-	}
-	if kt == "" {
-		kt = "/etc/krb5.keytab"
-	}
-	if storeDesc == "" {
-		storeDesc = "none (set -accounts or NTLM_USER_FILE)"
-		if f := os.Getenv("NTLM_USER_FILE"); f != "" {
-			storeDesc = f
-		}
-	}
-	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","), "keytab", kt, "ntlm_accounts", storeDesc,
+	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","),
+		"keytab", krb.logValue(), "ntlm_accounts", nt.logValue(),
 		"persist", o.persist, "channel_bindings", policy.String(), "ntlm_service_names", spnList(spns))
 	if ready != nil {
 		ready(url)
