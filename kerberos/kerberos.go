@@ -10,8 +10,17 @@
 // ContextData a finished handshake returns, which holds the session's
 // subkey and sequence numbers but never a long-term key.
 //
-// Enctypes, keytabs, krb5.conf, the AS/TGS exchanges and the rarer
-// messages come from gokrb5; the GSS layer, the authenticator checksum,
+// Enctypes, keytabs, krb5.conf and the KDC messages come from gokrb5; the
+// AS and TGS exchanges run here, on the package's clock and random source
+// and with the caller's context: a deadline or cancellation ends a KDC
+// exchange that gets no answer (UDP and TCP, RFC 4120 section 7.2; MIT's
+// udp_preference_limit), and the error is then both
+// SEC_E_NO_AUTHENTICATING_AUTHORITY and the context's error for errors.Is.
+// A KRB-ERROR from the KDC is a *KDCError under the SSPI status: its
+// RFC 4120 name and the principal ("KDC_ERR_PREAUTH_FAILED for
+// alice@EXAMPLE.COM" is SEC_E_LOGON_DENIED, KDC_ERR_S_PRINCIPAL_UNKNOWN
+// SEC_E_TARGET_UNKNOWN, KDC_ERR_C_PRINCIPAL_UNKNOWN SEC_E_NO_CREDENTIALS,
+// KRB_AP_ERR_SKEW SEC_E_TIME_SKEW). The GSS layer, the authenticator checksum,
 // AP-REQ and AP-REP, delegation, the acceptor, the replay cache and the
 // per-message tokens are written here. Where gokrb5 falls short this
 // package does the work itself: its ccache reader panics on short input and
@@ -57,6 +66,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +178,11 @@ type Config struct {
 	// confounders; default crypto/rand.Reader. It must be safe for
 	// concurrent use.
 	Rand io.Reader
+	// Resolver looks up KDCs (DNS SRV records, with dns_lookup_kdc), KDC
+	// host names, and target host names when krb5.conf's
+	// dns_canonicalize_hostname asks for it; nil means net.DefaultResolver.
+	// Every lookup takes the caller's context.
+	Resolver *net.Resolver
 	// Logger receives warnings (a replay cache refusing AP-REQs), with no
 	// secrets. Nil means no logging.
 	Logger *slog.Logger
@@ -228,7 +243,7 @@ func (p *Package) krb5Config() (*config.Config, error) {
 	path := p.krb5ConfPath()
 	c, err := config.Load(path)
 	if err != nil {
-		return nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot load krb5.conf "+path)
+		return nil, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot load krb5.conf " + path, Err: err}
 	}
 	_, tkt, tgs, err := p.enctypePolicies()
 	if err != nil {
@@ -274,7 +289,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	}
 	if c == nil {
 		ic := &initiatorContext{cred: cr}
-		out, err := ic.first(prm)
+		out, err := ic.first(ctx, prm)
 		if err != nil {
 			return nil, out, err
 		}
