@@ -39,6 +39,7 @@ type credential struct {
 	tgtFwd   bool                  // the TGT is forwardable
 	tgts     map[string]*kdcTicket // TGTs by the realm whose KDC takes them
 	clientKT *keytab.Keytab        // the client keytab, when the TGT came from one
+	hosts    hostPolicy            // dns_canonicalize_hostname, rdns
 
 	// inbound
 	ktMu     sync.RWMutex // kt; Free wipes it under the write lock
@@ -229,6 +230,11 @@ func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialReque
 		return err
 	}
 	c.krbConf = cfg
+	ld, err := readLibdefaults(c.pkg.krb5ConfPath())
+	if err != nil {
+		return &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot read krb5.conf " + c.pkg.krb5ConfPath(), Err: err}
+	}
+	c.hosts = hostPolicyOf(ld)
 	ad := req.AuthData
 	var opts map[string]string
 	if ad != nil {

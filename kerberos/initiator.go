@@ -3,6 +3,7 @@ package kerberos
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"time"
 
@@ -67,7 +68,19 @@ func (ic *initiatorContext) first(ctx context.Context, prm *sspi.InitContextPara
 		return out, err
 	}
 	ic.req = prm.ContextReq
-	tkt, tktDER, key, err := ic.cred.serviceTicket(ctx, spn, realm)
+	hp := ic.cred.hosts
+	ask, err := ic.cred.pkg.resolveTarget(ctx, hp, spn, realm)
+	if err != nil {
+		return out, err
+	}
+	tkt, tktDER, key, err := ic.cred.serviceTicket(ctx, ask, realm)
+	var ke *KDCError
+	if errors.As(err, &ke) && ke.Code == errSPrincipalUnknown {
+		// dns_canonicalize_hostname = fallback: the canonical name next.
+		if alt := ic.cred.pkg.fallbackTarget(ctx, hp, spn, realm); alt != "" {
+			tkt, tktDER, key, err = ic.cred.serviceTicket(ctx, alt, realm)
+		}
+	}
 	if err != nil {
 		return out, err
 	}

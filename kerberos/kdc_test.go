@@ -215,12 +215,22 @@ func (k *silentKDC) close() {
 	k.wg.Wait()
 }
 
-// krb5ConfFor writes a krb5.conf whose realm's KDC is 127.0.0.1:port.
+// krb5ConfFor writes a krb5.conf whose realm's KDC is 127.0.0.1:port,
+// with dns_canonicalize_hostname = false unless the lines set it.
 func krb5ConfFor(t *testing.T, realm string, port int, libdefaults ...string) string {
 	t.Helper()
+	if !strings.Contains(strings.Join(libdefaults, "\n"), "dns_canonicalize_hostname") {
+		libdefaults = append(libdefaults, "dns_canonicalize_hostname = false")
+	}
+	return writeKrb5Conf(t, realm, port, libdefaults)
+}
+
+func writeKrb5Conf(t *testing.T, realm string, port int, libdefaults []string, domainRealm ...string) string {
+	t.Helper()
 	conf := filepath.Join(t.TempDir(), "krb5.conf")
-	writeFile(t, conf, []byte(fmt.Sprintf("[libdefaults]\n default_realm = %s\n dns_canonicalize_hostname = false\n %s\n[realms]\n %s = {\n  kdc = 127.0.0.1:%d\n }\n[domain_realm]\n .localhost = %s\n",
-		realm, strings.Join(libdefaults, "\n "), realm, port, realm)))
+	domainRealm = append(domainRealm, ".localhost = "+realm, "localhost = "+realm)
+	writeFile(t, conf, []byte(fmt.Sprintf("[libdefaults]\n default_realm = %s\n %s\n[realms]\n %s = {\n  kdc = 127.0.0.1:%d\n }\n[domain_realm]\n %s\n",
+		realm, strings.Join(libdefaults, "\n "), realm, port, strings.Join(domainRealm, "\n "))))
 	return conf
 }
 

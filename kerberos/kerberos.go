@@ -57,6 +57,17 @@
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
 // negotiated replay and sequence detection ask) SEC_E_OUT_OF_SEQUENCE.
 //
+// Targets are "service/host", "service/host@REALM" or "service@host". The
+// host of a target without a realm is canonicalized as MIT does it, by
+// krb5.conf's dns_canonicalize_hostname (true, MIT's default: forward
+// lookup of the CNAME chain, then, with rdns, also true by default, the
+// reverse name of its first address; fallback: only when the KDC does not
+// know the name as given; false: never), through Config.Resolver with the
+// caller's context. An IP-address host fails at once with
+// SEC_E_TARGET_UNKNOWN ("is an IP address; Kerberos needs a host name"),
+// before any KDC traffic, unless canonicalization and rdns turn it into a
+// name.
+//
 // Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
 // KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) for initiators, and
 // KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
@@ -67,6 +78,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -241,7 +254,7 @@ func (p *Package) now() time.Time { return p.cfg.Now() }
 // default_tgs_enctypes, else permitted_enctypes; see enctypes.go).
 func (p *Package) krb5Config() (*config.Config, error) {
 	path := p.krb5ConfPath()
-	c, err := config.Load(path)
+	c, err := loadKrb5Conf(path)
 	if err != nil {
 		return nil, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot load krb5.conf " + path, Err: err}
 	}
@@ -255,6 +268,20 @@ func (p *Package) krb5Config() (*config.Config, error) {
 		return nil, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "no enctype of default_tkt_enctypes or default_tgs_enctypes is supported")
 	}
 	return c, nil
+}
+
+// fallbackRe matches dns_canonicalize_hostname = fallback, which gokrb5's
+// parser, taking it for a malformed boolean, would refuse.
+var fallbackRe = regexp.MustCompile(`(?im)^(\s*dns_canonicalize_hostname\s*=\s*)fallback\s*$`)
+
+// loadKrb5Conf parses krb5.conf with gokrb5. The package reads
+// dns_canonicalize_hostname itself (readLibdefaults).
+func loadKrb5Conf(path string) (*config.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return config.NewFromString(fallbackRe.ReplaceAllString(string(b), "${1}true"))
 }
 
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle.
