@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -282,14 +283,85 @@ func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialReque
 			name = fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid())
 		}
 		cc, err := loadCCache(name)
-		if err != nil {
-			if req.Use == sspi.SECPKG_CRED_BOTH {
-				return nil // inbound only, in effect
+		if err == nil {
+			if err = c.fromCCache(cc); err == nil {
+				return nil
 			}
-			return statusErr(sspi.SEC_E_NO_CREDENTIALS, "no usable credential cache")
+		} else {
+			err = statusErr(sspi.SEC_E_NO_CREDENTIALS, "no usable credential cache "+name)
 		}
-		return c.fromCCache(cc)
+		// No TGT in the ccache: the client keytab, as MIT's initiator
+		// takes it.
+		if kt, path := clientKeytab(ld); kt != nil {
+			var user, realm string
+			if ad != nil {
+				user, realm = splitUser(ad.User, ad.Domain)
+			}
+			if user == "" {
+				user, realm = splitUser(req.Principal, realm)
+			}
+			if user == "" && len(kt.Entries) > 0 {
+				e := kt.Entries[0].Principal
+				user, realm = strings.Join(e.Components, "/"), e.Realm
+			}
+			if realm == "" {
+				realm = cfg.LibDefaults.DefaultRealm
+			}
+			c.clientKT = kt
+			if err := c.login(ctx, user, realm, clientKey{kt: kt}); err != nil {
+				return withDetail(err, "client keytab "+path)
+			}
+			return nil
+		}
+		if req.Use == sspi.SECPKG_CRED_BOTH {
+			return nil // inbound only, in effect
+		}
+		return err
 	}
+}
+
+// clientKeytab loads the client keytab, as MIT names it: KRB5_CLIENT_KTNAME,
+// else krb5.conf's default_client_keytab_name, else the compiled-in
+// default of the usual builds (Debian and Ubuntu, then Fedora and RHEL,
+// then MIT's own), the first that exists; %{uid}, %{euid}, %{TEMP} and
+// %{null} are expanded. It returns nil when there is none.
+func clientKeytab(ld libdefaults) (*keytab.Keytab, string) {
+	var names []string
+	switch {
+	case os.Getenv("KRB5_CLIENT_KTNAME") != "":
+		names = []string{os.Getenv("KRB5_CLIENT_KTNAME")}
+	case ld.clientKeytab != nil:
+		names = []string{*ld.clientKeytab}
+	default:
+		names = []string{
+			"FILE:/etc/krb5/user/%{euid}/client.keytab",
+			"FILE:/var/kerberos/krb5/user/%{euid}/client.keytab",
+			"FILE:/usr/local/var/krb5/user/%{euid}/client.keytab",
+		}
+	}
+	for _, n := range names {
+		path := expandKrb5Path(n)
+		if rest, ok := strings.CutPrefix(path, "FILE:"); ok {
+			path = rest
+		} else if strings.Contains(path, ":") && !strings.HasPrefix(path, "/") {
+			continue // another keytab type
+		}
+		if kt, err := keytab.Load(path); err == nil && len(kt.Entries) > 0 {
+			return kt, path
+		}
+	}
+	return nil, ""
+}
+
+// expandKrb5Path expands MIT's path parameters %{uid}, %{euid}, %{TEMP}
+// and %{null}.
+func expandKrb5Path(s string) string {
+	return strings.NewReplacer(
+		"%{uid}", strconv.Itoa(os.Getuid()),
+		"%{euid}", strconv.Itoa(os.Geteuid()),
+		"%{TEMP}", os.TempDir(),
+		"%{null}", "",
+	).Replace(s)
 }
 
 // login runs the AS exchange for user@realm and keeps the TGT.
@@ -339,10 +411,9 @@ func (c *credential) setTGT(realm string, t *kdcTicket) {
 // (parsed here: gokrb5's own loader cannot read MIT's configuration
 // entries).
 func (c *credential) fromCCache(cc *ccache) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.pkg.now()
 	var home *kdcTicket
+	tgts, tickets := map[string]*kdcTicket{}, map[string]*kdcTicket{}
 	for i := range cc.Creds {
 		cr := &cc.Creds[i]
 		if !cr.EndTime.IsZero() && now.After(cr.EndTime) || cr.IsSKey {
@@ -359,20 +430,28 @@ func (c *credential) fromCCache(cc *ccache) error {
 			authTime: cr.AuthTime, startTime: cr.StartTime, endTime: cr.EndTime, renewTill: cr.RenewTill,
 		}
 		if len(cr.Server.Components) == 2 && cr.Server.Components[0] == "krbtgt" {
-			c.setTGT(cr.Server.Components[1], kt)
+			tgts[cr.Server.Components[1]].wipe()
+			tgts[cr.Server.Components[1]] = kt
 			if cr.Server.Components[1] == cc.Principal.Realm && cr.Server.Realm == cc.Principal.Realm {
 				home = kt
 			}
 			continue
 		}
-		if c.tickets == nil {
-			c.tickets = make(map[string]*kdcTicket)
-		}
-		c.tickets[cr.Server.String()] = kt
+		tickets[cr.Server.String()].wipe()
+		tickets[cr.Server.String()] = kt
 	}
 	if home == nil {
+		for _, t := range tgts {
+			t.wipe()
+		}
+		for _, t := range tickets {
+			t.wipe()
+		}
 		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "no valid TGT in the credential cache")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tgts, c.tickets = tgts, tickets
 	c.outbound = true
 	c.cname = types.PrincipalName{NameType: cc.Principal.NameType, NameString: cc.Principal.Components}
 	c.realm = cc.Principal.Realm
@@ -415,11 +494,12 @@ func (c *credential) outboundState() (*config.Config, types.PrincipalName, strin
 	return c.krbConf, c.cname, c.realm, nil
 }
 
-// tgtFor returns a TGT that the KDC of realm takes: ours for our realm
-// (a new one from the client keytab when it expired), else a cross-realm
-// TGT got with ours. The network exchanges run without c.mu held, so that
-// a KDC that does not answer blocks only the callers waiting on it, each
-// until its own context ends.
+// tgtFor returns a copy (the caller wipes it) of a TGT that the KDC of
+// realm takes: ours for our realm (a new one from the client keytab when
+// it expired), else a cross-realm TGT got with ours. The network
+// exchanges run without c.mu held, so that a KDC that does not answer
+// blocks only the callers waiting on it, each until its own context ends;
+// copies let the cache replace and wipe its entries meanwhile.
 func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, error) {
 	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
@@ -429,30 +509,34 @@ func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, erro
 	c.mu.Lock()
 	t := c.tgts[realm]
 	kt := c.clientKT
-	c.mu.Unlock()
-	if t.valid(now) {
+	if t.valid(now) || realm == crealm && kt == nil && t != nil {
+		// An expired TGT without a keytab to renew it is sent all the
+		// same: the KDC says so (KRB_AP_ERR_TKT_EXPIRED).
+		t = t.clone()
+		c.mu.Unlock()
 		return t, nil
 	}
+	c.mu.Unlock()
 	if realm == crealm {
-		if kt != nil {
-			user := strings.Join(cname.NameString, "/")
-			if err := c.login(ctx, user, crealm, clientKey{kt: kt}); err != nil {
-				return nil, err
-			}
-			c.mu.Lock()
-			t = c.tgts[realm]
-			c.mu.Unlock()
-			return t, nil
-		}
-		if t == nil {
+		if kt == nil {
 			return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "no TGT for "+principalString(cname, crealm))
 		}
-		return t, nil // expired: the KDC says so (KRB_AP_ERR_TKT_EXPIRED)
+		user := strings.Join(cname.NameString, "/")
+		if err := c.login(ctx, user, crealm, clientKey{kt: kt}); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.freed || c.tgts[realm] == nil {
+			return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+		}
+		return c.tgts[realm].clone(), nil
 	}
 	home, err := c.tgtFor(ctx, crealm)
 	if err != nil {
 		return nil, err
 	}
+	defer home.wipe()
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", realm}}
 	cross, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, home, sname, crealm, nil)
 	if err != nil {
@@ -465,7 +549,7 @@ func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, erro
 		return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
 	}
 	c.setTGT(realm, cross)
-	return cross, nil
+	return cross.clone(), nil
 }
 
 // serviceTicket gets a ticket for the SPN ("svc/host") through the TGS of
@@ -474,9 +558,12 @@ func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, erro
 // DER and a copy of the session key (a context clears its keys when
 // deleted).
 func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (messages.Ticket, []byte, types.EncryptionKey, error) {
+	fail := func(err error) (messages.Ticket, []byte, types.EncryptionKey, error) {
+		return messages.Ticket{}, nil, types.EncryptionKey{}, err
+	}
 	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
-		return messages.Ticket{}, nil, types.EncryptionKey{}, err
+		return fail(err)
 	}
 	sname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, spn)
 	if realm == "" && len(sname.NameString) > 1 {
@@ -488,56 +575,53 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 	key := spn + "@" + realm
 	now := c.pkg.now()
 	c.mu.Lock()
-	t := c.tickets[key]
+	if t := c.tickets[key]; t.valid(now) && !c.freed {
+		k := copyKey(t.key)
+		c.mu.Unlock()
+		return t.ticket, t.der, k, nil
+	}
 	c.mu.Unlock()
-	if !t.valid(now) {
-		tgt, err := c.tgtFor(ctx, realm)
+	tgt, err := c.tgtFor(ctx, realm)
+	if err != nil {
+		return fail(err)
+	}
+	var t *kdcTicket
+	for hops := 0; ; hops++ {
+		t, err = c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil)
+		tgt.wipe()
 		if err != nil {
-			return messages.Ticket{}, nil, types.EncryptionKey{}, err
+			return fail(err)
 		}
-		for hops := 0; ; hops++ {
-			t, err = c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil)
-			if err != nil {
-				return messages.Ticket{}, nil, types.EncryptionKey{}, err
-			}
-			r, ok := isReferral(t, sname)
-			if !ok {
-				break
-			}
-			if hops >= maxReferrals {
-				t.wipe()
-				return messages.Ticket{}, nil, types.EncryptionKey{}, statusErr(sspi.SEC_E_MAX_REFERRALS_EXCEEDED, "TGS exchange for "+key+": too many referrals")
-			}
-			c.mu.Lock()
-			c.setTGT(r, t)
-			c.mu.Unlock()
-			tgt = t
+		r, ok := isReferral(t, sname)
+		if !ok {
+			break
+		}
+		if hops >= maxReferrals {
+			t.wipe()
+			return fail(statusErr(sspi.SEC_E_MAX_REFERRALS_EXCEEDED, "TGS exchange for "+key+": too many referrals"))
 		}
 		c.mu.Lock()
-		if c.freed {
-			c.mu.Unlock()
-			t.wipe()
-			return messages.Ticket{}, nil, types.EncryptionKey{}, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
-		}
-		if c.tickets == nil || len(c.tickets) > 256 {
-			for _, old := range c.tickets {
-				old.wipe()
-			}
-			c.tickets = make(map[string]*kdcTicket)
-		}
-		if old := c.tickets[key]; old != nil {
-			old.wipe()
-		}
-		c.tickets[key] = t
+		c.setTGT(r, t)
+		tgt = t.clone()
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.freed {
-		return messages.Ticket{}, nil, types.EncryptionKey{}, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+		t.wipe()
+		return fail(statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed"))
 	}
-	k := types.EncryptionKey{KeyType: t.key.KeyType, KeyValue: append([]byte(nil), t.key.KeyValue...)}
-	return t.ticket, t.der, k, nil
+	if c.tickets == nil || len(c.tickets) > 256 {
+		for _, old := range c.tickets {
+			old.wipe()
+		}
+		c.tickets = make(map[string]*kdcTicket)
+	}
+	if old := c.tickets[key]; old != nil {
+		old.wipe()
+	}
+	c.tickets[key] = t
+	return t.ticket, t.der, copyKey(t.key), nil
 }
 
 // forwardedTGT gets a forwarded TGT (KDC options forwardable|forwarded)
@@ -551,6 +635,7 @@ func (c *credential) forwardedTGT(ctx context.Context) (*kdcTicket, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer tgt.wipe()
 	opts := types.NewKrbFlags()
 	types.SetFlag(&opts, flags.Forwardable)
 	types.SetFlag(&opts, flags.Forwarded)

@@ -54,6 +54,16 @@ func (t *kdcTicket) wipe() {
 	}
 }
 
+// clone copies the ticket and its key; nil stays nil.
+func (t *kdcTicket) clone() *kdcTicket {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.key = copyKey(t.key)
+	return &c
+}
+
 // valid reports whether the ticket has not expired at now.
 func (t *kdcTicket) valid(now time.Time) bool {
 	return t != nil && now.Before(t.endTime)
@@ -494,4 +504,9 @@ func isReferral(t *kdcTicket, want types.PrincipalName) (string, bool) {
 		return s[1], true
 	}
 	return "", false
+}
+
+// copyKey copies a key's bytes.
+func copyKey(k types.EncryptionKey) types.EncryptionKey {
+	return types.EncryptionKey{KeyType: k.KeyType, KeyValue: append([]byte(nil), k.KeyValue...)}
 }

@@ -69,7 +69,8 @@
 // name.
 //
 // Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
-// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) for initiators, and
+// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) and KRB5_CLIENT_KTNAME
+// (see AcquireCredentialsHandle) for initiators, and
 // KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
 package kerberos
 
@@ -292,8 +293,16 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // the password is forgotten; a wrong password is SEC_E_LOGON_DENIED);
 // AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
 // credential) with User; else the MIT ccache named by Options["ccache"],
-// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only; SEC_E_NO_CREDENTIALS when
-// there is no valid TGT).
+// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only); else, when the ccache has
+// no valid TGT, the client keytab as MIT's initiator uses it: the one
+// named by KRB5_CLIENT_KTNAME, else krb5.conf's
+// default_client_keytab_name, else the distributions' default
+// FILE:/etc/krb5/user/%{euid}/client.keytab (Debian),
+// /var/kerberos/krb5/user/%{euid}/client.keytab (Fedora) or
+// /usr/local/var/krb5/user/%{euid}/client.keytab (MIT), for the principal
+// of the request (User, or the principal argument) or else the keytab's
+// first; a TGT from a keytab is got again when it expires. With none of
+// these, SEC_E_NO_CREDENTIALS.
 //
 // Inbound (acceptor) credentials read the keytab named by
 // Options["keytab"], Config.Keytab, KRB5_KTNAME or /etc/krb5.keytab. The
