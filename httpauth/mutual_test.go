@@ -52,7 +52,7 @@ func gokrb5Server(t *testing.T) (string, *authLog) {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := goidentity.FromHTTPRequestContext(r)
 		if id == nil {
-			http.Error(w, "no identity", 500)
+			http.Error(w, "no identity", http.StatusInternalServerError)
 			return
 		}
 		io.WriteString(w, id.UserName()+"@"+id.Domain())
@@ -175,7 +175,7 @@ func TestMutualAuthModesGosspi(t *testing.T) {
 		req.Header = r.Header.Clone()
 		resp, err := backend.RoundTrip(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()

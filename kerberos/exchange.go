@@ -29,7 +29,6 @@ import (
 // with gokrb5's message types.
 
 const (
-	errCPrincipalUnknown = 6
 	errSPrincipalUnknown = 7
 	errPreauthRequired   = 25
 	errWrongRealm        = 68
