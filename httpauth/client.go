@@ -35,6 +35,41 @@ const maxIdlePins = 4
 // authentication and the server's final response did not prove who it is.
 var ErrMutualAuth = errors.New("httpauth: server did not complete mutual authentication")
 
+// MutualAuthMode is what Transport requires of the server's proof of its
+// identity (the final token of the handshake: a Kerberos AP-REP, or the
+// SPNEGO token around it), as requests-gssapi's mutual_authentication.
+type MutualAuthMode int
+
+const (
+	// MutualAuthRequired, the default, asks for mutual authentication and
+	// fails a response below 400 that does not carry a final token that
+	// verifies, with ErrMutualAuth.
+	MutualAuthRequired MutualAuthMode = iota
+	// MutualAuthOptional asks for mutual authentication and verifies the
+	// final token when the server sends one (a token that does not verify
+	// fails with ErrMutualAuth), but accepts a response without one, or
+	// with an SPNEGO accept-completed that carries no mechanism token (as
+	// gokrb5's SPNEGO handler sends).
+	MutualAuthOptional
+	// MutualAuthDisabled does not ask for mutual authentication
+	// (ISC_REQ_MUTUAL_AUTH is taken out of the flags) and does not look at
+	// the server's final token.
+	MutualAuthDisabled
+)
+
+// String returns "REQUIRED", "OPTIONAL" or "DISABLED".
+func (m MutualAuthMode) String() string {
+	switch m {
+	case MutualAuthRequired:
+		return "REQUIRED"
+	case MutualAuthOptional:
+		return "OPTIONAL"
+	case MutualAuthDisabled:
+		return "DISABLED"
+	}
+	return fmt.Sprintf("MutualAuthMode(%d)", int(m))
+}
+
 // ErrConnectionChanged is returned when the server closed the connection
 // in the middle of a multi-leg handshake, which binds to the connection.
 var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle of the handshake")
@@ -49,9 +84,12 @@ var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle
 //     lets later requests through without a new handshake;
 //   - the body is sent again with each leg: GetBody is used when set,
 //     otherwise the body is buffered (up to MaxReplayBody);
-//   - with ISC_REQ_MUTUAL_AUTH (the default), the final response must carry
-//     the server's token and it must verify, otherwise RoundTrip fails
-//     with ErrMutualAuth;
+//   - with ISC_REQ_MUTUAL_AUTH (the default flags), the final response must
+//     carry the server's token and it must verify, otherwise RoundTrip
+//     fails with ErrMutualAuth; MutualAuth relaxes this (OPTIONAL) or turns
+//     it off (DISABLED);
+//   - with Opportunistic, the first request already carries a token, so
+//     that a server that takes it answers without a 401 first;
 //   - over HTTPS the tls-server-end-point channel bindings of the server's
 //     certificate are sent (Extended Protection).
 //
@@ -79,6 +117,18 @@ type Transport struct {
 	// Flags are the ISC_REQ_* requirements; zero means
 	// gosspi.DefaultClientFlags (which asks for mutual authentication).
 	Flags sspi.ISCReq
+	// MutualAuth is what a response must prove of the server: REQUIRED
+	// (the zero value), OPTIONAL or DISABLED. REQUIRED and OPTIONAL apply
+	// when Flags asks for ISC_REQ_MUTUAL_AUTH (the default flags do);
+	// Flags without it is DISABLED.
+	MutualAuth MutualAuthMode
+	// Opportunistic sends a token with the first request of each
+	// RoundTrip, for the first of Schemes that has a credential, instead
+	// of waiting for a 401 (requests-gssapi's opportunistic_auth). The
+	// token carries no channel bindings (the server's certificate is not
+	// known yet); a 401 to it is answered as usual. Only the origin server
+	// is answered this way, not a proxy.
+	Opportunistic bool
 	// NoChannelBindings leaves the tls-server-end-point bindings out.
 	NoChannelBindings bool
 	// MaxReplayBody bounds the body buffered for replay; zero means
@@ -249,7 +299,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	key := req.URL.Scheme + "://" + req.URL.Host
 	p := t.getPin(key)
-	resp, err := p.send(req, getBody, "", "")
+	var resp *http.Response
+	if t.Opportunistic {
+		resp, err = t.opportunistic(req, getBody, p)
+	}
+	if resp == nil && err == nil {
+		resp, err = p.send(req, getBody, "", "")
+	}
 	if err != nil {
 		p.rt.CloseIdleConnections()
 		return nil, err
@@ -382,18 +438,12 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 			offered[s] = true
 		}
 	}
-	spn := "HTTP/" + host
-	if t.SPN != nil {
-		spn = t.SPN(host)
-	}
+	spn := t.spn(host)
 	var cb *sspi.ChannelBindings
 	if code == http.StatusUnauthorized && !t.NoChannelBindings && resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		cb, _ = sspi.TLSServerEndPoint(resp.TLS.PeerCertificates[0])
 	}
-	flags := t.Flags
-	if flags == 0 {
-		flags = gosspi.DefaultClientFlags
-	}
+	flags := t.flags()
 	log := t.logger().With("url", urlForLog(req.URL))
 	var firstErr error
 	for _, s := range t.schemes() {
@@ -401,26 +451,11 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 		if scheme == "" || !offered[scheme] {
 			continue
 		}
-		cred, release, err := t.credential(req.Context(), scheme)
+		sc, out, done, release, err := t.start(req.Context(), scheme, spn, cb, flags, log)
 		if err != nil {
-			log.Debug("httpauth: no credential", "scheme", scheme, "err", err)
-			if firstErr == nil {
-				firstErr = err
+			if errors.Is(err, errNewClient) {
+				return nil, err
 			}
-			continue
-		}
-		sc, err := gosspi.NewClient(req.Context(), t.Table, gosspi.ClientConfig{
-			Package: scheme, Target: spn, Credential: cred, Flags: flags, ChannelBindings: cb,
-		})
-		if err != nil {
-			release()
-			return nil, err
-		}
-		out, done, err := sc.Step(req.Context(), nil)
-		if err != nil {
-			sc.Close()
-			release()
-			log.Debug("httpauth: cannot start", "scheme", scheme, "spn", spn, "err", err)
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -437,6 +472,91 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 		return nil, fmt.Errorf("httpauth: cannot answer %s challenge: %w", strings.Join(keys(offered), ", "), firstErr)
 	}
 	return resp, nil
+}
+
+// errNewClient marks a failure to make the security context itself
+// (not a missing credential or a package that cannot start).
+var errNewClient = errors.New("httpauth: cannot make a security context")
+
+// start makes the client context of a scheme and its first token.
+func (t *Transport) start(ctx context.Context, scheme, spn string, cb *sspi.ChannelBindings, flags sspi.ISCReq, log *slog.Logger) (*gosspi.Context, []byte, bool, func(), error) {
+	cred, release, err := t.credential(ctx, scheme)
+	if err != nil {
+		log.Debug("httpauth: no credential", "scheme", scheme, "err", err)
+		return nil, nil, false, nil, err
+	}
+	sc, err := gosspi.NewClient(ctx, t.Table, gosspi.ClientConfig{
+		Package: scheme, Target: spn, Credential: cred, Flags: flags, ChannelBindings: cb,
+	})
+	if err != nil {
+		release()
+		return nil, nil, false, nil, fmt.Errorf("%w: %w", errNewClient, err)
+	}
+	out, done, err := sc.Step(ctx, nil)
+	if err != nil {
+		sc.Close()
+		release()
+		log.Debug("httpauth: cannot start", "scheme", scheme, "spn", spn, "err", err)
+		return nil, nil, false, func() {}, err
+	}
+	return sc, out, done, release, nil
+}
+
+// opportunistic sends the request with a first token of the first scheme
+// that can start one, and runs the handshake from there. It returns a nil
+// response and error when no scheme could start.
+func (t *Transport) opportunistic(req *http.Request, getBody func() (io.ReadCloser, error), p *pin) (*http.Response, error) {
+	flags := t.flags()
+	spn := t.spn(req.URL.Hostname())
+	log := t.logger().With("url", urlForLog(req.URL))
+	for _, s := range t.schemes() {
+		scheme := canonicalScheme(s)
+		if scheme == "" {
+			continue
+		}
+		sc, out, done, release, err := t.start(req.Context(), scheme, spn, nil, flags, log)
+		if err != nil {
+			if errors.Is(err, errNewClient) {
+				return nil, err
+			}
+			continue
+		}
+		log.Debug("httpauth: opportunistic token", "scheme", scheme, "spn", spn)
+		r, err := t.handshake(req, getBody, p, sc, scheme, "Authorization", "WWW-Authenticate", http.StatusUnauthorized, out, done, flags, log)
+		sc.Close()
+		release()
+		return r, err
+	}
+	return nil, nil
+}
+
+// spn is the service principal of a host.
+func (t *Transport) spn(host string) string {
+	if t.SPN != nil {
+		return t.SPN(host)
+	}
+	return "HTTP/" + host
+}
+
+// flags are the ISC_REQ_* flags of a handshake: Flags or the defaults,
+// without ISC_REQ_MUTUAL_AUTH under MutualAuthDisabled.
+func (t *Transport) flags() sspi.ISCReq {
+	f := t.Flags
+	if f == 0 {
+		f = gosspi.DefaultClientFlags
+	}
+	if t.MutualAuth == MutualAuthDisabled {
+		f &^= sspi.ISC_REQ_MUTUAL_AUTH
+	}
+	return f
+}
+
+// noProof reports whether a final token is an SPNEGO accept-completed
+// with neither a mechanism token nor a MIC: the server says it is done
+// but proves nothing (gokrb5's SPNEGO handler answers so).
+func noProof(tok []byte) bool {
+	_, resp, err := negotiate.ParseToken(tok)
+	return err == nil && resp != nil && resp.NegState == negotiate.AcceptCompleted && len(resp.ResponseToken) == 0 && len(resp.MechListMIC) == 0
 }
 
 func keys(m map[string]bool) []string {
@@ -493,15 +613,29 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 			out, done = next, nextDone
 			continue
 		}
-		if !done && tok != nil {
+		mutual := flags&sspi.ISC_REQ_MUTUAL_AUTH != 0
+		switch {
+		case done || tok == nil:
+		case mutual && t.MutualAuth == MutualAuthOptional && noProof(tok):
+			log.Debug("httpauth: the server's final token proves nothing; accepted (MutualAuthOptional)", "scheme", scheme)
+		case mutual && t.MutualAuth == MutualAuthRequired && noProof(tok) && resp.StatusCode < 400:
+			drain(resp)
+			return nil, fmt.Errorf("%w: the final %s token of the %d response of %s is an accept-completed without the server's AP-REP, which proves nothing "+
+				"(set Transport.MutualAuth to MutualAuthOptional for servers that send none)", ErrMutualAuth, scheme, resp.StatusCode, urlForLog(req.URL))
+		default:
 			if _, done, err = sc.Step(req.Context(), tok); err != nil {
 				drain(resp)
-				return nil, fmt.Errorf("%w: %v", ErrMutualAuth, err)
+				return nil, fmt.Errorf("%w: the server's final token does not verify: %w", ErrMutualAuth, err)
 			}
 		}
-		if !done && flags&sspi.ISC_REQ_MUTUAL_AUTH != 0 && resp.StatusCode < 400 {
+		if !done && mutual && t.MutualAuth == MutualAuthRequired && resp.StatusCode < 400 {
 			drain(resp)
-			return nil, ErrMutualAuth
+			if tok == nil {
+				return nil, fmt.Errorf("%w: the %d response of %s has no final %s token (set Transport.MutualAuth to MutualAuthOptional for servers that send none)",
+					ErrMutualAuth, resp.StatusCode, urlForLog(req.URL), scheme)
+			}
+			return nil, fmt.Errorf("%w: the final %s token of the %d response of %s does not finish the handshake (set Transport.MutualAuth to MutualAuthOptional for servers that prove nothing)",
+				ErrMutualAuth, scheme, resp.StatusCode, urlForLog(req.URL))
 		}
 		log.Debug("httpauth: authenticated", "scheme", scheme, "package", sc.Package(), "status", resp.StatusCode)
 		return resp, nil

@@ -79,8 +79,11 @@
 // connection, sends the request body again with each leg that may
 // complete it (not with an NTLM NEGOTIATE, as curl and Windows), binds to the
 // server's TLS certificate, and, when it asked for mutual authentication
-// (the default), fails with ErrMutualAuth unless the server's final token
-// proves the server's identity.
+// (the default, MutualAuthRequired), fails with ErrMutualAuth unless the
+// server's final token proves the server's identity. MutualAuthOptional
+// verifies the final token when there is one and accepts a response
+// without (as requests-gssapi's OPTIONAL); MutualAuthDisabled does not ask.
+// With Opportunistic, the first request already carries a token.
 //
 // # Status codes
 //

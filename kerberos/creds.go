@@ -1,21 +1,19 @@
 package kerberos
 
 import (
-	"bytes"
 	"context"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -25,21 +23,24 @@ import (
 )
 
 // credential is a Kerberos credential handle's state. Outbound, it holds a
-// gokrb5 client with a TGT (the password, when one was given, is used for
-// the AS exchange and then dropped). Inbound, it holds the keytab.
+// TGT and the service tickets got with it (the password, when one was
+// given, is used for the AS exchange and then dropped). Inbound, it holds
+// the keytab.
 type credential struct {
 	pkg    *Package
 	use    sspi.CredentialUse
 	expiry time.Time
 
-	// outbound
-	krbConf *config.Config
-	cl      *client.Client
-	cname   types.PrincipalName
-	realm   string
-	tgtFwd  bool // the TGT is forwardable
-
-	clientKT *keytab.Keytab // the client_keytab, when the TGT came from one
+	// outbound, set when the credential is made (krbConf) or under mu
+	krbConf  *config.Config
+	outbound bool // has a TGT
+	freed    bool
+	cname    types.PrincipalName
+	realm    string
+	tgtFwd   bool                  // the TGT is forwardable
+	tgts     map[string]*kdcTicket // TGTs by the realm whose KDC takes them
+	clientKT *keytab.Keytab        // the client keytab, when the TGT came from one
+	hosts    hostPolicy            // dns_canonicalize_hostname, rdns
 
 	// inbound
 	ktMu     sync.RWMutex // kt; Free wipes it under the write lock
@@ -49,25 +50,23 @@ type credential struct {
 	permit   *enctypePolicy
 
 	mu      sync.Mutex
-	tickets map[string]ticketDER // encoded service tickets by SPN
-}
-
-// ticketDER is a service ticket in DER, kept so that each AP-REQ does not
-// re-encode it; cipher identifies the gokrb5 cache entry it came from.
-type ticketDER struct {
-	cipher []byte
-	der    []byte
+	tickets map[string]*kdcTicket // service tickets by "svc/host@REALM"
 }
 
 // Free is SpFreeCredentialsHandle. It clears the key bytes of the keytabs
-// the credential loaded (the acceptor's, and a client_keytab, which gokrb5
-// holds by reference), so that they do not outlive the handle; an accept
-// on the freed credential fails with SEC_E_NO_CREDENTIALS.
+// the credential loaded (the acceptor's, and a client keytab), of its TGTs
+// and of its service tickets, so that they do not outlive the handle; a
+// call on the freed credential fails with SEC_E_NO_CREDENTIALS.
 func (c *credential) Free() {
 	c.mu.Lock()
-	if c.cl != nil {
-		c.cl.Destroy()
+	c.freed = true
+	for _, t := range c.tgts {
+		t.wipe()
 	}
+	for _, t := range c.tickets {
+		t.wipe()
+	}
+	c.tgts, c.tickets = nil, nil
 	wipeKeytab(c.clientKT)
 	c.clientKT = nil
 	c.mu.Unlock()
@@ -104,27 +103,6 @@ func splitUser(user, domain string) (string, string) {
 	return user, strings.ToUpper(domain)
 }
 
-var krbErrRe = regexp.MustCompile(`\((\d+)\) (KDC_ERR|KRB_AP_ERR|KRB_ERR)`)
-
-// kdcErr turns a gokrb5 error into a status: the KRB-ERROR code when there
-// was one, else no authority.
-func kdcErr(op string, err error) error {
-	var ke messages.KRBError
-	if errors.As(err, &ke) {
-		return statusErr(krbErrorStatus(ke.ErrorCode), op+": "+ke.Error())
-	}
-	if strings.Contains(err.Error(), "error decrypting EncPart of AS_REP") {
-		// No pre-authentication required, and the reply does not decrypt
-		// with our key: the password is wrong.
-		return statusErr(sspi.SEC_E_LOGON_DENIED, op+": wrong password or key")
-	}
-	if m := krbErrRe.FindStringSubmatch(err.Error()); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		return statusErr(krbErrorStatus(int32(code)), op+": KDC error "+m[1])
-	}
-	return statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, op+": "+err.Error())
-}
-
 func (p *Package) acquire(ctx context.Context, req *sspi.CredentialRequest) (*credential, error) {
 	if req == nil || req.Use&sspi.SECPKG_CRED_BOTH == 0 || req.Use&^sspi.SECPKG_CRED_BOTH != 0 {
 		return nil, statusErr(sspi.SEC_E_UNKNOWN_CREDENTIALS, "bad credential use")
@@ -140,10 +118,8 @@ func (p *Package) acquire(ctx context.Context, req *sspi.CredentialRequest) (*cr
 		}
 	}
 	if req.Use&sspi.SECPKG_CRED_OUTBOUND != 0 {
-		if err := c.loadOutbound(req); err != nil {
-			if c.cl != nil {
-				c.cl.Destroy()
-			}
+		if err := c.loadOutbound(ctx, req); err != nil {
+			c.Free()
 			return nil, err
 		}
 	}
@@ -249,18 +225,22 @@ func principalMatches(want, name, realm string) bool {
 	return want == name
 }
 
-func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
+func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialRequest) error {
 	cfg, err := c.pkg.krb5Config()
 	if err != nil {
 		return err
 	}
 	c.krbConf = cfg
+	ld, err := readLibdefaults(c.pkg.krb5ConfPath())
+	if err != nil {
+		return &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot read krb5.conf " + c.pkg.krb5ConfPath(), Err: err}
+	}
+	c.hosts = hostPolicyOf(ld)
 	ad := req.AuthData
 	var opts map[string]string
 	if ad != nil {
 		opts = ad.Options
 	}
-	settings := []func(*client.Settings){client.DisablePAFXFAST(true)}
 	switch {
 	case ad != nil && ad.Password != "":
 		user, realm := splitUser(ad.User, ad.Domain)
@@ -270,15 +250,9 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 		if user == "" || realm == "" {
 			return statusErr(sspi.SEC_E_NO_CREDENTIALS, "no user or realm")
 		}
-		// AS-REQ with PA-ENC-TIMESTAMP; gokrb5 takes the salt from the
-		// KDC's ETYPE-INFO2. The password is dropped after the exchange.
-		c.cl = client.NewWithPassword(user, realm, ad.Password, cfg, settings...)
-		if err := c.cl.Login(); err != nil {
-			return kdcErr("AS exchange", err)
-		}
-		c.cl.Credentials.WithPassword("")
-		c.cname, c.realm = c.cl.Credentials.CName(), realm
-		c.tgtFwd = cfg.LibDefaults.Forwardable
+		// AS-REQ with PA-ENC-TIMESTAMP in the key of the KDC's
+		// ETYPE-INFO2; the password is not kept.
+		return c.login(ctx, user, realm, clientKey{password: ad.Password})
 	case opts["keytab"] != "" && req.Use == sspi.SECPKG_CRED_OUTBOUND || opts["client_keytab"] != "":
 		path := opts["client_keytab"]
 		if path == "" {
@@ -288,7 +262,10 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 		if err != nil {
 			return statusErr(sspi.SEC_E_NO_CREDENTIALS, "cannot load keytab")
 		}
-		user, realm := splitUser(ad.User, ad.Domain)
+		var user, realm string
+		if ad != nil {
+			user, realm = splitUser(ad.User, ad.Domain)
+		}
 		if user == "" {
 			user, realm = splitUser(req.Principal, realm)
 		}
@@ -296,12 +273,7 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 			realm = cfg.LibDefaults.DefaultRealm
 		}
 		c.clientKT = kt
-		c.cl = client.NewWithKeytab(user, realm, kt, cfg, settings...)
-		if err := c.cl.Login(); err != nil {
-			return kdcErr("AS exchange", err)
-		}
-		c.cname, c.realm = c.cl.Credentials.CName(), realm
-		c.tgtFwd = cfg.LibDefaults.Forwardable
+		return c.login(ctx, user, realm, clientKey{kt: kt})
 	default:
 		name := opts["ccache"]
 		if name == "" {
@@ -311,65 +283,180 @@ func (c *credential) loadOutbound(req *sspi.CredentialRequest) error {
 			name = fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid())
 		}
 		cc, err := loadCCache(name)
-		if err != nil {
-			if req.Use == sspi.SECPKG_CRED_BOTH {
-				return nil // inbound only, in effect
+		if err == nil {
+			if err = c.fromCCache(cc); err == nil {
+				return nil
 			}
-			return statusErr(sspi.SEC_E_NO_CREDENTIALS, "no usable credential cache")
+		} else {
+			err = statusErr(sspi.SEC_E_NO_CREDENTIALS, "no usable credential cache "+name)
 		}
-		return c.fromCCache(cc, cfg, settings)
+		// No TGT in the ccache: the client keytab, as MIT's initiator
+		// takes it.
+		if kt, path := clientKeytab(ld); kt != nil {
+			var user, realm string
+			if ad != nil {
+				user, realm = splitUser(ad.User, ad.Domain)
+			}
+			if user == "" {
+				user, realm = splitUser(req.Principal, realm)
+			}
+			if user == "" && len(kt.Entries) > 0 {
+				e := kt.Entries[0].Principal
+				user, realm = strings.Join(e.Components, "/"), e.Realm
+			}
+			if realm == "" {
+				realm = cfg.LibDefaults.DefaultRealm
+			}
+			c.clientKT = kt
+			if err := c.login(ctx, user, realm, clientKey{kt: kt}); err != nil {
+				return withDetail(err, "client keytab "+path)
+			}
+			return nil
+		}
+		if req.Use == sspi.SECPKG_CRED_BOTH {
+			return nil // inbound only, in effect
+		}
+		return err
 	}
-	c.expiry = c.pkg.now().Add(time.Duration(cfg.LibDefaults.TicketLifetime))
+}
+
+// clientKeytab loads the client keytab, as MIT names it: KRB5_CLIENT_KTNAME,
+// else krb5.conf's default_client_keytab_name, else the compiled-in
+// default of the usual builds (Debian and Ubuntu, then Fedora and RHEL,
+// then MIT's own), the first that exists; %{uid}, %{euid}, %{TEMP} and
+// %{null} are expanded. It returns nil when there is none.
+func clientKeytab(ld libdefaults) (*keytab.Keytab, string) {
+	var names []string
+	switch {
+	case os.Getenv("KRB5_CLIENT_KTNAME") != "":
+		names = []string{os.Getenv("KRB5_CLIENT_KTNAME")}
+	case ld.clientKeytab != nil:
+		names = []string{*ld.clientKeytab}
+	default:
+		names = []string{
+			"FILE:/etc/krb5/user/%{euid}/client.keytab",
+			"FILE:/var/kerberos/krb5/user/%{euid}/client.keytab",
+			"FILE:/usr/local/var/krb5/user/%{euid}/client.keytab",
+		}
+	}
+	for _, n := range names {
+		path := expandKrb5Path(n)
+		if rest, ok := strings.CutPrefix(path, "FILE:"); ok {
+			path = rest
+		} else if strings.Contains(path, ":") && !strings.HasPrefix(path, "/") {
+			continue // another keytab type
+		}
+		if kt, err := keytab.Load(path); err == nil && len(kt.Entries) > 0 {
+			return kt, path
+		}
+	}
+	return nil, ""
+}
+
+// expandKrb5Path expands MIT's path parameters %{uid}, %{euid}, %{TEMP}
+// and %{null}.
+func expandKrb5Path(s string) string {
+	return strings.NewReplacer(
+		"%{uid}", strconv.Itoa(os.Getuid()),
+		"%{euid}", strconv.Itoa(os.Geteuid()),
+		"%{TEMP}", os.TempDir(),
+		"%{null}", "",
+	).Replace(s)
+}
+
+// login runs the AS exchange for user@realm and keeps the TGT.
+func (c *credential) login(ctx context.Context, user, realm string, ck clientKey) error {
+	cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user)
+	tgt, cn, cr, err := c.pkg.asExchange(ctx, c.krbConf, cname, realm, ck)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.freed {
+		tgt.wipe()
+		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+	}
+	c.setTGT(cr, tgt)
+	c.expiry = tgt.endTime
+	if !c.outbound {
+		// The names and flags are set once: a TGT renewed from the
+		// client keytab is for the same principal.
+		c.cname, c.realm = cn, cr
+		c.tgtFwd = tgt.forwardable()
+		c.outbound = true
+	}
 	return nil
 }
 
-// fromCCache builds the gokrb5 client from our parsed ccache: gokrb5's own
-// loader cannot read MIT's configuration entries.
-func (c *credential) fromCCache(cc *ccache, cfg *config.Config, settings []func(*client.Settings)) error {
-	g := new(credentials.CCache)
-	g.Version = 4
-	g.DefaultPrincipal.Realm = cc.Principal.Realm
-	g.DefaultPrincipal.PrincipalName = types.PrincipalName{NameType: cc.Principal.NameType, NameString: cc.Principal.Components}
-	var tgt *ccCred
+// expiryTime is the end time of the credential's TGT.
+func (c *credential) expiryTime() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.expiry
+}
+
+// setTGT keeps a TGT for the realm whose KDC takes it; c.mu is held.
+func (c *credential) setTGT(realm string, t *kdcTicket) {
+	if c.tgts == nil {
+		c.tgts = make(map[string]*kdcTicket)
+	}
+	if old := c.tgts[realm]; old != nil && old != t {
+		old.wipe()
+	}
+	c.tgts[realm] = t
+}
+
+// fromCCache takes the TGT and the service tickets of an MIT ccache
+// (parsed here: gokrb5's own loader cannot read MIT's configuration
+// entries).
+func (c *credential) fromCCache(cc *ccache) error {
 	now := c.pkg.now()
+	var home *kdcTicket
+	tgts, tickets := map[string]*kdcTicket{}, map[string]*kdcTicket{}
 	for i := range cc.Creds {
 		cr := &cc.Creds[i]
-		if !cr.EndTime.IsZero() && now.After(cr.EndTime) {
+		if !cr.EndTime.IsZero() && now.After(cr.EndTime) || cr.IsSKey {
 			continue
 		}
 		var t messages.Ticket
 		if err := safeUnmarshal(func() error { return t.Unmarshal(cr.Ticket) }); err != nil {
 			continue
 		}
-		gc := &credentials.Credential{
-			Key:       types.EncryptionKey{KeyType: cr.KeyType, KeyValue: cr.Key},
-			AuthTime:  cr.AuthTime,
-			StartTime: cr.StartTime,
-			EndTime:   cr.EndTime,
-			RenewTill: cr.RenewTill,
-			Ticket:    cr.Ticket,
+		kt := &kdcTicket{
+			ticket: t, der: cr.Ticket,
+			key:      types.EncryptionKey{KeyType: cr.KeyType, KeyValue: append([]byte(nil), cr.Key...)},
+			flags:    asn1.BitString{Bytes: binary.BigEndian.AppendUint32(nil, cr.Flags), BitLength: 32},
+			authTime: cr.AuthTime, startTime: cr.StartTime, endTime: cr.EndTime, renewTill: cr.RenewTill,
 		}
-		gc.Client.Realm = cr.Client.Realm
-		gc.Client.PrincipalName = types.PrincipalName{NameType: cr.Client.NameType, NameString: cr.Client.Components}
-		gc.Server.Realm = cr.Server.Realm
-		gc.Server.PrincipalName = types.PrincipalName{NameType: cr.Server.NameType, NameString: cr.Server.Components}
-		g.Credentials = append(g.Credentials, gc)
-		if len(cr.Server.Components) == 2 && cr.Server.Components[0] == "krbtgt" && cr.Server.Components[1] == cc.Principal.Realm {
-			tgt = cr
+		if len(cr.Server.Components) == 2 && cr.Server.Components[0] == "krbtgt" {
+			tgts[cr.Server.Components[1]].wipe()
+			tgts[cr.Server.Components[1]] = kt
+			if cr.Server.Components[1] == cc.Principal.Realm && cr.Server.Realm == cc.Principal.Realm {
+				home = kt
+			}
+			continue
 		}
+		tickets[cr.Server.String()].wipe()
+		tickets[cr.Server.String()] = kt
 	}
-	if tgt == nil {
+	if home == nil {
+		for _, t := range tgts {
+			t.wipe()
+		}
+		for _, t := range tickets {
+			t.wipe()
+		}
 		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "no valid TGT in the credential cache")
 	}
-	cl, err := client.NewFromCCache(g, cfg, settings...)
-	if err != nil {
-		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential cache: "+err.Error())
-	}
-	c.cl = cl
-	c.cname = g.DefaultPrincipal.PrincipalName
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tgts, c.tickets = tgts, tickets
+	c.outbound = true
+	c.cname = types.PrincipalName{NameType: cc.Principal.NameType, NameString: cc.Principal.Components}
 	c.realm = cc.Principal.Realm
-	c.expiry = tgt.EndTime
-	c.tgtFwd = tgt.Flags&(1<<30) != 0 // TicketFlags bit 1, forwardable
+	c.expiry = home.endTime
+	c.tgtFwd = home.forwardable()
 	return nil
 }
 
@@ -396,71 +483,168 @@ func principalString(pn types.PrincipalName, realm string) string {
 	return strings.Join(pn.NameString, "/") + "@" + realm
 }
 
-// serviceTicket gets a ticket for the SPN through the TGS.
-func (c *credential) serviceTicket(spn string) (messages.Ticket, types.EncryptionKey, error) {
+// outboundState returns what a KDC exchange needs, or an error when the
+// credential has no outbound part or was freed.
+func (c *credential) outboundState() (*config.Config, types.PrincipalName, string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cl == nil {
-		return messages.Ticket{}, types.EncryptionKey{}, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential has no outbound part")
+	if !c.outbound || c.freed {
+		return nil, types.PrincipalName{}, "", statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential has no outbound part")
 	}
-	tkt, key, err := c.cl.GetServiceTicket(spn)
-	if err != nil {
-		return tkt, key, kdcErr("TGS exchange", err)
-	}
-	// gokrb5 hands out the key of its ticket cache: copy it, since a
-	// context clears its keys when deleted.
-	key.KeyValue = append([]byte(nil), key.KeyValue...)
-	return tkt, key, nil
+	return c.krbConf, c.cname, c.realm, nil
 }
 
-// serviceTicketDER is serviceTicket with the ticket also in DER.
-func (c *credential) serviceTicketDER(spn string) (messages.Ticket, []byte, types.EncryptionKey, error) {
-	tkt, key, err := c.serviceTicket(spn)
+// tgtFor returns a copy (the caller wipes it) of a TGT that the KDC of
+// realm takes: ours for our realm (a new one from the client keytab when
+// it expired), else a cross-realm TGT got with ours. The network
+// exchanges run without c.mu held, so that a KDC that does not answer
+// blocks only the callers waiting on it, each until its own context ends;
+// copies let the cache replace and wipe its entries meanwhile.
+func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, error) {
+	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
-		return tkt, nil, key, err
+		return nil, err
+	}
+	now := c.pkg.now()
+	c.mu.Lock()
+	t := c.tgts[realm]
+	kt := c.clientKT
+	if t.valid(now) || realm == crealm && kt == nil && t != nil {
+		// An expired TGT without a keytab to renew it is sent all the
+		// same: the KDC says so (KRB_AP_ERR_TKT_EXPIRED).
+		t = t.clone()
+		c.mu.Unlock()
+		return t, nil
+	}
+	c.mu.Unlock()
+	if realm == crealm {
+		if kt == nil {
+			return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "no TGT for "+principalString(cname, crealm))
+		}
+		user := strings.Join(cname.NameString, "/")
+		if err := c.login(ctx, user, crealm, clientKey{kt: kt}); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.freed || c.tgts[realm] == nil {
+			return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
+		}
+		return c.tgts[realm].clone(), nil
+	}
+	home, err := c.tgtFor(ctx, crealm)
+	if err != nil {
+		return nil, err
+	}
+	defer home.wipe()
+	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", realm}}
+	cross, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, home, sname, crealm, nil)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.tickets[spn]; ok && bytes.Equal(e.cipher, tkt.EncPart.Cipher) {
-		return tkt, e.der, key, nil
+	if c.freed {
+		cross.wipe()
+		return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
 	}
-	b, err := tkt.Marshal()
+	c.setTGT(realm, cross)
+	return cross.clone(), nil
+}
+
+// serviceTicket gets a ticket for the SPN ("svc/host") through the TGS of
+// realm (the target's explicit realm; else the domain_realm mapping of
+// the host; else ours), following referrals. It returns the ticket, its
+// DER and a copy of the session key (a context clears its keys when
+// deleted).
+func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (messages.Ticket, []byte, types.EncryptionKey, error) {
+	fail := func(err error) (messages.Ticket, []byte, types.EncryptionKey, error) {
+		return messages.Ticket{}, nil, types.EncryptionKey{}, err
+	}
+	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
-		return tkt, nil, key, statusErr(sspi.SEC_E_INTERNAL_ERROR, "ticket encoding")
+		return fail(err)
+	}
+	sname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, spn)
+	if realm == "" && len(sname.NameString) > 1 {
+		realm = cfg.ResolveRealm(sname.NameString[len(sname.NameString)-1])
+	}
+	if realm == "" {
+		realm = crealm
+	}
+	key := spn + "@" + realm
+	now := c.pkg.now()
+	c.mu.Lock()
+	if t := c.tickets[key]; t.valid(now) && !c.freed {
+		k := copyKey(t.key)
+		c.mu.Unlock()
+		return t.ticket, t.der, k, nil
+	}
+	c.mu.Unlock()
+	tgt, err := c.tgtFor(ctx, realm)
+	if err != nil {
+		return fail(err)
+	}
+	var t *kdcTicket
+	for hops := 0; ; hops++ {
+		t, err = c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil)
+		tgt.wipe()
+		if err != nil {
+			return fail(err)
+		}
+		r, ok := isReferral(t, sname)
+		if !ok {
+			break
+		}
+		if hops >= maxReferrals {
+			t.wipe()
+			return fail(statusErr(sspi.SEC_E_MAX_REFERRALS_EXCEEDED, "TGS exchange for "+key+": too many referrals"))
+		}
+		c.mu.Lock()
+		c.setTGT(r, t)
+		tgt = t.clone()
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.freed {
+		t.wipe()
+		return fail(statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed"))
 	}
 	if c.tickets == nil || len(c.tickets) > 256 {
-		c.tickets = make(map[string]ticketDER)
+		for _, old := range c.tickets {
+			old.wipe()
+		}
+		c.tickets = make(map[string]*kdcTicket)
 	}
-	c.tickets[spn] = ticketDER{cipher: tkt.EncPart.Cipher, der: b}
-	return tkt, b, key, nil
+	if old := c.tickets[key]; old != nil {
+		old.wipe()
+	}
+	c.tickets[key] = t
+	return t.ticket, t.der, copyKey(t.key), nil
 }
 
 // forwardedTGT gets a forwarded TGT (KDC options forwardable|forwarded)
-// for delegation: a TGS exchange for krbtgt/REALM, then another with the
-// forwarded option, since gokrb5 keeps its TGT private.
-func (c *credential) forwardedTGT() (messages.Ticket, messages.EncKDCRepPart, error) {
-	krbtgt := "krbtgt/" + c.realm
-	tgt, key, err := c.serviceTicket(krbtgt)
+// for delegation.
+func (c *credential) forwardedTGT(ctx context.Context) (*kdcTicket, error) {
+	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
-		return messages.Ticket{}, messages.EncKDCRepPart{}, err
+		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := *c.krbConf
+	tgt, err := c.tgtFor(ctx, crealm)
+	if err != nil {
+		return nil, err
+	}
+	defer tgt.wipe()
 	opts := types.NewKrbFlags()
-	types.SetFlag(&opts, 1) // forwardable
-	types.SetFlag(&opts, 2) // forwarded
-	cfg.LibDefaults.KDCDefaultOptions = opts
-	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", c.realm}}
-	req, err := messages.NewTGSReq(c.cname, c.realm, &cfg, tgt, key, sname, false)
+	types.SetFlag(&opts, flags.Forwardable)
+	types.SetFlag(&opts, flags.Forwarded)
+	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", crealm}}
+	t, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, crealm, &opts)
 	if err != nil {
-		return messages.Ticket{}, messages.EncKDCRepPart{}, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS-REQ: "+err.Error())
+		return nil, withDetail(err, "forwarded TGT")
 	}
-	_, rep, err := c.cl.TGSExchange(req, c.realm, tgt, key, 0)
-	if err != nil {
-		return messages.Ticket{}, messages.EncKDCRepPart{}, kdcErr("forwarded TGT", err)
-	}
-	return rep.Ticket, rep.DecryptedEncPart, nil
+	return t, nil
 }
 
 func (c *credential) setKeytab(kt *keytab.Keytab) {

@@ -87,6 +87,12 @@ type libdefaults struct {
 	permitted, tkt, tgs                   *string
 	allowWeak, allowRC4, allowDES3        bool
 	permittedSource, tktSource, tgsSource string // "krb5.conf PATH" or "Config.PermittedEnctypes"
+
+	// Not the enctype policy: host-name canonicalization and the default
+	// client keytab.
+	dnsCanon     *string // dns_canonicalize_hostname: true, false, fallback
+	rdns         *bool
+	clientKeytab *string // default_client_keytab_name
 }
 
 // enctypePolicy is an ordered list of enctypes with where it came from.
@@ -184,7 +190,8 @@ const maxIncludeDepth = 8
 // includedirName is the file names MIT's includedir reads.
 var includedirName = regexp.MustCompile(`^([A-Za-z0-9_-]+|.*\.conf)$`)
 
-// readLibdefaults reads the enctype relations of [libdefaults] from a
+// readLibdefaults reads the enctype relations (and the few others of
+// libdefaults) of [libdefaults] from a
 // krb5.conf and the files it includes (include, includedir). The first
 // value of a relation wins, as with MIT's profile_get_string. A missing
 // file is no file: the defaults apply.
@@ -282,6 +289,16 @@ func readLibdefaults(path string) (libdefaults, error) {
 				setBool(&allowRC4)
 			case "allow_des3":
 				setBool(&allowDES3)
+			case "dns_canonicalize_hostname":
+				if ld.dnsCanon == nil {
+					ld.dnsCanon = &v
+				}
+			case "rdns":
+				setBool(&ld.rdns)
+			case "default_client_keytab_name":
+				if ld.clientKeytab == nil {
+					ld.clientKeytab = &v
+				}
 			}
 		}
 		return sc.Err()

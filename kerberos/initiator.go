@@ -1,7 +1,9 @@
 package kerberos
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"time"
 
@@ -51,12 +53,12 @@ func channelBindings(in *sspi.SecBufferDesc) (*sspi.ChannelBindings, error) {
 }
 
 // first builds the AP-REQ (RFC 4121 section 4.1).
-func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
+func (ic *initiatorContext) first(ctx context.Context, prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
 	var out sspi.ContextOutput
 	if prm.ContextReq&(sspi.ISC_REQ_DATAGRAM|sspi.ISC_REQ_PROMPT_FOR_CREDS) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "datagram and prompting are not supported")
 	}
-	spn, _, err := parseTarget(prm.TargetName)
+	spn, realm, err := parseTarget(prm.TargetName)
 	if err != nil {
 		return out, err
 	}
@@ -65,7 +67,19 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 		return out, err
 	}
 	ic.req = prm.ContextReq
-	tkt, tktDER, key, err := ic.cred.serviceTicketDER(spn)
+	hp := ic.cred.hosts
+	ask, err := ic.cred.pkg.resolveTarget(ctx, hp, spn, realm)
+	if err != nil {
+		return out, err
+	}
+	tkt, tktDER, key, err := ic.cred.serviceTicket(ctx, ask, realm)
+	var ke *KDCError
+	if errors.As(err, &ke) && ke.Code == errSPrincipalUnknown {
+		// dns_canonicalize_hostname = fallback: the canonical name next.
+		if alt := ic.cred.pkg.fallbackTarget(ctx, hp, spn, realm); alt != "" {
+			tkt, tktDER, key, err = ic.cred.serviceTicket(ctx, alt, realm)
+		}
+	}
 	if err != nil {
 		return out, err
 	}
@@ -121,7 +135,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	// Delegation: a forwarded TGT in a KRB-CRED, when asked for and the
 	// TGT may be forwarded.
 	if ic.req&sspi.ISC_REQ_DELEGATE != 0 && ic.cred.tgtFwd {
-		if krbCred, err := ic.delegation(key); err == nil {
+		if krbCred, err := ic.delegation(ctx, key); err == nil {
 			ck.Flags |= gssDelegFlag
 			ck.Deleg = krbCred
 			ret |= sspi.FlagDelegate
@@ -154,7 +168,7 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	apb := encodeAPReq(opts, tktDER, encryptedData{EType: ed.EType, Cipher: ed.Cipher})
 	ic.gssFlags = f
 	ic.flags = ret
-	ic.expiry = ic.cred.expiry
+	ic.expiry = ic.cred.expiryTime()
 	tok := apb
 	if !ic.dce {
 		tok = frameToken(tokAPReq, apb)
@@ -172,22 +186,27 @@ func (ic *initiatorContext) first(prm *sspi.InitContextParams) (sspi.ContextOutp
 	return out, nil
 }
 
-func (ic *initiatorContext) delegation(key types.EncryptionKey) ([]byte, error) {
-	tgt, part, err := ic.cred.forwardedTGT()
+func (ic *initiatorContext) delegation(ctx context.Context, key types.EncryptionKey) ([]byte, error) {
+	fwd, err := ic.cred.forwardedTGT(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer fwd.wipe()
+	_, cname, crealm, err := ic.cred.outboundState()
 	if err != nil {
 		return nil, err
 	}
 	info := krbCredInfo{
-		Key:       part.Key,
-		PRealm:    ic.cred.realm,
-		PName:     ic.cred.cname,
-		Flags:     part.Flags,
-		AuthTime:  part.AuthTime.UTC(),
-		StartTime: part.StartTime.UTC(),
-		EndTime:   part.EndTime.UTC(),
-		RenewTill: part.RenewTill.UTC(),
-		SRealm:    part.SRealm,
-		SName:     part.SName,
+		Key:       fwd.key,
+		PRealm:    crealm,
+		PName:     cname,
+		Flags:     fwd.flags,
+		AuthTime:  fwd.authTime.UTC(),
+		StartTime: fwd.startTime.UTC(),
+		EndTime:   fwd.endTime.UTC(),
+		RenewTill: fwd.renewTill.UTC(),
+		SRealm:    fwd.ticket.Realm,
+		SName:     fwd.ticket.SName,
 	}
 	if info.RenewTill.IsZero() || info.RenewTill.Year() < 1971 {
 		info.RenewTill = time.Time{}
@@ -195,7 +214,7 @@ func (ic *initiatorContext) delegation(key types.EncryptionKey) ([]byte, error) 
 	if info.StartTime.Year() < 1971 {
 		info.StartTime = time.Time{}
 	}
-	return marshalKRBCred(tgt, info, key)
+	return marshalKRBCred(fwd.ticket, info, key)
 }
 
 // second verifies the AP-REP (mutual authentication) or maps a KRB-ERROR.
@@ -237,7 +256,8 @@ func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOut
 		if err != nil {
 			return out, err
 		}
-		return out, statusErr(krbErrorStatus(ke.ErrorCode), "acceptor returned KRB-ERROR "+ke.Error())
+		return out, &sspi.Error{Status: krbErrorStatus(ke.ErrorCode), Detail: "the acceptor refused the AP-REQ",
+			Err: &KDCError{Code: ke.ErrorCode, Principal: ic.server, Text: cleanText(ke.EText)}}
 	default:
 		return out, tokenErr("expected an AP-REP")
 	}

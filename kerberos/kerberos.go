@@ -10,8 +10,17 @@
 // ContextData a finished handshake returns, which holds the session's
 // subkey and sequence numbers but never a long-term key.
 //
-// Enctypes, keytabs, krb5.conf, the AS/TGS exchanges and the rarer
-// messages come from gokrb5; the GSS layer, the authenticator checksum,
+// Enctypes, keytabs, krb5.conf and the KDC messages come from gokrb5; the
+// AS and TGS exchanges run here, on the package's clock and random source
+// and with the caller's context: a deadline or cancellation ends a KDC
+// exchange that gets no answer (UDP and TCP, RFC 4120 section 7.2; MIT's
+// udp_preference_limit), and the error is then both
+// SEC_E_NO_AUTHENTICATING_AUTHORITY and the context's error for errors.Is.
+// A KRB-ERROR from the KDC is a *KDCError under the SSPI status: its
+// RFC 4120 name and the principal ("KDC_ERR_PREAUTH_FAILED for
+// alice@EXAMPLE.COM" is SEC_E_LOGON_DENIED, KDC_ERR_S_PRINCIPAL_UNKNOWN
+// SEC_E_TARGET_UNKNOWN, KDC_ERR_C_PRINCIPAL_UNKNOWN SEC_E_NO_CREDENTIALS,
+// KRB_AP_ERR_SKEW SEC_E_TIME_SKEW). The GSS layer, the authenticator checksum,
 // AP-REQ and AP-REP, delegation, the acceptor, the replay cache and the
 // per-message tokens are written here. Where gokrb5 falls short this
 // package does the work itself: its ccache reader panics on short input and
@@ -48,8 +57,20 @@
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
 // negotiated replay and sequence detection ask) SEC_E_OUT_OF_SEQUENCE.
 //
+// Targets are "service/host", "service/host@REALM" or "service@host". The
+// host of a target without a realm is canonicalized as MIT does it, by
+// krb5.conf's dns_canonicalize_hostname (true, MIT's default: forward
+// lookup of the CNAME chain, then, with rdns, also true by default, the
+// reverse name of its first address; fallback: only when the KDC does not
+// know the name as given; false: never), through Config.Resolver with the
+// caller's context. An IP-address host fails at once with
+// SEC_E_TARGET_UNKNOWN ("is an IP address; Kerberos needs a host name"),
+// before any KDC traffic, unless canonicalization and rdns turn it into a
+// name.
+//
 // Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
-// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) for initiators, and
+// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) and KRB5_CLIENT_KTNAME
+// (see AcquireCredentialsHandle) for initiators, and
 // KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
 package kerberos
 
@@ -57,6 +78,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +192,11 @@ type Config struct {
 	// confounders; default crypto/rand.Reader. It must be safe for
 	// concurrent use.
 	Rand io.Reader
+	// Resolver looks up KDCs (DNS SRV records, with dns_lookup_kdc), KDC
+	// host names, and target host names when krb5.conf's
+	// dns_canonicalize_hostname asks for it; nil means net.DefaultResolver.
+	// Every lookup takes the caller's context.
+	Resolver *net.Resolver
 	// Logger receives warnings (a replay cache refusing AP-REQs), with no
 	// secrets. Nil means no logging.
 	Logger *slog.Logger
@@ -226,9 +255,9 @@ func (p *Package) now() time.Time { return p.cfg.Now() }
 // default_tgs_enctypes, else permitted_enctypes; see enctypes.go).
 func (p *Package) krb5Config() (*config.Config, error) {
 	path := p.krb5ConfPath()
-	c, err := config.Load(path)
+	c, err := loadKrb5Conf(path)
 	if err != nil {
-		return nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot load krb5.conf "+path)
+		return nil, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot load krb5.conf " + path, Err: err}
 	}
 	_, tkt, tgs, err := p.enctypePolicies()
 	if err != nil {
@@ -242,6 +271,20 @@ func (p *Package) krb5Config() (*config.Config, error) {
 	return c, nil
 }
 
+// fallbackRe matches dns_canonicalize_hostname = fallback, which gokrb5's
+// parser, taking it for a malformed boolean, would refuse.
+var fallbackRe = regexp.MustCompile(`(?im)^(\s*dns_canonicalize_hostname\s*=\s*)fallback\s*$`)
+
+// loadKrb5Conf parses krb5.conf with gokrb5. The package reads
+// dns_canonicalize_hostname itself (readLibdefaults).
+func loadKrb5Conf(path string) (*config.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return config.NewFromString(fallbackRe.ReplaceAllString(string(b), "${1}true"))
+}
+
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle.
 //
 // Outbound (initiator) credentials come from, in order: AuthData with a
@@ -250,8 +293,16 @@ func (p *Package) krb5Config() (*config.Config, error) {
 // the password is forgotten; a wrong password is SEC_E_LOGON_DENIED);
 // AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
 // credential) with User; else the MIT ccache named by Options["ccache"],
-// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only; SEC_E_NO_CREDENTIALS when
-// there is no valid TGT).
+// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only); else, when the ccache has
+// no valid TGT, the client keytab as MIT's initiator uses it: the one
+// named by KRB5_CLIENT_KTNAME, else krb5.conf's
+// default_client_keytab_name, else the distributions' default
+// FILE:/etc/krb5/user/%{euid}/client.keytab (Debian),
+// /var/kerberos/krb5/user/%{euid}/client.keytab (Fedora) or
+// /usr/local/var/krb5/user/%{euid}/client.keytab (MIT), for the principal
+// of the request (User, or the principal argument) or else the keytab's
+// first; a TGT from a keytab is got again when it expires. With none of
+// these, SEC_E_NO_CREDENTIALS.
 //
 // Inbound (acceptor) credentials read the keytab named by
 // Options["keytab"], Config.Keytab, KRB5_KTNAME or /etc/krb5.keytab. The
@@ -274,7 +325,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	}
 	if c == nil {
 		ic := &initiatorContext{cred: cr}
-		out, err := ic.first(prm)
+		out, err := ic.first(ctx, prm)
 		if err != nil {
 			return nil, out, err
 		}
