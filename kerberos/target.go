@@ -56,7 +56,9 @@ func hostPolicyOf(ld libdefaults) hostPolicy {
 		switch v := strings.ToLower(*ld.dnsCanon); {
 		case v == "fallback":
 			hp.mode = canonFallback
-		case !parseMITBool(v):
+		case parseMITBool(v):
+			hp.mode = canonTrue
+		default:
 			hp.mode = canonFalse
 		}
 	}

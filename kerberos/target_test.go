@@ -193,11 +193,11 @@ func TestTargetCanonicalization(t *testing.T) {
 		want    string // the service the ticket is for; "" for KDC_ERR_S_PRINCIPAL_UNKNOWN
 		queries bool   // whether DNS is asked
 	}{
-		{"default is true: CNAME", nil, "HTTP/web.example.test", svcSPN, true},
+		{"default is false: the name as given, no DNS", nil, "HTTP/web.example.test", "", false},
 		{"true: CNAME", []string{"dns_canonicalize_hostname = true", "rdns = false"}, "HTTP/web.example.test", svcSPN, true},
 		{"true: CNAME, mixed case", []string{"dns_canonicalize_hostname = yes", "rdns = false"}, "HTTP/Web.Example.TEST", svcSPN, true},
 		{"true+rdns: CNAME, A, PTR", []string{"dns_canonicalize_hostname = true", "rdns = true"}, "HTTP@web.example.test", svcSPN, true},
-		{"true+rdns: IP address", []string{"dns_canonicalize_hostname = true"}, "HTTP/192.0.2.1", svcSPN, true},
+		{"true+rdns: IP address", []string{"dns_canonicalize_hostname = true", "rdns = true"}, "HTTP/192.0.2.1", svcSPN, true},
 		{"true: localhost from /etc/hosts", []string{"dns_canonicalize_hostname = true", "rdns = false"}, "HTTP/LOCALHOST", "HTTP/localhost", false},
 		{"true+rdns: localhost", []string{"dns_canonicalize_hostname = true", "rdns = true"}, "HTTP/localhost", "HTTP/localhost", false},
 		{"true: explicit realm kept", []string{"dns_canonicalize_hostname = true"}, "HTTP/web.example.test@" + realm.Name, "", false},
@@ -238,7 +238,8 @@ func TestTargetCanonicalization(t *testing.T) {
 }
 
 // krb5ConfWith is a krb5.conf for the realm with the given [libdefaults]
-// lines and no dns_canonicalize_hostname of its own (MIT's default), and
+// lines and no dns_canonicalize_hostname of its own (gosspi's default:
+// off), and
 // example.test mapped to the realm.
 func krb5ConfWith(t *testing.T, realm *testRealm, lines ...string) string {
 	t.Helper()
