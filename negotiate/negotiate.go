@@ -57,6 +57,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -157,7 +158,7 @@ func New(cfg Config) (*Package, error) {
 		MaxToken:     min(maxTok+256, MaxTokenSize), // Windows: Kerberos' 48000 + 256
 		Name:         PackageName,
 		Comment:      "Microsoft Package Negotiator (SPNEGO, RFC 4178)",
-		OIDs:         []string{OIDSPNEGO.String()},
+		OIDs:         []string{oid.SPNEGO},
 		Priority:     -1,
 	}
 	return p, nil

@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -182,11 +183,11 @@ func decodeToken(b []byte) (*node, error) {
 		}
 		mech := tok.Mech.String()
 		switch {
-		case mech == negotiate.OIDSPNEGO.String():
+		case mech == oid.SPNEGO:
 			return decodeSPNEGO(b[:n])
-		case mech == negotiate.OIDKerberos.String() || mech == negotiate.OIDMSKerberos.String():
+		case mech == oid.Kerberos || mech == oid.MSKerberos:
 			return decodeKrb5Mech(tok.Inner, mech)
-		case mech == ntlm.OID:
+		case mech == oid.NTLM:
 			return decodeNTLM(tok.Inner)
 		}
 		return &node{Name: fmt.Sprintf("GSS InitialContextToken, mechanism %s (unknown), %d bytes", mech, len(b))}, nil
@@ -201,17 +202,8 @@ func decodeToken(b []byte) (*node, error) {
 // --- SPNEGO ---
 
 func mechName(o string) string {
-	switch o {
-	case negotiate.OIDKerberos.String():
-		return o + " (Kerberos)"
-	case negotiate.OIDMSKerberos.String():
-		return o + " (MS-Kerberos)"
-	case negotiate.OIDNTLM.String():
-		return o + " (NTLM)"
-	case negotiate.OIDNegoEx.String():
-		return o + " (NegoEx)"
-	case negotiate.OIDSPNEGO.String():
-		return o + " (SPNEGO)"
+	if m, ok := oid.ByDotted(o); ok {
+		return o + " (" + m.Name + ")"
 	}
 	return o
 }
