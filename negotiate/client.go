@@ -64,7 +64,7 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 	var acceptorMechs []OID
 	restrict := false
 	if tok := prm.Input.Token(); len(tok) > 0 {
-		if tok[0] != 0x60 {
+		if !sspi.RecognizeToken(tok).Framed() {
 			return invalid("first input is not a NegTokenInit2")
 		}
 		t, err := splitToken(tok, out)
@@ -207,7 +207,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 	if len(tok) == 0 {
 		return invalid("no input token")
 	}
-	if tok[0] != 0xa1 {
+	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)

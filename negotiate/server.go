@@ -1,7 +1,6 @@
 package negotiate
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -67,15 +66,17 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 	if len(tok) == 0 {
 		return c.sendInit2(out)
 	}
-	// A raw mechanism token presented to Negotiate, as Windows accepts.
-	if bytes.HasPrefix(tok, []byte("NTLMSSP\x00")) {
+	// A raw mechanism token presented to Negotiate, as Windows accepts:
+	// NTLMSSP, or a Kerberos AP-REQ with or without the GSS framing.
+	k := sspi.RecognizeToken(tok)
+	switch {
+	case k.IsNTLM() && !k.Framed():
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.ntlm }, out)
-	}
-	if tok[0] == 0x6e { // [APPLICATION 14] AP-REQ without GSS framing
+	case k == sspi.TokenKerberosAPReq: // [APPLICATION 14] without GSS framing
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
-	}
-	if tok[0] == 0x60 && !framedAs(tok, OIDSPNEGO) {
-		g, _, err := gss.Parse(tok)
+	case k.Framed() && k.Base() != sspi.TokenSPNEGOInit:
+		// Check the framing (RFC 2743 3.1) before handing it over.
+		_, _, err := gss.Parse(tok)
 		var inc *gss.IncompleteError
 		switch {
 		case errors.As(err, &inc):
@@ -83,7 +84,7 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 			return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "token cut short"}
 		case err != nil:
 			return invalid("bad InitialContextToken framing")
-		case g.Mech.Equal(gss.OIDKerberos) || g.Mech.Equal(gss.OIDKerberosMS):
+		case k.IsKerberos():
 			return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
 		}
 	}
@@ -146,7 +147,7 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptConte
 
 // acceptInit handles the initiator's NegTokenInit.
 func (c *negContext) acceptInit(ctx context.Context, prm *sspi.AcceptContextParams, tok []byte, out *sspi.ContextOutput) error {
-	if tok[0] != 0x60 {
+	if !sspi.RecognizeToken(tok).Framed() {
 		return invalid("not a SPNEGO token")
 	}
 	t, err := splitToken(tok, out)
@@ -214,7 +215,7 @@ func (c *negContext) acceptNext(ctx context.Context, prm *sspi.AcceptContextPara
 		// We sent a NegTokenInit2; this is the initiator's NegTokenInit.
 		return c.acceptFirst(ctx, prm, out)
 	}
-	if tok[0] != 0xa1 {
+	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
@@ -348,19 +349,6 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	c.finish(out)
 	out.Status = sspi.SEC_E_OK
 	return nil
-}
-
-// framedAs reports whether an InitialContextToken's thisMech is o, looking
-// only at the header (the common case, SPNEGO, then skips a second parse).
-func framedAs(tok []byte, o OID) bool {
-	if len(tok) < 2 {
-		return false
-	}
-	h := 2
-	if tok[1]&0x80 != 0 {
-		h += int(tok[1] & 0x7f)
-	}
-	return len(tok) >= h+2+len(o) && tok[h] == tagOID && int(tok[h+1]) == len(o) && OID(tok[h+2:h+2+len(o)]).Equal(o)
 }
 
 // ntlmMICPresent reports whether an NTLM AUTHENTICATE_MESSAGE announces a
