@@ -35,7 +35,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		c := &negContext{pkg: p, cred: cr}
 		if err := c.acceptFirst(ctx, prm, &out); err != nil {
 			c.Delete()
-			return nil, out, err
+			return nil, out, c.explain("AcceptSecurityContext", err)
 		}
 		return c, out, nil
 	}
@@ -47,7 +47,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		return c, out, &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_OUT_OF_SEQUENCE, Detail: "context is finished"}
 	}
 	if err := c.acceptNext(ctx, prm, &out); err != nil {
-		return c, out, c.fail(err)
+		return c, out, c.fail(c.explain("AcceptSecurityContext", err))
 	}
 	return c, out, nil
 }
@@ -130,7 +130,7 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptConte
 	*out = iout
 	out.NegotiationState = c.state
 	if err != nil {
-		return err
+		return c.innerErr(err)
 	}
 	switch iout.Status {
 	case sspi.SEC_E_OK:
@@ -171,6 +171,18 @@ outer:
 				idx, chosen = i, ic
 				break outer
 			}
+		}
+	}
+	// Record why the packages we prefer to the chosen one (all of them
+	// when there is none) were left out.
+	for _, ic := range c.cred.inners {
+		if idx >= 0 && ic.pkg == chosen.pkg {
+			break
+		}
+		if idx >= 0 && matchesAny(ic.pkg, init.MechTypes) {
+			c.skip(skippedNote(ic.pkg, "the initiator preferred "+chosen.pkg.info.Name))
+		} else {
+			c.skip(skippedNote(ic.pkg, "not offered by the initiator"))
 		}
 	}
 	if idx < 0 {
@@ -275,7 +287,7 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	}
 	if err != nil {
 		out.Output = tokenOutput(rejectToken(outToken(iout.Output)))
-		return err
+		return c.innerErr(err)
 	}
 	resp := &NegTokenResp{NegState: AcceptIncomplete}
 	if first {
