@@ -118,8 +118,8 @@ func (d *direction) wipe() {
 // sealer is the per-message state of a context: the outgoing and incoming
 // directions.
 type sealer struct {
-	flags    uint32
-	out, in  *direction
+	flags   uint32
+	out, in *direction
 }
 
 // wipe forgets both directions' keys and RC4 states (without ESS they
