@@ -1084,25 +1084,16 @@ func (a *Authenticator) challengeHeader() string {
 }
 
 // startsHandshake reports whether token begins a new handshake of the
-// scheme: an NTLM NEGOTIATE (or a single-leg AUTHENTICATE, which Windows
-// clients never send first), or for Negotiate/Kerberos a GSS
-// InitialContextToken (tag 0x60), a raw AP-REQ (0x6e, Kerberos) or a raw
-// NTLM NEGOTIATE.
+// scheme: an NTLM NEGOTIATE, or for Negotiate/Kerberos a GSS
+// InitialContextToken (RFC 2743 3.1, whatever its mechanism), a raw AP-REQ
+// (Kerberos) or a raw NTLM NEGOTIATE.
 func startsHandshake(scheme string, token []byte) bool {
-	ntlmType := func() uint32 {
-		if len(token) >= 12 && string(token[:8]) == "NTLMSSP\x00" {
-			return uint32(token[8]) | uint32(token[9])<<8 | uint32(token[10])<<16 | uint32(token[11])<<24
-		}
-		return 0
-	}
+	k := sspi.RecognizeToken(token)
 	switch scheme {
 	case SchemeNTLM:
-		return ntlmType() == 1
+		return k == sspi.TokenNTLMNegotiate
 	default:
-		if len(token) > 0 && (token[0] == 0x60 || scheme == SchemeKerberos && token[0] == 0x6e) {
-			return true
-		}
-		return ntlmType() == 1
+		return k.Framed() || scheme == SchemeKerberos && k == sspi.TokenKerberosAPReq || k == sspi.TokenNTLMNegotiate
 	}
 }
 

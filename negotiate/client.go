@@ -15,7 +15,8 @@ import (
 // principal, an IP-address target for Kerberos) is dropped from the list
 // and the next one is tried, so Kerberos falls back to NTLM. If the first
 // call's input holds a NegTokenInit2 from the acceptor, only mechanisms it
-// lists are offered.
+// lists are offered. Each mechanism left out is recorded with the reason:
+// when the call fails, the error lists them (reasons.go).
 func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
 	ctx = ctxOrBackground(ctx)
 	var out sspi.ContextOutput
@@ -30,7 +31,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 		c := &negContext{pkg: p, cred: cr, initiator: true}
 		if err := c.initFirst(ctx, prm, &out); err != nil {
 			c.Delete()
-			return nil, out, err
+			return nil, out, c.explain("InitializeSecurityContext", err)
 		}
 		return c, out, nil
 	}
@@ -42,7 +43,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 		return c, out, &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_OUT_OF_SEQUENCE, Detail: "context is finished"}
 	}
 	if err := c.initNext(ctx, prm, &out); err != nil {
-		return c, out, c.fail(err)
+		return c, out, c.fail(c.explain("InitializeSecurityContext", err))
 	}
 	return c, out, nil
 }
@@ -64,7 +65,7 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 	var acceptorMechs []OID
 	restrict := false
 	if tok := prm.Input.Token(); len(tok) > 0 {
-		if tok[0] != 0x60 {
+		if !sspi.RecognizeToken(tok).Framed() {
 			return invalid("first input is not a NegTokenInit2")
 		}
 		t, err := splitToken(tok, out)
@@ -84,9 +85,13 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 	var cands []innerCred
 	for _, ic := range c.cred.inners {
 		if ic.pkg.krb && ipTarget {
+			// No SPN can be registered for an address (MS-SPNG 3.1.5.1;
+			// Config.SkipKerberosForIP).
+			c.skip(skippedNote(ic.pkg, "target is an IP address"))
 			continue
 		}
 		if restrict && !matchesAny(ic.pkg, acceptorMechs) {
+			c.skip(skippedNote(ic.pkg, "not offered by the acceptor"))
 			continue
 		}
 		cands = append(cands, ic)
@@ -103,6 +108,7 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 			if firstErr == nil {
 				firstErr = err
 			}
+			c.skip(errorNote(ic.pkg, err))
 			if ictx != nil {
 				ictx.Delete()
 			}
@@ -149,7 +155,9 @@ func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams,
 		out.NegotiationState = c.state
 		return nil
 	}
-	return firstErr
+	// Every mechanism failed to start: the first one's status, and the
+	// notes say why each did.
+	return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.StatusOf(firstErr), Detail: "no mechanism could start"}
 }
 
 // offerList is what an initiator offers from cands: every OID of each
@@ -207,7 +215,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 	if len(tok) == 0 {
 		return invalid("no input token")
 	}
-	if tok[0] != 0xa1 {
+	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
@@ -244,6 +252,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 		c.negoDone = true
 		c.state = sspi.SECPKG_NEGOTIATION_IN_PROGRESS
 		if off.pkg != c.sel {
+			c.skip(skippedNote(c.sel, "the acceptor chose "+off.pkg.info.Name))
 			return c.reselect(ctx, prm, resp, off, out)
 		}
 		if resp.NegState == RequestMIC {
@@ -264,7 +273,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 			c.inner = ictx
 		}
 		if err != nil {
-			return err
+			return c.innerErr(err)
 		}
 		iout, produced = o, true
 	} else if len(resp.ResponseToken) > 0 {
@@ -298,7 +307,7 @@ func (c *negContext) reselect(ctx context.Context, prm *sspi.InitContextParams, 
 		if ictx != nil {
 			ictx.Delete()
 		}
-		return err
+		return c.innerErr(err)
 	}
 	c.inner = ictx
 	return c.initAfterInner(&iout, true, nil, out)
@@ -313,7 +322,7 @@ func (c *negContext) initRejected(ctx context.Context, prm *sspi.InitContextPara
 			c.inner = ictx
 		}
 		if err != nil {
-			return err
+			return c.innerErr(err)
 		}
 	}
 	if !c.negoDone {

@@ -24,7 +24,8 @@ type negContext struct {
 	peerComplete bool // initiator: the acceptor said accept-completed
 	complete     bool
 	failed       bool
-	state        uint32 // SECPKG_NEGOTIATION_*
+	state        uint32     // SECPKG_NEGOTIATION_*
+	notes        []mechNote // mechanisms left out, and why (reasons.go)
 
 	// The inner context.
 	inner     sspi.LsaContext
@@ -75,7 +76,7 @@ func (c *negContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 		if c.sel != nil {
 			info = c.sel.info
 		}
-		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: c.state}, nil
+		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: c.state, Skipped: skipped(c.allNotes())}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
 		if c.sel != nil && c.negoDone {
 			return sspi.SecPkgContextPackageInfo{PackageInfo: c.sel.info}, nil
@@ -160,7 +161,7 @@ func (c *negContext) micContext() (sspi.UserModeContext, error) {
 	}
 	u, err := c.sel.user.InitUserModeContext(c.innerData)
 	if err != nil {
-		return nil, err
+		return nil, c.innerErr(err)
 	}
 	c.umc = u
 	return u, nil
@@ -174,7 +175,7 @@ func (c *negContext) makeMIC() ([]byte, error) {
 	}
 	mic, err := makeMechListMIC(u, c.sel.ntlm, c.rawMechTypes)
 	if err != nil {
-		return nil, err
+		return nil, c.innerErr(err)
 	}
 	c.micSent = true
 	return mic, nil

@@ -263,24 +263,30 @@ func acquireIn(t testing.TB, n *Package) sspi.LsaCredential {
 
 // TestInteropFallbackToNTLM: our initiator prefers Kerberos but cannot use
 // it (an unknown service principal, an IP-address target, no KDC) and
-// falls back to NTLM against MIT's SPNEGO acceptor with gss-ntlmssp.
+// falls back to NTLM against MIT's SPNEGO acceptor with gss-ntlmssp. The
+// identity is alice@REALM with her Kerberos password, which gss-ntlmssp
+// also knows, so that Kerberos has a credential and fails for the reason
+// of each case (SecPkgContextNegotiationInfo.Skipped says which).
 func TestInteropFallbackToNTLM(t *testing.T) {
 	r := realm(t)
+	users := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(users, []byte(r.Name+":"+krbUser+":"+r.userPW+"\n"), 0o600)
 	noKDC := filepath.Join(t.TempDir(), "krb5.conf")
 	os.WriteFile(noKDC, []byte("[libdefaults]\n default_realm = "+r.Name+"\n dns_lookup_kdc = false\n[realms]\n "+r.Name+" = {\n  kdc = 127.0.0.1:1\n }\n"), 0o600)
 	for _, tc := range []struct {
 		name, target string
 		kcfg         kerberos.Config
+		why          string // how SecPkgContextNegotiationInfo.Skipped starts
 	}{
-		{"unknown service principal", "HTTP@nosuch.localhost", kerberos.Config{}},
-		{"IP address target", "HTTP@127.0.0.1", kerberos.Config{}},
-		{"no KDC", "HTTP@" + svcHost, kerberos.Config{Krb5Conf: noKDC}},
+		{"unknown service principal", "HTTP@nosuch.localhost", kerberos.Config{}, "Kerberos: SEC_E_TARGET_UNKNOWN"},
+		{"IP address target", "HTTP@127.0.0.1", kerberos.Config{}, "Kerberos: target is an IP address"},
+		{"no KDC", "HTTP@" + svcHost, kerberos.Config{Krb5Conf: noKDC}, "Kerberos: SEC_E_NO_AUTHENTICATING_AUTHORITY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := krbNego(t, r, tc.kcfg)
-			p := startSPNEGOPeer(t, r.env(t), "server", "--mechs", "krb5,ntlm")
+			p := startSPNEGOPeer(t, append(r.env(t), "NTLM_USER_FILE="+users), "server", "--mechs", "krb5,ntlm")
 			var legs []string
-			id := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
+			id := &sspi.AuthIdentity{User: krbUser, Domain: r.Name, Password: r.userPW}
 			out := runOurSideID(t, n, true, tc.target, id, &livePeer{p: p}, &legs)
 			if init := parseInit(t, unhex(t, legs[0])); len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) {
 				t.Fatalf("offered %v", init.MechTypes)
@@ -290,9 +296,14 @@ func TestInteropFallbackToNTLM(t *testing.T) {
 				t.Fatal(err)
 			}
 			v, _ := u.QueryAttributes(sspi.SECPKG_ATTR_NEGOTIATION_INFO)
-			if v.(sspi.SecPkgContextNegotiationInfo).PackageInfo.Name != ntlm.PackageName {
+			ni := v.(sspi.SecPkgContextNegotiationInfo)
+			if ni.PackageInfo.Name != ntlm.PackageName {
 				t.Fatalf("%+v", v)
 			}
+			if len(ni.Skipped) != 1 || !strings.HasPrefix(ni.Skipped[0], tc.why) {
+				t.Fatalf("skipped %q, want %s...", ni.Skipped, tc.why)
+			}
+			t.Log(ni.Skipped[0])
 			messagesWithPeer(t, p, u, &transcript{})
 		})
 	}

@@ -395,11 +395,11 @@ func parseToken(b []byte) (parsedToken, error) {
 	if len(b) == 0 {
 		return parsedToken{}, invalid("empty token")
 	}
-	switch b[0] {
-	case 0x60:
+	switch k := sspi.RecognizeToken(b); {
+	case k.Framed():
 		t, err := parseInitialContextToken(b)
 		return parsedToken{init: t}, err
-	case 0xa1:
+	case k == sspi.TokenSPNEGOResp:
 		t, err := parseNegTokenResp(b)
 		return parsedToken{resp: t}, err
 	}
@@ -415,7 +415,7 @@ func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
 	if err != nil || incomplete || n != len(b) {
 		return nil, invalid("bad InitialContextToken framing")
 	}
-	if !framedAs(b, OIDSPNEGO) {
+	if sspi.RecognizeToken(b) != sspi.TokenSPNEGOInit|sspi.TokenFramed {
 		return nil, invalid("thisMech is not SPNEGO")
 	}
 	h := 2

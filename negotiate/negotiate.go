@@ -48,15 +48,30 @@
 //     altered in transit (RFC 4178 5, MS-SPNG 3.3.5.1) or the MIC was; both
 //     mean the negotiation cannot be trusted.
 //   - Inner package failures keep the inner package's status.
+//
+// # Why a mechanism was not used
+//
+// Like Windows, Negotiate falls back: a package without a credential, a
+// Kerberos that cannot start (no KDC, an unknown service principal, an
+// IP-address target) or one the peer does not offer is left out and the
+// next is used. Each is recorded with the reason. A failed call returns an
+// *sspi.Error with the status above whose Detail lists each mechanism and
+// why ("Kerberos skipped: target is an IP address; NTLM:
+// SEC_E_LOGON_DENIED: acceptor rejected the authentication") and whose Err
+// wraps the inner packages' errors, so errors.Is and errors.As reach them.
+// A context that succeeds lists what it skipped in
+// SecPkgContextNegotiationInfo.Skipped.
 package negotiate
 
 import (
 	"context"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -157,7 +172,7 @@ func New(cfg Config) (*Package, error) {
 		MaxToken:     min(maxTok+256, MaxTokenSize), // Windows: Kerberos' 48000 + 256
 		Name:         PackageName,
 		Comment:      "Microsoft Package Negotiator (SPNEGO, RFC 4178)",
-		OIDs:         []string{OIDSPNEGO.String()},
+		OIDs:         []string{oid.SPNEGO},
 		Priority:     -1,
 	}
 	return p, nil
@@ -180,6 +195,9 @@ func (p *Package) InitUserModeContext(contextData []byte) (sspi.UserModeContext,
 type credential struct {
 	use    sspi.CredentialUse
 	inners []innerCred
+	// notes are the packages left out: excluded by the PackageList, or
+	// unable to supply a credential (no keytab, no ticket, no krb5.conf).
+	notes []mechNote
 	// offer is what an initiator offers when every package can start:
 	// made once, read-only.
 	offer struct {
@@ -256,7 +274,9 @@ func filterPackages(all []*innerPkg, list string) []*innerPkg {
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle: it acquires a
 // credential from every inner package that AuthIdentity.PackageList
 // allows. Packages that cannot supply one (no keytab, no ticket) are left
-// out; if none can, the first package's error is returned.
+// out, and the reason is kept: a context's failure lists it, and its
+// SecPkgContextNegotiationInfo.Skipped too. If none can, the error has the
+// first package's status, lists each package's error and wraps them.
 func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
 	pkgs := p.inner
 	if req.AuthData != nil {
@@ -266,8 +286,14 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 		return nil, time.Time{}, &sspi.Error{Op: "AcquireCredentialsHandle", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "PackageList leaves no package"}
 	}
 	c := &credential{use: req.Use}
+	for _, ip := range p.inner {
+		if !slices.Contains(pkgs, ip) {
+			c.notes = append(c.notes, skippedNote(ip, "not in the PackageList"))
+		}
+	}
 	var expiry time.Time
 	var firstErr error
+	var failed []mechNote
 	for _, ip := range pkgs {
 		r := *req
 		if req.AuthData != nil {
@@ -280,6 +306,7 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 			if firstErr == nil {
 				firstErr = err
 			}
+			failed = append(failed, errorNote(ip, err))
 			continue
 		}
 		c.inners = append(c.inners, innerCred{pkg: ip, cred: cred})
@@ -288,8 +315,9 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 		}
 	}
 	if len(c.inners) == 0 {
-		return nil, time.Time{}, firstErr
+		return nil, time.Time{}, failure("AcquireCredentialsHandle", sspi.StatusOf(firstErr), "", c.notes, failed, nil)
 	}
+	c.notes = append(c.notes, failed...)
 	c.offer.offered = offerList(c.inners, nil, false)
 	c.offer.mechs = offerOIDs(c.offer.offered)
 	c.offer.der = encodeMechTypes(c.offer.mechs)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gosspi/gosspi/internal/oid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -16,20 +17,20 @@ import (
 // even one whose arcs do not fit in an int.
 type OID []byte
 
-// Mechanism OIDs Negotiate knows by name.
+// Mechanism OIDs Negotiate knows by name (gosspi's table, internal/oid).
 var (
 	// OIDSPNEGO is the SPNEGO pseudo-mechanism, 1.3.6.1.5.5.2 (RFC 4178).
-	OIDSPNEGO = MustParseOID("1.3.6.1.5.5.2")
+	OIDSPNEGO = OID(oid.SPNEGODER)
 	// OIDKerberos is Kerberos V5, 1.2.840.113554.1.2.2 (RFC 1964/4121).
-	OIDKerberos = MustParseOID("1.2.840.113554.1.2.2")
+	OIDKerberos = OID(oid.KerberosDER)
 	// OIDMSKerberos is the OID early Windows versions used for Kerberos,
 	// 1.2.840.48018.1.2.2 (MS-KILE 1.9); Windows still lists it first.
-	OIDMSKerberos = MustParseOID("1.2.840.48018.1.2.2")
+	OIDMSKerberos = OID(oid.MSKerberosDER)
 	// OIDNTLM is NTLMSSP, 1.3.6.1.4.1.311.2.2.10 (MS-NLMP).
-	OIDNTLM = MustParseOID("1.3.6.1.4.1.311.2.2.10")
+	OIDNTLM = OID(oid.NTLMDER)
 	// OIDNegoEx is the NEGOEX extended negotiation mechanism,
 	// 1.3.6.1.4.1.311.2.2.30 (MS-NEGOEX). It is recognised and never chosen.
-	OIDNegoEx = MustParseOID("1.3.6.1.4.1.311.2.2.30")
+	OIDNegoEx = OID(oid.NegoExDER)
 )
 
 // ParseOID parses a dotted OID such as "1.2.840.113554.1.2.2".
@@ -97,7 +98,7 @@ func (o OID) String() string {
 
 // isKerberos reports whether o is either Kerberos OID. Windows and MIT
 // treat them as one mechanism.
-func (o OID) isKerberos() bool { return o.Equal(OIDKerberos) || o.Equal(OIDMSKerberos) }
+func (o OID) isKerberos() bool { return oid.IsKerberosDER(o) }
 
 // validOIDBody reports whether b is a well-formed OID body: non-empty,
 // every arc minimally encoded and the last byte ending an arc (X.690 8.19).

@@ -1,7 +1,6 @@
 package negotiate
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -36,7 +35,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		c := &negContext{pkg: p, cred: cr}
 		if err := c.acceptFirst(ctx, prm, &out); err != nil {
 			c.Delete()
-			return nil, out, err
+			return nil, out, c.explain("AcceptSecurityContext", err)
 		}
 		return c, out, nil
 	}
@@ -48,7 +47,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		return c, out, &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_OUT_OF_SEQUENCE, Detail: "context is finished"}
 	}
 	if err := c.acceptNext(ctx, prm, &out); err != nil {
-		return c, out, c.fail(err)
+		return c, out, c.fail(c.explain("AcceptSecurityContext", err))
 	}
 	return c, out, nil
 }
@@ -67,15 +66,17 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 	if len(tok) == 0 {
 		return c.sendInit2(out)
 	}
-	// A raw mechanism token presented to Negotiate, as Windows accepts.
-	if bytes.HasPrefix(tok, []byte("NTLMSSP\x00")) {
+	// A raw mechanism token presented to Negotiate, as Windows accepts:
+	// NTLMSSP, or a Kerberos AP-REQ with or without the GSS framing.
+	k := sspi.RecognizeToken(tok)
+	switch {
+	case k.IsNTLM() && !k.Framed():
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.ntlm }, out)
-	}
-	if tok[0] == 0x6e { // [APPLICATION 14] AP-REQ without GSS framing
+	case k == sspi.TokenKerberosAPReq: // [APPLICATION 14] without GSS framing
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
-	}
-	if tok[0] == 0x60 && !framedAs(tok, OIDSPNEGO) {
-		g, _, err := gss.Parse(tok)
+	case k.Framed() && k.Base() != sspi.TokenSPNEGOInit:
+		// Check the framing (RFC 2743 3.1) before handing it over.
+		_, _, err := gss.Parse(tok)
 		var inc *gss.IncompleteError
 		switch {
 		case errors.As(err, &inc):
@@ -83,7 +84,7 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 			return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "token cut short"}
 		case err != nil:
 			return invalid("bad InitialContextToken framing")
-		case g.Mech.Equal(gss.OIDKerberos) || g.Mech.Equal(gss.OIDKerberosMS):
+		case k.IsKerberos():
 			return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
 		}
 	}
@@ -129,7 +130,7 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptConte
 	*out = iout
 	out.NegotiationState = c.state
 	if err != nil {
-		return err
+		return c.innerErr(err)
 	}
 	switch iout.Status {
 	case sspi.SEC_E_OK:
@@ -146,7 +147,7 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptConte
 
 // acceptInit handles the initiator's NegTokenInit.
 func (c *negContext) acceptInit(ctx context.Context, prm *sspi.AcceptContextParams, tok []byte, out *sspi.ContextOutput) error {
-	if tok[0] != 0x60 {
+	if !sspi.RecognizeToken(tok).Framed() {
 		return invalid("not a SPNEGO token")
 	}
 	t, err := splitToken(tok, out)
@@ -170,6 +171,18 @@ outer:
 				idx, chosen = i, ic
 				break outer
 			}
+		}
+	}
+	// Record why the packages we prefer to the chosen one (all of them
+	// when there is none) were left out.
+	for _, ic := range c.cred.inners {
+		if idx >= 0 && ic.pkg == chosen.pkg {
+			break
+		}
+		if idx >= 0 && matchesAny(ic.pkg, init.MechTypes) {
+			c.skip(skippedNote(ic.pkg, "the initiator preferred "+chosen.pkg.info.Name))
+		} else {
+			c.skip(skippedNote(ic.pkg, "not offered by the initiator"))
 		}
 	}
 	if idx < 0 {
@@ -214,7 +227,7 @@ func (c *negContext) acceptNext(ctx context.Context, prm *sspi.AcceptContextPara
 		// We sent a NegTokenInit2; this is the initiator's NegTokenInit.
 		return c.acceptFirst(ctx, prm, out)
 	}
-	if tok[0] != 0xa1 {
+	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
@@ -274,7 +287,7 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	}
 	if err != nil {
 		out.Output = tokenOutput(rejectToken(outToken(iout.Output)))
-		return err
+		return c.innerErr(err)
 	}
 	resp := &NegTokenResp{NegState: AcceptIncomplete}
 	if first {
@@ -348,19 +361,6 @@ func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextPar
 	c.finish(out)
 	out.Status = sspi.SEC_E_OK
 	return nil
-}
-
-// framedAs reports whether an InitialContextToken's thisMech is o, looking
-// only at the header (the common case, SPNEGO, then skips a second parse).
-func framedAs(tok []byte, o OID) bool {
-	if len(tok) < 2 {
-		return false
-	}
-	h := 2
-	if tok[1]&0x80 != 0 {
-		h += int(tok[1] & 0x7f)
-	}
-	return len(tok) >= h+2+len(o) && tok[h] == tagOID && int(tok[h+1]) == len(o) && OID(tok[h+2:h+2+len(o)]).Equal(o)
 }
 
 // ntlmMICPresent reports whether an NTLM AUTHENTICATE_MESSAGE announces a

@@ -1,6 +1,7 @@
 package negotiate
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
@@ -21,6 +22,7 @@ const (
 	tagPeerMIC      = 5 // the peer's mechListMIC, verified
 	tagNTLM         = 6 // the inner mechanism is NTLM (MS-SPNG 3.3.5.1 reset)
 	tagInfo         = 7 // the inner PackageInfo, a nested blob with the fields below
+	tagSkipped      = 8 // SecPkgContextNegotiationInfo.Skipped, one per line
 	tagInfoComment  = 10
 	tagInfoCaps     = 11
 	tagInfoVersion  = 12
@@ -36,6 +38,9 @@ func (c *negContext) contextData() []byte {
 	w := ctxdata.NewWriter(PackageName).
 		String(tagInnerName, c.sel.info.Name).
 		Bytes(tagInfo, c.sel.infoBlob)
+	if s := skipped(c.allNotes()); len(s) > 0 {
+		w.String(tagSkipped, strings.Join(s, "\n"))
+	}
 	if (c.micSent || c.micRcvd) && !c.exported {
 		w.Bytes(tagMechTypes, c.rawMechTypes).Bool(tagMICSent, c.micSent).Bool(tagNTLM, c.sel.ntlm)
 		if c.micRcvd {
@@ -148,7 +153,11 @@ func (u *UserMode) InitUserModeContext(contextData []byte) (sspi.UserModeContext
 			}
 		}
 	}
-	return &userContext{inner: inner, name: name, infoBlob: infoBlob}, nil
+	uc := &userContext{inner: inner, name: name, infoBlob: infoBlob}
+	if s := r.String(tagSkipped); s != "" {
+		uc.skipped = strings.Split(s, "\n")
+	}
+	return uc, nil
 }
 
 // userContext is a mapped Negotiate context: the chosen package's user-mode
@@ -158,6 +167,7 @@ type userContext struct {
 	name     string
 	infoBlob []byte // the inner PackageInfo, decoded when first asked for
 	info     *sspi.PackageInfo
+	skipped  []string // SecPkgContextNegotiationInfo.Skipped
 }
 
 func (u *userContext) packageInfo() (sspi.PackageInfo, error) {
@@ -188,8 +198,9 @@ func (u *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 }
 
 // QueryAttributes answers NEGOTIATION_INFO (the chosen package, state
-// SECPKG_NEGOTIATION_COMPLETE) and PACKAGE_INFO (the chosen package, as on
-// Windows); the rest comes from the inner context.
+// SECPKG_NEGOTIATION_COMPLETE, and the mechanisms skipped) and
+// PACKAGE_INFO (the chosen package, as on Windows); the rest comes from
+// the inner context.
 func (u *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	switch attr {
 	case sspi.SECPKG_ATTR_NEGOTIATION_INFO:
@@ -197,7 +208,7 @@ func (u *userContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
+		return sspi.SecPkgContextNegotiationInfo{PackageInfo: info, NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE, Skipped: slices.Clone(u.skipped)}, nil
 	case sspi.SECPKG_ATTR_PACKAGE_INFO:
 		info, err := u.packageInfo()
 		if err != nil {
@@ -223,6 +234,9 @@ func (u *userContext) ExportContext() ([]byte, error) {
 		return nil, err
 	}
 	w := ctxdata.NewWriter(PackageName).String(tagInnerName, u.name).Bytes(tagInnerData, data).Bytes(tagInfo, u.infoBlob)
+	if len(u.skipped) > 0 {
+		w.String(tagSkipped, strings.Join(u.skipped, "\n"))
+	}
 	return w.Finish(), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -17,8 +18,9 @@ import (
 // PackageName is the SSPI name of the package.
 const PackageName = "NTLM"
 
-// OID is the GSS-API mechanism OID of NTLMSSP.
-const OID = "1.3.6.1.4.1.311.2.2.10"
+// OID is the GSS-API mechanism OID of NTLMSSP, 1.3.6.1.4.1.311.2.2.10
+// (MS-NLMP 1.9).
+const OID = oid.NTLM
 
 // MaxToken is cbMaxToken, as Windows reports it for NTLM.
 const MaxToken = 2888

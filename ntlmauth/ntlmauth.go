@@ -317,7 +317,7 @@ func (h *Helper) serverStep(ctx context.Context, code string, in []byte) string 
 	if h.done {
 		return "BH handshake already complete: send YR"
 	}
-	if len(in) >= 12 && string(in[:8]) == "NTLMSSP\x00" && ntlm.MessageType(in) == 3 {
+	if sspi.RecognizeToken(in) == sspi.TokenNTLMAuthenticate {
 		if m, err := ntlm.ParseAuthenticate(in); err == nil {
 			h.ntlmFlag = m.Flags
 		}
@@ -394,7 +394,7 @@ func (h *Helper) clientStep(ctx context.Context, code string, in []byte) string 
 		h.reset()
 		return "NA " + ntStatus(st)
 	}
-	if len(out) >= 12 && string(out[:8]) == "NTLMSSP\x00" && ntlm.MessageType(out) == 3 {
+	if sspi.RecognizeToken(out) == sspi.TokenNTLMAuthenticate {
 		if m, err := ntlm.ParseAuthenticate(out); err == nil {
 			h.ntlmFlag = m.Flags
 		}

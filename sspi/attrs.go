@@ -118,6 +118,11 @@ const (
 type SecPkgContextNegotiationInfo struct {
 	PackageInfo      PackageInfo
 	NegotiationState uint32
+	// Skipped is a gosspi addition, not in the Windows structure: the
+	// mechanisms Negotiate left out and why, one "Package: reason" each
+	// ("Kerberos: target is an IP address"), for logs. It is empty for
+	// other packages.
+	Skipped []string
 }
 
 // SecPkgContextFlags is SecPkgContext_Flags (SECPKG_ATTR_FLAGS).

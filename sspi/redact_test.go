@@ -52,4 +52,9 @@ func TestErrorCause(t *testing.T) {
 	if errors.Is(&Error{Status: SEC_E_LOGON_DENIED}, context.DeadlineExceeded) {
 		t.Fatal("an error without a cause matched one")
 	}
+	// A cause the detail already says is not printed twice.
+	same := &Error{Op: "AcceptSecurityContext", Status: SEC_E_LOGON_DENIED, Detail: "NTLM: SEC_E_LOGON_DENIED", Err: errors.New("NTLM: SEC_E_LOGON_DENIED")}
+	if got, want := same.Error(), "AcceptSecurityContext: SEC_E_LOGON_DENIED (0x8009030C): NTLM: SEC_E_LOGON_DENIED"; got != want {
+		t.Fatalf("message %q, want %q", got, want)
+	}
 }

@@ -264,7 +264,10 @@ func (e *Error) Error() string {
 		s += ": " + e.Detail
 	}
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		// A cause that the detail already spells out is not repeated.
+		if m := e.Err.Error(); m != e.Detail {
+			s += ": " + m
+		}
 	}
 	return s
 }

@@ -15,8 +15,10 @@ import (
 	"unicode/utf16"
 
 	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
+	"github.com/gosspi/gosspi/sspi"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
@@ -170,29 +172,30 @@ func isHex(s string) bool {
 	return len(s) > 0
 }
 
-// decodeToken recognises the token and decodes it.
+// decodeToken recognises the token (sspi.RecognizeToken) and decodes it.
 func decodeToken(b []byte) (*node, error) {
+	k := sspi.RecognizeToken(b)
 	switch {
-	case len(b) >= 8 && string(b[:8]) == "NTLMSSP\x00":
-		return decodeNTLM(b)
-	case len(b) > 0 && b[0] == 0x60:
+	case k.Framed():
 		tok, n, err := gss.Parse(b)
 		if err != nil {
 			return &node{Name: fmt.Sprintf("GSS InitialContextToken (%d bytes)", len(b))}, fmt.Errorf("GSS framing: %v", err)
 		}
 		mech := tok.Mech.String()
 		switch {
-		case mech == negotiate.OIDSPNEGO.String():
+		case k.Base() == sspi.TokenSPNEGOInit:
 			return decodeSPNEGO(b[:n])
-		case mech == negotiate.OIDKerberos.String() || mech == negotiate.OIDMSKerberos.String():
+		case k.IsKerberos():
 			return decodeKrb5Mech(tok.Inner, mech)
-		case mech == ntlm.OID:
+		case k.IsNTLM():
 			return decodeNTLM(tok.Inner)
 		}
 		return &node{Name: fmt.Sprintf("GSS InitialContextToken, mechanism %s (unknown), %d bytes", mech, len(b))}, nil
-	case len(b) > 0 && b[0] == 0xa1:
+	case k.IsNTLM():
+		return decodeNTLM(b)
+	case k == sspi.TokenSPNEGOResp:
 		return decodeSPNEGO(b)
-	case len(b) > 0 && (b[0] == 0x6e || b[0] == 0x6f || b[0] == 0x7e):
+	case k.IsKerberos():
 		return decodeKerberos(b)
 	}
 	return nil, fmt.Errorf("not an NTLM, SPNEGO or Kerberos token (first bytes % x)", b[:min(len(b), 8)])
@@ -201,17 +204,8 @@ func decodeToken(b []byte) (*node, error) {
 // --- SPNEGO ---
 
 func mechName(o string) string {
-	switch o {
-	case negotiate.OIDKerberos.String():
-		return o + " (Kerberos)"
-	case negotiate.OIDMSKerberos.String():
-		return o + " (MS-Kerberos)"
-	case negotiate.OIDNTLM.String():
-		return o + " (NTLM)"
-	case negotiate.OIDNegoEx.String():
-		return o + " (NegoEx)"
-	case negotiate.OIDSPNEGO.String():
-		return o + " (SPNEGO)"
+	if m, ok := oid.ByDotted(o); ok {
+		return o + " (" + m.Name + ")"
 	}
 	return o
 }
@@ -324,8 +318,8 @@ func encPart(n *node, name string, e types.EncryptedData) {
 }
 
 func decodeKerberos(b []byte) (*node, error) {
-	switch b[0] {
-	case 0x6e:
+	switch sspi.RecognizeToken(b) {
+	case sspi.TokenKerberosAPReq:
 		var ap messages.APReq
 		if err := ap.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos AP-REQ (%d bytes)", len(b))}, fmt.Errorf("AP-REQ: %v", err)
@@ -350,7 +344,7 @@ func decodeKerberos(b []byte) (*node, error) {
 		encPart(t, "enc-part", ap.Ticket.EncPart)
 		encPart(n, "authenticator", ap.EncryptedAuthenticator)
 		return n, nil
-	case 0x6f:
+	case sspi.TokenKerberosAPRep:
 		var rep messages.APRep
 		if err := rep.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos AP-REP (%d bytes)", len(b))}, fmt.Errorf("AP-REP: %v", err)
@@ -358,7 +352,7 @@ func decodeKerberos(b []byte) (*node, error) {
 		n := &node{Name: fmt.Sprintf("Kerberos AP-REP (RFC 4120 5.5.2, %d bytes)", len(b))}
 		encPart(n, "enc-part", rep.EncPart)
 		return n, nil
-	case 0x7e:
+	case sspi.TokenKerberosError:
 		var ke messages.KRBError
 		if err := ke.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos KRB-ERROR (%d bytes)", len(b))}, fmt.Errorf("KRB-ERROR: %v", err)

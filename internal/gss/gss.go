@@ -14,14 +14,16 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+
+	"github.com/gosspi/gosspi/internal/oid"
 )
 
-// Well-known mechanism OIDs.
+// Well-known mechanism OIDs, as arcs, from the table of internal/oid.
 var (
-	OIDKerberos   = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}      // RFC 1964 / RFC 4121
-	OIDKerberosMS = asn1.ObjectIdentifier{1, 2, 840, 48018, 1, 2, 2}       // Microsoft's legacy Kerberos OID
-	OIDSPNEGO     = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 2}             // RFC 4178
-	OIDNTLM       = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 2, 10} // NTLMSSP
+	OIDKerberos   = oid.Arcs(oid.Kerberos)   // RFC 1964 / RFC 4121
+	OIDKerberosMS = oid.Arcs(oid.MSKerberos) // Microsoft's legacy Kerberos OID (MS-KILE 1.9)
+	OIDSPNEGO     = oid.Arcs(oid.SPNEGO)     // RFC 4178
+	OIDNTLM       = oid.Arcs(oid.NTLM)       // NTLMSSP
 )
 
 // MaxTokenSize bounds a framed token (and so what a parser will wait for).
@@ -38,23 +40,23 @@ func (e *IncompleteError) Error() string {
 	return fmt.Sprintf("gss: incomplete token, %d bytes missing", e.Missing)
 }
 
-func marshalOID(oid asn1.ObjectIdentifier) []byte {
-	full, err := asn1.Marshal(oid)
+func marshalOID(o asn1.ObjectIdentifier) []byte {
+	full, err := asn1.Marshal(o)
 	if err != nil || len(full) < 2 {
-		panic("gss: invalid OID " + oid.String())
+		panic("gss: invalid OID " + o.String())
 	}
 	return full[2:]
 }
 
 // encodeOID returns the DER contents octets of an OID (without tag and
 // length).
-func encodeOID(oid asn1.ObjectIdentifier) []byte {
+func encodeOID(o asn1.ObjectIdentifier) []byte {
 	for i, k := range known {
-		if k.Equal(oid) {
+		if k.Equal(o) {
 			return knownDER[i] // framing a token marshals nothing
 		}
 	}
-	return marshalOID(oid)
+	return marshalOID(o)
 }
 
 // AppendLength appends the DER definite length of n content bytes (X.690
@@ -173,27 +175,31 @@ func Parse(b []byte) (Token, int, error) {
 	if ol == 0 || ol >= 0x80 || len(body) < 2+ol {
 		return t, 0, ErrMalformed
 	}
-	if oid := knownOID(body[2 : 2+ol]); oid != nil {
-		t.Mech = oid
+	if m := knownOID(body[2 : 2+ol]); m != nil {
+		t.Mech = m
 	} else {
-		var oid asn1.ObjectIdentifier
-		rest, err := asn1.Unmarshal(body[:2+ol], &oid)
+		var m asn1.ObjectIdentifier
+		rest, err := asn1.Unmarshal(body[:2+ol], &m)
 		if err != nil || len(rest) != 0 {
 			return t, 0, ErrMalformed
 		}
-		t.Mech = oid
+		t.Mech = m
 	}
 	t.Inner = body[2+ol:]
 	return t, total, nil
 }
 
-var known = []asn1.ObjectIdentifier{OIDKerberos, OIDKerberosMS, OIDSPNEGO, OIDNTLM}
-var knownDER = func() [][]byte {
+// known and knownDER are the OIDs of internal/oid's table, as arcs and as
+// contents octets, so that framing and parsing a token of a known
+// mechanism encode and decode nothing.
+var known, knownDER = func() ([]asn1.ObjectIdentifier, [][]byte) {
+	var k []asn1.ObjectIdentifier
 	var d [][]byte
-	for _, o := range known {
-		d = append(d, marshalOID(o))
+	for _, m := range oid.Table {
+		k = append(k, oid.Arcs(m.Dotted))
+		d = append(d, []byte(m.DER))
 	}
-	return d
+	return k, d
 }()
 
 // knownOID returns the well-known OID with these contents octets, without
