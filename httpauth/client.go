@@ -17,7 +17,6 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/negotiate"
-	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -388,10 +387,10 @@ func sendBody(value string) bool {
 	if err != nil || tok == nil {
 		return true
 	}
-	if ntlm.MessageType(tok) == 1 {
+	if sspi.RecognizeToken(tok) == sspi.TokenNTLMNegotiate {
 		return false
 	}
-	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && ntlm.MessageType(init.MechToken) == 1 {
+	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && sspi.RecognizeToken(init.MechToken) == sspi.TokenNTLMNegotiate {
 		return false
 	}
 	return true

@@ -88,6 +88,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
+	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -240,7 +241,7 @@ func packageInfo() sspi.PackageInfo {
 		MaxToken: maxToken,
 		Name:     PackageName,
 		Comment:  "Kerberos V5 (RFC 4120, RFC 4121) on gokrb5",
-		OIDs:     []string{"1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"},
+		OIDs:     []string{oid.Kerberos, oid.MSKerberos},
 		Priority: 10,
 	}
 }
