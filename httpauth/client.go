@@ -147,6 +147,28 @@ type pin struct {
 	rt    *http.Transport
 	dials atomic.Int32
 	key   string
+	// id is the per-request identity the pin's connections authenticated
+	// as (WithCredentials), kept so its address, part of key, is not reused.
+	id *sspi.AuthIdentity
+}
+
+type credentialsKey struct{}
+
+// WithCredentials returns a context under which a Transport's requests
+// authenticate as id instead of Transport.Identity: one Transport can serve
+// many users (a proxy or a gateway acting for each of its callers). The
+// credential is acquired for each handshake and freed after it, and a
+// connection authenticated for one identity is never reused for a request
+// of another (connections are kept per *AuthIdentity value: pass the same
+// pointer for the same user to reuse them).
+func WithCredentials(ctx context.Context, id *sspi.AuthIdentity) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, id)
+}
+
+// identityOf returns the per-request identity of ctx, if any.
+func identityOf(ctx context.Context) *sspi.AuthIdentity {
+	id, _ := ctx.Value(credentialsKey{}).(*sspi.AuthIdentity)
+	return id
 }
 
 func (t *Transport) logger() *slog.Logger {
@@ -192,6 +214,14 @@ func (t *Transport) Close() error {
 // package for the Transport's life) and a function to call when the
 // handshake is over.
 func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, func(), error) {
+	if id := identityOf(ctx); id != nil {
+		// Per request: acquired now, freed when the handshake is over.
+		h := new(sspi.CredHandle)
+		if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, id, h, nil); err != nil {
+			return nil, nil, err
+		}
+		return h, func() { t.Table.FreeCredentialsHandle(h) }, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h := t.creds[pkg]; h != nil {
@@ -297,7 +327,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	key := req.URL.Scheme + "://" + req.URL.Host
+	id := identityOf(req.Context())
+	if id != nil {
+		// Connections authenticated for one identity stay with it.
+		key += fmt.Sprintf("\x00id:%p", id)
+	}
 	p := t.getPin(key)
+	if id != nil {
+		p.id = id
+	}
 	var resp *http.Response
 	if t.Opportunistic {
 		resp, err = t.opportunistic(req, getBody, p)
