@@ -311,6 +311,39 @@ type pinnedBody struct {
 	done func()
 }
 
+// refusedBody carries why the server refused an authentication.
+type refusedBody struct {
+	io.ReadCloser
+	why error
+}
+
+// Refusal returns why the server refused the authentication that resp (a
+// 401 or 407 the Transport could not get past) ends, where the protocol
+// gives a reason: the reject token's error, such as a Kerberos KRB-ERROR
+// (KRB_AP_ERR_SKEW, KRB_AP_ERR_MODIFIED) or an SPNEGO reject, with its
+// SEC_E_* status (errors.Is works). A refusal without a reason (an NTLM
+// AUTHENTICATE answered with a bare 401) is SEC_E_LOGON_DENIED. It returns
+// nil for a response that is not such a refusal.
+func Refusal(resp *http.Response) error {
+	if resp == nil {
+		return nil
+	}
+	body := resp.Body
+	if p, ok := body.(*pinnedBody); ok {
+		body = p.ReadCloser
+	}
+	if r, ok := body.(*refusedBody); ok {
+		return r.why
+	}
+	return nil
+}
+
+// refused marks resp as the server's refusal, for Refusal.
+func refused(resp *http.Response, why error) *http.Response {
+	resp.Body = &refusedBody{ReadCloser: resp.Body, why: why}
+	return resp
+}
+
 func (b *pinnedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.done)
@@ -637,14 +670,18 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 		}
 		if resp.StatusCode == code {
 			if done || tok == nil || leg >= maxLegs {
-				return resp, nil // refused: the caller sees the 401/407
+				// Refused: the caller sees the 401/407, and Refusal says
+				// what the protocol said (here, nothing more).
+				return refused(resp, &sspi.Error{Op: "httpauth", Status: sspi.SEC_E_LOGON_DENIED,
+					Detail: fmt.Sprintf("%s: the server answered the %s token of leg %d with %d and no reason", urlForLog(req.URL), scheme, leg, resp.StatusCode)}), nil
 			}
 			next, nextDone, err := sc.Step(req.Context(), tok)
 			if err != nil {
-				// A reject token (wrong password, no common mechanism):
-				// the caller sees the server's 401/407.
+				// A reject token (wrong password, clock skew, no common
+				// mechanism): the caller sees the server's 401/407, and
+				// Refusal gives the reason the token carried.
 				log.Debug("httpauth: server refused", "scheme", scheme, "leg", leg+1, "err", err)
-				return resp, nil
+				return refused(resp, err), nil
 			}
 			drain(resp)
 			out, done = next, nextDone

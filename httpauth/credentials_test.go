@@ -1,9 +1,11 @@
 package httpauth
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
@@ -56,5 +58,50 @@ func TestPerRequestCredentials(t *testing.T) {
 	wrong := &sspi.AuthIdentity{User: "dave", Domain: ntDomain, Password: "wrong"}
 	if code, who := get(wrong); code == 200 {
 		t.Fatalf("a wrong password was let through on another identity's connection: %q", who)
+	}
+}
+
+// TestRefusalReason: a server whose clock is an hour ahead (and that asks
+// for extended errors, ASC_REQ_EXTENDED_ERROR) refuses the
+// client's AP-REQ with a KRB-ERROR (KRB_AP_ERR_SKEW) inside its 401; the
+// Transport returns the 401 and Refusal says why, with the status. An NTLM
+// wrong password, which the protocol answers with a bare 401, is
+// SEC_E_LOGON_DENIED.
+func TestRefusalReason(t *testing.T) {
+	skewed := func() time.Time { return time.Now().Add(time.Hour) }
+	cfg := gosspi.HostConfig{Now: skewed}
+	cfg.Kerberos.Keytab = realm.keytab
+	cfg.NTLM.Accounts = testAccounts()
+	h, err := gosspi.NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	s := newServer(t, Config{Table: h.FunctionTable, Now: skewed, Schemes: []string{SchemeNegotiate}, Flags: gosspi.DefaultServerFlags | sspi.ASC_REQ_EXTENDED_ERROR}, BindingsWhenSupported, nil)
+	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}}
+	defer tr.Close()
+	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	why := Refusal(resp)
+	if resp.StatusCode != 401 || !errors.Is(why, sspi.SEC_E_TIME_SKEW) {
+		t.Fatalf("skewed server: %d, Refusal = %v", resp.StatusCode, why)
+	}
+	if Refusal(&http.Response{Body: http.NoBody}) != nil {
+		t.Fatal("Refusal of a plain response")
+	}
+
+	ok := newServer(t, Config{Schemes: []string{SchemeNTLM}}, BindingsWhenSupported, nil)
+	nt := &Transport{Table: clientHost(t).FunctionTable, Identity: &sspi.AuthIdentity{User: ntUser, Domain: ntDomain, Password: "wrong"}, Schemes: []string{SchemeNTLM}}
+	defer nt.Close()
+	resp, err = (&http.Client{Transport: nt}).Get(ok.URL + "/whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if why := Refusal(resp); resp.StatusCode != 401 || !errors.Is(why, sspi.SEC_E_LOGON_DENIED) {
+		t.Fatalf("NTLM wrong password: %d, Refusal = %v", resp.StatusCode, why)
 	}
 }

@@ -831,7 +831,14 @@ func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connSta
 	if err != nil {
 		logger.Warn("httpauth: authentication failed", "status", sspi.StatusOf(err).String(), "err", err)
 		a.abandon(sc, sl)
-		a.unauthorized(w, "")
+		// A package's error token (an SPNEGO reject carrying a KRB-ERROR
+		// such as KRB_AP_ERR_SKEW, MS-KILE 3.4.5) goes back with the 401,
+		// as IIS sends it: the client learns why.
+		if len(out) > 0 {
+			a.unauthorized(w, FormatAuthorization(scheme, out))
+		} else {
+			a.unauthorized(w, "")
+		}
 		return nil, nil, false
 	}
 	if !done {

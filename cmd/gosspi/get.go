@@ -226,6 +226,9 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
 		resp.StatusCode == http.StatusProxyAuthRequired:
+		if why := httpauth.Refusal(resp); why != nil {
+			return exitAuth, fmt.Errorf("%s %s: authentication failed: %w", resp.Proto, resp.Status, why)
+		}
 		return exitAuth, fmt.Errorf("%s %s: authentication failed", resp.Proto, resp.Status)
 	case resp.StatusCode >= 400:
 		return exitFailure, fmt.Errorf("%s %s", resp.Proto, resp.Status)
