@@ -3,6 +3,7 @@ package kerberos
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -37,22 +38,39 @@ func mergeKeytabs(t *testing.T, paths ...string) string {
 // attacker relaying a host/ ticket, cannot log on to the web service with
 // it. The library default (no patterns) still accepts any principal of the
 // keytab.
+var (
+	principalsOnce    sync.Once
+	principalsErr     error
+	principalsKeytabs []string
+)
+
 func TestAcceptorPrincipals(t *testing.T) {
 	realm := liveRealm(t)
 	const httpSPN, hostSPN = "HTTP/princ.localhost", "host/princ.localhost"
-	kt1, err := realm.AddService(httpSPN)
-	if err != nil {
-		t.Fatal(err)
+	// The principals are made once per realm, so the test runs again
+	// under -count.
+	principalsOnce.Do(func() {
+		kt1, err := realm.AddService(httpSPN)
+		if err != nil {
+			principalsErr = err
+			return
+		}
+		kt2, err := realm.Rekey(httpSPN)
+		if err != nil {
+			principalsErr = err
+			return
+		}
+		kt3, err := realm.AddService(hostSPN)
+		if err != nil {
+			principalsErr = err
+			return
+		}
+		principalsKeytabs = []string{kt1, kt2, kt3}
+	})
+	if principalsErr != nil {
+		t.Fatal(principalsErr)
 	}
-	kt2, err := realm.Rekey(httpSPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt3, err := realm.AddService(hostSPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt := mergeKeytabs(t, kt1, kt2, kt3)
+	kt := mergeKeytabs(t, principalsKeytabs...)
 
 	run := func(t *testing.T, patterns []string, target string) error {
 		t.Helper()
