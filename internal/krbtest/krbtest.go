@@ -14,10 +14,10 @@ package krbtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +27,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/sysenv"
 )
 
 // DefaultEnctypes are the key types a realm makes by default: the AES
@@ -50,6 +52,9 @@ type Options struct {
 	// ExtraLibdefaults are added to the [libdefaults] of krb5.conf, such
 	// as "forwardable = true".
 	ExtraLibdefaults []string
+	// Rand is the source of the master key and probe passwords; nil is
+	// the default (internal/sysenv).
+	Rand io.Reader
 }
 
 // Realm is a running throwaway realm.
@@ -61,6 +66,7 @@ type Realm struct {
 	KDCConf string // path of the realm's kdc.conf
 
 	ownDir bool
+	rand   io.Reader
 	cmd    *exec.Cmd
 	done   chan struct{}
 	mu     sync.Mutex
@@ -104,7 +110,7 @@ func Start(o Options) (*Realm, error) {
 			return nil, err
 		}
 	}
-	r := &Realm{Name: o.Realm, Dir: o.Dir}
+	r := &Realm{Name: o.Realm, Dir: o.Dir, rand: sysenv.Reader(o.Rand)}
 	if r.Name == "" {
 		r.Name = "GOSSPI.TEST"
 	}
@@ -210,7 +216,7 @@ func (r *Realm) start(enc []string, extra []string) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(r.Dir, "principal")); err != nil {
-		if out, err := r.run(nil, "kdb5_util", "create", "-s", "-P", randomString(), "-r", r.Name); err != nil {
+		if out, err := r.run(nil, "kdb5_util", "create", "-s", "-P", r.randomString(), "-r", r.Name); err != nil {
 			return fmt.Errorf("krbtest: kdb5_util create: %v: %s", err, out)
 		}
 	}
@@ -232,11 +238,15 @@ func (r *Realm) start(enc []string, extra []string) error {
 	// krb5kdc can start silently on a port someone else holds, so prove
 	// that it serves this realm: kinit a principal with a random password.
 	probe := "krbtest-probe"
-	pw := randomString()
+	pw := r.randomString()
 	if err := r.AddPrincipal(probe, pw); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	// The KDC comes up in real time: wait on a timer, not a clock.
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	retry := time.NewTicker(20 * time.Millisecond)
+	defer retry.Stop()
 	for {
 		_, err := r.Kinit(probe, pw)
 		if err == nil {
@@ -245,12 +255,10 @@ func (r *Realm) start(enc []string, extra []string) error {
 		select {
 		case <-r.done:
 			return fmt.Errorf("krbtest: krb5kdc exited: %s", r.readFile("krb5kdc.out"))
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-timeout.C:
 			return fmt.Errorf("krbtest: KDC on port %d does not serve %s: %v", port, r.Name, err)
+		case <-retry.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -424,9 +432,11 @@ func (r *Realm) Principal(name string) string { return name + "@" + r.Name }
 // KDCAddr returns "127.0.0.1:port".
 func (r *Realm) KDCAddr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
 
-func randomString() string {
+func (r *Realm) randomString() string {
 	var b [12]byte
-	rand.Read(b[:])
+	if err := sysenv.Read(r.rand, b[:]); err != nil {
+		panic("krbtest: no randomness: " + err.Error())
+	}
 	return hex.EncodeToString(b[:])
 }
 
