@@ -16,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/gosspi/internal/spn"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -183,7 +184,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 		return nil, tokenErr("malformed AP-REQ")
 	}
 	sname := strings.Join(ap.SName.Names, "/")
-	if ac.cred.acceptAs != "" && !principalMatches(ac.cred.acceptAs, sname, ap.Realm) {
+	if ac.cred.acceptAs != "" && !spn.Matches(ac.cred.acceptAs, sname, ap.Realm) {
 		return nil, statusErr(sspi.SEC_E_WRONG_PRINCIPAL, "ticket is for another service")
 	}
 	if !p.acceptsPrincipal(sname, ap.Realm) {

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/gosspi/internal/spn"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -162,7 +162,7 @@ func (c *credential) loadKeytab(path, principal string) error {
 		}
 		found := false
 		for _, e := range kt.Entries {
-			if principalMatches(c.acceptAs, strings.Join(e.Principal.Components, "/"), e.Principal.Realm) {
+			if spn.Matches(c.acceptAs, strings.Join(e.Principal.Components, "/"), e.Principal.Realm) {
 				found = true
 				break
 			}
@@ -178,22 +178,7 @@ func (c *credential) loadKeytab(path, principal string) error {
 // acceptor take tickets for name ("svc/host") in realm. A malformed
 // pattern matches nothing (checkAcceptorPrincipals refuses it earlier).
 func (p *Package) acceptsPrincipal(name, realm string) bool {
-	if len(p.cfg.AcceptorPrincipals) == 0 {
-		return true
-	}
-	name = strings.ToLower(name)
-	full := name + "@" + strings.ToLower(realm)
-	for _, pat := range p.cfg.AcceptorPrincipals {
-		pat = strings.ToLower(strings.TrimSpace(pat))
-		subject := name
-		if strings.Contains(pat, "@") {
-			subject = full
-		}
-		if ok, err := path.Match(pat, subject); ok && err == nil {
-			return true
-		}
-	}
-	return false
+	return spn.Accepts(p.cfg.AcceptorPrincipals, name, realm)
 }
 
 // checkAcceptorPrincipals refuses malformed AcceptorPrincipals patterns and
@@ -203,10 +188,8 @@ func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
 	if len(p.cfg.AcceptorPrincipals) == 0 {
 		return nil
 	}
-	for _, pat := range p.cfg.AcceptorPrincipals {
-		if _, err := path.Match(strings.ToLower(strings.TrimSpace(pat)), ""); err != nil {
-			return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("AcceptorPrincipals: malformed pattern %q", pat))
-		}
+	if err := spn.CheckPatterns(p.cfg.AcceptorPrincipals); err != nil {
+		return statusErr(sspi.SEC_E_NO_CREDENTIALS, "AcceptorPrincipals: "+err.Error())
 	}
 	for _, e := range kt.Entries {
 		if p.acceptsPrincipal(strings.Join(e.Principal.Components, "/"), e.Principal.Realm) {
@@ -214,15 +197,6 @@ func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
 		}
 	}
 	return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("no principal of the keytab matches AcceptorPrincipals %q", p.cfg.AcceptorPrincipals))
-}
-
-// principalMatches compares a configured "svc/host[@REALM]" with a name
-// and realm.
-func principalMatches(want, name, realm string) bool {
-	if i := strings.LastIndexByte(want, '@'); i >= 0 {
-		return want[:i] == name && strings.EqualFold(want[i+1:], realm)
-	}
-	return want == name
 }
 
 func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialRequest) error {

@@ -16,9 +16,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"strings"
 
+	"github.com/gosspi/gosspi/internal/spn"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
@@ -186,12 +186,7 @@ func (k *Keytab) Has(principal string) bool {
 	want := NormalizePrincipal(principal)
 	for _, full := range k.Principals {
 		i := strings.LastIndexByte(full, '@')
-		name, realm := full[:i], full[i+1:]
-		if j := strings.LastIndexByte(want, '@'); j >= 0 {
-			if want[:j] == name && strings.EqualFold(want[j+1:], realm) {
-				return true
-			}
-		} else if want == name {
+		if spn.Matches(want, full[:i], full[i+1:]) {
 			return true
 		}
 	}
@@ -217,25 +212,14 @@ func (k *Keytab) Matching(patterns []string) ([]string, error) {
 	if len(patterns) == 0 {
 		return k.Principals, nil
 	}
-	for _, pat := range patterns {
-		if _, err := path.Match(strings.ToLower(strings.TrimSpace(pat)), ""); err != nil {
-			return nil, fmt.Errorf("malformed principal pattern %q: %v", pat, err)
-		}
+	if err := spn.CheckPatterns(patterns); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, full := range k.Principals {
 		i := strings.LastIndexByte(full, '@')
-		name := strings.ToLower(full[:i])
-		for _, pat := range patterns {
-			pat = strings.ToLower(strings.TrimSpace(pat))
-			subject := name
-			if strings.Contains(pat, "@") {
-				subject = strings.ToLower(full)
-			}
-			if ok, _ := path.Match(pat, subject); ok {
-				out = append(out, full)
-				break
-			}
+		if spn.Accepts(patterns, full[:i], full[i+1:]) {
+			out = append(out, full)
 		}
 	}
 	return out, nil
