@@ -79,25 +79,19 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	if err := checkHostConfig(&cfg); err != nil {
 		return nil, err
 	}
-	// One clock and one random source for both halves of every package.
-	if cfg.NTLM.Now == nil {
-		cfg.NTLM.Now = cfg.Now
+	// One clock and one random source for both halves of every package;
+	// a package's own, when set, wins.
+	inherit := func(now *func() time.Time, r *io.Reader) {
+		if *now == nil {
+			*now = cfg.Now
+		}
+		if *r == nil {
+			*r = cfg.Rand
+		}
 	}
-	if cfg.NTLM.Rand == nil {
-		cfg.NTLM.Rand = cfg.Rand
-	}
-	if cfg.Kerberos.Now == nil {
-		cfg.Kerberos.Now = cfg.Now
-	}
-	if cfg.Kerberos.Rand == nil {
-		cfg.Kerberos.Rand = cfg.Rand
-	}
-	if cfg.LSA.Now == nil {
-		cfg.LSA.Now = cfg.Now
-	}
-	if cfg.LSA.Rand == nil {
-		cfg.LSA.Rand = cfg.Rand
-	}
+	inherit(&cfg.NTLM.Now, &cfg.NTLM.Rand)
+	inherit(&cfg.Kerberos.Now, &cfg.Kerberos.Rand)
+	inherit(&cfg.LSA.Now, &cfg.LSA.Rand)
 	if cfg.AllowNTLMReflection {
 		cfg.NTLM.AllowReflection = true
 	}

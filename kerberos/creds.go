@@ -200,15 +200,11 @@ func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
 }
 
 func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialRequest) error {
-	cfg, err := c.pkg.krb5Config()
+	cfg, ld, err := c.pkg.krb5Config()
 	if err != nil {
 		return err
 	}
 	c.krbConf = cfg
-	ld, err := readLibdefaults(c.pkg.krb5ConfPath())
-	if err != nil {
-		return &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot read krb5.conf " + c.pkg.krb5ConfPath(), Err: err}
-	}
 	c.hosts = hostPolicyOf(ld)
 	ad := req.AuthData
 	var opts map[string]string

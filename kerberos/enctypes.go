@@ -347,11 +347,26 @@ func (p *Package) krb5ConfPath() string {
 // default to the permitted list (MIT 1.18 and later). A krb5.conf that
 // cannot be read fails: the policy would be unknown.
 func (p *Package) enctypePolicies() (permitted, tkt, tgs *enctypePolicy, err error) {
+	ld, err := p.libdefaults()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p.enctypePoliciesOf(ld)
+}
+
+// libdefaults reads the [libdefaults] relations the package interprets
+// itself from krb5.conf.
+func (p *Package) libdefaults() (libdefaults, error) {
 	path := p.krb5ConfPath()
 	ld, err := readLibdefaults(path)
 	if err != nil {
-		return nil, nil, nil, statusErr(sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, "cannot read the enctype policy of krb5.conf "+path)
+		return libdefaults{}, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot read the enctype policy of krb5.conf " + path, Err: err}
 	}
+	return ld, nil
+}
+
+// enctypePoliciesOf is enctypePolicies over libdefaults already read.
+func (p *Package) enctypePoliciesOf(ld libdefaults) (permitted, tkt, tgs *enctypePolicy, err error) {
 	if p.cfg.PermittedEnctypes != "" {
 		s := p.cfg.PermittedEnctypes
 		ld.permitted, ld.permittedSource = &s, "Config.PermittedEnctypes"

@@ -254,22 +254,28 @@ func (p *Package) now() time.Time { return p.cfg.Now() }
 // krb5Config loads krb5.conf for an initiator, with the AS-REQ and TGS-REQ
 // enctype lists of the package's policy (default_tkt_enctypes,
 // default_tgs_enctypes, else permitted_enctypes; see enctypes.go).
-func (p *Package) krb5Config() (*config.Config, error) {
+// It also returns the [libdefaults] relations the package reads itself,
+// so that the file is read once per credential.
+func (p *Package) krb5Config() (*config.Config, libdefaults, error) {
 	path := p.krb5ConfPath()
 	c, err := loadKrb5Conf(path)
 	if err != nil {
-		return nil, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot load krb5.conf " + path, Err: err}
+		return nil, libdefaults{}, &sspi.Error{Status: sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY, Detail: "cannot load krb5.conf " + path, Err: err}
 	}
-	_, tkt, tgs, err := p.enctypePolicies()
+	ld, err := p.libdefaults()
 	if err != nil {
-		return nil, err
+		return nil, libdefaults{}, err
+	}
+	_, tkt, tgs, err := p.enctypePoliciesOf(ld)
+	if err != nil {
+		return nil, libdefaults{}, err
 	}
 	c.LibDefaults.DefaultTktEnctypeIDs = requestable(tkt)
 	c.LibDefaults.DefaultTGSEnctypeIDs = requestable(tgs)
 	if len(c.LibDefaults.DefaultTktEnctypeIDs) == 0 || len(c.LibDefaults.DefaultTGSEnctypeIDs) == 0 {
-		return nil, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "no enctype of default_tkt_enctypes or default_tgs_enctypes is supported")
+		return nil, libdefaults{}, statusErr(sspi.SEC_E_ALGORITHM_MISMATCH, "no enctype of default_tkt_enctypes or default_tgs_enctypes is supported")
 	}
-	return c, nil
+	return c, ld, nil
 }
 
 // fallbackRe matches dns_canonicalize_hostname = fallback, which gokrb5's
