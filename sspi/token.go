@@ -1,6 +1,9 @@
 package sspi
 
-import "github.com/gosspi/gosspi/internal/oid"
+import (
+	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/internal/oid"
+)
 
 // TokenKind is what RecognizeToken makes of an authentication token: the
 // mechanism and message it is, from its first bytes. The base kind may
@@ -153,43 +156,13 @@ func recognizeNTLM(tok []byte) TokenKind {
 	return TokenNTLM
 }
 
-// recognizeFramed reads an InitialContextToken header: 0x60, a DER length
-// (short form, or long form in 1 to 4 octets), then thisMech as 0x06, a
-// short length and the OID's contents octets (RFC 2743 3.1).
+// recognizeFramed reads an InitialContextToken header and its mechanism
+// (gss.Peek, RFC 2743 3.1).
 func recognizeFramed(tok []byte) TokenKind {
 	const framed = TokenGSS | TokenFramed
-	if len(tok) < 2 {
+	mech, inner, ok := gss.Peek(tok)
+	if !ok {
 		return framed
-	}
-	h := 2
-	var body uint64 // the announced length; 4 octets do not fit a 32-bit int
-	if l := tok[1]; l < 0x80 {
-		body = uint64(l)
-	} else {
-		n := int(l & 0x7f)
-		if n == 0 || n > 4 || len(tok) < 2+n {
-			return framed
-		}
-		for _, c := range tok[2 : 2+n] {
-			body = body<<8 | uint64(c)
-		}
-		h += n
-	}
-	if len(tok) < h+2 || tok[h] != 0x06 {
-		return framed
-	}
-	ol := int(tok[h+1])
-	if ol == 0 || ol >= 0x80 || len(tok) < h+2+ol {
-		return framed
-	}
-	mech := tok[h+2 : h+2+ol]
-	inner := tok[h+2+ol:]
-	// Bytes past the announced end are not this token's.
-	if end := uint64(h) + body; end < uint64(len(tok)) {
-		if end < uint64(h+2+ol) {
-			return framed
-		}
-		inner = tok[h+2+ol : end]
 	}
 	switch string(mech) {
 	case oid.SPNEGODER:

@@ -133,28 +133,12 @@ func Parse(b []byte) (Token, int, error) {
 	if b[0] != 0x60 {
 		return t, 0, ErrMalformed
 	}
-	if len(b) < 2 {
-		return t, 0, &IncompleteError{Missing: 1}
+	hl, n, missing, err := readHeader(b, true)
+	if err != nil {
+		return t, 0, err
 	}
-	var n uint64 // a 4-byte length does not fit a 32-bit int
-	hl := 2
-	if l := b[1]; l < 0x80 {
-		n = uint64(l)
-	} else {
-		k := int(l & 0x7f)
-		if k == 0 || k > 4 {
-			return t, 0, ErrMalformed
-		}
-		if len(b) < 2+k {
-			return t, 0, &IncompleteError{Missing: 2 + k - len(b)}
-		}
-		for _, c := range b[2 : 2+k] {
-			n = n<<8 | uint64(c)
-		}
-		if n < 0x80 || (k > 1 && b[2] == 0) { // DER: minimal length encoding
-			return t, 0, ErrMalformed
-		}
-		hl += k
+	if missing > 0 {
+		return t, 0, &IncompleteError{Missing: missing}
 	}
 	if n > MaxTokenSize {
 		return t, 0, ErrMalformed
@@ -187,6 +171,63 @@ func Parse(b []byte) (Token, int, error) {
 	}
 	t.Inner = body[2+ol:]
 	return t, total, nil
+}
+
+// readHeader reads the DER length after the 0x60 tag of b: the header
+// length and the announced body length, or how many more bytes the header
+// needs. strict refuses a length that is not minimally encoded (DER).
+func readHeader(b []byte, strict bool) (hl int, n uint64, missing int, err error) {
+	if len(b) < 2 {
+		return 0, 0, 2 - len(b), nil
+	}
+	if l := b[1]; l < 0x80 {
+		return 2, uint64(l), 0, nil
+	}
+	k := int(b[1] & 0x7f)
+	if k == 0 || k > 4 {
+		return 0, 0, 0, ErrMalformed
+	}
+	if len(b) < 2+k {
+		return 0, 0, 2 + k - len(b), nil
+	}
+	for _, c := range b[2 : 2+k] {
+		n = n<<8 | uint64(c) // a 4-byte length does not fit a 32-bit int
+	}
+	if strict && (n < 0x80 || (k > 1 && b[2] == 0)) { // DER: minimal length encoding
+		return 0, 0, 0, ErrMalformed
+	}
+	return 2 + k, n, 0, nil
+}
+
+// Peek reads the mechanism of an InitialContextToken from as much of it
+// as b holds, for recognisers that look at a token's first bytes (RFC 2743
+// 3.1): mech is the contents octets of thisMech, inner what follows it up
+// to the announced end. ok is false when b does not start with a 0x60
+// header and a complete short-form OID.
+func Peek(b []byte) (mech, inner []byte, ok bool) {
+	if len(b) == 0 || b[0] != 0x60 {
+		return nil, nil, false
+	}
+	h, n, missing, err := readHeader(b, false)
+	if err != nil || missing > 0 {
+		return nil, nil, false
+	}
+	if len(b) < h+2 || b[h] != 0x06 {
+		return nil, nil, false
+	}
+	ol := int(b[h+1])
+	if ol == 0 || ol >= 0x80 || len(b) < h+2+ol {
+		return nil, nil, false
+	}
+	mech, inner = b[h+2:h+2+ol], b[h+2+ol:]
+	// Bytes past the announced end are not this token's.
+	if end := uint64(h) + n; end < uint64(len(b)) {
+		if end < uint64(h+2+ol) {
+			return nil, nil, false
+		}
+		inner = b[h+2+ol : end]
+	}
+	return mech, inner, true
 }
 
 // known and knownDER are the OIDs of internal/oid's table, as arcs and as
