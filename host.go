@@ -11,6 +11,7 @@ import (
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // HostConfig configures NewHost. The zero value gives every package with
@@ -103,7 +104,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	}
 	nc := cfg.Negotiate
 	if len(nc.Packages) == 0 {
-		nc.Packages = []sspi.LsaModePackage{krb, nt}
+		nc.Packages = []secpkg.LsaModePackage{krb, nt}
 	}
 	if len(nc.UserPackages) == 0 {
 		nc.UserPackages = user

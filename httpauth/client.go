@@ -18,6 +18,7 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // DefaultMaxReplayBody bounds the request body Transport buffers when the
@@ -458,10 +459,10 @@ func sendBody(value string) bool {
 	if err != nil || tok == nil {
 		return true
 	}
-	if sspi.RecognizeToken(tok) == sspi.TokenNTLMNegotiate {
+	if secpkg.RecognizeToken(tok) == secpkg.TokenNTLMNegotiate {
 		return false
 	}
-	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && sspi.RecognizeToken(init.MechToken) == sspi.TokenNTLMNegotiate {
+	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && secpkg.RecognizeToken(init.MechToken) == secpkg.TokenNTLMNegotiate {
 		return false
 	}
 	return true

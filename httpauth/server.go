@@ -21,6 +21,7 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // maxDrain bounds the request body read and dropped on a leg that
@@ -1095,12 +1096,12 @@ func (a *Authenticator) challengeHeader() string {
 // InitialContextToken (RFC 2743 3.1, whatever its mechanism), a raw AP-REQ
 // (Kerberos) or a raw NTLM NEGOTIATE.
 func startsHandshake(scheme string, token []byte) bool {
-	k := sspi.RecognizeToken(token)
+	k := secpkg.RecognizeToken(token)
 	switch scheme {
 	case SchemeNTLM:
-		return k == sspi.TokenNTLMNegotiate
+		return k == secpkg.TokenNTLMNegotiate
 	default:
-		return k.Framed() || scheme == SchemeKerberos && k == sspi.TokenKerberosAPReq || k == sspi.TokenNTLMNegotiate
+		return k.Framed() || scheme == SchemeKerberos && k == secpkg.TokenKerberosAPReq || k == secpkg.TokenNTLMNegotiate
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // startsHandshakeBefore is startsHandshake as it was before it used
-// sspi.RecognizeToken, kept to show that the switch changed nothing.
+// secpkg.RecognizeToken, kept to show that the switch changed nothing.
 func startsHandshakeBefore(scheme string, token []byte) bool {
 	ntlmType := func() uint32 {
 		if len(token) >= 12 && string(token[:8]) == "NTLMSSP\x00" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/spn"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // acceptorContext is the server side: AP-REQ in, AP-REP out when the
@@ -65,8 +66,8 @@ func (ac *acceptorContext) QueryAttributes(attr sspi.ContextAttribute) (any, err
 	return ac.session.query(attr)
 }
 
-func (ac *acceptorContext) accept(prm *sspi.AcceptContextParams) (sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (ac *acceptorContext) accept(prm *secpkg.AcceptContextParams) (secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
 	}
@@ -374,8 +375,8 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 // dceThirdLeg checks the initiator's AP-REP of a DCE-style exchange
 // (MS-KILE 3.4.5.2): in the ticket session key, within the clock skew, and
 // echoing our sequence number. Then the context is complete.
-func (ac *acceptorContext) dceThirdLeg(prm *sspi.AcceptContextParams) (sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (ac *acceptorContext) dceThirdLeg(prm *secpkg.AcceptContextParams) (secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	var in []byte
 	if prm.Input != nil {
 		in = prm.Input.Token()

@@ -16,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/service"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // freshAPReqs makes n AP-REQs for HTTP/svc.localhost from our initiator
@@ -24,7 +25,7 @@ func freshAPReqs(b *testing.B, p *Package, n int) [][]byte {
 	cred := clientCred(b, p)
 	out := make([][]byte, n)
 	for i := range out {
-		_, o, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+		_, o, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -45,7 +46,7 @@ func BenchmarkAccept(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(toks[i], nil)}); err != nil {
+			if _, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(toks[i], nil)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -57,7 +58,7 @@ func BenchmarkAccept(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tok, nil)}); err != nil {
+			if _, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tok, nil)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -231,7 +232,7 @@ func BenchmarkInitiate(b *testing.B) {
 	cred := clientCred(b, p)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC}); err != nil {
+		if _, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC}); err != nil {
 			b.Fatal(err)
 		}
 	}

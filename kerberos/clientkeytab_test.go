@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // clientIdentity runs a handshake with cred to HTTP/svc.localhost and
 // returns the client principal the acceptor saw.
-func clientIdentity(t *testing.T, p *Package, cred sspi.LsaCredential) string {
+func clientIdentity(t *testing.T, p *Package, cred secpkg.LsaCredential) string {
 	t.Helper()
 	realm := liveRealm(t)
 	pr, err := handshake(t, p, p, cred, serverCred(t, p, realm.svcKeytab, ""), svcSPN, stdISC, 0, nil, nil)
@@ -34,8 +35,8 @@ func clientIdentity(t *testing.T, p *Package, cred sspi.LsaCredential) string {
 func TestClientKeytabEnv(t *testing.T) {
 	realm := liveRealm(t)
 	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "no-such-ccache"))
-	acquire := func(p *Package, principal string) (sspi.LsaCredential, error) {
-		c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, Principal: principal})
+	acquire := func(p *Package, principal string) (secpkg.LsaCredential, error) {
+		c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, Principal: principal})
 		return c, err
 	}
 
@@ -118,7 +119,7 @@ func TestClientKeytabRenewal(t *testing.T) {
 	kt := shortlivedKT
 	var offset atomic.Int64
 	p := New(Config{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "shortlived", Options: map[string]string{"client_keytab": kt}}})
 	if err != nil {
 		t.Fatal(err)

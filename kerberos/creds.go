@@ -20,6 +20,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/spn"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // credential is a Kerberos credential handle's state. Outbound, it holds a
@@ -103,7 +104,7 @@ func splitUser(user, domain string) (string, string) {
 	return user, strings.ToUpper(domain)
 }
 
-func (p *Package) acquire(ctx context.Context, req *sspi.CredentialRequest) (*credential, error) {
+func (p *Package) acquire(ctx context.Context, req *secpkg.CredentialRequest) (*credential, error) {
 	if req == nil || req.Use&sspi.SECPKG_CRED_BOTH == 0 || req.Use&^sspi.SECPKG_CRED_BOTH != 0 {
 		return nil, statusErr(sspi.SEC_E_UNKNOWN_CREDENTIALS, "bad credential use")
 	}
@@ -199,7 +200,7 @@ func (p *Package) checkAcceptorPrincipals(kt *keytab.Keytab) error {
 	return statusErr(sspi.SEC_E_NO_CREDENTIALS, fmt.Sprintf("no principal of the keytab matches AcceptorPrincipals %q", p.cfg.AcceptorPrincipals))
 }
 
-func (c *credential) loadOutbound(ctx context.Context, req *sspi.CredentialRequest) error {
+func (c *credential) loadOutbound(ctx context.Context, req *secpkg.CredentialRequest) error {
 	cfg, ld, err := c.pkg.krb5Config()
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // TestRC4TicketRefusedByDefault is the "RC4 tickets are accepted with no
@@ -27,7 +28,7 @@ func TestRC4TicketRefusedByDefault(t *testing.T) {
 	p := New(Config{Krb5Conf: conf, Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
 	cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 	_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil,
-		&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+		&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 	wantStatus(t, err, sspi.SEC_E_ALGORITHM_MISMATCH)
 }
 
@@ -73,7 +74,7 @@ func TestTranscriptEnctypePolicy(t *testing.T) {
 				p := New(Config{Krb5Conf: c.conf, PermittedEnctypes: c.permitted, Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
 				cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 				_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil,
-					&sspi.AcceptContextParams{ContextReq: sspi.ASC_REQ_EXTENDED_ERROR, Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+					&secpkg.AcceptContextParams{ContextReq: sspi.ASC_REQ_EXTENDED_ERROR, Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 				if sspi.StatusOf(err) != x.want {
 					t.Fatalf("%s: %v, want %v", x.name, err, x.want)
 				}
@@ -90,13 +91,13 @@ func TestTranscriptEnctypePolicy(t *testing.T) {
 	// A policy that permits nothing known fails the credential, closed.
 	for _, bad := range []Config{{Krb5Conf: krb5Conf(t, "permitted_enctypes = des-cbc-crc nosuch")}, {Krb5Conf: krb5Conf(t), PermittedEnctypes: "-aes"}} {
 		p := New(bad)
-		_, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+		_, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 			AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": loadTranscript(t, "aes256").keytabFile(t)}}})
 		wantStatus(t, err, sspi.SEC_E_ALGORITHM_MISMATCH)
 	}
 	// A krb5.conf that cannot be read (its include is missing) fails too.
 	p := New(Config{Krb5Conf: krb5Conf(t, "include "+filepath.Join(dir, "missing.conf"))})
-	_, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+	_, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": loadTranscript(t, "aes256").keytabFile(t)}}})
 	wantStatus(t, err, sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY)
 }
@@ -187,7 +188,7 @@ func TestInitiatorEnctypeLists(t *testing.T) {
 	// rc4.localhost issues only arcfour-hmac session keys: without the
 	// switch the initiator does not ask for one and the KDC refuses.
 	p := New(Config{Krb5Conf: conf()})
-	_, _, err = p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: rc4SPN, ContextReq: stdISC})
+	_, _, err = p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: rc4SPN, ContextReq: stdISC})
 	wantStatus(t, err, sspi.SEC_E_KDC_UNKNOWN_ETYPE)
 	p = New(Config{Krb5Conf: conf(), PermittedEnctypes: legacyEnctypes})
 	pr, err := handshake(t, p, p, clientCred(t, p), serverCred(t, p, realm.rc4Keytab, ""), rc4SPN, stdISC, 0, nil, nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // The fuzz targets run on keys from the recorded transcripts, so that the
@@ -31,7 +32,7 @@ func FuzzAcceptAPReq(f *testing.F) {
 	f.Add(tr.APReq)
 	f.Add(rc4.APReq)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(b, nil)})
+		_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(b, nil)})
 		if err == nil && !out.Mapped {
 			t.Fatal("accepted without a context")
 		}
@@ -85,7 +86,7 @@ func fuzzStates(f *testing.F) []*session {
 			f.Fatal(err)
 		}
 		_, o, err := p.AcceptLsaModeContext(context.Background(), ktCred(p, kt), nil,
-			&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+			&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 		if err != nil {
 			f.Fatal(err)
 		}

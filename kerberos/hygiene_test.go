@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 func allZero(b []byte) bool {
@@ -37,14 +38,14 @@ func TestFreeWipesKeytab(t *testing.T) {
 	tr := loadTranscript(t, "aes256")
 	now := testutil.PinClock(t, tr.recorded())
 	p := New(Config{Krb5Conf: krb5Conf(t), Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
-	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": tr.keytabFile(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := lc.(*credential)
 	kt := c.kt
-	in := &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})}
+	in := &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})}
 	if _, _, err := p.AcceptLsaModeContext(context.Background(), lc, nil, in); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestFreeWipesKeytab(t *testing.T) {
 func TestFreeWipesClientKeytab(t *testing.T) {
 	realm := liveRealm(t)
 	p := New(Config{})
-	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "batch", Options: map[string]string{"client_keytab": realm.batchKeytab}}})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestDeleteWipesSessionKeys(t *testing.T) {
 				Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			lctx, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil,
-				&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+				&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,15 +163,15 @@ func TestInitiatorDeleteWipesKeys(t *testing.T) {
 	p := New(Config{})
 	ccred, scred := clientCred(t, p), serverCred(t, p, realm.svcKeytab, "")
 	ctx := context.Background()
-	ictx, cout, err := p.InitLsaModeContext(ctx, ccred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+	ictx, cout, err := p.InitLsaModeContext(ctx, ccred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sout, err := p.AcceptLsaModeContext(ctx, scred, nil, &sspi.AcceptContextParams{Input: tokenDesc(outToken(cout), nil)})
+	_, sout, err := p.AcceptLsaModeContext(ctx, scred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(outToken(cout), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := p.InitLsaModeContext(ctx, ccred, ictx, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(outToken(sout), nil)}); err != nil {
+	if _, _, err := p.InitLsaModeContext(ctx, ccred, ictx, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(outToken(sout), nil)}); err != nil {
 		t.Fatal(err)
 	}
 	ic := ictx.(*initiatorContext)
@@ -190,7 +191,7 @@ func TestFreeDuringAccept(t *testing.T) {
 	tr := loadTranscript(t, "aes256")
 	now := testutil.PinClock(t, tr.recorded())
 	p := New(Config{Krb5Conf: krb5Conf(t), Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), DisableReplayCache: true})
-	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+	lc, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": tr.keytabFile(t)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestFreeDuringAccept(t *testing.T) {
 	for i := 0; i < cap(errs); i++ {
 		go func() {
 			_, _, err := p.AcceptLsaModeContext(context.Background(), lc, nil,
-				&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+				&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 			errs <- err
 		}()
 	}

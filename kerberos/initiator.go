@@ -12,6 +12,7 @@ import (
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // initiatorContext is the client side of the exchange: AP-REQ out, then
@@ -53,8 +54,8 @@ func channelBindings(in *sspi.SecBufferDesc) (*sspi.ChannelBindings, error) {
 }
 
 // first builds the AP-REQ (RFC 4121 section 4.1).
-func (ic *initiatorContext) first(ctx context.Context, prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (ic *initiatorContext) first(ctx context.Context, prm *secpkg.InitContextParams) (secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	if prm.ContextReq&(sspi.ISC_REQ_DATAGRAM|sspi.ISC_REQ_PROMPT_FOR_CREDS) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "datagram and prompting are not supported")
 	}
@@ -218,8 +219,8 @@ func (ic *initiatorContext) delegation(ctx context.Context, key types.Encryption
 }
 
 // second verifies the AP-REP (mutual authentication) or maps a KRB-ERROR.
-func (ic *initiatorContext) second(prm *sspi.InitContextParams) (sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (ic *initiatorContext) second(prm *secpkg.InitContextParams) (secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	if ic.done {
 		return out, statusErr(sspi.SEC_E_INVALID_HANDLE, "context already established")
 	}
@@ -307,7 +308,7 @@ func missingOf(in []byte) int {
 	return 0
 }
 
-func (ic *initiatorContext) finish(acceptorKey *types.EncryptionKey, recvSeq uint64, out *sspi.ContextOutput) {
+func (ic *initiatorContext) finish(acceptorKey *types.EncryptionKey, recvSeq uint64, out *secpkg.ContextOutput) {
 	k := ic.subkey
 	s := &session{
 		flags:        ic.flags,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // mitPeer drives kerberos/testdata/gssapi_peer.py: MIT krb5 GSS-API through
@@ -122,7 +123,7 @@ func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
 			p := New(Config{})
 			cred := clientCred(t, p)
 			ctx := context.Background()
-			c, out, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
+			c, out, err := p.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
 			if err != nil || out.Status != sspi.SEC_I_CONTINUE_NEEDED {
 				t.Fatalf("ISC: %v %v", out.Status, err)
 			}
@@ -130,7 +131,7 @@ func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
 			if !r.Complete || r.Initiator != "alice@"+realm.Name {
 				t.Fatalf("MIT accept: %+v", r)
 			}
-			_, out, err = p.InitLsaModeContext(ctx, cred, c, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(r.token(), nil)})
+			_, out, err = p.InitLsaModeContext(ctx, cred, c, &secpkg.InitContextParams{TargetName: tc.spn, ContextReq: stdISC, Input: tokenDesc(r.token(), nil)})
 			if err != nil || out.Status != sspi.SEC_E_OK || !out.Mapped {
 				t.Fatalf("ISC step 2: %v %v", out.Status, err)
 			}
@@ -150,7 +151,7 @@ func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
 	t.Run("bad-bindings", func(t *testing.T) {
 		mit := startMIT(t)
 		p := New(Config{})
-		_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
+		_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(nil, testCB)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +179,7 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 			p := New(Config{ChannelBindings: BindingsRequired})
 			scred := serverCred(t, p, tc.keytab, "")
 			r := mit.call(map[string]any{"op": "init", "target": tc.host, "flags": []string{"mutual", "replay", "sequence", "conf", "integ"}, "cb": b64(testCB.ApplicationData)}, false)
-			_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
+			_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
 			if err != nil || out.Status != sspi.SEC_E_OK {
 				t.Fatalf("ASC: %v", err)
 			}
@@ -204,7 +205,7 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 		mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
 		p := New(Config{ChannelBindings: BindingsRequired})
 		r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual"}, "cb": b64([]byte("tampered"))}, false)
-		_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
+		_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &secpkg.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
 		if sspi.StatusOf(err) != sspi.SEC_E_BAD_BINDINGS {
 			t.Fatalf("got %v, want SEC_E_BAD_BINDINGS", err)
 		}
@@ -218,7 +219,7 @@ func TestInteropDelegation(t *testing.T) {
 	mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
 	p := New(Config{DelegationDir: t.TempDir()})
 	r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual", "deleg", "conf", "integ"}}, false)
-	sctx, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &sspi.AcceptContextParams{ContextReq: sspi.ASC_REQ_DELEGATE, Input: tokenDesc(r.token(), nil)})
+	sctx, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &secpkg.AcceptContextParams{ContextReq: sspi.ASC_REQ_DELEGATE, Input: tokenDesc(r.token(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestInteropDelegation(t *testing.T) {
 	// Use the forwarded TGT: a ticket to another service, through our
 	// initiator and our acceptor.
 	dp := New(Config{})
-	dcred, _, err := dp.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": path}}})
+	dcred, _, err := dp.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": path}}})
 	if err != nil {
 		t.Fatalf("delegated ccache: %v", err)
 	}
@@ -273,7 +274,7 @@ func TestKinitCCache(t *testing.T) {
 		} else {
 			ad = &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}
 		}
-		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ad})
+		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ad})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,14 +292,14 @@ func TestKinitCCache(t *testing.T) {
 func TestInteropOurDelegation(t *testing.T) {
 	realm := liveRealm(t)
 	p := New(Config{DelegationDir: t.TempDir()})
-	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cred.Free()
 	req := stdISC | sspi.ISC_REQ_DELEGATE
-	_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: req})
+	_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: req})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestInteropNoMutual(t *testing.T) {
 		t.Run(tc.name+"/ours-to-mit", func(t *testing.T) {
 			mit := startMIT(t)
 			p := New(Config{})
-			_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: tc.spn, ContextReq: isc})
+			_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: tc.spn, ContextReq: isc})
 			if err != nil || out.Status != sspi.SEC_E_OK {
 				t.Fatalf("ISC: %v %v", out.Status, err)
 			}
@@ -352,7 +353,7 @@ func TestInteropNoMutual(t *testing.T) {
 			if !r.Complete {
 				t.Fatal("MIT initiator without mutual should be complete after one token")
 			}
-			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, tc.keytab, ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(r.token(), nil)})
+			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, tc.keytab, ""), nil, &secpkg.AcceptContextParams{Input: tokenDesc(r.token(), nil)})
 			if err != nil || len(outToken(out)) != 0 {
 				t.Fatalf("ASC: %v", err)
 			}

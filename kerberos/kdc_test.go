@@ -15,6 +15,7 @@ import (
 
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // wantKDCError checks the status, the KRB-ERROR code under it and the
@@ -57,7 +58,7 @@ func TestKDCErrors(t *testing.T) {
 	ctx := context.Background()
 	p := New(Config{})
 	outbound := func(p *Package, user, pw string) error {
-		c, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: user, Password: pw}})
+		c, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: user, Password: pw}})
 		if err == nil {
 			c.Free()
 		}
@@ -72,7 +73,7 @@ func TestKDCErrors(t *testing.T) {
 		wantKDCError(t, err, sspi.SEC_E_NO_CREDENTIALS, 6, "nosuchuser@"+realm.Name)
 	})
 	t.Run("server-unknown", func(t *testing.T) {
-		_, _, err := p.InitLsaModeContext(ctx, clientCred(t, p), nil, &sspi.InitContextParams{TargetName: "HTTP/vm.localhost", ContextReq: stdISC})
+		_, _, err := p.InitLsaModeContext(ctx, clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: "HTTP/vm.localhost", ContextReq: stdISC})
 		wantKDCError(t, err, sspi.SEC_E_TARGET_UNKNOWN, 7, "HTTP/vm.localhost@"+realm.Name)
 	})
 	t.Run("server-unknown-through-sspi", func(t *testing.T) {
@@ -108,13 +109,13 @@ func TestKDCErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cred, _, err := skewed.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		cred, _, err := skewed.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 			AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + ccache}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer cred.Free()
-		_, _, err = skewed.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+		_, _, err = skewed.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 		wantKDCError(t, err, sspi.SEC_E_TIME_SKEW, 37, svcSPN+"@"+realm.Name)
 	})
 	t.Run("no-kdc-listening", func(t *testing.T) {
@@ -301,7 +302,7 @@ func TestKDCContextDeadline(t *testing.T) {
 			// AS exchange.
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			start := time.Now()
-			_, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+			_, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 				AuthData: &sspi.AuthIdentity{User: "alice", Password: realm.userPW}})
 			cancel()
 			check(t, "AS exchange", start, err, context.DeadlineExceeded)
@@ -359,12 +360,12 @@ func TestKDCTransportRealKDC(t *testing.T) {
 	for _, limit := range []string{"udp_preference_limit = 1", "udp_preference_limit = 32700"} {
 		conf := krb5ConfFor(t, realm.Name, realm.Port, limit)
 		p := New(Config{Krb5Conf: conf})
-		c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 			AuthData: &sspi.AuthIdentity{User: "alice", Password: realm.userPW}})
 		if err != nil {
 			t.Fatalf("%s: %v", limit, err)
 		}
-		_, _, err = p.InitLsaModeContext(context.Background(), c, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+		_, _, err = p.InitLsaModeContext(context.Background(), c, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 		c.Free()
 		if err != nil {
 			t.Fatalf("%s: %v", limit, err)

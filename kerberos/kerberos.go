@@ -91,6 +91,7 @@ import (
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // PackageName is the SSPI name of the package.
@@ -213,7 +214,7 @@ type Package struct {
 	refusals       uint64 // refusals since the last line
 }
 
-var _ sspi.LsaModePackage = (*Package)(nil)
+var _ secpkg.LsaModePackage = (*Package)(nil)
 
 // New returns the package.
 func New(cfg Config) *Package {
@@ -316,7 +317,7 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // principal argument (or Config.ServicePrincipal) restricts the acceptor
 // to one service ("HTTP/host", "HTTP/host@REALM" or "HTTP@host"); it must
 // be in the keytab.
-func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.CredentialRequest) (secpkg.LsaCredential, time.Time, error) {
 	c, err := p.acquire(ctx, req)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -325,10 +326,10 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.Creden
 }
 
 // InitLsaModeContext is SpInitLsaModeContext: the initiator.
-func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, c secpkg.LsaContext, prm *secpkg.InitContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	cr, ok := cred.(*credential)
 	if !ok || cr == nil || cr.pkg != p {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
 	}
 	if c == nil {
 		ic := &initiatorContext{cred: cr}
@@ -340,23 +341,23 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	}
 	ic, ok := c.(*initiatorContext)
 	if !ok {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
 	}
 	out, err := ic.second(prm)
 	return ic, out, err
 }
 
 // AcceptLsaModeContext is SpAcceptLsaModeContext: the acceptor.
-func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, prm *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, c secpkg.LsaContext, prm *secpkg.AcceptContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	cr, ok := cred.(*credential)
 	if !ok || cr == nil || cr.pkg != p {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_HANDLE
 	}
 	if c != nil {
 		// Only DCE style has a second acceptor leg: the initiator's AP-REP.
 		ac, ok := c.(*acceptorContext)
 		if !ok || !ac.dcePending {
-			return c, sspi.ContextOutput{}, statusErr(sspi.SEC_E_INVALID_HANDLE, "the Kerberos acceptor has no second leg")
+			return c, secpkg.ContextOutput{}, statusErr(sspi.SEC_E_INVALID_HANDLE, "the Kerberos acceptor has no second leg")
 		}
 		out, err := ac.dceThirdLeg(prm)
 		return ac, out, err

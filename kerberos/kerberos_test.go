@@ -8,6 +8,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 const stdISC = sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT
@@ -121,7 +122,7 @@ func TestClientKeytab(t *testing.T) {
 	realm := liveRealm(t)
 	kt := realm.batchKeytab
 	p := New(Config{})
-	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "batch", Options: map[string]string{"client_keytab": kt}}})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestDelegateNotForwardable(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := New(Config{})
-	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": cc}}})
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +245,7 @@ func TestSizes(t *testing.T) {
 func TestPasswordSaltFromETypeInfo2(t *testing.T) {
 	realm := liveRealm(t)
 	p := New(Config{})
-	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "dave@" + realm.Name, Password: "dave-Secret-1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestPasswordSaltFromETypeInfo2(t *testing.T) {
 	if id.(sspi.Identity).Principal != "dave@"+realm.Name {
 		t.Fatalf("identity %+v", id)
 	}
-	_, _, err = p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	_, _, err = p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: realm.Name + `\dave`, Password: "wrong"}})
 	wantStatus(t, err, sspi.SEC_E_LOGON_DENIED)
 }

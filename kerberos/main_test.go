@@ -15,6 +15,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // The realm shared by the tests of this package: started on first use
@@ -162,9 +163,9 @@ func startRealm() (*testRealm, error) {
 }
 
 // clientCred acquires outbound credentials for alice with her password.
-func clientCred(t testing.TB, p *Package) sspi.LsaCredential {
+func clientCred(t testing.TB, p *Package) secpkg.LsaCredential {
 	t.Helper()
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{
 		Use:      sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "alice", Password: liveRealm(t).userPW},
 	})
@@ -176,9 +177,9 @@ func clientCred(t testing.TB, p *Package) sspi.LsaCredential {
 }
 
 // serverCred acquires inbound credentials from a keytab.
-func serverCred(t testing.TB, p *Package, keytab, principal string) sspi.LsaCredential {
+func serverCred(t testing.TB, p *Package, keytab, principal string) secpkg.LsaCredential {
 	t.Helper()
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{
 		Use:       sspi.SECPKG_CRED_INBOUND,
 		Principal: principal,
 		AuthData:  &sspi.AuthIdentity{Options: map[string]string{"keytab": keytab}},
@@ -201,7 +202,7 @@ func tokenDesc(tok []byte, cb *sspi.ChannelBindings) *sspi.SecBufferDesc {
 	return d
 }
 
-func outToken(out sspi.ContextOutput) []byte {
+func outToken(out secpkg.ContextOutput) []byte {
 	for _, b := range out.Output {
 		if b.BufferType == sspi.SECBUFFER_TOKEN {
 			return b.Buffer
@@ -212,24 +213,24 @@ func outToken(out sspi.ContextOutput) []byte {
 
 type pair struct {
 	client, server       sspi.UserModeContext
-	clientOut, serverOut sspi.ContextOutput
-	serverLsa            sspi.LsaContext
+	clientOut, serverOut secpkg.ContextOutput
+	serverLsa            secpkg.LsaContext
 }
 
 // handshake runs our initiator against our acceptor.
-func handshake(t testing.TB, cp, sp *Package, ccred, scred sspi.LsaCredential, target string, isc sspi.ISCReq, asc sspi.ASCReq, ccb, scb *sspi.ChannelBindings) (*pair, error) {
+func handshake(t testing.TB, cp, sp *Package, ccred, scred secpkg.LsaCredential, target string, isc sspi.ISCReq, asc sspi.ASCReq, ccb, scb *sspi.ChannelBindings) (*pair, error) {
 	t.Helper()
 	ctx := context.Background()
-	cctx, cout, err := cp.InitLsaModeContext(ctx, ccred, nil, &sspi.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(nil, ccb)})
+	cctx, cout, err := cp.InitLsaModeContext(ctx, ccred, nil, &secpkg.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(nil, ccb)})
 	if err != nil {
 		return nil, err
 	}
-	sctx, sout, err := sp.AcceptLsaModeContext(ctx, scred, nil, &sspi.AcceptContextParams{ContextReq: asc, Input: tokenDesc(outToken(cout), scb)})
+	sctx, sout, err := sp.AcceptLsaModeContext(ctx, scred, nil, &secpkg.AcceptContextParams{ContextReq: asc, Input: tokenDesc(outToken(cout), scb)})
 	if err != nil {
 		return nil, err
 	}
 	if cout.Status == sspi.SEC_I_CONTINUE_NEEDED {
-		_, cout, err = cp.InitLsaModeContext(ctx, ccred, cctx, &sspi.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(outToken(sout), nil)})
+		_, cout, err = cp.InitLsaModeContext(ctx, ccred, cctx, &secpkg.InitContextParams{TargetName: target, ContextReq: isc, Input: tokenDesc(outToken(sout), nil)})
 		if err != nil {
 			return nil, err
 		}

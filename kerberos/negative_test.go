@@ -14,6 +14,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 func wantStatus(t *testing.T, err error, want sspi.Status) {
@@ -26,15 +27,15 @@ func wantStatus(t *testing.T, err error, want sspi.Status) {
 // apReqToken makes a fresh AP-REQ token from our initiator.
 func apReqToken(t *testing.T, p *Package, spn string, isc sspi.ISCReq, cb *sspi.ChannelBindings) []byte {
 	t.Helper()
-	_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: spn, ContextReq: isc, Input: tokenDesc(nil, cb)})
+	_, out, err := p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: spn, ContextReq: isc, Input: tokenDesc(nil, cb)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return outToken(out)
 }
 
-func accept(p *Package, cred sspi.LsaCredential, tok []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) (sspi.ContextOutput, error) {
-	_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{ContextReq: req, Input: tokenDesc(tok, cb)})
+func accept(p *Package, cred secpkg.LsaCredential, tok []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) (secpkg.ContextOutput, error) {
+	_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{ContextReq: req, Input: tokenDesc(tok, cb)})
 	return out, err
 }
 
@@ -216,16 +217,16 @@ func TestNegativeInitiator(t *testing.T) {
 	p := New(Config{})
 	ctx := context.Background()
 	t.Run("wrong-password", func(t *testing.T) {
-		_, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "alice", Password: "wrong"}})
+		_, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "alice", Password: "wrong"}})
 		wantStatus(t, err, sspi.SEC_E_LOGON_DENIED)
 	})
 	t.Run("unknown-target", func(t *testing.T) {
-		_, _, err := p.InitLsaModeContext(ctx, clientCred(t, p), nil, &sspi.InitContextParams{TargetName: "HTTP/nowhere.localhost", ContextReq: stdISC})
+		_, _, err := p.InitLsaModeContext(ctx, clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: "HTTP/nowhere.localhost", ContextReq: stdISC})
 		wantStatus(t, err, sspi.SEC_E_TARGET_UNKNOWN)
 	})
 	t.Run("tampered-ap-rep", func(t *testing.T) {
 		cred := clientCred(t, p)
-		c, out, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+		c, out, err := p.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,10 +236,10 @@ func TestNegativeInitiator(t *testing.T) {
 		}
 		rep := append([]byte(nil), outToken(sout)...)
 		rep[len(rep)-5] ^= 0x40
-		_, _, err = p.InitLsaModeContext(ctx, cred, c, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(rep, nil)})
+		_, _, err = p.InitLsaModeContext(ctx, cred, c, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(rep, nil)})
 		wantStatus(t, err, sspi.SEC_E_MUTUAL_AUTH_FAILED)
 		// Truncated AP-REP: incomplete, with the missing count.
-		_, out2, err := p.InitLsaModeContext(ctx, cred, c, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(outToken(sout)[:20], nil)})
+		_, out2, err := p.InitLsaModeContext(ctx, cred, c, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(outToken(sout)[:20], nil)})
 		wantStatus(t, err, sspi.SEC_E_INCOMPLETE_MESSAGE)
 		if out2.Missing != len(outToken(sout))-20 {
 			t.Fatalf("Missing %d", out2.Missing)
@@ -246,11 +247,11 @@ func TestNegativeInitiator(t *testing.T) {
 	})
 	t.Run("krb-error-from-acceptor", func(t *testing.T) {
 		cred := clientCred(t, p)
-		c, _, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
+		c, _, err := p.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = p.InitLsaModeContext(ctx, cred, c, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(krbErrorToken(sspi.SEC_E_TIME_SKEW), nil)})
+		_, _, err = p.InitLsaModeContext(ctx, cred, c, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: stdISC, Input: tokenDesc(krbErrorToken(sspi.SEC_E_TIME_SKEW), nil)})
 		wantStatus(t, err, sspi.SEC_E_TIME_SKEW)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // mergeKeytabs writes the entries of the keytab files into one.
@@ -102,7 +103,7 @@ func TestAcceptorPrincipals(t *testing.T) {
 	// the credential.
 	for _, patterns := range [][]string{{"HTTP/*@OTHER.REALM"}, {"ldap/*"}, {"HTTP/["}} {
 		p := New(Config{AcceptorPrincipals: patterns})
-		_, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+		_, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 			AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": kt}}})
 		wantStatus(t, err, sspi.SEC_E_NO_CREDENTIALS)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // TestReplayCacheFloodAttack is issue 10 item 2 as an attacker runs it: a
@@ -30,7 +31,7 @@ func TestReplayCacheFloodAttack(t *testing.T) {
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			cb := &sspi.ChannelBindings{ApplicationData: tr.CB}
 			accept := func() error {
-				_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
+				_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 				return err
 			}
 			if err := accept(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 func TestMemoryReplayCache(t *testing.T) {
@@ -88,9 +89,9 @@ func TestReplayCacheFullFailsClosed(t *testing.T) {
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			otherCred := serverCred(t, p, other.keytabFile(t), other.Service)
-			accept := func(cred sspi.LsaCredential, tr *transcript) error {
+			accept := func(cred secpkg.LsaCredential, tr *transcript) error {
 				_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil,
-					&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+					&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 				return err
 			}
 			if err := accept(cred, tr); err != nil {
@@ -145,7 +146,7 @@ func TestReplayCacheUnavailableFailsClosed(t *testing.T) {
 	p := New(Config{Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), ReplayCache: failingCache{}})
 	cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 	_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil,
-		&sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+		&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
 	wantStatus(t, err, sspi.SEC_E_INTERNAL_ERROR)
 }
 

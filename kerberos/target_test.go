@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // fakeDNS is a DNS server on loopback with a few records, for a
@@ -146,7 +147,7 @@ func TestTargetIPAddress(t *testing.T) {
 	}
 	for _, conf := range [][]string{{"dns_canonicalize_hostname = false"}, {"dns_canonicalize_hostname = true", "rdns = false"}} {
 		p := New(Config{Krb5Conf: krb5ConfFor(t, realm.Name, kdc.port, conf...)})
-		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 			AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + ccache}}})
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +155,7 @@ func TestTargetIPAddress(t *testing.T) {
 		for _, target := range []string{"HTTP/192.0.2.1", "HTTP@192.0.2.1", "HTTP/[2001:db8::1]", "HTTP/192.0.2.1:8080", "HTTP/2001:db8::1"} {
 			// A deadline far away: the call must not wait for the KDC.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_, _, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: target, ContextReq: stdISC})
+			_, _, err := p.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: target, ContextReq: stdISC})
 			cancel()
 			if !errors.Is(err, sspi.SEC_E_TARGET_UNKNOWN) || !strings.Contains(err.Error(), "is an IP address; Kerberos needs a host name") {
 				t.Fatalf("%v %s: err = %v", conf, target, err)
@@ -167,7 +168,7 @@ func TestTargetIPAddress(t *testing.T) {
 	}
 	// With its realm, an address names a principal: the KDC is asked.
 	p := New(Config{})
-	_, _, err = p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &sspi.InitContextParams{TargetName: "HTTP/192.0.2.1@" + realm.Name, ContextReq: stdISC})
+	_, _, err = p.InitLsaModeContext(context.Background(), clientCred(t, p), nil, &secpkg.InitContextParams{TargetName: "HTTP/192.0.2.1@" + realm.Name, ContextReq: stdISC})
 	wantKDCError(t, err, sspi.SEC_E_TARGET_UNKNOWN, 7, "HTTP/192.0.2.1@"+realm.Name)
 }
 
@@ -210,7 +211,7 @@ func TestTargetCanonicalization(t *testing.T) {
 			p := New(Config{Krb5Conf: krb5ConfWith(t, realm, tc.conf...), Resolver: dns.resolver()})
 			before := dns.queries.Load()
 			cred := clientCred(t, p)
-			_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: tc.target, ContextReq: stdISC})
+			_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: tc.target, ContextReq: stdISC})
 			asked := dns.queries.Load() != before
 			if asked != tc.queries {
 				t.Errorf("DNS asked: %v, want %v", asked, tc.queries)

@@ -23,6 +23,7 @@ import (
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // go test ./kerberos -run TestRecordTranscripts -record rewrites the
@@ -104,7 +105,7 @@ func TestRecordTranscripts(t *testing.T) {
 		tee := &testutil.TeeReader{R: rand.Reader}
 		p := New(Config{Rand: tee})
 		scred := serverCred(t, p, c.keytab, "")
-		_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, testCB)})
+		_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, testCB)})
 		tr.AcceptorRandom = tee.Got
 		if err != nil {
 			t.Fatal(err)
@@ -121,14 +122,14 @@ func TestRecordTranscripts(t *testing.T) {
 		if c.name != "aes256-sha384" { // gokrb5 clients do not ask for aes-sha2 session keys
 			mit2 := startMIT(t)
 			cred := clientCred(t, p)
-			ic, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: c.spn, ContextReq: stdISC})
+			ic, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: c.spn, ContextReq: stdISC})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tr.OurAPReq = outToken(out)
 			r := mit2.call(map[string]any{"op": "accept", "token": b64(tr.OurAPReq), "keytab": c.keytab}, false)
 			tr.MITAPRep = r.token()
-			if _, _, err := p.InitLsaModeContext(context.Background(), cred, ic, &sspi.InitContextParams{TargetName: c.spn, ContextReq: stdISC, Input: tokenDesc(tr.MITAPRep, nil)}); err != nil {
+			if _, _, err := p.InitLsaModeContext(context.Background(), cred, ic, &secpkg.InitContextParams{TargetName: c.spn, ContextReq: stdISC, Input: tokenDesc(tr.MITAPRep, nil)}); err != nil {
 				t.Fatal(err)
 			}
 			for _, m := range msgs {
@@ -243,7 +244,7 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 			cb := &sspi.ChannelBindings{ApplicationData: tr.CB}
 			for round := 0; round < 2; round++ { // twice: no replay cache
 				random.Reset()
-				_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
+				_, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -257,17 +258,17 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 				replayMessages(t, uc, tr.Wraps, tr.MICs)
 			}
 			// Wrong bindings and a later clock fail as they should.
-			_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: []byte("x")})})
+			_, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: []byte("x")})})
 			wantStatus(t, err, sspi.SEC_E_BAD_BINDINGS)
 			late := New(Config{Krb5Conf: conf, Now: func() time.Time { return now().Add(time.Hour) }})
-			_, _, err = late.AcceptLsaModeContext(context.Background(), serverCred(t, late, tr.keytabFile(t), ""), nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
+			_, _, err = late.AcceptLsaModeContext(context.Background(), serverCred(t, late, tr.keytabFile(t), ""), nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 			wantStatus(t, err, sspi.SEC_E_TIME_SKEW)
 			withCache := New(Config{Krb5Conf: conf, Now: now})
 			wc := serverCred(t, withCache, tr.keytabFile(t), "")
-			if _, _, err := withCache.AcceptLsaModeContext(context.Background(), wc, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)}); err != nil {
+			if _, _, err := withCache.AcceptLsaModeContext(context.Background(), wc, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)}); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = withCache.AcceptLsaModeContext(context.Background(), wc, nil, &sspi.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
+			_, _, err = withCache.AcceptLsaModeContext(context.Background(), wc, nil, &secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, cb)})
 			wantStatus(t, err, sspi.SEC_E_OUT_OF_SEQUENCE)
 		})
 	}

@@ -1,5 +1,5 @@
 // Package lsa is the package host: the "LSA" half of gosspi. It loads the
-// LSA-mode halves of security packages (sspi.LsaModePackage), keeps their
+// LSA-mode halves of security packages (secpkg.LsaModePackage), keeps their
 // credentials and contexts in bounded handle tables, and dispatches the
 // SSPI calls that reach it through the sspi.Host interface.
 //
@@ -21,6 +21,7 @@ import (
 	"github.com/gosspi/gosspi/internal/handles"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Options configures a Host. The zero value is usable.
@@ -55,12 +56,12 @@ const (
 
 type pkgEntry struct {
 	info sspi.PackageInfo
-	pkg  sspi.LsaModePackage
+	pkg  secpkg.LsaModePackage
 }
 
 type credEntry struct {
 	pkg    *pkgEntry
-	cred   sspi.LsaCredential
+	cred   secpkg.LsaCredential
 	use    sspi.CredentialUse
 	expiry time.Time
 }
@@ -78,7 +79,7 @@ type ctxEntry struct {
 	inbound bool // created by AcceptSecurityContext
 
 	mu       sync.Mutex // held for every call into the package context
-	lctx     sspi.LsaContext
+	lctx     secpkg.LsaContext
 	state    ctxState
 	failed   sspi.Status
 	flags    sspi.ContextFlags
@@ -107,7 +108,7 @@ type Host struct {
 var _ sspi.Host = (*Host)(nil)
 
 // New returns a host with the given packages registered.
-func New(opts Options, pkgs ...sspi.LsaModePackage) (*Host, error) {
+func New(opts Options, pkgs ...secpkg.LsaModePackage) (*Host, error) {
 	if opts.MaxCredentials <= 0 {
 		opts.MaxCredentials = 65536
 	}
@@ -145,7 +146,7 @@ func New(opts Options, pkgs ...sspi.LsaModePackage) (*Host, error) {
 }
 
 // Register adds a package. Names are case-insensitive and must be unique.
-func (h *Host) Register(p sspi.LsaModePackage) error {
+func (h *Host) Register(p secpkg.LsaModePackage) error {
 	info := p.GetInfo()
 	key := strings.ToLower(info.Name)
 	if key == "" {
@@ -256,7 +257,7 @@ func (h *Host) AcquireCredentialsHandle(ctx context.Context, req *sspi.AcquireCr
 	if req.Use&sspi.SECPKG_CRED_BOTH == 0 || req.Use&^sspi.SECPKG_CRED_BOTH != 0 {
 		return nil, &sspi.Error{Op: "AcquireCredentialsHandle", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "fCredentialUse must be INBOUND, OUTBOUND or BOTH"}
 	}
-	cred, expiry, err := pe.pkg.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{
+	cred, expiry, err := pe.pkg.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{
 		Principal: req.Principal, Use: req.Use, AuthData: req.AuthData,
 	})
 	if err != nil {
@@ -288,7 +289,7 @@ func (h *Host) QueryCredentialsAttributes(_ context.Context, c sspi.CredHandle, 
 	if !ok {
 		return nil, sspi.SEC_E_INVALID_HANDLE
 	}
-	q, ok := ce.cred.(sspi.LsaCredentialAttributes)
+	q, ok := ce.cred.(secpkg.LsaCredentialAttributes)
 	if !ok {
 		return nil, sspi.SEC_E_UNSUPPORTED_FUNCTION
 	}
@@ -335,7 +336,7 @@ type leg struct {
 	cred    sspi.CredHandle
 	ctx     sspi.CtxtHandle
 	unsupp  func(sspi.PackageInfo) string
-	call    func(ctx context.Context, pkg sspi.LsaModePackage, cred sspi.LsaCredential, c sspi.LsaContext) (sspi.LsaContext, sspi.ContextOutput, error)
+	call    func(ctx context.Context, pkg secpkg.LsaModePackage, cred secpkg.LsaCredential, c secpkg.LsaContext) (secpkg.LsaContext, secpkg.ContextOutput, error)
 }
 
 func (h *Host) runLeg(ctx context.Context, l leg) (*sspi.ContextResult, error) {
@@ -343,7 +344,7 @@ func (h *Host) runLeg(ctx context.Context, l leg) (*sspi.ContextResult, error) {
 		ce   *credEntry
 		e    *ctxEntry
 		pe   *pkgEntry
-		cred sspi.LsaCredential
+		cred secpkg.LsaCredential
 	)
 	if l.cred.IsValid() {
 		var ok bool
@@ -414,7 +415,7 @@ func (h *Host) runLeg(ctx context.Context, l leg) (*sspi.ContextResult, error) {
 	return res, nil
 }
 
-func (h *Host) firstLeg(ctx context.Context, l leg, pe *pkgEntry, cred sspi.LsaCredential) (*sspi.ContextResult, error) {
+func (h *Host) firstLeg(ctx context.Context, l leg, pe *pkgEntry, cred secpkg.LsaCredential) (*sspi.ContextResult, error) {
 	nc, out, err := l.call(ctx, pe.pkg, cred, nil)
 	if err != nil {
 		if nc != nil {
@@ -442,7 +443,7 @@ func (h *Host) firstLeg(ctx context.Context, l leg, pe *pkgEntry, cred sspi.LsaC
 	return h.result(pe, c, &out), nil
 }
 
-func (h *Host) result(pe *pkgEntry, c sspi.CtxtHandle, out *sspi.ContextOutput) *sspi.ContextResult {
+func (h *Host) result(pe *pkgEntry, c sspi.CtxtHandle, out *secpkg.ContextOutput) *sspi.ContextResult {
 	st := out.Status
 	return &sspi.ContextResult{
 		Status: st, Context: c, Package: pe.info.Name, Output: out.Output, Flags: out.Flags,
@@ -453,11 +454,11 @@ func (h *Host) result(pe *pkgEntry, c sspi.CtxtHandle, out *sspi.ContextOutput) 
 
 // InitLsaModeContext implements sspi.Host.
 func (h *Host) InitLsaModeContext(ctx context.Context, req *sspi.InitContextRequest) (*sspi.ContextResult, error) {
-	p := &sspi.InitContextParams{TargetName: req.TargetName, ContextReq: req.ContextReq, TargetDataRep: req.TargetDataRep, Input: req.Input}
+	p := &secpkg.InitContextParams{TargetName: req.TargetName, ContextReq: req.ContextReq, TargetDataRep: req.TargetDataRep, Input: req.Input}
 	return h.runLeg(ctx, leg{
 		op: "InitializeSecurityContext", cred: req.Credential, ctx: req.Context,
 		unsupp: func(i sspi.PackageInfo) string { return unsupportedInit(i, req.ContextReq) },
-		call: func(ctx context.Context, pkg sspi.LsaModePackage, cred sspi.LsaCredential, c sspi.LsaContext) (sspi.LsaContext, sspi.ContextOutput, error) {
+		call: func(ctx context.Context, pkg secpkg.LsaModePackage, cred secpkg.LsaCredential, c secpkg.LsaContext) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 			return pkg.InitLsaModeContext(ctx, cred, c, p)
 		},
 	})
@@ -465,11 +466,11 @@ func (h *Host) InitLsaModeContext(ctx context.Context, req *sspi.InitContextRequ
 
 // AcceptLsaModeContext implements sspi.Host.
 func (h *Host) AcceptLsaModeContext(ctx context.Context, req *sspi.AcceptContextRequest) (*sspi.ContextResult, error) {
-	p := &sspi.AcceptContextParams{ContextReq: req.ContextReq, TargetDataRep: req.TargetDataRep, Input: req.Input}
+	p := &secpkg.AcceptContextParams{ContextReq: req.ContextReq, TargetDataRep: req.TargetDataRep, Input: req.Input}
 	return h.runLeg(ctx, leg{
 		op: "AcceptSecurityContext", inbound: true, cred: req.Credential, ctx: req.Context,
 		unsupp: func(i sspi.PackageInfo) string { return unsupportedAccept(i, req.ContextReq) },
-		call: func(ctx context.Context, pkg sspi.LsaModePackage, cred sspi.LsaCredential, c sspi.LsaContext) (sspi.LsaContext, sspi.ContextOutput, error) {
+		call: func(ctx context.Context, pkg secpkg.LsaModePackage, cred secpkg.LsaCredential, c secpkg.LsaContext) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 			return pkg.AcceptLsaModeContext(ctx, cred, c, p)
 		},
 	})
@@ -488,7 +489,7 @@ func (h *Host) CompleteAuthToken(ctx context.Context, c sspi.CtxtHandle, token *
 	if e.deleted {
 		return sspi.SEC_E_INVALID_HANDLE
 	}
-	comp, ok := e.lctx.(sspi.LsaCompleter)
+	comp, ok := e.lctx.(secpkg.LsaCompleter)
 	if !ok {
 		return sspi.SEC_E_UNSUPPORTED_FUNCTION
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Benchmarks: token parsing and encoding, and a full handshake (both sides
@@ -74,9 +75,9 @@ func BenchmarkMarshal(b *testing.B) {
 // handshakeOnce runs one complete handshake between two LSA-mode packages
 // with the given credentials. With um set it also maps both contexts, as
 // the host does: the user-mode halves are rebuilt from ContextData.
-func handshakeOnce(b *testing.B, cp, sp sspi.LsaModePackage, ccred, scred sspi.LsaCredential, target string, req sspi.ISCReq, um sspi.UserModePackage) {
+func handshakeOnce(b *testing.B, cp, sp secpkg.LsaModePackage, ccred, scred secpkg.LsaCredential, target string, req sspi.ISCReq, um sspi.UserModePackage) {
 	ctx := context.Background()
-	var cctx, sctx sspi.LsaContext
+	var cctx, sctx secpkg.LsaContext
 	var in, cdata, sdata []byte
 	cdone, sdone := false, false
 	for i := 0; i < 8; i++ {
@@ -84,20 +85,20 @@ func handshakeOnce(b *testing.B, cp, sp sspi.LsaModePackage, ccred, scred sspi.L
 		if in != nil {
 			d = sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})
 		}
-		var out sspi.ContextOutput
+		var out secpkg.ContextOutput
 		var err error
 		if i%2 == 0 {
 			if cdone {
 				break
 			}
-			cctx, out, err = cp.InitLsaModeContext(ctx, ccred, cctx, &sspi.InitContextParams{TargetName: target, ContextReq: req, Input: d})
+			cctx, out, err = cp.InitLsaModeContext(ctx, ccred, cctx, &secpkg.InitContextParams{TargetName: target, ContextReq: req, Input: d})
 			cdone = err == nil && out.Status == sspi.SEC_E_OK
 			cdata = out.ContextData
 		} else {
 			if sdone {
 				break
 			}
-			sctx, out, err = sp.AcceptLsaModeContext(ctx, scred, sctx, &sspi.AcceptContextParams{Input: d})
+			sctx, out, err = sp.AcceptLsaModeContext(ctx, scred, sctx, &secpkg.AcceptContextParams{Input: d})
 			sdone = err == nil && out.Status == sspi.SEC_E_OK
 			sdata = out.ContextData
 		}
@@ -128,8 +129,8 @@ func handshakeOnce(b *testing.B, cp, sp sspi.LsaModePackage, ccred, scred sspi.L
 	}
 }
 
-func credOf(b *testing.B, p sspi.LsaModePackage, use sspi.CredentialUse, id *sspi.AuthIdentity) sspi.LsaCredential {
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: use, AuthData: id})
+func credOf(b *testing.B, p secpkg.LsaModePackage, use sspi.CredentialUse, id *sspi.AuthIdentity) secpkg.LsaCredential {
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: use, AuthData: id})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func BenchmarkHandshakeNTLM(b *testing.B) {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{Accounts: store})
-	nego, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
+	nego, err := New(Config{Packages: []secpkg.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func BenchmarkHandshakeNTLM(b *testing.B) {
 	req := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY
 	for _, tc := range []struct {
 		name string
-		p    sspi.LsaModePackage
+		p    secpkg.LsaModePackage
 		um   sspi.UserModePackage
 	}{{"bare", np, nil}, {"negotiate", nego, nil}, {"bare+map", np, ntlm.UserMode()}, {"negotiate+map", nego, nego}} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -169,14 +170,14 @@ func BenchmarkHandshakeNTLM(b *testing.B) {
 func BenchmarkHandshakeKerberos(b *testing.B) {
 	r := realm(b)
 	kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, DisableReplayCache: true})
-	nego, err := New(Config{Packages: []sspi.LsaModePackage{kp}, UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
+	nego, err := New(Config{Packages: []secpkg.LsaModePackage{kp}, UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	req := sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY
 	for _, tc := range []struct {
 		name string
-		p    sspi.LsaModePackage
+		p    secpkg.LsaModePackage
 		um   sspi.UserModePackage
 	}{{"bare", kp, nil}, {"negotiate", nego, nil}, {"bare+map", kp, kerberos.UserMode()}, {"negotiate+map", nego, nego}} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -228,20 +229,20 @@ func BenchmarkOverhead(b *testing.B) {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{Accounts: store})
-	nn, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
+	nn, err := New(Config{Packages: []secpkg.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	nid := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
 	r := realm(b)
 	kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, DisableReplayCache: true})
-	kn, err := New(Config{Packages: []sspi.LsaModePackage{kp}, UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
+	kn, err := New(Config{Packages: []secpkg.LsaModePackage{kp}, UserPackages: []sspi.UserModePackage{kerberos.UserMode()}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name         string
-		bare, nego   sspi.LsaModePackage
+		bare, nego   secpkg.LsaModePackage
 		bum, num     sspi.UserModePackage
 		id           *sspi.AuthIdentity
 		target       string
@@ -279,14 +280,14 @@ func BenchmarkMechListMIC(b *testing.B) {
 	cc, sc := credOf(b, np, sspi.SECPKG_CRED_OUTBOUND, id), credOf(b, np, sspi.SECPKG_CRED_INBOUND, nil)
 	var cdata []byte
 	ctx := context.Background()
-	c, out, _ := np.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY})
-	s, sout, _ := np.AcceptLsaModeContext(ctx, sc, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
-	_, out, err := np.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(sout)})})
+	c, out, _ := np.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY})
+	s, sout, _ := np.AcceptLsaModeContext(ctx, sc, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
+	_, out, err := np.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(sout)})})
 	if err != nil {
 		b.Fatal(err)
 	}
 	cdata = out.ContextData
-	_, sout, err = np.AcceptLsaModeContext(ctx, sc, s, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
+	_, sout, err = np.AcceptLsaModeContext(ctx, sc, s, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
 	if err != nil {
 		b.Fatal(err)
 	}

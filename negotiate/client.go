@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // InitLsaModeContext is SpInitLsaModeContext, the initiator (RFC 4178 3.2,
@@ -17,9 +18,9 @@ import (
 // call's input holds a NegTokenInit2 from the acceptor, only mechanisms it
 // lists are offered. Each mechanism left out is recorded with the reason:
 // when the call fails, the error lists them (reasons.go).
-func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, prm *secpkg.InitContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	ctx = ctxOrBackground(ctx)
-	var out sspi.ContextOutput
+	var out secpkg.ContextOutput
 	if lc == nil {
 		cr, err := asLsaCred(cred)
 		if err != nil {
@@ -48,8 +49,8 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	return c, out, nil
 }
 
-func (c *negContext) innerInitParams(prm *sspi.InitContextParams, tok []byte) *sspi.InitContextParams {
-	return &sspi.InitContextParams{
+func (c *negContext) innerInitParams(prm *secpkg.InitContextParams, tok []byte) *secpkg.InitContextParams {
+	return &secpkg.InitContextParams{
 		TargetName: prm.TargetName,
 		// Ask for integrity so that the mechanism can make the mechListMIC
 		// (NTLM then negotiates SIGN), as MIT's SPNEGO does.
@@ -59,13 +60,13 @@ func (c *negContext) innerInitParams(prm *sspi.InitContextParams, tok []byte) *s
 	}
 }
 
-func (c *negContext) initFirst(ctx context.Context, prm *sspi.InitContextParams, out *sspi.ContextOutput) error {
+func (c *negContext) initFirst(ctx context.Context, prm *secpkg.InitContextParams, out *secpkg.ContextOutput) error {
 	// A NegTokenInit2 from the acceptor (server-initiated SPNEGO, as in SMB
 	// and some HTTP servers) restricts what we offer.
 	var acceptorMechs []OID
 	restrict := false
 	if tok := prm.Input.Token(); len(tok) > 0 {
-		if !sspi.RecognizeToken(tok).Framed() {
+		if !secpkg.RecognizeToken(tok).Framed() {
 			return invalid("first input is not a NegTokenInit2")
 		}
 		t, err := splitToken(tok, out)
@@ -210,12 +211,12 @@ func containsKerberos(oids []OID) bool {
 	return false
 }
 
-func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, out *sspi.ContextOutput) error {
+func (c *negContext) initNext(ctx context.Context, prm *secpkg.InitContextParams, out *secpkg.ContextOutput) error {
 	tok := prm.Input.Token()
 	if len(tok) == 0 {
 		return invalid("no input token")
 	}
-	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
+	if secpkg.RecognizeToken(tok) != secpkg.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
@@ -262,7 +263,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 	if resp.NegState == AcceptCompleted {
 		c.peerComplete = true
 	}
-	var iout sspi.ContextOutput
+	var iout secpkg.ContextOutput
 	produced := false
 	if !c.innerDone {
 		if resp.ResponseToken == nil {
@@ -286,7 +287,7 @@ func (c *negContext) initNext(ctx context.Context, prm *sspi.InitContextParams, 
 
 // reselect handles the acceptor's counter-proposal of another of our
 // mechanisms (RFC 4178 3.2 step 3, MIT init_ctx_reselect).
-func (c *negContext) reselect(ctx context.Context, prm *sspi.InitContextParams, resp *NegTokenResp, off mechOffer, out *sspi.ContextOutput) error {
+func (c *negContext) reselect(ctx context.Context, prm *secpkg.InitContextParams, resp *NegTokenResp, off mechOffer, out *secpkg.ContextOutput) error {
 	// RFC 4178 requires request-mic here; Windows Server 2003 and earlier
 	// sent accept-incomplete, which is tolerated for NTLM only, as MIT does.
 	if resp.NegState != RequestMIC && !(resp.NegState == AcceptIncomplete && off.pkg.ntlm) {
@@ -315,7 +316,7 @@ func (c *negContext) reselect(ctx context.Context, prm *sspi.InitContextParams, 
 
 // initRejected handles negState reject. An error token goes to the
 // mechanism for a precise status.
-func (c *negContext) initRejected(ctx context.Context, prm *sspi.InitContextParams, resp *NegTokenResp) error {
+func (c *negContext) initRejected(ctx context.Context, prm *secpkg.InitContextParams, resp *NegTokenResp) error {
 	if len(resp.ResponseToken) > 0 && c.inner != nil && !c.innerDone {
 		ictx, _, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, c.inner, c.innerInitParams(prm, resp.ResponseToken))
 		if ictx != nil {
@@ -334,7 +335,7 @@ func (c *negContext) initRejected(ctx context.Context, prm *sspi.InitContextPara
 // initAfterInner builds the initiator's NegTokenResp after the inner
 // package ran (produced) or was already done, and runs the mechListMIC
 // exchange once the inner context is complete.
-func (c *negContext) initAfterInner(iout *sspi.ContextOutput, produced bool, peerMIC []byte, out *sspi.ContextOutput) error {
+func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, peerMIC []byte, out *secpkg.ContextOutput) error {
 	var mechOut []byte
 	if produced {
 		mechOut = outToken(iout.Output)
@@ -420,7 +421,7 @@ func (c *negContext) initAfterInner(iout *sspi.ContextOutput, produced bool, pee
 	return nil
 }
 
-func (c *negContext) emitToken(resp *NegTokenResp, out *sspi.ContextOutput) error {
+func (c *negContext) emitToken(resp *NegTokenResp, out *secpkg.ContextOutput) error {
 	b, err := resp.Marshal()
 	if err != nil {
 		return err
@@ -429,7 +430,7 @@ func (c *negContext) emitToken(resp *NegTokenResp, out *sspi.ContextOutput) erro
 	return nil
 }
 
-func (c *negContext) emit(resp *NegTokenResp, st sspi.Status, out *sspi.ContextOutput) error {
+func (c *negContext) emit(resp *NegTokenResp, st sspi.Status, out *secpkg.ContextOutput) error {
 	if err := c.emitToken(resp, out); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // negContext is a Negotiate LSA-mode context, initiator or acceptor.
@@ -17,7 +18,7 @@ type negContext struct {
 	offered      []mechOffer // initiator: what it offered, in order
 	rawMechTypes []byte      // the MechTypeList DER the MIC covers
 	sel          *innerPkg   // the chosen (or optimistic) package
-	selCred      sspi.LsaCredential
+	selCred      secpkg.LsaCredential
 	selOID       OID // the OID of sel on the wire
 	negoDone     bool
 	direct       bool // acceptor: a raw inner token, no SPNEGO
@@ -28,7 +29,7 @@ type negContext struct {
 	notes        []mechNote // mechanisms left out, and why (reasons.go)
 
 	// The inner context.
-	inner     sspi.LsaContext
+	inner     secpkg.LsaContext
 	innerDone bool
 	innerData []byte
 	flags     sspi.ContextFlags
@@ -48,7 +49,7 @@ type negContext struct {
 type mechOffer struct {
 	oid  OID
 	pkg  *innerPkg
-	cred sspi.LsaCredential
+	cred secpkg.LsaCredential
 }
 
 // Delete is SpDeleteContext.
@@ -140,7 +141,7 @@ func tokenOutput(tok []byte) []sspi.SecBuffer {
 // innerFinished records a completed inner handshake. Negotiate needs the
 // inner package to map its context: the mechListMIC and all per-message
 // calls run on the user-mode context built from its ContextData.
-func (c *negContext) innerFinished(out *sspi.ContextOutput) error {
+func (c *negContext) innerFinished(out *secpkg.ContextOutput) error {
 	if !out.Mapped || len(out.ContextData) == 0 {
 		return &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: c.sel.info.Name + " did not map its context"}
 	}
@@ -264,7 +265,7 @@ func verifyMechListMIC(u sspi.UserModeContext, ntlm bool, mechTypes, mic []byte)
 
 // finish completes the context: the ContextOutput carries Negotiate's
 // ContextData, which wraps the inner package's.
-func (c *negContext) finish(out *sspi.ContextOutput) {
+func (c *negContext) finish(out *secpkg.ContextOutput) {
 	c.exportAfterMIC()
 	c.complete = true
 	c.state = sspi.SECPKG_NEGOTIATION_COMPLETE
@@ -320,7 +321,7 @@ func rejectToken(errTok []byte) []byte {
 // checkInput finds the token of a call and handles partial and
 // concatenated input: a token cut short is SEC_E_INCOMPLETE_MESSAGE with
 // Missing set; bytes after it are reported as Extra.
-func splitToken(in []byte, out *sspi.ContextOutput) ([]byte, error) {
+func splitToken(in []byte, out *secpkg.ContextOutput) ([]byte, error) {
 	n, incomplete, err := elementSize(in)
 	if err != nil {
 		return nil, err
@@ -337,7 +338,7 @@ func splitToken(in []byte, out *sspi.ContextOutput) ([]byte, error) {
 	return in[:n], nil
 }
 
-var _ sspi.LsaModePackage = (*Package)(nil)
+var _ secpkg.LsaModePackage = (*Package)(nil)
 var _ sspi.UserModePackage = (*Package)(nil)
 
 // ctxOrBackground guards against a nil context from a caller.

@@ -8,6 +8,7 @@ import (
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Example builds Negotiate over Kerberos and NTLM and runs a handshake
@@ -19,25 +20,25 @@ func Example() {
 	nego, err := negotiate.New(negotiate.Config{
 		// Client and server share one NTLM package here: allow it to log on
 		// to itself (reflection is refused by default).
-		Packages:     []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null"}), ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true})},
+		Packages:     []secpkg.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null"}), ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true})},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlm.UserMode()},
 	})
 	if err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
-	ccred, _, err := nego.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	ccred, _, err := nego.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: `EXAMPLE\alice`, Password: "s3cret"}})
 	if err != nil {
 		panic(err)
 	}
-	scred, _, err := nego.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+	scred, _, err := nego.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	if err != nil {
 		panic(err)
 	}
 
-	var cctx, sctx sspi.LsaContext
-	var cout, sout sspi.ContextOutput
+	var cctx, sctx secpkg.LsaContext
+	var cout, sout secpkg.ContextOutput
 	var tok []byte
 	desc := func(b []byte) *sspi.SecBufferDesc {
 		if b == nil {
@@ -45,7 +46,7 @@ func Example() {
 		}
 		return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: b})
 	}
-	token := func(out sspi.ContextOutput) []byte {
+	token := func(out secpkg.ContextOutput) []byte {
 		for _, b := range out.Output {
 			if b.BufferType == sspi.SECBUFFER_TOKEN && len(b.Buffer) > 0 {
 				return b.Buffer
@@ -55,11 +56,11 @@ func Example() {
 	}
 	for leg := 1; ; leg++ {
 		if leg%2 == 1 {
-			cctx, cout, err = nego.InitLsaModeContext(ctx, ccred, cctx, &sspi.InitContextParams{TargetName: "HTTP/192.0.2.10", ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok)})
+			cctx, cout, err = nego.InitLsaModeContext(ctx, ccred, cctx, &secpkg.InitContextParams{TargetName: "HTTP/192.0.2.10", ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok)})
 			tok = token(cout)
 			fmt.Printf("initiator: %v\n", cout.Status)
 		} else {
-			sctx, sout, err = nego.AcceptLsaModeContext(ctx, scred, sctx, &sspi.AcceptContextParams{Input: desc(tok)})
+			sctx, sout, err = nego.AcceptLsaModeContext(ctx, scred, sctx, &secpkg.AcceptContextParams{Input: desc(tok)})
 			tok = token(sout)
 			fmt.Printf("acceptor:  %v\n", sout.Status)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // seedTokens returns real tokens (MIT, curl, Windows) and tokens of a toy
@@ -62,12 +63,12 @@ func FuzzAccept(f *testing.F) {
 		d := func(b []byte) *sspi.SecBufferDesc {
 			return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: b})
 		}
-		c, out, err := n.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: d(first)})
+		c, out, err := n.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: d(first)})
 		fuzzStatus(t, err)
 		if err != nil || out.Status == sspi.SEC_E_OK {
 			return
 		}
-		_, _, err = n.AcceptLsaModeContext(context.Background(), cred, c, &sspi.AcceptContextParams{Input: d(second)})
+		_, _, err = n.AcceptLsaModeContext(context.Background(), cred, c, &secpkg.AcceptContextParams{Input: d(second)})
 		fuzzStatus(t, err)
 		c.Delete()
 	})
@@ -82,12 +83,12 @@ func FuzzInitiate(f *testing.F) {
 	n := newNego(f, krb, ntlm)
 	cred := acquire(f, n, sspi.SECPKG_CRED_OUTBOUND, nil)
 	f.Fuzz(func(t *testing.T, answer []byte) {
-		c, _, err := n.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: "HTTP/h", ContextReq: sspi.ISC_REQ_MUTUAL_AUTH})
+		c, _, err := n.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: "HTTP/h", ContextReq: sspi.ISC_REQ_MUTUAL_AUTH})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Delete()
-		_, _, err = n.InitLsaModeContext(context.Background(), cred, c, &sspi.InitContextParams{TargetName: "HTTP/h",
+		_, _, err = n.InitLsaModeContext(context.Background(), cred, c, &secpkg.InitContextParams{TargetName: "HTTP/h",
 			Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: answer})})
 		fuzzStatus(t, err)
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // TestThroughHost drives Negotiate through the LSA host and the SSPI
@@ -19,7 +20,7 @@ func TestThroughHost(t *testing.T) {
 	store.Add("", krbUser, r.userPW)
 	krb := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab})
 	nt := ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store}) // client and server are this one package
-	nego, err := New(Config{Packages: []sspi.LsaModePackage{krb, nt}, UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()}})
+	nego, err := New(Config{Packages: []secpkg.LsaModePackage{krb, nt}, UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Interop with MIT's SPNEGO (python3-gssapi, mechanism 1.3.6.1.5.5.2),
@@ -104,7 +105,7 @@ func ntlmNego(t testing.TB, now time.Time, seed []byte) *Package {
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store, Now: func() time.Time { return now },
 		Rand: &testutil.LockedReader{R: mrand.NewChaCha8(s)}, NetBIOSDomain: ntlmDomain, NetBIOSComputer: "GOSSPI"})
-	n, err := New(Config{Packages: []sspi.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.NewUserMode(sspi.Env{Now: func() time.Time { return now }})}})
+	n, err := New(Config{Packages: []secpkg.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.NewUserMode(sspi.Env{Now: func() time.Time { return now }})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ type tokenExchanger interface {
 }
 
 // runOurSide drives our Negotiate side against a peer.
-func runOurSide(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) sspi.ContextOutput {
+func runOurSide(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) secpkg.ContextOutput {
 	t.Helper()
 	out, err := runOurSideErr(t, n, initiator, target, x, legs)
 	if err != nil {
@@ -131,13 +132,13 @@ func runOurSide(t testing.TB, n *Package, initiator bool, target string, x token
 
 // runOurSideErr is runOurSide returning our package's failure, with the
 // failing call's output.
-func runOurSideErr(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) (sspi.ContextOutput, error) {
+func runOurSideErr(t testing.TB, n *Package, initiator bool, target string, x tokenExchanger, legs *[]string) (secpkg.ContextOutput, error) {
 	t.Helper()
 	return runOurSideErrID(t, n, initiator, target, &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}, x, legs)
 }
 
 // runOurSideID is runOurSide with the initiator's identity.
-func runOurSideID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) sspi.ContextOutput {
+func runOurSideID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) secpkg.ContextOutput {
 	t.Helper()
 	out, err := runOurSideErrID(t, n, initiator, target, id, x, legs)
 	if err != nil {
@@ -146,20 +147,20 @@ func runOurSideID(t testing.TB, n *Package, initiator bool, target string, id *s
 	return out
 }
 
-func runOurSideErrID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) (sspi.ContextOutput, error) {
+func runOurSideErrID(t testing.TB, n *Package, initiator bool, target string, id *sspi.AuthIdentity, x tokenExchanger, legs *[]string) (secpkg.ContextOutput, error) {
 	t.Helper()
-	var cred sspi.LsaCredential
+	var cred secpkg.LsaCredential
 	var err error
 	if initiator {
-		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 			AuthData: id})
 	} else {
-		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+		cred, _, err = n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lc sspi.LsaContext
+	var lc secpkg.LsaContext
 	var in []byte
 	if !initiator {
 		in = x.first()
@@ -167,16 +168,16 @@ func runOurSideErrID(t testing.TB, n *Package, initiator bool, target string, id
 	}
 	peerDone := false
 	for i := 0; i < 8; i++ {
-		var out sspi.ContextOutput
+		var out secpkg.ContextOutput
 		var d *sspi.SecBufferDesc
 		if in != nil {
 			d = sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})
 		}
 		if initiator {
-			lc, out, err = n.InitLsaModeContext(context.Background(), cred, lc, &sspi.InitContextParams{TargetName: target,
+			lc, out, err = n.InitLsaModeContext(context.Background(), cred, lc, &secpkg.InitContextParams{TargetName: target,
 				ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT, Input: d})
 		} else {
-			lc, out, err = n.AcceptLsaModeContext(context.Background(), cred, lc, &sspi.AcceptContextParams{Input: d})
+			lc, out, err = n.AcceptLsaModeContext(context.Background(), cred, lc, &secpkg.AcceptContextParams{Input: d})
 		}
 		if err != nil {
 			return out, fmt.Errorf("leg %d: %w", i, err)
@@ -213,7 +214,7 @@ func runOurSideErrID(t testing.TB, n *Package, initiator bool, target string, id
 		}
 	}
 	t.Fatal("handshake did not finish")
-	return sspi.ContextOutput{}, nil
+	return secpkg.ContextOutput{}, nil
 }
 
 // livePeer relays tokens to the python peer. With tolerate, a peer
@@ -555,12 +556,12 @@ func TestExportImport(t *testing.T) {
 	now, seed := newSeed("export")
 	n := ntlmNego(t, now, seed)
 	h := &hs{cli: n, srv: n, target: "HTTP/host", creq: sspi.ISC_REQ_CONFIDENTIALITY}
-	h.ccred, h.scred = func() (sspi.LsaCredential, sspi.LsaCredential) {
-		c, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
+	h.ccred, h.scred = func() (secpkg.LsaCredential, secpkg.LsaCredential) {
+		c, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+		s, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 		if err != nil {
 			t.Fatal(err)
 		}

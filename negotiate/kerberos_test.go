@@ -23,6 +23,7 @@ import (
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // The MIT realm of this package's Kerberos tests: started on first use and
@@ -107,7 +108,7 @@ func krbNego(t testing.TB, r *negoRealm, kcfg kerberos.Config) *Package {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	n, err := New(Config{
-		Packages:     []sspi.LsaModePackage{kerberos.New(kcfg), ntlm.New(ntlm.Config{Accounts: store})},
+		Packages:     []secpkg.LsaModePackage{kerberos.New(kcfg), ntlm.New(ntlm.Config{Accounts: store})},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()},
 	})
 	if err != nil {
@@ -219,7 +220,7 @@ func replayKerberosAcceptor(t *testing.T, keytabB64, when string) *Package {
 	os.WriteFile(conf, []byte("[libdefaults]\n default_realm = GOSSPI.TEST\n"), 0o600)
 	env := sspi.Env{Now: now}
 	n, err := New(Config{
-		Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: conf, Keytab: path, DisableReplayCache: true,
+		Packages: []secpkg.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: conf, Keytab: path, DisableReplayCache: true,
 			Now: now}), ntlm.New(ntlm.Config{Now: now})},
 		UserPackages: []sspi.UserModePackage{kerberos.NewUserMode(env), ntlm.NewUserMode(env)},
 	})
@@ -237,7 +238,7 @@ func TestReplayKerberosServer(t *testing.T) {
 	n := replayKerberosAcceptor(t, tr.Keytab, tr.Time)
 	legs := legBytes(t, tr)
 	cred := acquireIn(t, n)
-	_, out, err := n.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: legs[0]})})
+	_, out, err := n.AcceptLsaModeContext(t.Context(), cred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: legs[0]})})
 	if err != nil || out.Status != sspi.SEC_E_OK || !out.Mapped {
 		t.Fatalf("%v %v", out.Status, err)
 	}
@@ -252,9 +253,9 @@ func TestReplayKerberosServer(t *testing.T) {
 	kerberosChosen(t, u)
 }
 
-func acquireIn(t testing.TB, n *Package) sspi.LsaCredential {
+func acquireIn(t testing.TB, n *Package) secpkg.LsaCredential {
 	t.Helper()
-	c, _, err := n.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+	c, _, err := n.AcquireCredentialsHandle(t.Context(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +412,7 @@ func TestCurlNegotiate(t *testing.T) {
 		mu.Lock()
 		tokens = append(tokens, strings.TrimPrefix(h, "Negotiate "))
 		mu.Unlock()
-		_, out, err := n.AcceptLsaModeContext(req.Context(), cred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
+		_, out, err := n.AcceptLsaModeContext(req.Context(), cred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
 		if err != nil || out.Status != sspi.SEC_E_OK {
 			w.WriteHeader(http.StatusForbidden)
 			return
@@ -484,7 +485,7 @@ func TestReplayCurlNegotiate(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := replayKerberosAcceptor(t, rec.Keytab, rec.Time)
-	_, out, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &sspi.AcceptContextParams{
+	_, out, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &secpkg.AcceptContextParams{
 		Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: mustB64(t, rec.Token)})})
 	if err != nil || out.Status != sspi.SEC_E_OK {
 		t.Fatalf("%v %v", out.Status, err)
@@ -500,14 +501,14 @@ func TestReplayCurlNegotiate(t *testing.T) {
 	}
 	// The same token again is a replay, once the acceptor keeps a cache.
 	now := fixedClock(t, rec.Time)
-	n2, _ := New(Config{Packages: []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null", Keytab: writeKeytab(t, rec.Keytab), Now: now})},
+	n2, _ := New(Config{Packages: []secpkg.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: "/dev/null", Keytab: writeKeytab(t, rec.Keytab), Now: now})},
 		UserPackages: []sspi.UserModePackage{kerberos.NewUserMode(sspi.Env{Now: now})}})
 	cred := acquireIn(t, n2)
 	in := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: mustB64(t, rec.Token)})
-	if _, _, err := n2.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: in}); err != nil {
+	if _, _, err := n2.AcceptLsaModeContext(t.Context(), cred, nil, &secpkg.AcceptContextParams{Input: in}); err != nil {
 		t.Fatal(err)
 	}
-	_, out, err = n2.AcceptLsaModeContext(t.Context(), cred, nil, &sspi.AcceptContextParams{Input: in.Clone()})
+	_, out, err = n2.AcceptLsaModeContext(t.Context(), cred, nil, &secpkg.AcceptContextParams{Input: in.Clone()})
 	if err == nil {
 		t.Fatal("replayed curl token accepted")
 	}
@@ -545,11 +546,11 @@ func TestRawMechanismTokens(t *testing.T) {
 	}
 	for _, unframed := range []bool{false, true} {
 		kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con})
-		kc, _, err := kp.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: krbIdentity(r)})
+		kc, _, err := kp.AcquireCredentialsHandle(t.Context(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: krbIdentity(r)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cctx, cout, err := kp.InitLsaModeContext(t.Context(), kc, nil, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY})
+		cctx, cout, err := kp.InitLsaModeContext(t.Context(), kc, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -564,14 +565,14 @@ func TestRawMechanismTokens(t *testing.T) {
 				t.Fatalf("not an AP-REQ: %x", apreq[:4])
 			}
 		}
-		_, sout, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &sspi.AcceptContextParams{Input: desc(apreq)})
+		_, sout, err := n.AcceptLsaModeContext(t.Context(), acquireIn(t, n), nil, &secpkg.AcceptContextParams{Input: desc(apreq)})
 		if err != nil || sout.Status != sspi.SEC_E_OK {
 			t.Fatalf("raw AP-REQ: %v", err)
 		}
 		if _, _, err := ParseToken(tok(sout)); err == nil {
 			t.Fatal("answer to a raw AP-REQ is SPNEGO")
 		}
-		_, cout, err = kp.InitLsaModeContext(t.Context(), kc, cctx, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
+		_, cout, err = kp.InitLsaModeContext(t.Context(), kc, cctx, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
 		if err != nil || cout.Status != sspi.SEC_E_OK {
 			t.Fatalf("AP-REP: %v", err)
 		}
@@ -595,24 +596,24 @@ func TestRawMechanismTokens(t *testing.T) {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	np := ntlm.New(ntlm.Config{})
-	nc, _, err := np.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
+	nc, _, err := np.AcquireCredentialsHandle(t.Context(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cctx, cout, err := np.InitLsaModeContext(t.Context(), nc, nil, &sspi.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+	cctx, cout, err := np.InitLsaModeContext(t.Context(), nc, nil, &secpkg.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
 	if err != nil {
 		t.Fatal(err)
 	}
 	scred := acquireIn(t, n)
-	sctx, sout, err := n.AcceptLsaModeContext(t.Context(), scred, nil, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	sctx, sout, err := n.AcceptLsaModeContext(t.Context(), scred, nil, &secpkg.AcceptContextParams{Input: desc(tok(cout))})
 	if err != nil || sout.Status != sspi.SEC_I_CONTINUE_NEEDED || string(tok(sout)[:8]) != "NTLMSSP\x00" {
 		t.Fatalf("raw NEGOTIATE: %v", err)
 	}
-	_, cout, err = np.InitLsaModeContext(t.Context(), nc, cctx, &sspi.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
+	_, cout, err = np.InitLsaModeContext(t.Context(), nc, cctx, &secpkg.InitContextParams{TargetName: "HTTP/" + svcHost, ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sout, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	_, sout, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &secpkg.AcceptContextParams{Input: desc(tok(cout))})
 	if err != nil || sout.Status != sspi.SEC_E_OK || !sout.Mapped {
 		t.Fatalf("raw AUTHENTICATE: %v", err)
 	}
@@ -643,7 +644,7 @@ func TestInteropKerberosMIC(t *testing.T) {
 	r := realm(t)
 	krbOnly := func(t *testing.T) *Package {
 		n, err := New(Config{
-			Packages:     []sspi.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab})},
+			Packages:     []secpkg.LsaModePackage{kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab})},
 			UserPackages: []sspi.UserModePackage{kerberos.UserMode()},
 		})
 		if err != nil {
@@ -706,7 +707,7 @@ func TestChannelBindings(t *testing.T) {
 	store := ntlm.NewMemoryStore()
 	store.Add("", krbUser, r.userPW)
 	n, err := New(Config{
-		Packages: []sspi.LsaModePackage{
+		Packages: []secpkg.LsaModePackage{
 			kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, ChannelBindings: kerberos.BindingsRequired}),
 			ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store, ChannelBindings: ntlm.ChannelBindingsRequired}),
 		},
@@ -729,7 +730,7 @@ func TestChannelBindings(t *testing.T) {
 		{"ntlm-mismatch", "ntlm", cb("a"), cb("b"), sspi.SEC_E_BAD_BINDINGS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ccred, _, err := n.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+			ccred, _, err := n.AcquireCredentialsHandle(t.Context(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 				AuthData: &sspi.AuthIdentity{User: krbUser, Password: r.userPW, PackageList: tc.list}})
 			if err != nil {
 				t.Fatal(err)
@@ -742,20 +743,20 @@ func TestChannelBindings(t *testing.T) {
 				}
 				return d
 			}
-			var cctx, sctx sspi.LsaContext
+			var cctx, sctx secpkg.LsaContext
 			var in []byte
 			var st sspi.Status
 			cdone := false
 			for i := 0; i < 8; i++ {
-				var out sspi.ContextOutput
+				var out secpkg.ContextOutput
 				if i%2 == 0 {
 					if cdone {
 						break
 					}
-					cctx, out, err = n.InitLsaModeContext(t.Context(), ccred, cctx, &sspi.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH, Input: desc(in, tc.client)})
+					cctx, out, err = n.InitLsaModeContext(t.Context(), ccred, cctx, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH, Input: desc(in, tc.client)})
 					cdone = err == nil && out.Status == sspi.SEC_E_OK
 				} else {
-					sctx, out, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &sspi.AcceptContextParams{Input: desc(in, tc.server)})
+					sctx, out, err = n.AcceptLsaModeContext(t.Context(), scred, sctx, &secpkg.AcceptContextParams{Input: desc(in, tc.server)})
 					if err == nil {
 						st = out.Status
 					}

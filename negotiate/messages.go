@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/gosspi/gosspi/internal/gss"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 
 	"github.com/gosspi/gosspi/sspi"
 	"golang.org/x/crypto/cryptobyte"
@@ -395,11 +396,11 @@ func parseToken(b []byte) (parsedToken, error) {
 	if len(b) == 0 {
 		return parsedToken{}, invalid("empty token")
 	}
-	switch k := sspi.RecognizeToken(b); {
+	switch k := secpkg.RecognizeToken(b); {
 	case k.Framed():
 		t, err := parseInitialContextToken(b)
 		return parsedToken{init: t}, err
-	case k == sspi.TokenSPNEGOResp:
+	case k == secpkg.TokenSPNEGOResp:
 		t, err := parseNegTokenResp(b)
 		return parsedToken{resp: t}, err
 	}
@@ -415,7 +416,7 @@ func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
 	if err != nil || incomplete || n != len(b) {
 		return nil, invalid("bad InitialContextToken framing")
 	}
-	if sspi.RecognizeToken(b) != sspi.TokenSPNEGOInit|sspi.TokenFramed {
+	if secpkg.RecognizeToken(b) != secpkg.TokenSPNEGOInit|secpkg.TokenFramed {
 		return nil, invalid("thisMech is not SPNEGO")
 	}
 	h := 2

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // stripMechListMIC removes the mechListMIC from a NegTokenResp.
@@ -69,12 +70,12 @@ func TestStrippedMechListMICRecorded(t *testing.T) {
 	legs := legBytes(t, tr)
 	for _, strip := range []bool{false, true} {
 		n := ntlmNego(t, testutil.PinClock(t, at)(), unhex(t, tr.Seed))
-		cred, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+		cred, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 		if err != nil {
 			t.Fatal(err)
 		}
-		accept := func(lc sspi.LsaContext, in []byte) (sspi.LsaContext, sspi.ContextOutput, error) {
-			return n.AcceptLsaModeContext(context.Background(), cred, lc, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
+		accept := func(lc secpkg.LsaContext, in []byte) (secpkg.LsaContext, secpkg.ContextOutput, error) {
+			return n.AcceptLsaModeContext(context.Background(), cred, lc, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
 		}
 		lc, _, err := accept(nil, legs[0])
 		if err != nil {

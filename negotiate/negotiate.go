@@ -10,13 +10,13 @@
 // package's user-mode context, which Negotiate's user-mode half rebuilds
 // from ContextData alone.
 //
-//	krb, ntlm := ... // sspi.LsaModePackage and sspi.UserModePackage of each
+//	krb, ntlm := ... // secpkg.LsaModePackage and sspi.UserModePackage of each
 //	nego, err := negotiate.New(negotiate.Config{
-//		Packages:     []sspi.LsaModePackage{krb, ntlm},
+//		Packages:     []secpkg.LsaModePackage{krb, ntlm},
 //		UserPackages: []sspi.UserModePackage{krbUser, ntlmUser},
 //	})
 //
-// *Package is both the LSA-mode half (sspi.LsaModePackage) and the user-mode
+// *Package is both the LSA-mode half (secpkg.LsaModePackage) and the user-mode
 // half (sspi.UserModePackage); NewUserMode builds the user-mode half alone,
 // for an application whose LSA runs elsewhere.
 //
@@ -73,6 +73,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // PackageName is the package name, as on Windows.
@@ -84,7 +85,7 @@ type Config struct {
 	// order is the default preference, refined by PackageInfo.Priority
 	// (lower first); pass Kerberos before NTLM. Each package is matched to
 	// SPNEGO mechanisms by the OIDs of its PackageInfo.
-	Packages []sspi.LsaModePackage
+	Packages []secpkg.LsaModePackage
 	// UserPackages are the inner packages' user-mode halves, matched by
 	// name; every inner package needs one. Negotiate uses them to make and
 	// verify the mechListMIC and to rebuild the inner user-mode context
@@ -106,7 +107,7 @@ type Package struct {
 
 // innerPkg is one inner package and its mechanism OIDs.
 type innerPkg struct {
-	lsa  sspi.LsaModePackage
+	lsa  secpkg.LsaModePackage
 	user sspi.UserModePackage // nil if none was configured
 	info sspi.PackageInfo
 	// infoBlob is info encoded for ContextData.
@@ -209,7 +210,7 @@ type credential struct {
 
 type innerCred struct {
 	pkg  *innerPkg
-	cred sspi.LsaCredential
+	cred secpkg.LsaCredential
 }
 
 // Free is SpFreeCredentialsHandle.
@@ -277,7 +278,7 @@ func filterPackages(all []*innerPkg, list string) []*innerPkg {
 // out, and the reason is kept: a context's failure lists it, and its
 // SecPkgContextNegotiationInfo.Skipped too. If none can, the error has the
 // first package's status, lists each package's error and wraps them.
-func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.CredentialRequest) (secpkg.LsaCredential, time.Time, error) {
 	pkgs := p.inner
 	if req.AuthData != nil {
 		pkgs = filterPackages(p.inner, req.AuthData.PackageList)
@@ -341,7 +342,7 @@ func targetIsIP(target string) bool {
 	return net.ParseIP(h) != nil
 }
 
-func asLsaCred(c sspi.LsaCredential) (*credential, error) {
+func asLsaCred(c secpkg.LsaCredential) (*credential, error) {
 	cr, ok := c.(*credential)
 	if !ok || cr == nil {
 		return nil, sspi.SEC_E_WRONG_CREDENTIAL_HANDLE

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Test mechanisms: Kerberos-shaped and NTLM-shaped toys with the real OIDs.
@@ -19,7 +20,7 @@ func newToys() (krb, ntlm *toyPkg) {
 
 func newNego(t testing.TB, pkgs ...*toyPkg) *Package {
 	t.Helper()
-	var l []sspi.LsaModePackage
+	var l []secpkg.LsaModePackage
 	var u []sspi.UserModePackage
 	for _, p := range pkgs {
 		l = append(l, p)
@@ -35,9 +36,9 @@ func newNego(t testing.TB, pkgs ...*toyPkg) *Package {
 // hs is one handshake between an initiator and an acceptor.
 type hs struct {
 	cli, srv         *Package
-	ccred, scred     sspi.LsaCredential
-	cctx, sctx       sspi.LsaContext
-	cout, sout       sspi.ContextOutput
+	ccred, scred     secpkg.LsaCredential
+	cctx, sctx       secpkg.LsaContext
+	cout, sout       secpkg.ContextOutput
 	cDone, sDone     bool
 	target           string
 	creq             sspi.ISCReq
@@ -46,12 +47,12 @@ type hs struct {
 	firstServerInput []byte
 }
 
-func acquire(t testing.TB, p *Package, use sspi.CredentialUse, id *sspi.AuthIdentity) sspi.LsaCredential {
+func acquire(t testing.TB, p *Package, use sspi.CredentialUse, id *sspi.AuthIdentity) secpkg.LsaCredential {
 	t.Helper()
 	if id == nil {
 		id = &sspi.AuthIdentity{User: "alice", Password: "pw"}
 	}
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: use, AuthData: id})
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: use, AuthData: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func newHS(t testing.TB, cli, srv *Package) *hs {
 		creq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_SEQUENCE_DETECT}
 }
 
-func tok(out sspi.ContextOutput) []byte {
+func tok(out secpkg.ContextOutput) []byte {
 	return outToken(out.Output)
 }
 
@@ -83,7 +84,7 @@ func (h *hs) client(in []byte) error {
 	if in != nil {
 		d = sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})
 	}
-	c, out, err := h.cli.InitLsaModeContext(context.Background(), h.ccred, h.cctx, &sspi.InitContextParams{TargetName: h.target, ContextReq: h.creq, Input: d})
+	c, out, err := h.cli.InitLsaModeContext(context.Background(), h.ccred, h.cctx, &secpkg.InitContextParams{TargetName: h.target, ContextReq: h.creq, Input: d})
 	h.cctx, h.cout = c, out
 	if err == nil {
 		h.cDone = out.Status == sspi.SEC_E_OK
@@ -92,7 +93,7 @@ func (h *hs) client(in []byte) error {
 }
 
 func (h *hs) server(in []byte) error {
-	c, out, err := h.srv.AcceptLsaModeContext(context.Background(), h.scred, h.sctx, &sspi.AcceptContextParams{
+	c, out, err := h.srv.AcceptLsaModeContext(context.Background(), h.scred, h.sctx, &secpkg.AcceptContextParams{
 		ContextReq: sspi.ASC_REQ_MUTUAL_AUTH | sspi.ASC_REQ_CONFIDENTIALITY, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
 	h.sctx, h.sout = c, out
 	if err == nil {
@@ -419,7 +420,7 @@ func TestPackageList(t *testing.T) {
 			}
 		}
 	}
-	_, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	_, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{Password: "pw", PackageList: "!kerberos,!ntlm"}})
 	if !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) {
 		t.Fatalf("empty list: %v", err)
@@ -624,7 +625,7 @@ func TestUnknownMechanismsOnly(t *testing.T) {
 	scred := acquire(t, n, sspi.SECPKG_CRED_INBOUND, nil)
 	b, _ := (&NegTokenInit{MechTypes: []OID{MustParseOID("1.2.3.4"), OIDNegoEx}, MechToken: []byte{1, 2, 3}}).Marshal()
 	for _, in := range [][]byte{b, mustMarshal(t, &NegTokenInit{MechTypes: []OID{}})} {
-		c, out, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
+		c, out, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
 		if !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) || c != nil {
 			t.Fatalf("err %v", err)
 		}
@@ -699,26 +700,26 @@ func TestRawNTLMToAcceptor(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
 	scred := acquire(t, n, sspi.SECPKG_CRED_INBOUND, nil)
-	ccred, _, _ := ntlm.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{Password: "pw"}})
-	cctx, cout, err := ntlm.InitLsaModeContext(context.Background(), ccred, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY})
+	ccred, _, _ := ntlm.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{Password: "pw"}})
+	cctx, cout, err := ntlm.InitLsaModeContext(context.Background(), ccred, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY})
 	if err != nil {
 		t.Fatal(err)
 	}
 	desc := func(b []byte) *sspi.SecBufferDesc {
 		return sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: b})
 	}
-	sctx, sout, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	sctx, sout, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: desc(tok(cout))})
 	if err != nil || sout.Status != sspi.SEC_I_CONTINUE_NEEDED || !bytes.HasPrefix(tok(sout), []byte(toyNTLMPrefix+"\x02")) {
 		t.Fatalf("%v %x", err, tok(sout))
 	}
 	if ni := negInfo(t, sctx); ni.NegotiationState != sspi.SECPKG_NEGOTIATION_DIRECT || ni.PackageInfo.Name != "NTLM" {
 		t.Fatalf("%+v", ni)
 	}
-	_, cout, err = ntlm.InitLsaModeContext(context.Background(), ccred, cctx, &sspi.InitContextParams{Input: desc(tok(sout))})
+	_, cout, err = ntlm.InitLsaModeContext(context.Background(), ccred, cctx, &secpkg.InitContextParams{Input: desc(tok(sout))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sout, err = n.AcceptLsaModeContext(context.Background(), scred, sctx, &sspi.AcceptContextParams{Input: desc(tok(cout))})
+	_, sout, err = n.AcceptLsaModeContext(context.Background(), scred, sctx, &secpkg.AcceptContextParams{Input: desc(tok(cout))})
 	if err != nil || sout.Status != sspi.SEC_E_OK || !sout.Mapped {
 		t.Fatal(err)
 	}
@@ -763,17 +764,17 @@ func TestIncompleteAndExtra(t *testing.T) {
 	}
 	first := tok(h.cout)
 	scred := h.scred
-	_, out, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: first[:20]})})
+	_, out, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: first[:20]})})
 	if !errors.Is(err, sspi.SEC_E_INCOMPLETE_MESSAGE) || out.Missing != len(first)-20 {
 		t.Fatalf("%v missing %d", err, out.Missing)
 	}
-	_, out, err = n.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: append(append([]byte{}, first...), 1, 2, 3)})})
+	_, out, err = n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: append(append([]byte{}, first...), 1, 2, 3)})})
 	if err != nil || out.Extra != 3 {
 		t.Fatalf("%v extra %d", err, out.Extra)
 	}
 	// Garbage.
 	for _, in := range [][]byte{{0x30, 0}, []byte("hello world"), {0x60, 0x03, 0x06, 0x01, 0x00}} {
-		if _, _, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})}); !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
+		if _, _, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})}); !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
 			t.Errorf("%x: %v", in, err)
 		}
 	}
@@ -793,10 +794,10 @@ func TestPackageInfo(t *testing.T) {
 	if _, err := New(Config{}); !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{Packages: []sspi.LsaModePackage{&toyPkg{name: "X"}}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
+	if _, err := New(Config{Packages: []secpkg.LsaModePackage{&toyPkg{name: "X"}}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{Packages: []sspi.LsaModePackage{krb}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
+	if _, err := New(Config{Packages: []secpkg.LsaModePackage{krb}}); !errors.Is(err, sspi.SEC_E_INVALID_PARAMETER) {
 		t.Fatalf("no user-mode package: %v", err)
 	}
 	// Unmapped context: LSA-side attributes.

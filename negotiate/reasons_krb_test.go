@@ -11,6 +11,7 @@ import (
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // The fallback reasons with the real packages: our Kerberos (against the
@@ -25,7 +26,7 @@ func realNego(t *testing.T, kcfg kerberos.Config) *Package {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
 	n, err := New(Config{
-		Packages:     []sspi.LsaModePackage{kerberos.New(kcfg), ntlm.New(ntlm.Config{Accounts: store, NetBIOSDomain: ntlmDomain})},
+		Packages:     []secpkg.LsaModePackage{kerberos.New(kcfg), ntlm.New(ntlm.Config{Accounts: store, NetBIOSDomain: ntlmDomain})},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()},
 	})
 	if err != nil {
@@ -36,7 +37,7 @@ func realNego(t *testing.T, kcfg kerberos.Config) *Package {
 
 func realHS(t *testing.T, cli, srv *Package, id *sspi.AuthIdentity, target string) *hs {
 	t.Helper()
-	c, _, err := cli.AcquireCredentialsHandle(t.Context(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: id})
+	c, _, err := cli.AcquireCredentialsHandle(t.Context(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func wantParts(t *testing.T, err error, st sspi.Status, parts []string, also ...
 	}
 }
 
-func skippedOf(t *testing.T, n *Package, out sspi.ContextOutput) []string {
+func skippedOf(t *testing.T, n *Package, out secpkg.ContextOutput) []string {
 	t.Helper()
 	u, err := n.InitUserModeContext(out.ContextData)
 	if err != nil {
@@ -178,7 +179,7 @@ func TestReasonNoCCache(t *testing.T) {
 	}
 	n := realNego(t, kerberos.Config{Krb5Conf: conf})
 	cc := "FILE:" + filepath.Join(dir, "krb5cc_none")
-	_, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	_, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: ntlmUser, Options: map[string]string{"ccache": cc}}})
 	wantParts(t, err, sspi.SEC_E_NO_CREDENTIALS, []string{"Kerberos: SEC_E_NO_CREDENTIALS", "NTLM: "})
 }

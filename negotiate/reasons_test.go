@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // wantDetail checks that err is an *sspi.Error of Negotiate with status st
@@ -151,7 +152,7 @@ func TestReasonNoMechanismToOffer(t *testing.T) {
 	krb, _ := newToys()
 	n := newNego(t, krb)
 	cred := acquire(t, n, sspi.SECPKG_CRED_OUTBOUND, nil)
-	_, _, err := n.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: "HTTP@[2001:db8::1]:8443"})
+	_, _, err := n.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: "HTTP@[2001:db8::1]:8443"})
 	wantDetail(t, err, sspi.SEC_E_SECPKG_NOT_FOUND, "no mechanism to offer: Kerberos skipped: target is an IP address")
 }
 
@@ -215,10 +216,10 @@ func TestReasonAcceptorChoice(t *testing.T) {
 func TestReasonNoCredentials(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
-	_, _, err := n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	_, _, err := n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "alice", Options: map[string]string{"no-kerberos": "1"}}})
 	wantDetail(t, err, sspi.SEC_E_NO_CREDENTIALS, "Kerberos: SEC_E_NO_CREDENTIALS; NTLM: SEC_E_NO_CREDENTIALS")
-	_, _, err = n.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	_, _, err = n.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: "alice", PackageList: "ntlm"}})
 	wantDetail(t, err, sspi.SEC_E_NO_CREDENTIALS, "Kerberos skipped: not in the PackageList; NTLM: SEC_E_NO_CREDENTIALS")
 }
@@ -235,7 +236,7 @@ func TestReasonNothingSkipped(t *testing.T) {
 	if a, b := negInfoOf(t, cu).Skipped, negInfoOf(t, su).Skipped; a != nil || b != nil {
 		t.Fatalf("%q %q", a, b)
 	}
-	_, _, err := n.AcceptLsaModeContext(context.Background(), h.scred, nil, &sspi.AcceptContextParams{
+	_, _, err := n.AcceptLsaModeContext(context.Background(), h.scred, nil, &secpkg.AcceptContextParams{
 		Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: []byte{0xa1, 0x00}})})
 	wantDetail(t, err, sspi.SEC_E_INVALID_TOKEN, "not a SPNEGO token")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // AcceptLsaModeContext is SpAcceptLsaModeContext, the acceptor (RFC 4178
@@ -21,9 +22,9 @@ import (
 // (framed or not) and then runs that package directly, with raw tokens.
 // Called with no input, it returns a NegTokenInit2 with Windows' negHints
 // (server-initiated SPNEGO).
-func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, prm *secpkg.AcceptContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	ctx = ctxOrBackground(ctx)
-	var out sspi.ContextOutput
+	var out secpkg.ContextOutput
 	if lc == nil {
 		cr, err := asLsaCred(cred)
 		if err != nil {
@@ -61,20 +62,20 @@ func (c *negContext) findCred(want func(*innerPkg) bool) (innerCred, bool) {
 	return innerCred{}, false
 }
 
-func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextParams, out *sspi.ContextOutput) error {
+func (c *negContext) acceptFirst(ctx context.Context, prm *secpkg.AcceptContextParams, out *secpkg.ContextOutput) error {
 	tok := prm.Input.Token()
 	if len(tok) == 0 {
 		return c.sendInit2(out)
 	}
 	// A raw mechanism token presented to Negotiate, as Windows accepts:
 	// NTLMSSP, or a Kerberos AP-REQ with or without the GSS framing.
-	k := sspi.RecognizeToken(tok)
+	k := secpkg.RecognizeToken(tok)
 	switch {
 	case k.IsNTLM() && !k.Framed():
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.ntlm }, out)
-	case k == sspi.TokenKerberosAPReq: // [APPLICATION 14] without GSS framing
+	case k == secpkg.TokenKerberosAPReq: // [APPLICATION 14] without GSS framing
 		return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
-	case k.Framed() && k.Base() != sspi.TokenSPNEGOInit:
+	case k.Framed() && k.Base() != secpkg.TokenSPNEGOInit:
 		// Check the framing (RFC 2743 3.1) before handing it over.
 		_, _, err := gss.Parse(tok)
 		var inc *gss.IncompleteError
@@ -93,7 +94,7 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *sspi.AcceptContextPar
 
 // sendInit2 answers an empty first call with a NegTokenInit2 listing our
 // mechanisms (MS-SPNG 3.2.5.2).
-func (c *negContext) sendInit2(out *sspi.ContextOutput) error {
+func (c *negContext) sendInit2(out *secpkg.ContextOutput) error {
 	var mechs []OID
 	for _, ic := range c.cred.inners {
 		mechs = append(mechs, ic.pkg.oids...)
@@ -111,7 +112,7 @@ func (c *negContext) sendInit2(out *sspi.ContextOutput) error {
 }
 
 // acceptDirect runs an inner package on a raw token.
-func (c *negContext) acceptDirect(ctx context.Context, prm *sspi.AcceptContextParams, want func(*innerPkg) bool, out *sspi.ContextOutput) error {
+func (c *negContext) acceptDirect(ctx context.Context, prm *secpkg.AcceptContextParams, want func(*innerPkg) bool, out *secpkg.ContextOutput) error {
 	ic, ok := c.findCred(want)
 	if !ok {
 		return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_SECPKG_NOT_FOUND, Detail: "no package for a raw mechanism token"}
@@ -122,7 +123,7 @@ func (c *negContext) acceptDirect(ctx context.Context, prm *sspi.AcceptContextPa
 	return c.acceptDirectStep(ctx, prm, out)
 }
 
-func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptContextParams, out *sspi.ContextOutput) error {
+func (c *negContext) acceptDirectStep(ctx context.Context, prm *secpkg.AcceptContextParams, out *secpkg.ContextOutput) error {
 	ictx, iout, err := c.sel.lsa.AcceptLsaModeContext(ctx, c.selCred, c.inner, prm)
 	if ictx != nil {
 		c.inner = ictx
@@ -146,8 +147,8 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *sspi.AcceptConte
 }
 
 // acceptInit handles the initiator's NegTokenInit.
-func (c *negContext) acceptInit(ctx context.Context, prm *sspi.AcceptContextParams, tok []byte, out *sspi.ContextOutput) error {
-	if !sspi.RecognizeToken(tok).Framed() {
+func (c *negContext) acceptInit(ctx context.Context, prm *secpkg.AcceptContextParams, tok []byte, out *secpkg.ContextOutput) error {
+	if !secpkg.RecognizeToken(tok).Framed() {
 		return invalid("not a SPNEGO token")
 	}
 	t, err := splitToken(tok, out)
@@ -214,7 +215,7 @@ outer:
 	return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
 }
 
-func (c *negContext) acceptNext(ctx context.Context, prm *sspi.AcceptContextParams, out *sspi.ContextOutput) error {
+func (c *negContext) acceptNext(ctx context.Context, prm *secpkg.AcceptContextParams, out *secpkg.ContextOutput) error {
 	if c.direct {
 		err := c.acceptDirectStep(ctx, prm, out)
 		return err
@@ -227,7 +228,7 @@ func (c *negContext) acceptNext(ctx context.Context, prm *sspi.AcceptContextPara
 		// We sent a NegTokenInit2; this is the initiator's NegTokenInit.
 		return c.acceptFirst(ctx, prm, out)
 	}
-	if sspi.RecognizeToken(tok) != sspi.TokenSPNEGOResp {
+	if secpkg.RecognizeToken(tok) != secpkg.TokenSPNEGOResp {
 		return invalid("expected a NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
@@ -276,8 +277,8 @@ func (c *negContext) acceptNext(ctx context.Context, prm *sspi.AcceptContextPara
 
 // acceptInner runs the chosen package on a mechanism token and builds the
 // NegTokenResp, with the mechListMIC exchange once the mechanism is done.
-func (c *negContext) acceptInner(ctx context.Context, prm *sspi.AcceptContextParams, mechTok []byte, first bool, peerMIC []byte, out *sspi.ContextOutput) error {
-	ictx, iout, err := c.sel.lsa.AcceptLsaModeContext(ctx, c.selCred, c.inner, &sspi.AcceptContextParams{
+func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextParams, mechTok []byte, first bool, peerMIC []byte, out *secpkg.ContextOutput) error {
+	ictx, iout, err := c.sel.lsa.AcceptLsaModeContext(ctx, c.selCred, c.inner, &secpkg.AcceptContextParams{
 		ContextReq:    prm.ContextReq,
 		TargetDataRep: prm.TargetDataRep,
 		Input:         innerInput(prm.Input, mechTok),

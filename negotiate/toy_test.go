@@ -13,6 +13,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // toyPkg is a small security package written only for these tests, so
@@ -46,7 +47,7 @@ type toyCred struct{ key []byte }
 
 func (c *toyCred) Free() {}
 
-func (p *toyPkg) AcquireCredentialsHandle(_ context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+func (p *toyPkg) AcquireCredentialsHandle(_ context.Context, req *secpkg.CredentialRequest) (secpkg.LsaCredential, time.Time, error) {
 	if req.AuthData == nil || req.AuthData.Password == "" {
 		return nil, time.Time{}, sspi.SEC_E_NO_CREDENTIALS
 	}
@@ -91,8 +92,8 @@ func nonce() []byte {
 
 const toyNTLMPrefix = "NTLMSSP\x00"
 
-func (p *toyPkg) out(c *toyLsaCtx, st sspi.Status, tok []byte) sspi.ContextOutput {
-	o := sspi.ContextOutput{Status: st, Flags: c.flags, Expiry: time.Now().Add(time.Hour)}
+func (p *toyPkg) out(c *toyLsaCtx, st sspi.Status, tok []byte) secpkg.ContextOutput {
+	o := secpkg.ContextOutput{Status: st, Flags: c.flags, Expiry: time.Now().Add(time.Hour)}
 	if tok != nil {
 		o.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok}}
 	}
@@ -104,17 +105,17 @@ func (p *toyPkg) out(c *toyLsaCtx, st sspi.Status, tok []byte) sspi.ContextOutpu
 	return o
 }
 
-func (p *toyPkg) InitLsaModeContext(_ context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *toyPkg) InitLsaModeContext(_ context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, prm *secpkg.InitContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	cr := cred.(*toyCred)
 	in := prm.Input.Token()
 	if lc == nil {
 		p.inits.Add(1)
 		if p.initErr != nil {
-			return nil, sspi.ContextOutput{}, p.initErr
+			return nil, secpkg.ContextOutput{}, p.initErr
 		}
 		for _, t := range p.failTargets {
 			if prm.TargetName == t {
-				return nil, sspi.ContextOutput{}, sspi.SEC_E_TARGET_UNKNOWN
+				return nil, secpkg.ContextOutput{}, sspi.SEC_E_TARGET_UNKNOWN
 			}
 		}
 		c := &toyLsaCtx{initiator: true, cn: nonce(), flags: sspi.FromISCReq(prm.ContextReq) & (sspi.FlagIntegrity | sspi.FlagConfidentiality | sspi.FlagMutualAuth | sspi.FlagSequenceDetect | sspi.FlagReplayDetect)}
@@ -137,11 +138,11 @@ func (p *toyPkg) InitLsaModeContext(_ context.Context, cred sspi.LsaCredential, 
 	}
 	c := lc.(*toyLsaCtx)
 	if c.done {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_OUT_OF_SEQUENCE
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_OUT_OF_SEQUENCE
 	}
 	if p.ntlmLike {
 		if len(in) != len(toyNTLMPrefix)+1+8 || !bytes.HasPrefix(in, []byte(toyNTLMPrefix+"\x02")) {
-			return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+			return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 		}
 		c.sn = in[len(toyNTLMPrefix)+1:]
 		c.sessionKey = toyMAC(cr.key, []byte("sess"), c.cn, c.sn)
@@ -150,17 +151,17 @@ func (p *toyPkg) InitLsaModeContext(_ context.Context, cred sspi.LsaCredential, 
 	}
 	if len(in) != 2+16 || string(in[:2]) != "K2" {
 		if len(in) > 2 && string(in[:2]) == "KE" {
-			return c, sspi.ContextOutput{}, sspi.SEC_E_LOGON_DENIED // an error token
+			return c, secpkg.ContextOutput{}, sspi.SEC_E_LOGON_DENIED // an error token
 		}
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 	}
 	if !hmac.Equal(in[2:], toyMAC(cr.key, []byte("rep"), c.cn)) {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_MUTUAL_AUTH_FAILED
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_MUTUAL_AUTH_FAILED
 	}
 	return c, p.out(c, sspi.SEC_E_OK, nil), nil
 }
 
-func (p *toyPkg) AcceptLsaModeContext(_ context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, prm *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+func (p *toyPkg) AcceptLsaModeContext(_ context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, prm *secpkg.AcceptContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	cr := cred.(*toyCred)
 	in := prm.Input.Token()
 	var c *toyLsaCtx
@@ -172,27 +173,27 @@ func (p *toyPkg) AcceptLsaModeContext(_ context.Context, cred sspi.LsaCredential
 	if p.ntlmLike {
 		if lc == nil {
 			if len(in) != len(toyNTLMPrefix)+1+8 || !bytes.HasPrefix(in, []byte(toyNTLMPrefix+"\x01")) {
-				return nil, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+				return nil, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 			}
 			c.cn, c.sn = in[len(toyNTLMPrefix)+1:], nonce()
 			return c, p.out(c, sspi.SEC_I_CONTINUE_NEEDED, append([]byte(toyNTLMPrefix+"\x02"), c.sn...)), nil
 		}
 		if len(in) != len(toyNTLMPrefix)+1+16 || !bytes.HasPrefix(in, []byte(toyNTLMPrefix+"\x03")) {
-			return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+			return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 		}
 		if !hmac.Equal(in[len(toyNTLMPrefix)+1:], toyMAC(cr.key, []byte("auth"), c.cn, c.sn)) {
-			return c, sspi.ContextOutput{}, sspi.SEC_E_LOGON_DENIED
+			return c, secpkg.ContextOutput{}, sspi.SEC_E_LOGON_DENIED
 		}
 		c.sessionKey = toyMAC(cr.key, []byte("sess"), c.cn, c.sn)
 		return c, p.out(c, sspi.SEC_E_OK, nil), nil
 	}
 	if lc != nil || len(in) != 3+8+16 || string(in[:2]) != "K1" {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 	}
 	c.cn = in[3:11]
 	if !hmac.Equal(in[11:], toyMAC(cr.key, []byte("ap"), c.cn)) {
 		// Like a KRB-ERROR: an error token goes back.
-		o := sspi.ContextOutput{Output: []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: []byte("KE-denied")}}}
+		o := secpkg.ContextOutput{Output: []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: []byte("KE-denied")}}}
 		return c, o, sspi.SEC_E_LOGON_DENIED
 	}
 	c.sessionKey = toyMAC(cr.key, []byte("sess"), c.cn)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // TestWorldWritableAccountFile is the attack: a local user who can write to
@@ -90,12 +91,12 @@ func TestAccountFileRefusedOnLoad(t *testing.T) {
 		t.Errorf("LoadAccounts: %v", err)
 	}
 	p := New(Config{})
-	_, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+	_, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"accounts": path}}})
 	if status(err) != sspi.SEC_E_NO_CREDENTIALS || !strings.Contains(err.Error(), "too open") {
 		t.Errorf("accounts option: %v", err)
 	}
-	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
+	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
 		AuthData: &sspi.AuthIdentity{User: testUser, Options: map[string]string{"credfile": path}}}); status(err) != sspi.SEC_E_NO_CREDENTIALS {
 		t.Errorf("credfile option: %v", err)
 	}
@@ -188,7 +189,7 @@ func TestLoadHashFileFailsAtStart(t *testing.T) {
 	}
 	// And NTLM_USER_FILE as the package reads it says where the name came from.
 	t.Setenv("NTLM_USER_FILE", missing)
-	_, _, err := New(Config{}).AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+	_, _, err := New(Config{}).AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	if status(err) != sspi.SEC_E_NO_CREDENTIALS || !strings.Contains(err.Error(), "NTLM_USER_FILE") || !strings.Contains(err.Error(), missing) {
 		t.Errorf("NTLM_USER_FILE missing: %v", err)
 	}

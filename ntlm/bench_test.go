@@ -12,6 +12,7 @@ import (
 	ntlmssp "github.com/Azure/go-ntlmssp"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // BenchmarkHandshake is a full NTLMv2 handshake, both sides in one process:
@@ -26,19 +27,19 @@ func BenchmarkHandshake(b *testing.B) {
 	b.ReportAllocs()
 	defer startCPU().report(b)
 	for b.Loop() {
-		c, out, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{ContextReq: req})
+		c, out, err := p.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{ContextReq: req})
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, sout, err := p.AcceptLsaModeContext(ctx, sc, nil, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+		s, sout, err := p.AcceptLsaModeContext(ctx, sc, nil, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, out, err = p.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{ContextReq: req, Input: withCB(sout.Output[0].Buffer, nil)})
+		_, out, err = p.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{ContextReq: req, Input: withCB(sout.Output[0].Buffer, nil)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, sout, err = p.AcceptLsaModeContext(ctx, sc, s, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+		_, sout, err = p.AcceptLsaModeContext(ctx, sc, s, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func BenchmarkClientLegs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, sout, err := p.AcceptLsaModeContext(context.Background(), sc, nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+	_, sout, err := p.AcceptLsaModeContext(context.Background(), sc, nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -172,11 +173,11 @@ func BenchmarkClientLegs(b *testing.B) {
 		b.ReportAllocs()
 		defer startCPU().report(b)
 		for b.Loop() {
-			c, _, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{})
+			c, _, err := p.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := p.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{Input: withCB(chal, nil)}); err != nil {
+			if _, _, err := p.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{Input: withCB(chal, nil)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -187,15 +188,15 @@ func BenchmarkClientLegs(b *testing.B) {
 		b.ReportAllocs()
 		defer startCPU().report(b)
 		for b.Loop() {
-			cc, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ai})
+			cc, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ai})
 			if err != nil {
 				b.Fatal(err)
 			}
-			c, _, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{})
+			c, _, err := p.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := p.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{Input: withCB(chal, nil)}); err != nil {
+			if _, _, err := p.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{Input: withCB(chal, nil)}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // clientContext is the LSA-mode state of an initiator (MS-NLMP 3.1.5).
@@ -23,7 +24,7 @@ func iscErr(status sspi.Status, detail string) error {
 	return &sspi.Error{Op: "InitializeSecurityContext", Status: status, Detail: detail}
 }
 
-// Delete implements sspi.LsaContext.
+// Delete implements secpkg.LsaContext.
 func (c *clientContext) Delete() {
 	c.cred.ntHash = [16]byte{}
 	if c.done != nil {
@@ -31,7 +32,7 @@ func (c *clientContext) Delete() {
 	}
 }
 
-// QueryAttributes implements sspi.LsaContext.
+// QueryAttributes implements secpkg.LsaContext.
 func (c *clientContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	if c.done == nil {
 		if attr == sspi.SECPKG_ATTR_SIZES || attr == sspi.SECPKG_ATTR_PACKAGE_INFO {
@@ -59,16 +60,16 @@ func clientFlags(req sspi.ISCReq, anonymous bool) uint32 {
 	return f
 }
 
-// InitLsaModeContext implements sspi.LsaModePackage: the first call
+// InitLsaModeContext implements secpkg.LsaModePackage: the first call
 // returns NEGOTIATE, the second takes CHALLENGE and returns AUTHENTICATE.
-func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, params *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, c secpkg.LsaContext, params *secpkg.InitContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	cr, ok := cred.(*credential)
 	if !ok || cr == nil {
 		return c, out, iscErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM credential")
 	}
 	if params == nil {
-		params = &sspi.InitContextParams{}
+		params = &secpkg.InitContextParams{}
 	}
 	if cr.use&sspi.SECPKG_CRED_OUTBOUND == 0 || (cr.user == "" && !cr.anonymous) {
 		return c, out, iscErr(sspi.SEC_E_NO_CREDENTIALS, "credential cannot initiate")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // A test-only HTTP endpoint backed by our server: the NTLM legs of one
@@ -24,13 +25,13 @@ type connKey struct{}
 
 type connState struct {
 	mu  sync.Mutex
-	ctx sspi.LsaContext
+	ctx secpkg.LsaContext
 }
 
 type ntlmHTTP struct {
 	t      testing.TB
 	p      *Package
-	cred   sspi.LsaCredential
+	cred   secpkg.LsaCredential
 	mu     sync.Mutex
 	tokens [][]byte // the legs, as they passed
 	err    error
@@ -55,7 +56,7 @@ func (h *ntlmHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if MessageType(tok) == msgNegotiate {
 		cs.ctx = nil
 	}
-	ctx, out, err := h.p.AcceptLsaModeContext(r.Context(), h.cred, cs.ctx, &sspi.AcceptContextParams{Input: withCB(tok, nil)})
+	ctx, out, err := h.p.AcceptLsaModeContext(r.Context(), h.cred, cs.ctx, &secpkg.AcceptContextParams{Input: withCB(tok, nil)})
 	if err != nil {
 		h.mu.Lock()
 		h.err = err
@@ -153,7 +154,7 @@ func TestReplayCurl(t *testing.T) {
 	if len(tok(0)) != 32 {
 		t.Fatalf("recorded NEGOTIATE is %d bytes", len(tok(0)))
 	}
-	ctx, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(tok(0), nil)})
+	ctx, out, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(tok(0), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestReplayCurl(t *testing.T) {
 	if am.Flags&NegotiateVersion == 0 || am.HasMIC || am.Version != nil {
 		t.Errorf("curl AUTHENTICATE: flags %08x version %v mic %v", am.Flags, am.Version, am.HasMIC)
 	}
-	_, out, err = p.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(tok(2), nil)})
+	_, out, err = p.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(tok(2), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

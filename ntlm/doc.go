@@ -3,7 +3,7 @@
 // handshake, the account store) and the user-mode half (signing and
 // sealing of a mapped context).
 //
-// New returns a *Package, which implements sspi.LsaModePackage and
+// New returns a *Package, which implements secpkg.LsaModePackage and
 // sspi.UserModePackage; UserMode returns the user-mode half alone, for an
 // application whose host runs elsewhere. Register them with a package host
 // (lsa.New) and the SSPI surface (sspi.InitSecurityInterface), or use the

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Fuzz targets for every parser of wire data. Their seed corpora under
@@ -232,11 +233,11 @@ func FuzzAccept(f *testing.F) {
 	p := testPackage(Config{AllowNTLMv1: true})
 	sc := serverCred(f, p)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ctx, _, err := p.AcceptLsaModeContext(context.Background(), sc, nil, &sspi.AcceptContextParams{Input: withCB(negotiate32(), nil)})
+		ctx, _, err := p.AcceptLsaModeContext(context.Background(), sc, nil, &secpkg.AcceptContextParams{Input: withCB(negotiate32(), nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, out, err := p.AcceptLsaModeContext(context.Background(), sc, ctx, &sspi.AcceptContextParams{
+		_, out, err := p.AcceptLsaModeContext(context.Background(), sc, ctx, &secpkg.AcceptContextParams{
 			ContextReq: sspi.ASC_REQ_ALLOW_NULL_SESSION, Input: withCB(b, nil)})
 		if err == nil {
 			if _, err := UserMode().InitUserModeContext(out.ContextData); err != nil {
@@ -260,11 +261,11 @@ func FuzzInitChallenge(f *testing.F) {
 	p := testPackage(Config{})
 	cc := clientCred(f, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ctx, _, err := p.InitLsaModeContext(context.Background(), cc, nil, &sspi.InitContextParams{})
+		ctx, _, err := p.InitLsaModeContext(context.Background(), cc, nil, &secpkg.InitContextParams{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, out, err := p.InitLsaModeContext(context.Background(), cc, ctx, &sspi.InitContextParams{Input: withCB(b, nil)})
+		_, out, err := p.InitLsaModeContext(context.Background(), cc, ctx, &secpkg.InitContextParams{Input: withCB(b, nil)})
 		if err == nil {
 			if _, err := ParseAuthenticate(out.Output[0].Buffer); err != nil {
 				t.Fatalf("our AUTHENTICATE does not parse: %v", err)

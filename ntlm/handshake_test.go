@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 const (
@@ -31,23 +32,23 @@ func testPackage(cfg Config) *Package {
 
 type peer struct {
 	p    *Package
-	cred sspi.LsaCredential
-	ctx  sspi.LsaContext
-	out  sspi.ContextOutput
+	cred secpkg.LsaCredential
+	ctx  secpkg.LsaContext
+	out  secpkg.ContextOutput
 }
 
-func clientCred(t testing.TB, p *Package, ai *sspi.AuthIdentity) sspi.LsaCredential {
+func clientCred(t testing.TB, p *Package, ai *sspi.AuthIdentity) secpkg.LsaCredential {
 	t.Helper()
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ai})
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ai})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func serverCred(t testing.TB, p *Package) sspi.LsaCredential {
+func serverCred(t testing.TB, p *Package) secpkg.LsaCredential {
 	t.Helper()
-	c, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
+	c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,26 +104,26 @@ func runHandshake(t testing.TB, o hsOpts) (*peer, *peer, error) {
 	if o.clientCB != nil {
 		in = withCB(nil, o.clientCB)
 	}
-	c.ctx, c.out, err = c.p.InitLsaModeContext(ctx, c.cred, nil, &sspi.InitContextParams{TargetName: o.target, ContextReq: o.iscReq, Input: in})
+	c.ctx, c.out, err = c.p.InitLsaModeContext(ctx, c.cred, nil, &secpkg.InitContextParams{TargetName: o.target, ContextReq: o.iscReq, Input: in})
 	if err != nil {
 		t.Fatalf("ISC 1: %v", err)
 	}
 	neg := o.tamper(1, c.out.Output[0].Buffer)
-	s.ctx, s.out, err = s.p.AcceptLsaModeContext(ctx, s.cred, nil, &sspi.AcceptContextParams{ContextReq: o.ascReq, Input: withCB(neg, o.serverCB)})
+	s.ctx, s.out, err = s.p.AcceptLsaModeContext(ctx, s.cred, nil, &secpkg.AcceptContextParams{ContextReq: o.ascReq, Input: withCB(neg, o.serverCB)})
 	if err != nil {
 		return c, s, err
 	}
 	chal := o.tamper(2, s.out.Output[0].Buffer)
-	c.ctx, c.out, err = c.p.InitLsaModeContext(ctx, c.cred, c.ctx, &sspi.InitContextParams{TargetName: o.target, ContextReq: o.iscReq, Input: withCB(chal, o.clientCB)})
+	c.ctx, c.out, err = c.p.InitLsaModeContext(ctx, c.cred, c.ctx, &secpkg.InitContextParams{TargetName: o.target, ContextReq: o.iscReq, Input: withCB(chal, o.clientCB)})
 	if err != nil {
 		return c, s, err
 	}
 	auth := o.tamper(3, c.out.Output[0].Buffer)
-	s.ctx, s.out, err = s.p.AcceptLsaModeContext(ctx, s.cred, s.ctx, &sspi.AcceptContextParams{ContextReq: o.ascReq, Input: withCB(auth, o.serverCB)})
+	s.ctx, s.out, err = s.p.AcceptLsaModeContext(ctx, s.cred, s.ctx, &secpkg.AcceptContextParams{ContextReq: o.ascReq, Input: withCB(auth, o.serverCB)})
 	return c, s, err
 }
 
-func mapped(t testing.TB, out sspi.ContextOutput) *UserContext {
+func mapped(t testing.TB, out secpkg.ContextOutput) *UserContext {
 	t.Helper()
 	if !out.Mapped || out.Status != sspi.SEC_E_OK {
 		t.Fatalf("not mapped: %+v", out)
@@ -136,7 +137,7 @@ func mapped(t testing.TB, out sspi.ContextOutput) *UserContext {
 
 // mappedOn is mapped on p's clock, as a host hands the LSA-mode half's
 // clock to the user-mode half: replays under a pinned clock use it.
-func mappedOn(t testing.TB, p *Package, out sspi.ContextOutput) *UserContext {
+func mappedOn(t testing.TB, p *Package, out secpkg.ContextOutput) *UserContext {
 	t.Helper()
 	if !out.Mapped || out.Status != sspi.SEC_E_OK {
 		t.Fatalf("not mapped: %+v", out)
@@ -391,7 +392,7 @@ func TestAccountFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := New(Config{})
-	sc, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
+	sc, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND,
 		AuthData: &sspi.AuthIdentity{Options: map[string]string{"accounts": uf}}})
 	if err != nil {
 		t.Fatal(err)
@@ -404,10 +405,10 @@ func TestAccountFiles(t *testing.T) {
 		t.Fatal("credfile not used")
 	}
 	t.Setenv("NTLM_USER_FILE", uf)
-	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, Principal: `EXAMPLE\alice`}); err != nil {
+	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, Principal: `EXAMPLE\alice`}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND}); err != nil {
+	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -422,22 +423,22 @@ func TestConcurrentHandshakes(t *testing.T) {
 	errs := make(chan error, 64)
 	for i := 0; i < 64; i++ {
 		go func() {
-			c, out, err := p.InitLsaModeContext(ctx, cc, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+			c, out, err := p.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
 			if err != nil {
 				errs <- err
 				return
 			}
-			s, sout, err := p.AcceptLsaModeContext(ctx, sc, nil, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+			s, sout, err := p.AcceptLsaModeContext(ctx, sc, nil, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 			if err != nil {
 				errs <- err
 				return
 			}
-			_, out, err = p.InitLsaModeContext(ctx, cc, c, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(sout.Output[0].Buffer, nil)})
+			_, out, err = p.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(sout.Output[0].Buffer, nil)})
 			if err != nil {
 				errs <- err
 				return
 			}
-			_, sout, err = p.AcceptLsaModeContext(ctx, sc, s, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+			_, sout, err = p.AcceptLsaModeContext(ctx, sc, s, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 			if err == nil && !bytes.Equal(out.ContextData, sout.ContextData) {
 				cu, _ := p.InitUserModeContext(out.ContextData)
 				su, _ := p.InitUserModeContext(sout.ContextData)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
@@ -85,7 +86,7 @@ func TestDeleteWipesLsaModeKeys(t *testing.T) {
 	// A client context deleted mid-handshake holds the NT hash.
 	p := testPackage(Config{})
 	cred := clientCred(t, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
-	ctx, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{})
+	ctx, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{})
 	if err != nil {
 		t.Fatal(err)
 	}

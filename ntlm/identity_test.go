@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // TestCanonicalIdentity: the identity reported for an NTLM logon is the
@@ -79,18 +80,18 @@ func runHandshakeCred(t *testing.T, cli *Package, cred *credential, srv *Package
 	s := &peer{p: srv, cred: serverCred(t, srv)}
 	req := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_CONNECTION
 	var err error
-	c.ctx, c.out, err = cli.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{ContextReq: req})
+	c.ctx, c.out, err = cli.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{ContextReq: req})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ctx, s.out, err = srv.AcceptLsaModeContext(ctx, s.cred, nil, &sspi.AcceptContextParams{Input: withCB(c.out.Output[0].Buffer, nil)})
+	s.ctx, s.out, err = srv.AcceptLsaModeContext(ctx, s.cred, nil, &secpkg.AcceptContextParams{Input: withCB(c.out.Output[0].Buffer, nil)})
 	if err != nil {
 		return c, s, err
 	}
-	c.ctx, c.out, err = cli.InitLsaModeContext(ctx, cred, c.ctx, &sspi.InitContextParams{ContextReq: req, Input: withCB(s.out.Output[0].Buffer, nil)})
+	c.ctx, c.out, err = cli.InitLsaModeContext(ctx, cred, c.ctx, &secpkg.InitContextParams{ContextReq: req, Input: withCB(s.out.Output[0].Buffer, nil)})
 	if err != nil {
 		return c, s, err
 	}
-	s.ctx, s.out, err = srv.AcceptLsaModeContext(ctx, s.cred, s.ctx, &sspi.AcceptContextParams{Input: withCB(c.out.Output[0].Buffer, nil)})
+	s.ctx, s.out, err = srv.AcceptLsaModeContext(ctx, s.cred, s.ctx, &secpkg.AcceptContextParams{Input: withCB(c.out.Output[0].Buffer, nil)})
 	return c, s, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/internal/testutil"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 
 	"github.com/gosspi/gosspi/sspi"
 )
@@ -224,14 +225,14 @@ func TestInteropGSSClient(t *testing.T) {
 			peer := startPeer(t, nil, "initiate", testDomain+`\`+testUser, testPassword, tr.Target, hex.EncodeToString(tc.cb))
 			cred := serverCred(t, srv)
 			neg := b64d(t, peer.recv()["token"])
-			ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(neg, bindingsOf(tr))})
+			ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(neg, bindingsOf(tr))})
 			if err != nil {
 				t.Fatal(err)
 			}
 			chal := out.Output[0].Buffer
 			peer.send(map[string]any{"token": b64e(chal)})
 			auth := b64d(t, peer.recv()["token"])
-			_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(auth, bindingsOf(tr))})
+			_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(auth, bindingsOf(tr))})
 			if err != nil {
 				t.Fatalf("our server refused gss-ntlmssp: %v", err)
 			}
@@ -278,13 +279,13 @@ func clientLegs(t *testing.T, cli *Package, tr *transcript, exchange func([]byte
 	if cb != nil {
 		in = withCB(nil, cb)
 	}
-	ctx, out, err := cli.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{TargetName: tr.Target, ContextReq: req, Input: in})
+	ctx, out, err := cli.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: tr.Target, ContextReq: req, Input: in})
 	if err != nil {
 		t.Fatal(err)
 	}
 	neg := out.Output[0].Buffer
 	chal := exchange(neg)
-	_, out, err = cli.InitLsaModeContext(context.Background(), cred, ctx, &sspi.InitContextParams{TargetName: tr.Target, ContextReq: req, Input: withCB(chal, cb)})
+	_, out, err = cli.InitLsaModeContext(context.Background(), cred, ctx, &secpkg.InitContextParams{TargetName: tr.Target, ContextReq: req, Input: withCB(chal, cb)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,14 +322,14 @@ func TestReplayGSSClient(t *testing.T) {
 			srv := testPackage(cfg)
 			cred := serverCred(t, srv)
 			tok := func(i int) []byte { return b64d(t, tr.Tokens[i]) }
-			ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(tok(0), bindingsOf(tr))})
+			ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(tok(0), bindingsOf(tr))})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(out.Output[0].Buffer, tok(1)) {
 				t.Fatalf("CHALLENGE differs from the recording:\n got %x\nwant %x", out.Output[0].Buffer, tok(1))
 			}
-			_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(tok(2), bindingsOf(tr))})
+			_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(tok(2), bindingsOf(tr))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,8 +337,8 @@ func TestReplayGSSClient(t *testing.T) {
 			if tr.Bindings != "" {
 				// The same AUTHENTICATE with other bindings is refused.
 				srv = testPackage(fixedConfig(t, tr, cfg))
-				ctx, _, _ = srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(tok(0), bindingsOf(tr))})
-				_, _, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{
+				ctx, _, _ = srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(tok(0), bindingsOf(tr))})
+				_, _, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{
 					Input: withCB(tok(2), &sspi.ChannelBindings{ApplicationData: []byte("other")})})
 				if sspi.StatusOf(err) != sspi.SEC_E_BAD_BINDINGS {
 					t.Fatalf("other bindings: %v", err)
@@ -399,12 +400,12 @@ func TestInteropWrongPassword(t *testing.T) {
 		srv := testPackage(Config{})
 		peer := startPeer(t, nil, "initiate", testDomain+`\`+testUser, "not-the-password", "HTTP@server.example.com")
 		cred := serverCred(t, srv)
-		ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
-		_, _, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		_, _, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(b64d(t, peer.recv()["token"]), nil)})
 		if sspi.StatusOf(err) != sspi.SEC_E_LOGON_DENIED {
 			t.Fatalf("got %v", err)
 		}
@@ -413,12 +414,12 @@ func TestInteropWrongPassword(t *testing.T) {
 		cli := testPackage(Config{})
 		peer := startPeer(t, []string{"NTLM_USER_FILE=" + userFile(t)}, "accept")
 		cred := clientCred(t, cli, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: "not-the-password"})
-		ctx, out, err := cli.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+		ctx, out, err := cli.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
 		if err != nil {
 			t.Fatal(err)
 		}
 		peer.send(map[string]any{"token": b64e(out.Output[0].Buffer)})
-		_, out, err = cli.InitLsaModeContext(context.Background(), cred, ctx, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(b64d(t, peer.recv()["token"]), nil)})
+		_, out, err = cli.InitLsaModeContext(context.Background(), cred, ctx, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(b64d(t, peer.recv()["token"]), nil)})
 		if err != nil {
 			t.Fatal(err)
 		}

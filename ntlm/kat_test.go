@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Known answers from MS-NLMP section 4.2 (4.2.1 common values, 4.2.2
@@ -312,7 +313,7 @@ func TestKnownAnswerNTLMv2Server(t *testing.T) {
 	srv := New(Config{Accounts: store, Now: func() time.Time { return epoch }, Rand: repeatReader(katServerChallenge[:])})
 	cred := serverCred(t, srv)
 	neg := (&NegotiateMessage{Flags: 0xe2888235}).Marshal()
-	ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+	ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 	if err != nil {
 		t.Fatalf("NEGOTIATE: %v", err)
 	}
@@ -320,7 +321,7 @@ func TestKnownAnswerNTLMv2Server(t *testing.T) {
 	if err != nil || chal.ServerChallenge != katServerChallenge {
 		t.Fatalf("CHALLENGE %+v, %v: want the spec's server challenge", chal, err)
 	}
-	_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)})
+	_, out, err = srv.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)})
 	if err != nil {
 		t.Fatalf("4.2.4.3 AUTHENTICATE at 1601-01-01: %v", err)
 	}
@@ -348,12 +349,12 @@ func TestKnownAnswerNTLMv2Server(t *testing.T) {
 	// The same message a day later is refused as stale (MaxClockSkew).
 	late := New(Config{Accounts: store, Now: func() time.Time { return epoch.Add(24 * time.Hour) }, Rand: repeatReader(katServerChallenge[:])})
 	lcred := serverCred(t, late)
-	lctx, _, err := late.AcceptLsaModeContext(context.Background(), lcred, nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+	lctx, _, err := late.AcceptLsaModeContext(context.Background(), lcred, nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lctx.Delete()
-	if _, _, err := late.AcceptLsaModeContext(context.Background(), lcred, lctx, &sspi.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)}); !errors.Is(err, sspi.SEC_E_TIME_SKEW) {
+	if _, _, err := late.AcceptLsaModeContext(context.Background(), lcred, lctx, &secpkg.AcceptContextParams{Input: withCB(unhex(t, katAuthenticateV2), nil)}); !errors.Is(err, sspi.SEC_E_TIME_SKEW) {
 		t.Fatalf("a day late: %v, want SEC_E_TIME_SKEW", err)
 	}
 }

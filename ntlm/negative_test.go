@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 func status(err error) sspi.Status { return sspi.StatusOf(err) }
@@ -108,11 +109,11 @@ func TestRequireMIC(t *testing.T) {
 	tr := loadTranscript(t, "curl.json")
 	p := testPackage(fixedConfig(t, tr, Config{RequireMIC: true}))
 	cred := serverCred(t, p)
-	ctx, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(b64d(t, tr.Tokens[0]), nil)})
+	ctx, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(b64d(t, tr.Tokens[0]), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = p.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(b64d(t, tr.Tokens[2]), nil)})
+	_, _, err = p.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(b64d(t, tr.Tokens[2]), nil)})
 	if status(err) != sspi.SEC_E_LOGON_DENIED {
 		t.Fatalf("got %v", err)
 	}
@@ -225,7 +226,7 @@ func TestNegotiateWithoutVersion(t *testing.T) {
 		t.Fatalf("%+v", m)
 	}
 	p := testPackage(Config{})
-	_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &sspi.AcceptContextParams{Input: withCB(negotiate32(), nil)})
+	_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &secpkg.AcceptContextParams{Input: withCB(negotiate32(), nil)})
 	if err != nil || out.Status != sspi.SEC_I_CONTINUE_NEEDED {
 		t.Fatalf("%v %v", out.Status, err)
 	}
@@ -282,11 +283,11 @@ func TestMalformedMessages(t *testing.T) {
 			// And through the package, on a server context waiting for it.
 			p := testPackage(Config{})
 			cred := serverCred(t, p)
-			ctx, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &sspi.AcceptContextParams{Input: withCB(negotiate32(), nil)})
+			ctx, _, err := p.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(negotiate32(), nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, out, err := p.AcceptLsaModeContext(context.Background(), cred, ctx, &sspi.AcceptContextParams{Input: withCB(tc.msg, nil)})
+			_, out, err := p.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(tc.msg, nil)})
 			if got := status(err); got != tc.want {
 				t.Errorf("AcceptLsaModeContext: got %v (%v), want %v", got, err, tc.want)
 			}

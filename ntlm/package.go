@@ -13,6 +13,7 @@ import (
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // PackageName is the SSPI name of the package.
@@ -119,7 +120,7 @@ type Config struct {
 }
 
 // Package is the NTLM security package. It implements
-// sspi.LsaModePackage and sspi.UserModePackage, and is safe for
+// secpkg.LsaModePackage and sspi.UserModePackage, and is safe for
 // concurrent use.
 //
 // AcquireCredentialsHandle reads these sspi.AuthIdentity.Options:
@@ -223,7 +224,7 @@ func Info() sspi.PackageInfo {
 	}
 }
 
-// GetInfo implements sspi.LsaModePackage.
+// GetInfo implements secpkg.LsaModePackage.
 func (p *Package) GetInfo() sspi.PackageInfo { return Info() }
 
 // credential is an NTLM credential. It keeps the NT hash, never the
@@ -238,7 +239,7 @@ type credential struct {
 	store       AccountStore
 }
 
-// Free implements sspi.LsaCredential.
+// Free implements secpkg.LsaCredential.
 func (c *credential) Free() { c.ntHash = [16]byte{} }
 
 // SplitUserName splits `DOMAIN\user` and `user@domain` into user and
@@ -257,8 +258,8 @@ func credErr(status sspi.Status, detail string) error {
 	return &sspi.Error{Op: "AcquireCredentialsHandle", Status: status, Detail: detail}
 }
 
-// AcquireCredentialsHandle implements sspi.LsaModePackage.
-func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+// AcquireCredentialsHandle implements secpkg.LsaModePackage.
+func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.CredentialRequest) (secpkg.LsaCredential, time.Time, error) {
 	if req == nil || req.Use&sspi.SECPKG_CRED_BOTH == 0 || req.Use&^sspi.SECPKG_CRED_BOTH != 0 {
 		return nil, time.Time{}, credErr(sspi.SEC_E_INVALID_PARAMETER, "bad credential use")
 	}
@@ -406,7 +407,7 @@ func input(in *sspi.SecBufferDesc) (tok []byte, cb *sspi.ChannelBindings, err er
 
 // statusErr converts parser errors for the host: an IncompleteError
 // becomes SEC_E_INCOMPLETE_MESSAGE with out.Missing set.
-func statusErr(err error, out *sspi.ContextOutput) error {
+func statusErr(err error, out *secpkg.ContextOutput) error {
 	var inc *IncompleteError
 	if errors.As(err, &inc) {
 		out.Missing = inc.Missing

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // clearFlag returns a tamper function that clears flag in the negotiate
@@ -42,7 +43,7 @@ func TestServerRequires128(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			neg := (&NegotiateMessage{Flags: NegotiateUnicode | NegotiateNTLM | RequestTarget | NegotiateExtendedSessionSecurity | tc.flags}).Marshal()
 			p := testPackage(Config{AllowWeakSealing: tc.allow})
-			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &sspi.AcceptContextParams{Input: withCB(neg, nil)})
+			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 			got := out.Status
 			if err != nil {
 				got = status(err)
@@ -81,16 +82,16 @@ func TestClientRequires128(t *testing.T) {
 		cli := testPackage(Config{AllowWeakSealing: allow})
 		ctx := context.Background()
 		cred := clientCred(t, cli, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
-		cc, out, err := cli.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
+		cc, out, err := cli.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, sout, err := srv.AcceptLsaModeContext(ctx, serverCred(t, srv), nil, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+		_, sout, err := srv.AcceptLsaModeContext(ctx, serverCred(t, srv), nil, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		chal := clearFlag(2, Negotiate128)(2, sout.Output[0].Buffer)
-		_, out, err = cli.InitLsaModeContext(ctx, cred, cc, &sspi.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(chal, nil)})
+		_, out, err = cli.InitLsaModeContext(ctx, cred, cc, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(chal, nil)})
 		switch {
 		case !allow && status(err) != sspi.SEC_E_UNSUPPORTED_FUNCTION:
 			t.Errorf("CHALLENGE without 128: got %v, want SEC_E_UNSUPPORTED_FUNCTION", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // selfLogon runs the MS08-068 shape on one package: its client answers the
@@ -18,22 +19,22 @@ func selfLogon(t *testing.T, p *Package, wait func()) error {
 	ctx := context.Background()
 	cred := clientCred(t, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
 	scred := serverCred(t, p)
-	cc, out, err := p.InitLsaModeContext(ctx, cred, nil, &sspi.InitContextParams{TargetName: "HTTP/attacker.example"})
+	cc, out, err := p.InitLsaModeContext(ctx, cred, nil, &secpkg.InitContextParams{TargetName: "HTTP/attacker.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, sout, err := p.AcceptLsaModeContext(ctx, scred, nil, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+	sc, sout, err := p.AcceptLsaModeContext(ctx, scred, nil, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, out, err = p.InitLsaModeContext(ctx, cred, cc, &sspi.InitContextParams{TargetName: "HTTP/attacker.example", Input: withCB(sout.Output[0].Buffer, nil)})
+	_, out, err = p.InitLsaModeContext(ctx, cred, cc, &secpkg.InitContextParams{TargetName: "HTTP/attacker.example", Input: withCB(sout.Output[0].Buffer, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if wait != nil {
 		wait()
 	}
-	_, _, err = p.AcceptLsaModeContext(ctx, scred, sc, &sspi.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
+	_, _, err = p.AcceptLsaModeContext(ctx, scred, sc, &secpkg.AcceptContextParams{Input: withCB(out.Output[0].Buffer, nil)})
 	return err
 }
 

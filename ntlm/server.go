@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // serverContext is the LSA-mode state of an acceptor (MS-NLMP 3.2.5).
@@ -30,14 +31,14 @@ func ascErr(status sspi.Status, detail string) error {
 
 var errLogonDenied = ascErr(sspi.SEC_E_LOGON_DENIED, "logon denied")
 
-// Delete implements sspi.LsaContext.
+// Delete implements secpkg.LsaContext.
 func (c *serverContext) Delete() {
 	if c.done != nil {
 		c.done.key = [16]byte{}
 	}
 }
 
-// QueryAttributes implements sspi.LsaContext.
+// QueryAttributes implements secpkg.LsaContext.
 func (c *serverContext) QueryAttributes(attr sspi.ContextAttribute) (any, error) {
 	if c.done == nil {
 		if attr == sspi.SECPKG_ATTR_SIZES || attr == sspi.SECPKG_ATTR_PACKAGE_INFO {
@@ -48,11 +49,11 @@ func (c *serverContext) QueryAttributes(attr sspi.ContextAttribute) (any, error)
 	return c.done.attribute(attr)
 }
 
-// AcceptLsaModeContext implements sspi.LsaModePackage: the first call
+// AcceptLsaModeContext implements secpkg.LsaModePackage: the first call
 // takes NEGOTIATE and returns CHALLENGE, the second takes AUTHENTICATE.
 // Channel bindings arrive as a SECBUFFER_CHANNEL_BINDINGS input buffer.
-func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, c sspi.LsaContext, params *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
-	var out sspi.ContextOutput
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, c secpkg.LsaContext, params *secpkg.AcceptContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
+	var out secpkg.ContextOutput
 	cr, ok := cred.(*credential)
 	if !ok || cr == nil {
 		return c, out, ascErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM credential")
@@ -61,7 +62,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		return c, out, ascErr(sspi.SEC_E_NO_CREDENTIALS, "credential cannot accept")
 	}
 	if params == nil {
-		params = &sspi.AcceptContextParams{}
+		params = &secpkg.AcceptContextParams{}
 	}
 	if params.ContextReq&(sspi.ASC_REQ_DELEGATE|sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return c, out, ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "requirement NTLM cannot meet")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Offsets that wrap int(offset)+length on 32-bit platforms (GOARCH=386,
@@ -35,7 +36,7 @@ func TestNegotiateFieldOffsetOverflow(t *testing.T) {
 					t.Errorf("ParseNegotiate: %v", err)
 				}
 				p := testPackage(Config{})
-				_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &sspi.AcceptContextParams{Input: withCB(b, nil)})
+				_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &secpkg.AcceptContextParams{Input: withCB(b, nil)})
 				if status(err) != sspi.SEC_E_INVALID_TOKEN {
 					t.Errorf("AcceptLsaModeContext: %v", err)
 				}
@@ -69,11 +70,11 @@ func TestChallengeFieldOffsetOverflow(t *testing.T) {
 				}
 				p := testPackage(Config{})
 				cred := clientCred(t, p, &sspi.AuthIdentity{User: testUser, Domain: testDomain, Password: testPassword})
-				ctx, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &sspi.InitContextParams{})
+				ctx, _, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, _, err = p.InitLsaModeContext(context.Background(), cred, ctx, &sspi.InitContextParams{Input: withCB(b, nil)})
+				_, _, err = p.InitLsaModeContext(context.Background(), cred, ctx, &secpkg.InitContextParams{Input: withCB(b, nil)})
 				if status(err) != sspi.SEC_E_INVALID_TOKEN {
 					t.Errorf("InitLsaModeContext: %v", err)
 				}

@@ -70,6 +70,7 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Protocol names a helper protocol (ntlm_auth --helper-protocol).
@@ -317,7 +318,7 @@ func (h *Helper) serverStep(ctx context.Context, code string, in []byte) string 
 	if h.done {
 		return "BH handshake already complete: send YR"
 	}
-	if sspi.RecognizeToken(in) == sspi.TokenNTLMAuthenticate {
+	if secpkg.RecognizeToken(in) == secpkg.TokenNTLMAuthenticate {
 		if m, err := ntlm.ParseAuthenticate(in); err == nil {
 			h.ntlmFlag = m.Flags
 		}
@@ -394,7 +395,7 @@ func (h *Helper) clientStep(ctx context.Context, code string, in []byte) string 
 		h.reset()
 		return "NA " + ntStatus(st)
 	}
-	if sspi.RecognizeToken(out) == sspi.TokenNTLMAuthenticate {
+	if secpkg.RecognizeToken(out) == secpkg.TokenNTLMAuthenticate {
 		if m, err := ntlm.ParseAuthenticate(out); err == nil {
 			h.ntlmFlag = m.Flags
 		}

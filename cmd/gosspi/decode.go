@@ -18,7 +18,7 @@ import (
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
@@ -172,9 +172,9 @@ func isHex(s string) bool {
 	return len(s) > 0
 }
 
-// decodeToken recognises the token (sspi.RecognizeToken) and decodes it.
+// decodeToken recognises the token (secpkg.RecognizeToken) and decodes it.
 func decodeToken(b []byte) (*node, error) {
-	k := sspi.RecognizeToken(b)
+	k := secpkg.RecognizeToken(b)
 	switch {
 	case k.Framed():
 		tok, n, err := gss.Parse(b)
@@ -183,7 +183,7 @@ func decodeToken(b []byte) (*node, error) {
 		}
 		mech := tok.Mech.String()
 		switch {
-		case k.Base() == sspi.TokenSPNEGOInit:
+		case k.Base() == secpkg.TokenSPNEGOInit:
 			return decodeSPNEGO(b[:n])
 		case k.IsKerberos():
 			return decodeKrb5Mech(tok.Inner, mech)
@@ -193,7 +193,7 @@ func decodeToken(b []byte) (*node, error) {
 		return &node{Name: fmt.Sprintf("GSS InitialContextToken, mechanism %s (unknown), %d bytes", mech, len(b))}, nil
 	case k.IsNTLM():
 		return decodeNTLM(b)
-	case k == sspi.TokenSPNEGOResp:
+	case k == secpkg.TokenSPNEGOResp:
 		return decodeSPNEGO(b)
 	case k.IsKerberos():
 		return decodeKerberos(b)
@@ -318,8 +318,8 @@ func encPart(n *node, name string, e types.EncryptedData) {
 }
 
 func decodeKerberos(b []byte) (*node, error) {
-	switch sspi.RecognizeToken(b) {
-	case sspi.TokenKerberosAPReq:
+	switch secpkg.RecognizeToken(b) {
+	case secpkg.TokenKerberosAPReq:
 		var ap messages.APReq
 		if err := ap.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos AP-REQ (%d bytes)", len(b))}, fmt.Errorf("AP-REQ: %v", err)
@@ -344,7 +344,7 @@ func decodeKerberos(b []byte) (*node, error) {
 		encPart(t, "enc-part", ap.Ticket.EncPart)
 		encPart(n, "authenticator", ap.EncryptedAuthenticator)
 		return n, nil
-	case sspi.TokenKerberosAPRep:
+	case secpkg.TokenKerberosAPRep:
 		var rep messages.APRep
 		if err := rep.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos AP-REP (%d bytes)", len(b))}, fmt.Errorf("AP-REP: %v", err)
@@ -352,7 +352,7 @@ func decodeKerberos(b []byte) (*node, error) {
 		n := &node{Name: fmt.Sprintf("Kerberos AP-REP (RFC 4120 5.5.2, %d bytes)", len(b))}
 		encPart(n, "enc-part", rep.EncPart)
 		return n, nil
-	case sspi.TokenKerberosError:
+	case secpkg.TokenKerberosError:
 		var ke messages.KRBError
 		if err := ke.Unmarshal(b); err != nil {
 			return &node{Name: fmt.Sprintf("Kerberos KRB-ERROR (%d bytes)", len(b))}, fmt.Errorf("KRB-ERROR: %v", err)

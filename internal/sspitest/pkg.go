@@ -25,6 +25,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Name is TestPkg's package name.
@@ -66,7 +67,7 @@ type Config struct {
 	Env sspi.Env
 }
 
-// Package is TestPkg. It implements sspi.LsaModePackage and
+// Package is TestPkg. It implements secpkg.LsaModePackage and
 // sspi.UserModePackage.
 type Package struct {
 	cfg  Config
@@ -103,7 +104,7 @@ func longTermKey(user, password string) []byte {
 // Name implements sspi.UserModePackage.
 func (p *Package) Name() string { return Name }
 
-// GetInfo implements sspi.LsaModePackage.
+// GetInfo implements secpkg.LsaModePackage.
 func (p *Package) GetInfo() sspi.PackageInfo {
 	return sspi.PackageInfo{
 		Capabilities: sspi.SECPKG_FLAG_INTEGRITY | sspi.SECPKG_FLAG_PRIVACY | sspi.SECPKG_FLAG_CONNECTION |
@@ -121,8 +122,8 @@ type credential struct {
 
 func (c *credential) Free() { clear(c.key) }
 
-// AcquireCredentialsHandle implements sspi.LsaModePackage.
-func (p *Package) AcquireCredentialsHandle(_ context.Context, req *sspi.CredentialRequest) (sspi.LsaCredential, time.Time, error) {
+// AcquireCredentialsHandle implements secpkg.LsaModePackage.
+func (p *Package) AcquireCredentialsHandle(_ context.Context, req *secpkg.CredentialRequest) (secpkg.LsaCredential, time.Time, error) {
 	c := &credential{use: req.Use}
 	if req.Use&sspi.SECPKG_CRED_OUTBOUND != 0 {
 		if req.AuthData == nil || req.AuthData.User == "" {
@@ -216,12 +217,12 @@ func tokenOut(b []byte) []sspi.SecBuffer {
 	return []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: b}}
 }
 
-// InitLsaModeContext implements sspi.LsaModePackage.
-func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, in *sspi.InitContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+// InitLsaModeContext implements secpkg.LsaModePackage.
+func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, in *secpkg.InitContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	if lc == nil {
 		cr, ok := cred.(*credential)
 		if !ok || cr.key == nil {
-			return nil, sspi.ContextOutput{}, sspi.SEC_E_NO_CREDENTIALS
+			return nil, secpkg.ContextOutput{}, sspi.SEC_E_NO_CREDENTIALS
 		}
 		c := p.newContext(true)
 		c.user, c.key = cr.user, append([]byte(nil), cr.key...)
@@ -230,7 +231,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 		body := append([]byte{byte(c.flags & sspi.FlagMutualAuth)}, c.nonceC[:]...)
 		body = append(body, c.user...)
 		c.step = 1
-		return c, sspi.ContextOutput{Status: sspi.SEC_I_CONTINUE_NEEDED, Output: tokenOut(frame(msgHello, body)), Flags: c.flags, Expiry: c.expiry}, nil
+		return c, secpkg.ContextOutput{Status: sspi.SEC_I_CONTINUE_NEEDED, Output: tokenOut(frame(msgHello, body)), Flags: c.flags, Expiry: c.expiry}, nil
 	}
 	c := lc.(*lsaContext)
 	tok := inputToken(in.Input)
@@ -238,14 +239,14 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	case 1: // CHALLENGE -> PROOF
 		body, extra, missing, err := readFrame(tok, msgChallenge)
 		if err != nil {
-			return c, sspi.ContextOutput{Missing: missing}, err
+			return c, secpkg.ContextOutput{Missing: missing}, err
 		}
 		if len(body) != 16 {
-			return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+			return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 		}
 		copy(c.nonceS[:], body)
 		proof := mac(c.key, []byte("client"), c.nonceC[:], c.nonceS[:])
-		out := sspi.ContextOutput{Output: tokenOut(frame(msgProof, proof)), Flags: c.flags, Expiry: c.expiry, Extra: extra}
+		out := secpkg.ContextOutput{Output: tokenOut(frame(msgProof, proof)), Flags: c.flags, Expiry: c.expiry, Extra: extra}
 		if c.flags&sspi.FlagMutualAuth != 0 {
 			c.step = 2
 			out.Status = sspi.SEC_I_CONTINUE_NEEDED
@@ -258,19 +259,19 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred sspi.LsaCredentia
 	case 2: // server proof
 		body, extra, missing, err := readFrame(tok, msgServerProof)
 		if err != nil {
-			return c, sspi.ContextOutput{Missing: missing}, err
+			return c, secpkg.ContextOutput{Missing: missing}, err
 		}
 		if !hmac.Equal(body, mac(c.key, []byte("server"), c.nonceC[:], c.nonceS[:])) {
-			return c, sspi.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_MUTUAL_AUTH_FAILED, Detail: "server proof does not verify"}
+			return c, secpkg.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_MUTUAL_AUTH_FAILED, Detail: "server proof does not verify"}
 		}
 		c.step = 3
-		return c, sspi.ContextOutput{Status: sspi.SEC_E_OK, Flags: c.flags, Expiry: c.expiry, Extra: extra, Mapped: true, ContextData: c.contextData()}, nil
+		return c, secpkg.ContextOutput{Status: sspi.SEC_E_OK, Flags: c.flags, Expiry: c.expiry, Extra: extra, Mapped: true, ContextData: c.contextData()}, nil
 	}
-	return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+	return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 }
 
-// AcceptLsaModeContext implements sspi.LsaModePackage.
-func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredential, lc sspi.LsaContext, in *sspi.AcceptContextParams) (sspi.LsaContext, sspi.ContextOutput, error) {
+// AcceptLsaModeContext implements secpkg.LsaModePackage.
+func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCredential, lc secpkg.LsaContext, in *secpkg.AcceptContextParams) (secpkg.LsaContext, secpkg.ContextOutput, error) {
 	if p.cfg.Gate != nil {
 		if p.cfg.Entered != nil {
 			p.cfg.Entered <- struct{}{}
@@ -278,20 +279,20 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		select {
 		case <-p.cfg.Gate:
 		case <-ctx.Done():
-			return nil, sspi.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_INTERNAL_ERROR, Detail: ctx.Err().Error()}
+			return nil, secpkg.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_INTERNAL_ERROR, Detail: ctx.Err().Error()}
 		}
 	}
 	tok := inputToken(in.Input)
 	if lc == nil {
 		if cr, ok := cred.(*credential); !ok || cr.use&sspi.SECPKG_CRED_INBOUND == 0 {
-			return nil, sspi.ContextOutput{}, sspi.SEC_E_NO_CREDENTIALS
+			return nil, secpkg.ContextOutput{}, sspi.SEC_E_NO_CREDENTIALS
 		}
 		body, extra, missing, err := readFrame(tok, msgHello)
 		if err != nil {
-			return nil, sspi.ContextOutput{Missing: missing}, err
+			return nil, secpkg.ContextOutput{Missing: missing}, err
 		}
 		if len(body) < 17 {
-			return nil, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+			return nil, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 		}
 		c := p.newContext(false)
 		c.flags = sspi.FromASCReq(in.ContextReq) & (sspi.FlagReplayDetect | sspi.FlagSequenceDetect | sspi.FlagConfidentiality | sspi.FlagIntegrity | sspi.FlagConnection)
@@ -302,15 +303,15 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 		c.user = string(body[17:])
 		_, _ = io.ReadFull(p.cfg.Env.Reader(), c.nonceS[:])
 		c.step = 1
-		return c, sspi.ContextOutput{Status: sspi.SEC_I_CONTINUE_NEEDED, Output: tokenOut(frame(msgChallenge, c.nonceS[:])), Flags: c.flags, Expiry: c.expiry, Extra: extra}, nil
+		return c, secpkg.ContextOutput{Status: sspi.SEC_I_CONTINUE_NEEDED, Output: tokenOut(frame(msgChallenge, c.nonceS[:])), Flags: c.flags, Expiry: c.expiry, Extra: extra}, nil
 	}
 	c := lc.(*lsaContext)
 	if c.step != 1 {
-		return c, sspi.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
+		return c, secpkg.ContextOutput{}, sspi.SEC_E_INVALID_TOKEN
 	}
 	body, extra, missing, err := readFrame(tok, msgProof)
 	if err != nil {
-		return c, sspi.ContextOutput{Missing: missing}, err
+		return c, secpkg.ContextOutput{Missing: missing}, err
 	}
 	// Unknown users are checked against a dummy key, so both failures take
 	// the same path and return the same status.
@@ -320,11 +321,11 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred sspi.LsaCredent
 	}
 	want := mac(key, []byte("client"), c.nonceC[:], c.nonceS[:])
 	if !hmac.Equal(body, want) || !known {
-		return c, sspi.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_LOGON_DENIED, Detail: "proof does not verify"}
+		return c, secpkg.ContextOutput{}, &sspi.Error{Status: sspi.SEC_E_LOGON_DENIED, Detail: "proof does not verify"}
 	}
 	c.key = append([]byte(nil), key...)
 	c.step = 3
-	out := sspi.ContextOutput{Status: sspi.SEC_E_OK, Flags: c.flags, Expiry: c.expiry, Extra: extra, Mapped: true, ContextData: c.contextData()}
+	out := secpkg.ContextOutput{Status: sspi.SEC_E_OK, Flags: c.flags, Expiry: c.expiry, Extra: extra, Mapped: true, ContextData: c.contextData()}
 	if c.flags&sspi.FlagMutualAuth != 0 {
 		// Done, with a token that must still be sent.
 		out.Output = tokenOut(frame(msgServerProof, mac(key, []byte("server"), c.nonceC[:], c.nonceS[:])))

@@ -1,6 +1,9 @@
-package sspi
+package secpkg
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/oid"
 )
@@ -97,7 +100,7 @@ func (k TokenKind) IsKerberos() bool {
 func (k TokenKind) String() string {
 	b := k.Base()
 	if int(b) >= len(tokenKindNames) {
-		return "TokenKind(" + formatFlags(uint32(k), nil) + ")"
+		return "TokenKind(0x" + strings.ToUpper(strconv.FormatUint(uint64(k), 16)) + ")"
 	}
 	s := tokenKindNames[b]
 	if k.Framed() && b != TokenSPNEGOInit && b != TokenGSS {
