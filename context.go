@@ -2,27 +2,24 @@ package gosspi
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/gosspi/gosspi/sspi"
 )
 
-// ErrClosed is returned by calls on a closed Context.
-var ErrClosed = errors.New("gosspi: context closed")
-
-// Context is a security context seen from Go: the handshake with Step, then
-// per-message protection. It is used from one goroutine at a time, except
-// that Wrap/Sign and Unwrap/Verify may run in separate goroutines.
-type Context struct {
-	t        *sspi.FunctionTable
-	cred     sspi.CredHandle
-	ownsCred bool
-	h        sspi.CtxtHandle
-	started  bool
-	done     bool
-	client   bool
+// SecurityContext is a security context seen from Go: the handshake with
+// Step, then per-message protection. It is used from one goroutine at a
+// time, except that Wrap/Sign and Unwrap/Verify may run in separate
+// goroutines.
+type SecurityContext struct {
+	t       *sspi.FunctionTable
+	cred    sspi.CredHandle
+	ownCred *Credential // the credential the context acquired for itself
+	h       sspi.CtxtHandle
+	started bool
+	done    bool
+	client  bool
 
 	target  string
 	iscReq  sspi.ISCReq
@@ -44,7 +41,7 @@ type Context struct {
 // Step runs one leg of the handshake. Pass nil as in for the client's first
 // call. It returns the token to send to the peer (send it whenever it is
 // not empty, even when done is true) and whether the context is established.
-func (c *Context) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
+func (c *SecurityContext) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
 	if c.closed {
 		return nil, false, ErrClosed
 	}
@@ -70,9 +67,9 @@ func (c *Context) Step(ctx context.Context, in []byte) (out []byte, done bool, e
 	}
 	var st sspi.Status
 	if c.client {
-		st, err = c.t.InitializeSecurityContextCtx(ctx, &c.cred, prev, c.target, c.iscReq, sspi.SECURITY_NATIVE_DREP, input, &c.h, output, &c.iscRet, &c.expiry)
+		st, err = c.t.WithContext(ctx).InitializeSecurityContext(&c.cred, prev, c.target, c.iscReq, sspi.SECURITY_NATIVE_DREP, input, &c.h, output, &c.iscRet, &c.expiry)
 	} else {
-		st, err = c.t.AcceptSecurityContextCtx(ctx, &c.cred, prev, input, c.ascReq, sspi.SECURITY_NATIVE_DREP, &c.h, output, &c.ascRet, &c.expiry)
+		st, err = c.t.WithContext(ctx).AcceptSecurityContext(&c.cred, prev, input, c.ascReq, sspi.SECURITY_NATIVE_DREP, &c.h, output, &c.ascRet, &c.expiry)
 	}
 	if c.h.IsValid() {
 		c.started = true
@@ -100,30 +97,28 @@ func (c *Context) Step(ctx context.Context, in []byte) (out []byte, done bool, e
 }
 
 // Established reports whether the handshake is complete.
-func (c *Context) Established() bool { return c.done }
+func (c *SecurityContext) Established() bool { return c.done }
 
-// Handle returns the underlying context handle, for the faithful calls of
-// package sspi.
-func (c *Context) Handle() sspi.CtxtHandle { return c.h }
-
-// Table returns the SSPI surface the context lives in.
-func (c *Context) Table() *sspi.FunctionTable { return c.t }
+// Handle returns the underlying context handle, for the calls of
+// Host.SSPI (QueryContextAttributes of an attribute this type has no
+// method for).
+func (c *SecurityContext) Handle() sspi.CtxtHandle { return c.h }
 
 // Expiry returns when the context expires (the zero time if never).
-func (c *Context) Expiry() time.Time { return c.expiry }
+func (c *SecurityContext) Expiry() time.Time { return c.expiry }
 
-// Flags returns the established attributes in package-neutral form.
-func (c *Context) Flags() sspi.ContextFlags {
+// Flags returns the context's properties as established so far.
+func (c *SecurityContext) Flags() Flags {
 	var f sspi.SecPkgContextFlags
 	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_FLAGS, &f); st.Failed() {
 		return 0
 	}
-	return f.Flags
+	return fromContextFlags(f.Flags)
 }
 
 // Package returns the name of the package that established the context
 // (for Negotiate, the package it chose).
-func (c *Context) Package() string {
+func (c *SecurityContext) Package() string {
 	var ni sspi.SecPkgContextNegotiationInfo
 	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_NEGOTIATION_INFO, &ni); st.Succeeded() && ni.PackageInfo.Name != "" {
 		return ni.PackageInfo.Name
@@ -136,8 +131,8 @@ func (c *Context) Package() string {
 }
 
 // Identity returns who the peer is, as far as the package knows.
-func (c *Context) Identity() (sspi.Identity, error) {
-	var id sspi.Identity
+func (c *SecurityContext) Identity() (PeerIdentity, error) {
+	var id PeerIdentity
 	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_GOSSPI_IDENTITY, &id); st.Failed() {
 		return id, st
 	}
@@ -146,7 +141,7 @@ func (c *Context) Identity() (sspi.Identity, error) {
 
 // SessionKey returns the context's exported session key. Treat it as a
 // secret.
-func (c *Context) SessionKey() ([]byte, error) {
+func (c *SecurityContext) SessionKey() ([]byte, error) {
 	var k sspi.SecPkgContextSessionKey
 	if st := c.t.QueryContextAttributes(&c.h, sspi.SECPKG_ATTR_SESSION_KEY, &k); st.Failed() {
 		return nil, st
@@ -154,7 +149,7 @@ func (c *Context) SessionKey() ([]byte, error) {
 	return k.SessionKey, nil
 }
 
-func (c *Context) ready() error {
+func (c *SecurityContext) ready() error {
 	if c.closed {
 		return ErrClosed
 	}
@@ -179,15 +174,15 @@ func statusErr(op string, st sspi.Status) error {
 // Wrap seals msg (EncryptMessage) and returns one token holding the
 // signature and the ciphertext, in the layout the peer's Unwrap (or GSS
 // gss_unwrap) reads.
-func (c *Context) Wrap(msg []byte) ([]byte, error) { return c.wrap(msg, 0) }
+func (c *SecurityContext) Wrap(msg []byte) ([]byte, error) { return c.wrap(msg, 0) }
 
 // WrapIntegrity is Wrap without confidentiality (SECQOP_WRAP_NO_ENCRYPT),
 // for packages that support it.
-func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
+func (c *SecurityContext) WrapIntegrity(msg []byte) ([]byte, error) {
 	return c.wrap(msg, sspi.SECQOP_WRAP_NO_ENCRYPT)
 }
 
-func (c *Context) wrap(msg []byte, qop uint32) ([]byte, error) {
+func (c *SecurityContext) wrap(msg []byte, qop uint32) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -222,7 +217,7 @@ func at(b, buf []byte, off int) bool {
 
 // Unwrap opens a token made by the peer's Wrap (DecryptMessage) and returns
 // the plaintext. token itself is not modified.
-func (c *Context) Unwrap(token []byte) ([]byte, error) {
+func (c *SecurityContext) Unwrap(token []byte) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -237,7 +232,7 @@ func (c *Context) Unwrap(token []byte) ([]byte, error) {
 }
 
 // Sign returns a signature over msg (MakeSignature).
-func (c *Context) Sign(msg []byte) ([]byte, error) {
+func (c *SecurityContext) Sign(msg []byte) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
@@ -252,7 +247,7 @@ func (c *Context) Sign(msg []byte) ([]byte, error) {
 }
 
 // Verify checks a signature from the peer's Sign (VerifySignature).
-func (c *Context) Verify(msg, sig []byte) error {
+func (c *SecurityContext) Verify(msg, sig []byte) error {
 	if err := c.ready(); err != nil {
 		return err
 	}
@@ -263,9 +258,9 @@ func (c *Context) Verify(msg, sig []byte) error {
 	return statusErr("VerifySignature", c.t.VerifySignature(&c.h, desc, 0, nil))
 }
 
-// Close deletes the context (and the credential, if the Context acquired
+// Close deletes the context (and the credential, if the context acquired
 // it). It is safe to call more than once.
-func (c *Context) Close() error {
+func (c *SecurityContext) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.closed = true
@@ -274,8 +269,8 @@ func (c *Context) Close() error {
 				err = statusErr("DeleteSecurityContext", st)
 			}
 		}
-		if c.ownsCred {
-			c.t.FreeCredentialsHandle(&c.cred)
+		if c.ownCred != nil {
+			c.ownCred.Close()
 		}
 	})
 	return err

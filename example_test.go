@@ -8,7 +8,6 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 // A client and a server in one process authenticate with NTLM, then
@@ -31,17 +30,17 @@ func Example() {
 	defer clientHost.Close()
 	ctx := context.Background()
 
-	client, err := gosspi.NewClient(ctx, clientHost.FunctionTable, gosspi.ClientConfig{
+	client, err := clientHost.NewClient(ctx, gosspi.ClientConfig{
 		Package:  "NTLM",
 		Target:   "HTTP/server.contoso.com",
-		Identity: &sspi.AuthIdentity{User: `CONTOSO\alice`, Password: "correct horse"},
-		Flags:    sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_SEQUENCE_DETECT,
+		Identity: &gosspi.Identity{User: `CONTOSO\alice`, Password: "correct horse"},
+		Flags:    gosspi.FlagConfidentiality | gosspi.FlagIntegrity | gosspi.FlagSequenceDetect,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	server, err := gosspi.NewServer(ctx, host.FunctionTable, gosspi.ServerConfig{Package: "NTLM"})
+	server, err := host.NewServer(ctx, gosspi.ServerConfig{Package: "NTLM"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +67,7 @@ func Example() {
 
 	// Replaying a sealed message is detected.
 	_, err = server.Unwrap(sealed)
-	fmt.Println(errors.Is(err, sspi.SEC_E_OUT_OF_SEQUENCE) || errors.Is(err, sspi.SEC_E_MESSAGE_ALTERED))
+	fmt.Println(errors.Is(err, gosspi.ErrOutOfSequence) || errors.Is(err, gosspi.ErrMessageAltered))
 	// Output:
 	// server authenticated CONTOSO\alice
 	// hello, server <nil>
@@ -76,23 +75,23 @@ func Example() {
 }
 
 // A wrong password fails with SEC_E_LOGON_DENIED, which errors.Is finds.
-func ExampleContext_Step_logonDenied() {
+func ExampleSecurityContext_Step_logonDenied() {
 	accounts := ntlm.NewMemoryStore()
 	accounts.Add("CONTOSO", "alice", "correct horse")
 	host, _ := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{Accounts: accounts}})
 	defer host.Close()
 	ctx := context.Background()
-	client, _ := gosspi.NewClient(ctx, host.FunctionTable, gosspi.ClientConfig{
+	client, _ := host.NewClient(ctx, gosspi.ClientConfig{
 		Package: "NTLM", Target: "HTTP/server",
-		Identity: &sspi.AuthIdentity{User: "alice", Domain: "CONTOSO", Password: "guess"},
+		Identity: &gosspi.Identity{User: "alice", Domain: "CONTOSO", Password: "guess"},
 	})
 	defer client.Close()
-	server, _ := gosspi.NewServer(ctx, host.FunctionTable, gosspi.ServerConfig{Package: "NTLM"})
+	server, _ := host.NewServer(ctx, gosspi.ServerConfig{Package: "NTLM"})
 	defer server.Close()
 	negotiate, _, _ := client.Step(ctx, nil)
 	challenge, _, _ := server.Step(ctx, negotiate)
 	authenticate, _, _ := client.Step(ctx, challenge)
 	_, _, err := server.Step(ctx, authenticate)
-	fmt.Println(errors.Is(err, sspi.SEC_E_LOGON_DENIED))
+	fmt.Println(errors.Is(err, gosspi.ErrLogonDenied))
 	// Output: true
 }

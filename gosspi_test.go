@@ -8,28 +8,31 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/sspitest"
-	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
-func testTable(t *testing.T) *sspi.FunctionTable {
-	host, err := lsa.New(lsa.Options{}, sspitest.New(sspitest.Config{Accounts: map[string]string{"alice": "pw"}}))
+// testTable is a host with the test package of internal/sspitest.
+func testTable(t *testing.T) *gosspi.Host {
+	host, err := gosspi.NewHost(gosspi.HostConfig{
+		Packages:         []secpkg.LsaModePackage{sspitest.New(sspitest.Config{Accounts: map[string]string{"alice": "pw"}})},
+		UserModePackages: []sspi.UserModePackage{sspitest.UserMode{}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := sspi.InitSecurityInterface(host, sspitest.UserMode{})
-	t.Cleanup(func() { tbl.Close(); host.Close() })
-	return tbl
+	t.Cleanup(func() { host.Close() })
+	return host
 }
 
-func pair(t *testing.T, tbl *sspi.FunctionTable, pw string) (*gosspi.Context, *gosspi.Context, error) {
+func pair(t *testing.T, tbl *gosspi.Host, pw string) (*gosspi.SecurityContext, *gosspi.SecurityContext, error) {
 	ctx := context.Background()
-	c, err := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: sspitest.Name, Target: "x", Identity: &sspi.AuthIdentity{User: "alice", Password: pw}})
+	c, err := tbl.NewClient(ctx, gosspi.ClientConfig{Package: sspitest.Name, Target: "x", Identity: &gosspi.Identity{User: "alice", Password: pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: sspitest.Name})
+	s, err := tbl.NewServer(ctx, gosspi.ServerConfig{Package: sspitest.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func TestStepWrapSignClose(t *testing.T) {
 	if len(ck) == 0 || !bytes.Equal(ck, sk) {
 		t.Error("session keys")
 	}
-	if c.Flags()&sspi.FlagMutualAuth == 0 {
+	if c.Flags()&gosspi.FlagMutualAuth == 0 {
 		t.Errorf("Flags = %v", c.Flags())
 	}
 	for _, m := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("abc"), 5000)} {
@@ -132,11 +135,11 @@ func TestStepErrors(t *testing.T) {
 	if !errors.As(err, &se) || se.Op != "AcceptSecurityContext" {
 		t.Errorf("error = %#v", err)
 	}
-	c, err := gosspi.NewClient(context.Background(), tbl, gosspi.ClientConfig{Package: "nope"})
+	c, err := tbl.NewClient(context.Background(), gosspi.ClientConfig{Package: "nope"})
 	if !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) || c != nil {
 		t.Errorf("unknown package = %v", err)
 	}
-	cl, _ := gosspi.NewClient(context.Background(), tbl, gosspi.ClientConfig{Package: sspitest.Name, Identity: &sspi.AuthIdentity{User: "alice", Password: "pw"}})
+	cl, _ := tbl.NewClient(context.Background(), gosspi.ClientConfig{Package: sspitest.Name, Identity: &gosspi.Identity{User: "alice", Password: "pw"}})
 	defer cl.Close()
 	if _, err := cl.Wrap([]byte("x")); !errors.Is(err, sspi.SEC_E_INVALID_HANDLE) {
 		t.Errorf("Wrap before the handshake = %v", err)
@@ -148,8 +151,8 @@ func TestStepErrors(t *testing.T) {
 func TestStepIncomplete(t *testing.T) {
 	tbl := testTable(t)
 	ctx := context.Background()
-	c, _ := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: sspitest.Name, Identity: &sspi.AuthIdentity{User: "alice", Password: "pw"}})
-	s, _ := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: sspitest.Name})
+	c, _ := tbl.NewClient(ctx, gosspi.ClientConfig{Package: sspitest.Name, Identity: &gosspi.Identity{User: "alice", Password: "pw"}})
+	s, _ := tbl.NewServer(ctx, gosspi.ServerConfig{Package: sspitest.Name})
 	defer c.Close()
 	defer s.Close()
 	hello, _, _ := c.Step(ctx, nil)
@@ -174,7 +177,7 @@ func TestNegotiateFallsBackToNTLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer host.Close()
-	pk, _ := host.EnumerateSecurityPackages()
+	pk, _ := host.SSPI().EnumerateSecurityPackages()
 	if len(pk) != 3 || pk[0].Name != "Negotiate" {
 		t.Fatalf("packages = %+v", pk)
 	}
@@ -186,13 +189,13 @@ func TestNegotiateFallsBackToNTLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cliHost.Close()
-	c, err := gosspi.NewClient(ctx, cliHost.FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/127.0.0.1",
-		Identity: &sspi.AuthIdentity{User: "alice", Domain: "CONTOSO", Password: "pw"}})
+	c, err := cliHost.NewClient(ctx, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/127.0.0.1",
+		Identity: &gosspi.Identity{User: "alice", Domain: "CONTOSO", Password: "pw"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s, err := gosspi.NewServer(ctx, host.FunctionTable, gosspi.ServerConfig{Package: "Negotiate"})
+	s, err := host.NewServer(ctx, gosspi.ServerConfig{Package: "Negotiate"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,13 +235,13 @@ func TestUnwrapLeavesTokenAlone(t *testing.T) {
 	}
 	defer host.Close()
 	ctx := context.Background()
-	for _, tbl := range []*sspi.FunctionTable{testTable(t), host.FunctionTable} {
-		pkg, id := sspitest.Name, &sspi.AuthIdentity{User: "alice", Password: "pw"}
-		if tbl == host.FunctionTable {
-			pkg, id = "NTLM", &sspi.AuthIdentity{User: "u", Domain: "D", Password: "p"}
+	for _, tbl := range []*gosspi.Host{testTable(t), host} {
+		pkg, id := sspitest.Name, &gosspi.Identity{User: "alice", Password: "pw"}
+		if tbl == host {
+			pkg, id = "NTLM", &gosspi.Identity{User: "u", Domain: "D", Password: "p"}
 		}
-		c, _ := gosspi.NewClient(ctx, tbl, gosspi.ClientConfig{Package: pkg, Target: "HTTP/x", Identity: id})
-		s, _ := gosspi.NewServer(ctx, tbl, gosspi.ServerConfig{Package: pkg})
+		c, _ := tbl.NewClient(ctx, gosspi.ClientConfig{Package: pkg, Target: "HTTP/x", Identity: id})
+		s, _ := tbl.NewServer(ctx, gosspi.ServerConfig{Package: pkg})
 		tok, _, err := c.Step(ctx, nil)
 		for i := 0; err == nil && !(c.Established() && s.Established()) && i < 6; i++ {
 			if tok, _, err = s.Step(ctx, tok); err != nil || len(tok) == 0 {

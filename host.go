@@ -3,6 +3,7 @@ package gosspi
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/preflight"
@@ -18,15 +19,30 @@ import (
 // its defaults, which read the environment as MIT Kerberos and gss-ntlmssp
 // do (KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME, NTLM_USER_FILE).
 type HostConfig struct {
-	// LSA configures the package host: table caps, handshake timeout,
-	// logging.
-	LSA lsa.Options
-	// Async configures the asynchronous executor of the SSPI surface.
+	// MaxCredentials and MaxContexts cap the host's handle tables
+	// (defaults 65,536 and 262,144); beyond them a new handshake fails
+	// with SEC_E_INSUFFICIENT_MEMORY.
+	MaxCredentials, MaxContexts int
+	// HandshakeTimeout is how long a half-built context may wait for its
+	// next leg before it is reaped (default 2 minutes).
+	HandshakeTimeout time.Duration
+	// Logger receives the host's debug lines (statuses, never secrets);
+	// nil means none.
+	Logger *slog.Logger
+	// AsyncWorkers and AsyncQueue size the executor of the Sspi*Async
+	// calls of the SSPI surface (package sspi's defaults when zero).
 	AsyncWorkers, AsyncQueue int
+	// ChannelBindings is the host's Extended Protection policy: what an
+	// acceptor does with channel bindings when the server gives them
+	// (ServerConfig.ChannelBindings; httpauth does over HTTPS). NTLM and
+	// Kerberos honour it alike; the default is BindingsWhenSupported, and
+	// a server context relaxes BindingsRequired with
+	// ServerConfig.AllowMissingBindings.
+	ChannelBindings BindingPolicy
 	// NTLM configures the NTLM package (account store, policies).
 	NTLM ntlm.Config
 	// Kerberos configures the Kerberos package (krb5.conf, keytab, clock
-	// skew, replay cache, channel-binding policy).
+	// skew, replay cache, acceptor principals).
 	Kerberos kerberos.Config
 	// Negotiate configures Negotiate; its Packages and UserPackages are
 	// filled in with Kerberos and NTLM when empty.
@@ -40,6 +56,12 @@ type HostConfig struct {
 	// sets it, or uses a second host for the client.
 	AllowNTLMReflection bool
 
+	// Packages are security packages to register beside the standard
+	// ones: the LSA-mode halves of packages of your own (package
+	// sspi/secpkg), with their user-mode halves in UserModePackages.
+	Packages         []secpkg.LsaModePackage
+	UserModePackages []sspi.UserModePackage
+
 	// Now is the host's clock, handed to every package half, LSA mode and
 	// user mode alike (as crypto/tls's Config.Time); nil is time.Now. A
 	// package's own Now, when set, wins for that package.
@@ -51,13 +73,15 @@ type HostConfig struct {
 	Rand io.Reader
 }
 
-// Host is an in-process package host with the standard packages
-// (Negotiate, Kerberos, NTLM) and the SSPI surface over it. Its
-// FunctionTable is what NewClient and NewServer take, and what the faithful
-// calls of package sspi are methods of.
+// Host is a package host with the standard packages (Negotiate,
+// Kerberos, NTLM) and the SSPI surface over it. NewClient, NewServer and
+// AcquireCredential make contexts and credentials in it; SSPI returns the
+// faithful Windows calls over the same host. A Host is safe for
+// concurrent use.
 type Host struct {
-	*sspi.FunctionTable
-	LSA *lsa.Host
+	t        *sspi.FunctionTable
+	lsa      *lsa.Host
+	bindings BindingPolicy
 }
 
 // NewHost starts a host with the standard packages registered.
@@ -92,7 +116,6 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	}
 	inherit(&cfg.NTLM.Now, &cfg.NTLM.Rand)
 	inherit(&cfg.Kerberos.Now, &cfg.Kerberos.Rand)
-	inherit(&cfg.LSA.Now, &cfg.LSA.Rand)
 	if cfg.AllowNTLMReflection {
 		cfg.NTLM.AllowReflection = true
 	}
@@ -113,22 +136,48 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := lsa.New(cfg.LSA, nego, krb, nt)
+	l, err := lsa.New(lsa.Config{
+		MaxCredentials: cfg.MaxCredentials, MaxContexts: cfg.MaxContexts,
+		HandshakeTimeout: cfg.HandshakeTimeout, Logger: cfg.Logger,
+		ChannelBindings: cfg.ChannelBindings, Now: cfg.Now, Rand: cfg.Rand,
+	}, append([]secpkg.LsaModePackage{nego, krb, nt}, cfg.Packages...)...)
 	if err != nil {
 		return nil, err
 	}
 	t := sspi.New(l, sspi.Config{
-		UserPackages: append([]sspi.UserModePackage{negotiate.NewUserMode(nc.UserPackages...)}, user...),
+		UserPackages: append(append([]sspi.UserModePackage{negotiate.NewUserMode(nc.UserPackages...)}, user...), cfg.UserModePackages...),
 		AsyncWorkers: cfg.AsyncWorkers, AsyncQueue: cfg.AsyncQueue,
 		Env: sspi.Env{Now: cfg.Now, Rand: cfg.Rand},
 	})
-	return &Host{FunctionTable: t, LSA: l}, nil
+	return &Host{t: t, lsa: l, bindings: cfg.ChannelBindings}, nil
+}
+
+// SSPI returns the SSPI surface of the host: the Windows calls
+// (AcquireCredentialsHandle, InitializeSecurityContext, the Sspi*Async
+// forms...) over the same contexts and credentials. A SecurityContext's
+// Handle and a Credential's Handle are valid there.
+func (h *Host) SSPI() *sspi.FunctionTable { return h.t }
+
+// ChannelBindings returns the host's channel-binding policy
+// (HostConfig.ChannelBindings).
+func (h *Host) ChannelBindings() BindingPolicy { return h.bindings }
+
+// Stats counts what a host holds.
+type Stats struct {
+	Credentials int // credential handles
+	Contexts    int // contexts, established or in a handshake
+}
+
+// Stats returns what the host holds now.
+func (h *Host) Stats() Stats {
+	s := h.lsa.Stats()
+	return Stats{Credentials: s.Credentials, Contexts: s.Contexts}
 }
 
 // Close stops the host, deleting every context and credential in it.
 func (h *Host) Close() error {
-	h.FunctionTable.Close()
-	return h.LSA.Close()
+	h.t.Close()
+	return h.lsa.Close()
 }
 
 // checkHostConfig is NewHost's check of the files its configuration names.

@@ -170,7 +170,7 @@ func (a *apache) file(name string) string {
 // leg, and Apache's AP-REP verified (mutual authentication).
 func TestApacheKerberos(t *testing.T) {
 	a := startApache(t, "krb5", "")
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	url := strings.Replace(a.URL, "127.0.0.1", "localhost", 1) + "/index.html"
 	resp, err := (&http.Client{Transport: tr}).Get(url)
@@ -191,7 +191,7 @@ func TestApacheKerberos(t *testing.T) {
 // token's mechListMIC checked.
 func TestApacheNTLM(t *testing.T) {
 	a := startApache(t, "ntlmssp", fmt.Sprintf("%s:%s:%s\n", ntDomain, ntUser, ntPW))
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
 	defer tr.Close()
 	c := &http.Client{Transport: tr}
 	resp, err := c.Get(a.URL + "/index.html")
@@ -211,7 +211,7 @@ func TestApacheNTLM(t *testing.T) {
 	waitLog(t, a, ntUser+` "GET /index.html HTTP/1.1" 200`)
 
 	// The wrong password: Apache answers 401 again.
-	bad := &Transport{Table: tr.Table, Schemes: []string{SchemeNegotiate}, Identity: ntlmIdentity()}
+	bad := &Transport{Host: tr.Host, Schemes: []string{SchemeNegotiate}, Identity: ntlmIdentity()}
 	bad.Identity.Password = "wrong"
 	defer bad.Close()
 	resp, err = (&http.Client{Transport: bad}).Get(a.URL + "/index.html")
@@ -273,7 +273,7 @@ func TestApacheNTLMTranscript(t *testing.T) {
 		seed := fmt.Sprintf("apache-ntlm-%d", now.Unix())
 		a := startApache(t, "ntlmssp", fmt.Sprintf("%s:%s:%s\n", ntDomain, ntUser, ntPW))
 		rec := &recordingTransport{base: &http.Transport{}}
-		tr := &Transport{Table: deterministicClient(t, now, seed).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+		tr := &Transport{Host: deterministicClient(t, now, seed), Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
 		// A relay in between records the legs; it keeps one connection
 		// to Apache, as NTLM needs.
 		relay := httptestServer(t, relayTo(t, a.URL, rec))
@@ -316,7 +316,7 @@ func TestApacheNTLMTranscript(t *testing.T) {
 		}
 		w.WriteHeader(l.Status)
 	}))
-	c := &Transport{Table: deterministicClient(t, tr.Time, tr.Seed).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+	c := &Transport{Host: deterministicClient(t, tr.Time, tr.Seed), Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
 	defer c.Close()
 	resp, err := (&http.Client{Transport: c}).Get(replay + "/index.html")
 	if err != nil {

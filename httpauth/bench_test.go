@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi"
-	"github.com/gosspi/gosspi/sspi"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
 )
@@ -54,7 +53,7 @@ func BenchmarkParseAuthorization(b *testing.B) {
 func BenchmarkNTLMHandshakeHTTP(b *testing.B) {
 	s := quietServer(b, Config{Schemes: []string{SchemeNTLM}})
 	b.Run("gosspi", func(b *testing.B) {
-		tr := &Transport{Table: clientHost(b).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM},
+		tr := &Transport{Host: clientHost(b), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		defer tr.Close()
 		c := &http.Client{Transport: tr}
@@ -81,7 +80,7 @@ func BenchmarkNTLMHandshakeHTTP(b *testing.B) {
 func BenchmarkKeepAlive(b *testing.B) {
 	s := quietServer(b, Config{Schemes: []string{SchemeNTLM}, Persist: true})
 	b.Run("persistent", func(b *testing.B) {
-		tr := &Transport{Table: clientHost(b).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+		tr := &Transport{Host: clientHost(b), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 		defer tr.Close()
 		c := &http.Client{Transport: tr}
 		get(b, c, s.URL, nil)
@@ -111,26 +110,26 @@ var whoamiPlain = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 // AP-REQ, replay cache, AP-REP, identity), without the network: each
 // iteration gets a fresh AP-REQ made beforehand.
 func BenchmarkMiddlewareKerberos(b *testing.B) {
-	a, err := New(Config{Table: serverHost(b, BindingsWhenSupported).FunctionTable, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := New(Config{Host: serverHost(b, BindingsWhenSupported), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer a.Close()
 	h := a.Middleware(whoamiPlain)
 	ch := clientHost(b)
-	var cred sspi.CredHandle
-	if st := ch.AcquireCredentialsHandle("", "Negotiate", sspi.SECPKG_CRED_OUTBOUND, kerberosIdentity(), &cred, nil); st.Failed() {
-		b.Fatal(st)
+	cred, err := ch.AcquireCredential(context.Background(), gosspi.CredentialConfig{Package: "Negotiate", Identity: kerberosIdentity()})
+	if err != nil {
+		b.Fatal(err)
 	}
 	toks := make([]string, b.N)
-	var ctxs []*gosspi.Context // closed at the end: see Transport.credential
+	var ctxs []*gosspi.SecurityContext // closed at the end: see Transport.credential
 	defer func() {
 		for _, c := range ctxs {
 			c.Close()
 		}
 	}()
 	for i := range toks {
-		c, err := gosspi.NewClient(context.Background(), ch.FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost", Credential: &cred})
+		c, err := ch.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost", Credential: cred})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -52,7 +52,7 @@ const (
 	// gokrb5's SPNEGO handler sends).
 	MutualAuthOptional
 	// MutualAuthDisabled does not ask for mutual authentication
-	// (ISC_REQ_MUTUAL_AUTH is taken out of the flags) and does not look at
+	// (gosspi.FlagMutualAuth is taken out of the flags) and does not look at
 	// the server's final token.
 	MutualAuthDisabled
 )
@@ -84,7 +84,7 @@ var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle
 //     lets later requests through without a new handshake;
 //   - the body is sent again with each leg: GetBody is used when set,
 //     otherwise the body is buffered (up to MaxReplayBody);
-//   - with ISC_REQ_MUTUAL_AUTH (the default flags), the final response must
+//   - with gosspi.FlagMutualAuth (the default flags), the final response must
 //     carry the server's token and it must verify, otherwise RoundTrip
 //     fails with ErrMutualAuth; MutualAuth relaxes this (OPTIONAL) or turns
 //     it off (DISABLED);
@@ -99,27 +99,26 @@ var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle
 // cannot be answered here (set Base.ProxyConnectHeader or
 // GetProxyConnectHeader for that). Transport is safe for concurrent use.
 type Transport struct {
-	// Table is the SSPI surface, usually (*gosspi.Host).FunctionTable.
-	// Required.
-	Table *sspi.FunctionTable
+	// Host is the package host the client authenticates with. Required.
+	Host *gosspi.Host
 	// Base is the transport connections are made with (TLS settings,
 	// proxy, dialer); nil means a clone of http.DefaultTransport. It must
 	// be an *http.Transport because Transport pins connections.
 	Base *http.Transport
 	// Identity is the credential: nil means the packages' defaults (the
 	// Kerberos ccache of KRB5CCNAME, NTLM_USER_FILE).
-	Identity *sspi.AuthIdentity
+	Identity *gosspi.Identity
 	// Schemes are the schemes the client answers, in order of preference;
 	// empty means Negotiate, Kerberos, NTLM.
 	Schemes []string
 	// SPN returns the service principal for a host; nil means "HTTP/host".
 	SPN func(host string) string
-	// Flags are the ISC_REQ_* requirements; zero means
-	// gosspi.DefaultClientFlags (which asks for mutual authentication).
-	Flags sspi.ISCReq
+	// Flags are the requirements of each context; zero means
+	// gosspi.DefaultFlags (which asks for mutual authentication).
+	Flags gosspi.Flags
 	// MutualAuth is what a response must prove of the server: REQUIRED
 	// (the zero value), OPTIONAL or DISABLED. REQUIRED and OPTIONAL apply
-	// when Flags asks for ISC_REQ_MUTUAL_AUTH (the default flags do);
+	// when Flags asks for gosspi.FlagMutualAuth (the default flags do);
 	// Flags without it is DISABLED.
 	MutualAuth MutualAuthMode
 	// Opportunistic sends a token with the first request of each
@@ -139,7 +138,7 @@ type Transport struct {
 	Logger *slog.Logger
 
 	mu    sync.Mutex
-	creds map[string]*sspi.CredHandle
+	creds map[string]*gosspi.Credential
 	idle  map[string][]*pin
 }
 
@@ -150,7 +149,7 @@ type pin struct {
 	key   string
 	// id is the per-request identity the pin's connections authenticated
 	// as (WithCredentials), kept so its address, part of key, is not reused.
-	id *sspi.AuthIdentity
+	id *gosspi.Identity
 }
 
 type credentialsKey struct{}
@@ -160,15 +159,15 @@ type credentialsKey struct{}
 // many users (a proxy or a gateway acting for each of its callers). The
 // credential is acquired for each handshake and freed after it, and a
 // connection authenticated for one identity is never reused for a request
-// of another (connections are kept per *AuthIdentity value: pass the same
+// of another (connections are kept per *gosspi.Identity value: pass the same
 // pointer for the same user to reuse them).
-func WithCredentials(ctx context.Context, id *sspi.AuthIdentity) context.Context {
+func WithCredentials(ctx context.Context, id *gosspi.Identity) context.Context {
 	return context.WithValue(ctx, credentialsKey{}, id)
 }
 
 // identityOf returns the per-request identity of ctx, if any.
-func identityOf(ctx context.Context) *sspi.AuthIdentity {
-	id, _ := ctx.Value(credentialsKey{}).(*sspi.AuthIdentity)
+func identityOf(ctx context.Context) *gosspi.Identity {
+	id, _ := ctx.Value(credentialsKey{}).(*gosspi.Identity)
 	return id
 }
 
@@ -204,8 +203,8 @@ func (t *Transport) Close() error {
 	t.CloseIdleConnections()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, h := range t.creds {
-		t.Table.FreeCredentialsHandle(h)
+	for _, c := range t.creds {
+		c.Close()
 	}
 	t.creds = nil
 	return nil
@@ -214,29 +213,29 @@ func (t *Transport) Close() error {
 // credential returns the shared outbound credential of a package (one per
 // package for the Transport's life) and a function to call when the
 // handshake is over.
-func (t *Transport) credential(ctx context.Context, pkg string) (*sspi.CredHandle, func(), error) {
+func (t *Transport) credential(ctx context.Context, pkg string) (*gosspi.Credential, func(), error) {
 	if id := identityOf(ctx); id != nil {
 		// Per request: acquired now, freed when the handshake is over.
-		h := new(sspi.CredHandle)
-		if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, id, h, nil); err != nil {
+		c, err := t.Host.AcquireCredential(ctx, gosspi.CredentialConfig{Package: pkg, Identity: id})
+		if err != nil {
 			return nil, nil, err
 		}
-		return h, func() { t.Table.FreeCredentialsHandle(h) }, nil
+		return c, func() { c.Close() }, nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if h := t.creds[pkg]; h != nil {
-		return h, func() {}, nil
+	if c := t.creds[pkg]; c != nil {
+		return c, func() {}, nil
 	}
-	var h sspi.CredHandle
-	if err := t.Table.AcquireCredentialsHandleCtx(ctx, "", pkg, sspi.SECPKG_CRED_OUTBOUND, t.Identity, &h, nil); err != nil {
+	c, err := t.Host.AcquireCredential(ctx, gosspi.CredentialConfig{Package: pkg, Identity: t.Identity})
+	if err != nil {
 		return nil, nil, err
 	}
 	if t.creds == nil {
-		t.creds = map[string]*sspi.CredHandle{}
+		t.creds = map[string]*gosspi.Credential{}
 	}
-	t.creds[pkg] = &h
-	return &h, func() {}, nil
+	t.creds[pkg] = c
+	return c, func() {}, nil
 }
 
 func (t *Transport) getPin(key string) *pin {
@@ -353,8 +352,8 @@ func (b *pinnedBody) Close() error {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.Table == nil {
-		return nil, errors.New("httpauth: Transport.Table is nil")
+	if t.Host == nil {
+		return nil, errors.New("httpauth: Transport.Host is nil")
 	}
 	getBody, err := t.replayableBody(req)
 	if err != nil {
@@ -550,13 +549,13 @@ func (t *Transport) authenticate(req *http.Request, getBody func() (io.ReadClose
 var errNewClient = errors.New("httpauth: cannot make a security context")
 
 // start makes the client context of a scheme and its first token.
-func (t *Transport) start(ctx context.Context, scheme, spn string, cb *sspi.ChannelBindings, flags sspi.ISCReq, log *slog.Logger) (*gosspi.Context, []byte, bool, func(), error) {
+func (t *Transport) start(ctx context.Context, scheme, spn string, cb *gosspi.ChannelBindings, flags gosspi.Flags, log *slog.Logger) (*gosspi.SecurityContext, []byte, bool, func(), error) {
 	cred, release, err := t.credential(ctx, scheme)
 	if err != nil {
 		log.Debug("httpauth: no credential", "scheme", scheme, "err", err)
 		return nil, nil, false, nil, err
 	}
-	sc, err := gosspi.NewClient(ctx, t.Table, gosspi.ClientConfig{
+	sc, err := t.Host.NewClient(ctx, gosspi.ClientConfig{
 		Package: scheme, Target: spn, Credential: cred, Flags: flags, ChannelBindings: cb,
 	})
 	if err != nil {
@@ -609,15 +608,17 @@ func (t *Transport) spn(host string) string {
 	return "HTTP/" + host
 }
 
-// flags are the ISC_REQ_* flags of a handshake: Flags or the defaults,
-// without ISC_REQ_MUTUAL_AUTH under MutualAuthDisabled.
-func (t *Transport) flags() sspi.ISCReq {
+// flags are the requirements of a handshake: Flags or the defaults,
+// without gosspi.FlagMutualAuth under MutualAuthDisabled.
+func (t *Transport) flags() gosspi.Flags {
 	f := t.Flags
 	if f == 0 {
-		f = gosspi.DefaultClientFlags
+		f = gosspi.DefaultFlags
 	}
 	if t.MutualAuth == MutualAuthDisabled {
-		f &^= sspi.ISC_REQ_MUTUAL_AUTH
+		if f &^= gosspi.FlagMutualAuth; f == 0 {
+			f = gosspi.DefaultFlags &^ gosspi.FlagMutualAuth // zero would mean the defaults
+		}
 	}
 	return f
 }
@@ -640,8 +641,8 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, error), p *pin, sc *gosspi.Context,
-	scheme, authHdr, challengeHdr string, code int, out []byte, done bool, flags sspi.ISCReq, log *slog.Logger) (*http.Response, error) {
+func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, error), p *pin, sc *gosspi.SecurityContext,
+	scheme, authHdr, challengeHdr string, code int, out []byte, done bool, flags gosspi.Flags, log *slog.Logger) (*http.Response, error) {
 	var dials int32 // connections made when the first leg was answered
 	for leg := 1; ; leg++ {
 		log.Debug("httpauth: sending token", "scheme", scheme, "leg", leg, "bytes", len(out))
@@ -688,7 +689,7 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 			out, done = next, nextDone
 			continue
 		}
-		mutual := flags&sspi.ISC_REQ_MUTUAL_AUTH != 0
+		mutual := flags&gosspi.FlagMutualAuth != 0
 		switch {
 		case done || tok == nil:
 		case mutual && t.MutualAuth == MutualAuthOptional && noProof(tok):

@@ -55,7 +55,7 @@ func TestNewNoCredential(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs logBuf
-			a, err := New(Config{Table: tc.host.FunctionTable, Schemes: tc.schemes, Principal: tc.principal, Logger: logs.logger()})
+			a, err := New(Config{Host: tc.host, Schemes: tc.schemes, Principal: tc.principal, Logger: logs.logger()})
 			if err == nil {
 				a.Close()
 				t.Fatal("New accepted a scheme without a credential")
@@ -74,7 +74,7 @@ func TestNewNoCredential(t *testing.T) {
 	// Negotiate on a host with accounts only: New succeeds and logs that
 	// Kerberos is left out, and why.
 	var logs logBuf
-	a, err := New(Config{Table: ntlmOnly.FunctionTable, Logger: logs.logger()})
+	a, err := New(Config{Host: ntlmOnly, Logger: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,13 +27,13 @@ func TestPerRequestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	s := newServer(t, Config{Table: h.FunctionTable, Schemes: []string{SchemeNTLM}, Persist: true}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Schemes: []string{SchemeNTLM}}
+	s := newServer(t, Config{Host: h, Schemes: []string{SchemeNTLM}, Persist: true}, BindingsWhenSupported, nil)
+	tr := &Transport{Host: clientHost(t), Schemes: []string{SchemeNTLM}}
 	defer tr.Close()
 	c := &http.Client{Transport: tr}
-	carol := &sspi.AuthIdentity{User: "carol", Domain: ntDomain, Password: "Carol-Passw0rd!"}
-	dave := &sspi.AuthIdentity{User: "dave", Domain: ntDomain, Password: "Dave-Passw0rd!"}
-	get := func(id *sspi.AuthIdentity) (int, string) {
+	carol := &gosspi.Identity{User: "carol", Domain: ntDomain, Password: "Carol-Passw0rd!"}
+	dave := &gosspi.Identity{User: "dave", Domain: ntDomain, Password: "Dave-Passw0rd!"}
+	get := func(id *gosspi.Identity) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(WithCredentials(t.Context(), id), "GET", s.URL+"/whoami", nil)
 		resp, err := c.Do(req)
@@ -47,7 +47,7 @@ func TestPerRequestCredentials(t *testing.T) {
 		return 200, decodeWhoami(t, resp)["principal"]
 	}
 	for i, want := range []struct {
-		id   *sspi.AuthIdentity
+		id   *gosspi.Identity
 		user string
 	}{{carol, "carol"}, {dave, "dave"}, {carol, "carol"}, {dave, "dave"}} {
 		code, who := get(want.id)
@@ -55,7 +55,7 @@ func TestPerRequestCredentials(t *testing.T) {
 			t.Fatalf("request %d as %s: %d %q", i, want.user, code, who)
 		}
 	}
-	wrong := &sspi.AuthIdentity{User: "dave", Domain: ntDomain, Password: "wrong"}
+	wrong := &gosspi.Identity{User: "dave", Domain: ntDomain, Password: "wrong"}
 	if code, who := get(wrong); code == 200 {
 		t.Fatalf("a wrong password was let through on another identity's connection: %q", who)
 	}
@@ -77,8 +77,8 @@ func TestRefusalReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	s := newServer(t, Config{Table: h.FunctionTable, Now: skewed, Schemes: []string{SchemeNegotiate}, Flags: gosspi.DefaultServerFlags | sspi.ASC_REQ_EXTENDED_ERROR}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}}
+	s := newServer(t, Config{Host: h, Now: skewed, Schemes: []string{SchemeNegotiate}, Flags: gosspi.DefaultFlags | gosspi.FlagExtendedError}, BindingsWhenSupported, nil)
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/whoami")
 	if err != nil {
@@ -94,7 +94,7 @@ func TestRefusalReason(t *testing.T) {
 	}
 
 	ok := newServer(t, Config{Schemes: []string{SchemeNTLM}}, BindingsWhenSupported, nil)
-	nt := &Transport{Table: clientHost(t).FunctionTable, Identity: &sspi.AuthIdentity{User: ntUser, Domain: ntDomain, Password: "wrong"}, Schemes: []string{SchemeNTLM}}
+	nt := &Transport{Host: clientHost(t), Identity: &gosspi.Identity{User: ntUser, Domain: ntDomain, Password: "wrong"}, Schemes: []string{SchemeNTLM}}
 	defer nt.Close()
 	resp, err = (&http.Client{Transport: nt}).Get(ok.URL + "/whoami")
 	if err != nil {

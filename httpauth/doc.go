@@ -59,10 +59,10 @@
 // connection) breaks that binding: do not use Config.Persist behind one,
 // and run NTLM through such a proxy only if it dedicates a server
 // connection to each client connection.
-// Config.ChannelBindings is the Extended Protection policy over HTTPS: the
-// tls-server-end-point bindings (RFC 5929 4.1) of the certificate the
-// connection presented are given to the package, which checks the
-// client's (see ApplyBindingPolicy). A resumed TLS session presents no
+// Over HTTPS the tls-server-end-point bindings (RFC 5929 4.1) of the
+// certificate the connection presented are given to the package, which
+// checks the client's under the host's Extended Protection policy
+// (gosspi.HostConfig.ChannelBindings: when-supported, off or required). A resumed TLS session presents no
 // certificate; its bindings are those of the handshake that made the
 // session, which the middleware keeps in the session ticket (see
 // WrapTLSConfig). When the bindings of a TLS connection cannot be known

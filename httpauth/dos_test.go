@@ -87,8 +87,8 @@ func logOnBoth(t *testing.T, s *testServer) {
 		tr   *Transport
 		url  string
 	}{
-		{"NTLM", &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}, s.URL},
-		{"Kerberos", &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}, strings.Replace(s.URL, "127.0.0.1", "localhost", 1)},
+		{"NTLM", &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}, s.URL},
+		{"Kerberos", &Transport{Host: clientHost(t), Identity: kerberosIdentity()}, strings.Replace(s.URL, "127.0.0.1", "localhost", 1)},
 	} {
 		resp, err := (&http.Client{Transport: tc.tr}).Get(tc.url)
 		if err != nil {
@@ -204,7 +204,7 @@ func TestAttackParkedHandshakesReclaimed(t *testing.T) {
 		t.Fatalf("%d handshakes in progress, want %d", h, n)
 	}
 	// Kerberos completes in one leg: no slot needed.
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1))
 	if err != nil {
@@ -212,7 +212,7 @@ func TestAttackParkedHandshakesReclaimed(t *testing.T) {
 	}
 	decodeWhoami(t, resp)
 	// NTLM needs a slot: 503 while the parked handshakes are live.
-	ntr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	ntr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 	defer ntr.Close()
 	resp, err = (&http.Client{Transport: ntr}).Get(s.URL)
 	if err != nil {

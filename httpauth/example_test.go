@@ -11,7 +11,6 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/httpauth"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 // A server protected by Negotiate and NTLM, and a client that
@@ -27,7 +26,7 @@ func Example() {
 	}
 	defer srvHost.Close()
 	auth, err := httpauth.New(httpauth.Config{
-		Table:   srvHost.FunctionTable,
+		Host:    srvHost,
 		Schemes: []string{httpauth.SchemeNegotiate, httpauth.SchemeNTLM},
 		Persist: true,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -55,8 +54,8 @@ func Example() {
 	}
 	defer cliHost.Close()
 	tr := &httpauth.Transport{
-		Table:    cliHost.FunctionTable,
-		Identity: &sspi.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"},
+		Host:     cliHost,
+		Identity: &gosspi.Identity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"},
 	}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String() + "/")

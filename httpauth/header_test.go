@@ -119,7 +119,7 @@ func FuzzParseChallenges(f *testing.F) {
 // handshake may leak once the connection closes.
 func FuzzMiddleware(f *testing.F) {
 	h := serverHost(f, BindingsWhenSupported)
-	a, err := New(Config{Table: h.FunctionTable, Schemes: []string{SchemeNegotiate, SchemeNTLM, SchemeKerberos},
+	a, err := New(Config{Host: h, Schemes: []string{SchemeNegotiate, SchemeNTLM, SchemeKerberos},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)

@@ -58,7 +58,7 @@ func (c *h2Client) send(url, auth string) (*http.Response, string) {
 func kerberosToken(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
 	cb, _ := sspi.TLSServerEndPoint(cert.Leaf)
-	c, err := gosspi.NewClient(t.Context(), clientHost(t).FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost",
+	c, err := clientHost(t).NewClient(t.Context(), gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost",
 		Identity: kerberosIdentity(), ChannelBindings: cb})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestAttackHTTP2PersistedIdentity(t *testing.T) {
 	for _, tc := range []struct {
 		name, scheme, pkg string
 	}{{"NTLM", "NTLM", "NTLM"}, {"raw NTLM under Negotiate", "Negotiate", "NTLM"}, {"NTLM in SPNEGO", "Negotiate", "Negotiate"}} {
-		cli, err := gosspi.NewClient(t.Context(), clientHost(t).FunctionTable, gosspi.ClientConfig{Package: tc.pkg, Target: "HTTP/127.0.0.1", Identity: ntlmIdentity()})
+		cli, err := clientHost(t).NewClient(t.Context(), gosspi.ClientConfig{Package: tc.pkg, Target: "HTTP/127.0.0.1", Identity: ntlmIdentity()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestAttackHTTP2PersistedIdentity(t *testing.T) {
 	wantLog(t, s.logs, "level=WARN", "over HTTP/2 refused")
 
 	// Over HTTP/1.1 the same server still persists NTLM logons.
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM},
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM},
 		Base: &http.Transport{TLSClientConfig: c.rt.TLSClientConfig.Clone()}}
 	defer tr.Close()
 	for i := 0; i < 2; i++ {

@@ -25,7 +25,6 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 // The tests share one throwaway MIT realm with a user (alice) and the
@@ -82,6 +81,15 @@ func testAccounts() *ntlm.MemoryStore {
 	return s
 }
 
+// The host's channel-binding policies, as the tests name them.
+type BindingPolicy = gosspi.BindingPolicy
+
+const (
+	BindingsWhenSupported = gosspi.BindingsWhenSupported
+	BindingsOff           = gosspi.BindingsOff
+	BindingsRequired      = gosspi.BindingsRequired
+)
+
 // serverHost is a host with the test keytab and accounts.
 func serverHost(t testing.TB, policy BindingPolicy) *gosspi.Host {
 	t.Helper()
@@ -89,7 +97,7 @@ func serverHost(t testing.TB, policy BindingPolicy) *gosspi.Host {
 	cfg.NTLM.Accounts = testAccounts()
 	cfg.Kerberos.Keytab = realm.keytab
 	cfg.Kerberos.DisableReplayCache = false
-	ApplyBindingPolicy(&cfg, policy)
+	cfg.ChannelBindings = policy
 	h, err := gosspi.NewHost(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +153,8 @@ func newServerWith(t testing.TB, cfg Config, wrap func(http.Handler) http.Handle
 func newServerOpts(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.Certificate, wrap func(http.Handler) http.Handler) *testServer {
 	t.Helper()
 	logs := &logBuf{}
-	if cfg.Table == nil {
-		cfg.Table = serverHost(t, policy).FunctionTable
+	if cfg.Host == nil {
+		cfg.Host = serverHost(t, policy)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = logs.logger()
@@ -154,7 +162,6 @@ func newServerOpts(t testing.TB, cfg Config, policy BindingPolicy, tlsCert *tls.
 	if cfg.Schemes == nil {
 		cfg.Schemes = []string{SchemeNegotiate, SchemeNTLM}
 	}
-	cfg.ChannelBindings = policy
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -213,13 +220,13 @@ func selfSigned(t testing.TB, cn string) tls.Certificate {
 }
 
 // ntlmIdentity is the test NTLM user's credential.
-func ntlmIdentity() *sspi.AuthIdentity {
-	return &sspi.AuthIdentity{User: ntUser, Domain: ntDomain, Password: ntPW}
+func ntlmIdentity() *gosspi.Identity {
+	return &gosspi.Identity{User: ntUser, Domain: ntDomain, Password: ntPW}
 }
 
 // kerberosIdentity uses alice's ccache.
-func kerberosIdentity() *sspi.AuthIdentity {
-	return &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.ccache}}
+func kerberosIdentity() *gosspi.Identity {
+	return &gosspi.Identity{Options: map[string]string{"ccache": "FILE:" + realm.ccache}}
 }
 
 func decodeWhoami(t testing.TB, resp *http.Response) map[string]string {

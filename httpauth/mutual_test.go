@@ -109,7 +109,7 @@ func TestMutualAuthModesGokrb5(t *testing.T) {
 		{MutualAuthRequired, false, true},
 	} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
-			tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}, MutualAuth: tc.mode}
+			tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}, MutualAuth: tc.mode}
 			defer tr.Close()
 			n := len(l.get())
 			body, err := getBody(t, tr, url+"/")
@@ -136,7 +136,7 @@ func TestMutualAuthModesGokrb5(t *testing.T) {
 		})
 	}
 	// The default is REQUIRED.
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	if _, err := getBody(t, tr, url+"/"); !errors.Is(err, ErrMutualAuth) {
 		t.Fatalf("default mode: err = %v", err)
@@ -151,7 +151,7 @@ func TestMutualAuthModesGosspi(t *testing.T) {
 	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
 	for _, mode := range []MutualAuthMode{MutualAuthRequired, MutualAuthOptional, MutualAuthDisabled} {
 		t.Run(mode.String(), func(t *testing.T) {
-			tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), MutualAuth: mode}
+			tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), MutualAuth: mode}
 			defer tr.Close()
 			n := len(l.get())
 			resp, err := (&http.Client{Transport: tr}).Get(url + "/")
@@ -191,7 +191,7 @@ func TestMutualAuthModesGosspi(t *testing.T) {
 		io.Copy(w, resp.Body)
 	}))
 	for _, mode := range []MutualAuthMode{MutualAuthRequired, MutualAuthOptional} {
-		tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), MutualAuth: mode}
+		tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), MutualAuth: mode}
 		_, err := (&http.Client{Transport: tr}).Get(strings.Replace(proxy, "127.0.0.1", "localhost", 1))
 		tr.Close()
 		if !errors.Is(err, ErrMutualAuth) || !strings.Contains(err.Error(), "does not verify") {
@@ -206,7 +206,7 @@ func TestOpportunisticAuth(t *testing.T) {
 	l := &authLog{}
 	s := newServerWith(t, Config{}, l.wrap)
 	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), Opportunistic: true}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), Opportunistic: true}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(url + "/")
 	if err != nil {
@@ -219,7 +219,7 @@ func TestOpportunisticAuth(t *testing.T) {
 		t.Fatalf("requests: %q, want one, with a Negotiate token", h)
 	}
 	// Without it, the first request goes bare and gets the 401.
-	tr2 := &Transport{Table: tr.Table, Identity: kerberosIdentity()}
+	tr2 := &Transport{Host: tr.Host, Identity: kerberosIdentity()}
 	defer tr2.Close()
 	n := len(l.get())
 	resp, err = (&http.Client{Transport: tr2}).Get(url + "/")
@@ -232,7 +232,7 @@ func TestOpportunisticAuth(t *testing.T) {
 	}
 	// gokrb5's handler takes the opportunistic token too.
 	gurl, gl := gokrb5Server(t)
-	tr3 := &Transport{Table: tr.Table, Identity: kerberosIdentity(), Opportunistic: true, MutualAuth: MutualAuthOptional}
+	tr3 := &Transport{Host: tr.Host, Identity: kerberosIdentity(), Opportunistic: true, MutualAuth: MutualAuthOptional}
 	defer tr3.Close()
 	if body, err := getBody(t, tr3, gurl+"/"); err != nil || body != "alice@"+realm.Name {
 		t.Fatalf("%q %v", body, err)
@@ -242,7 +242,7 @@ func TestOpportunisticAuth(t *testing.T) {
 	}
 	// NTLM opportunistically: the NEGOTIATE goes first, the handshake
 	// continues on the 401 with the CHALLENGE.
-	tr4 := &Transport{Table: tr.Table, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}, Opportunistic: true}
+	tr4 := &Transport{Host: tr.Host, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}, Opportunistic: true}
 	defer tr4.Close()
 	n = len(l.get())
 	resp, err = (&http.Client{Transport: tr4}).Get(url + "/")

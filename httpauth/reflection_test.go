@@ -31,11 +31,11 @@ func TestNTLMReflection(t *testing.T) {
 	t.Cleanup(func() { host.Close() })
 
 	// The service's outbound client: its own account, NTLM.
-	out := &Transport{Table: host.FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	out := &Transport{Host: host, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 	t.Cleanup(func() { out.Close() })
 	// The service: /fetch?url= fetches a URL for anyone; the rest needs an
 	// NTLM logon (the whoami handler answers who logged on).
-	svc := newServerWith(t, Config{Table: host.FunctionTable, Schemes: []string{SchemeNTLM}}, func(protected http.Handler) http.Handler {
+	svc := newServerWith(t, Config{Host: host, Schemes: []string{SchemeNTLM}}, func(protected http.Handler) http.Handler {
 		mux := http.NewServeMux()
 		mux.Handle("/", protected)
 		mux.HandleFunc("/fetch", func(w http.ResponseWriter, r *http.Request) {

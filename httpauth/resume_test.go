@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -87,14 +88,14 @@ func TestResumedSessionRequiredBindings(t *testing.T) {
 			base := &http.Transport{TLSClientConfig: resumingTLS(cert, v.version)}
 			for _, tc := range []struct {
 				name string
-				id   *sspi.AuthIdentity
+				id   *gosspi.Identity
 				url  string
 				pkg  string
 			}{
 				{"NTLM", ntlmIdentity(), s.URL, "NTLM"},
 				{"Kerberos", kerberosIdentity(), strings.Replace(s.URL, "127.0.0.1", "localhost", 1), "Kerberos"},
 			} {
-				tr := &Transport{Table: clientHost(t).FunctionTable, Identity: tc.id, Base: base}
+				tr := &Transport{Host: clientHost(t), Identity: tc.id, Base: base}
 				// The first request makes the session (per server name).
 				for i, wantResumed := range []bool{false, true} {
 					resp, err := (&http.Client{Transport: tr}).Get(tc.url)
@@ -225,7 +226,7 @@ func TestResumedSessionCertificateFiles(t *testing.T) {
 		for _, v := range tlsVersions {
 			t.Run(policy.String()+"/"+v.name, func(t *testing.T) {
 				logs := &logBuf{}
-				cfg := Config{Table: serverHost(t, policy).FunctionTable, Schemes: []string{SchemeNTLM}, ChannelBindings: policy, Logger: logs.logger()}
+				cfg := Config{Host: serverHost(t, policy), Schemes: []string{SchemeNTLM}, Logger: logs.logger()}
 				if !haveLocalCertificate {
 					cfg.Certificate = cert.Leaf // before Go 1.27 nothing tells the middleware the file's certificate
 				}

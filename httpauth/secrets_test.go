@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi"
 )
 
 // secretScan collects what must never reach a log: passwords, and every
@@ -82,8 +82,8 @@ func TestAttackLogsHoldNoSecrets(t *testing.T) {
 	plain := newServer(t, Config{}, BindingsWhenSupported, nil)
 	tlsSrv := newServer(t, Config{}, BindingsRequired, &cert)
 
-	logon := func(url string, id *sspi.AuthIdentity, schemes []string, base *http.Transport) {
-		tr := &Transport{Table: clientHost(t).FunctionTable, Identity: id, Schemes: schemes, Base: base, Logger: clientLogs.logger()}
+	logon := func(url string, id *gosspi.Identity, schemes []string, base *http.Transport) {
+		tr := &Transport{Host: clientHost(t), Identity: id, Schemes: schemes, Base: base, Logger: clientLogs.logger()}
 		defer tr.Close()
 		resp, err := (&http.Client{Transport: tr}).Get(url + "?access_token=" + apiKey)
 		if err != nil {
@@ -95,7 +95,7 @@ func TestAttackLogsHoldNoSecrets(t *testing.T) {
 	local := strings.Replace(plain.URL, "127.0.0.1", "localhost", 1)
 	logon(plain.URL, ntlmIdentity(), []string{SchemeNTLM}, nil)
 	logon(plain.URL, ntlmIdentity(), []string{SchemeNegotiate}, nil)
-	logon(plain.URL, &sspi.AuthIdentity{User: ntUser, Domain: ntDomain, Password: "Wrong-Secret-99"}, []string{SchemeNTLM}, nil)
+	logon(plain.URL, &gosspi.Identity{User: ntUser, Domain: ntDomain, Password: "Wrong-Secret-99"}, []string{SchemeNTLM}, nil)
 	logon(local, kerberosIdentity(), nil, nil)
 	logon(strings.Replace(local, "localhost", "user:"+basicPW+"@localhost", 1), kerberosIdentity(), nil, nil)
 	// HTTPS under "required": curl (no bindings) is refused.

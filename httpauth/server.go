@@ -42,9 +42,10 @@ const (
 
 // Config configures a server Authenticator.
 type Config struct {
-	// Table is the SSPI surface the server authenticates with, usually
-	// (*gosspi.Host).FunctionTable. Required.
-	Table *sspi.FunctionTable
+	// Host is the package host the server authenticates with. Required.
+	// Its channel-binding policy (gosspi.HostConfig.ChannelBindings) is
+	// the server's Extended Protection over HTTPS.
+	Host *gosspi.Host
 	// Schemes are the schemes offered in the 401 challenge, in order:
 	// SchemeNegotiate, SchemeNTLM, SchemeKerberos. Each is backed by the
 	// security package of the same name. Empty means Negotiate alone.
@@ -52,9 +53,9 @@ type Config struct {
 	// Principal restricts the acceptor to one service principal
 	// ("HTTP/host.example.com"); empty accepts any the keytab holds.
 	Principal string
-	// Flags are the ASC_REQ_* requirements; zero means
-	// gosspi.DefaultServerFlags.
-	Flags sspi.ASCReq
+	// Flags are the requirements of each context; zero means
+	// gosspi.DefaultFlags.
+	Flags gosspi.Flags
 	// Persist keeps the identity on a keep-alive HTTP/1.1 connection once
 	// it has authenticated, so that later requests on that connection
 	// need no Authorization header (IIS's authPersistNonNTLM; NTLM-style
@@ -68,11 +69,6 @@ type Config struct {
 	// over one connection), or every client on that connection gets the
 	// first one's identity.
 	Persist bool
-	// ChannelBindings is the Extended Protection policy over HTTPS. With
-	// BindingsOff no bindings are given to the package; otherwise the
-	// tls-server-end-point bindings of the server certificate are. The
-	// packages enforce the policy: configure them with ApplyBindingPolicy.
-	ChannelBindings BindingPolicy
 	// Certificate is the server certificate for tls-server-end-point when
 	// the middleware cannot learn it from the TLS handshake (see
 	// Authenticator.Install and WrapTLSConfig), as before Go 1.27 for a
@@ -118,7 +114,7 @@ type Authenticator struct {
 	schemes   []string
 	challenge []string
 	log       *slog.Logger
-	creds     map[string]*sspi.CredHandle // by package name
+	creds     map[string]*gosspi.Credential // by package name
 
 	conns    sync.Map // net.Conn -> *connState
 	byRaw    sync.Map // underlying net.Conn of a TLS conn -> *connState
@@ -142,12 +138,12 @@ type connState struct {
 	remote string
 
 	mu       sync.Mutex
-	pending  *gosspi.Context       // a handshake parked between two legs
-	scheme   string                // of pending
-	slot     *slot                 // of pending
-	identity *sspi.Identity        // persisted identity (Config.Persist)
-	cert     *x509.Certificate     // TLS: presented in the full handshake
-	resumed  *sspi.ChannelBindings // TLS: of a resumed session, from its ticket
+	pending  *gosspi.SecurityContext // a handshake parked between two legs
+	scheme   string                  // of pending
+	slot     *slot                   // of pending
+	identity *sspi.Identity          // persisted identity (Config.Persist)
+	cert     *x509.Certificate       // TLS: presented in the full handshake
+	resumed  *sspi.ChannelBindings   // TLS: of a resumed session, from its ticket
 	closed   bool
 }
 
@@ -229,8 +225,8 @@ type identityKey struct{}
 // it); errors.Is finds the package's Status in it. A package inside
 // Negotiate that cannot accept is logged (Negotiate offers the others).
 func New(cfg Config) (*Authenticator, error) {
-	if cfg.Table == nil {
-		return nil, errors.New("httpauth: Config.Table is nil")
+	if cfg.Host == nil {
+		return nil, errors.New("httpauth: Config.Host is nil")
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
@@ -241,11 +237,8 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
-	if cfg.Flags == 0 {
-		cfg.Flags = gosspi.DefaultServerFlags
-	}
 	cfg.Now = sysenv.Clock(cfg.Now)
-	a := &Authenticator{cfg: cfg, log: cfg.Logger, creds: map[string]*sspi.CredHandle{}}
+	a := &Authenticator{cfg: cfg, log: cfg.Logger, creds: map[string]*gosspi.Credential{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -262,13 +255,13 @@ func New(cfg Config) (*Authenticator, error) {
 		if _, dup := a.creds[name]; dup {
 			continue
 		}
-		h, err := acquireInbound(cfg.Table, cfg.Principal, name)
+		h, err := acquireInbound(cfg.Host, cfg.Principal, name)
 		if err != nil {
 			a.Close()
-			return nil, credentialFailure(cfg.Table, cfg.Principal, name, err)
+			return nil, credentialFailure(cfg.Host, cfg.Principal, name, err)
 		}
 		if name == SchemeNegotiate {
-			logInner(a.log, cfg.Table, cfg.Principal)
+			logInner(a.log, cfg.Host, cfg.Principal)
 		}
 		a.creds[name] = h
 		a.schemes = append(a.schemes, name)
@@ -289,10 +282,10 @@ func canonicalScheme(s string) string {
 
 // Close frees the credentials. Handshakes still in progress are abandoned.
 func (a *Authenticator) Close() error {
-	for _, h := range a.creds {
-		a.cfg.Table.FreeCredentialsHandle(h)
+	for _, c := range a.creds {
+		c.Close()
 	}
-	a.creds = map[string]*sspi.CredHandle{}
+	a.creds = map[string]*gosspi.Credential{}
 	a.conns.Range(func(k, v any) bool {
 		a.dropConn(k.(net.Conn))
 		return true
@@ -322,7 +315,7 @@ func (a *Authenticator) Install(srv *http.Server) {
 			prevState(c, s)
 		}
 	}
-	if a.cfg.ChannelBindings == BindingsOff {
+	if a.cfg.Host.ChannelBindings() == gosspi.BindingsOff {
 		return
 	}
 	if srv.TLSConfig == nil {
@@ -357,7 +350,7 @@ func (a *Authenticator) WrapTLSConfig(cfg *tls.Config) { a.wrapTLSConfig(cfg, ni
 const ticketBindingsTag = "gosspi-httpauth-bindings\x00"
 
 func (a *Authenticator) wrapTLSConfig(cfg *tls.Config, srv *http.Server) {
-	if a.cfg.ChannelBindings == BindingsOff {
+	if a.cfg.Host.ChannelBindings() == gosspi.BindingsOff {
 		return
 	}
 	base := cfg
@@ -631,7 +624,7 @@ func (a *Authenticator) dropConn(c net.Conn) {
 
 // detachLocked takes the parked handshake off the connection; cs.mu is
 // held.
-func (cs *connState) detachLocked() (*gosspi.Context, *slot) {
+func (cs *connState) detachLocked() (*gosspi.SecurityContext, *slot) {
 	sc, sl := cs.pending, cs.slot
 	cs.pending, cs.slot, cs.scheme = nil, nil, ""
 	return sc, sl
@@ -646,7 +639,7 @@ func (a *Authenticator) clearPending(cs *connState) {
 }
 
 // abandon deletes a handshake and gives its slot back.
-func (a *Authenticator) abandon(sc *gosspi.Context, sl *slot) {
+func (a *Authenticator) abandon(sc *gosspi.SecurityContext, sl *slot) {
 	if sc != nil {
 		sc.Close()
 	}
@@ -663,7 +656,7 @@ func (a *Authenticator) closeReclaimed(reclaimed []*slot) {
 		if !cs.mu.TryLock() {
 			continue
 		}
-		var sc *gosspi.Context
+		var sc *gosspi.SecurityContext
 		if cs.slot == s {
 			sc, _ = cs.detachLocked()
 		}
@@ -922,7 +915,7 @@ func (a *Authenticator) refuseMultiplexed(w http.ResponseWriter, logger *slog.Lo
 // takePending takes the handshake parked on cs off it, when the token
 // continues it; otherwise the parked handshake is abandoned. closed
 // reports a connection the Authenticator has let go of.
-func (a *Authenticator) takePending(cs *connState, scheme string, token []byte, logger *slog.Logger) (sc *gosspi.Context, sl *slot, closed bool) {
+func (a *Authenticator) takePending(cs *connState, scheme string, token []byte, logger *slog.Logger) (sc *gosspi.SecurityContext, sl *slot, closed bool) {
 	cs.mu.Lock()
 	if cs.closed {
 		cs.mu.Unlock()
@@ -947,9 +940,9 @@ func (a *Authenticator) takePending(cs *connState, scheme string, token []byte, 
 
 // newContext starts the server side of a handshake, or returns the status
 // to answer with.
-func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string, logger *slog.Logger) (*gosspi.Context, int) {
+func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string, logger *slog.Logger) (*gosspi.SecurityContext, int) {
 	scfg := gosspi.ServerConfig{Package: scheme, Credential: a.creds[scheme], Flags: a.cfg.Flags}
-	if r.TLS != nil && a.cfg.ChannelBindings != BindingsOff {
+	if r.TLS != nil && a.cfg.Host.ChannelBindings() != gosspi.BindingsOff {
 		cs.mu.Lock()
 		cb, err := a.connBindings(cs, r.TLS)
 		cs.mu.Unlock()
@@ -961,7 +954,7 @@ func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string
 		}
 		scfg.ChannelBindings = cb
 	}
-	sc, err := gosspi.NewServer(r.Context(), a.cfg.Table, scfg)
+	sc, err := a.cfg.Host.NewServer(r.Context(), scfg)
 	if err != nil {
 		logger.Error("httpauth: AcceptSecurityContext setup failed", "err", err)
 		return nil, http.StatusInternalServerError
@@ -972,7 +965,7 @@ func (a *Authenticator) newContext(r *http.Request, cs *connState, scheme string
 // park leaves a handshake that continues on its connection for the next
 // leg, in a slot (the one it holds, or a new one). It returns 0, or the
 // status to answer with when it cannot.
-func (a *Authenticator) park(cs *connState, sc *gosspi.Context, sl *slot, scheme string, logger *slog.Logger) int {
+func (a *Authenticator) park(cs *connState, sc *gosspi.SecurityContext, sl *slot, scheme string, logger *slog.Logger) int {
 	if sl == nil {
 		var reclaimed []*slot
 		sl, reclaimed = a.slots.acquire(cs, a.cfg.Now(), a.cfg.HandshakeTimeout, a.cfg.MaxHandshakes)

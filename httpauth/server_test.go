@@ -37,7 +37,7 @@ func TestChallenge(t *testing.T) {
 
 func TestNTLMSchemeWithBodyReplay(t *testing.T) {
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 	defer tr.Close()
 	c := &http.Client{Transport: tr}
 	// A body without GetBody: the transport buffers it for the three legs.
@@ -58,7 +58,7 @@ func TestNegotiateNTLMFallback(t *testing.T) {
 	// 127.0.0.1 has no SPN: Negotiate drops Kerberos and runs NTLM inside
 	// SPNEGO, with the server's mechListMIC in the final 200.
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNegotiate}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(s.URL)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestNegotiateNTLMFallback(t *testing.T) {
 
 func TestNegotiateKerberosMutual(t *testing.T) {
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
 	resp, err := (&http.Client{Transport: tr}).Get(url)
@@ -134,14 +134,14 @@ func TestMutualAuthFailsWithoutServerToken(t *testing.T) {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 	}))
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	_, err := (&http.Client{Transport: tr}).Get(strings.Replace(proxy, "127.0.0.1", "localhost", 1))
 	if !errors.Is(err, ErrMutualAuth) {
 		t.Fatalf("err = %v, want ErrMutualAuth", err)
 	}
 	// Without ISC_REQ_MUTUAL_AUTH the same response is accepted.
-	tr2 := &Transport{Table: tr.Table, Identity: kerberosIdentity(), Flags: sspi.ISC_REQ_INTEGRITY | sspi.ISC_REQ_CONFIDENTIALITY}
+	tr2 := &Transport{Host: tr.Host, Identity: kerberosIdentity(), Flags: gosspi.FlagIntegrity | gosspi.FlagConfidentiality}
 	defer tr2.Close()
 	resp, err := (&http.Client{Transport: tr2}).Get(strings.Replace(proxy, "127.0.0.1", "localhost", 1))
 	if err != nil {
@@ -160,7 +160,7 @@ func httptestServer(t testing.TB, h http.Handler) string {
 func TestPersistence(t *testing.T) {
 	for _, persist := range []bool{true, false} {
 		s := newServer(t, Config{Persist: persist}, BindingsWhenSupported, nil)
-		tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+		tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 		c := &http.Client{Transport: tr}
 		for i := 0; i < 3; i++ {
 			resp, err := c.Get(s.URL)
@@ -203,9 +203,9 @@ func (l *legClient) send(url, auth string) *http.Response {
 }
 
 // ntlmClient starts an NTLM client context.
-func ntlmClient(t *testing.T, cb *sspi.ChannelBindings, id *sspi.AuthIdentity) *gosspi.Context {
+func ntlmClient(t *testing.T, cb *sspi.ChannelBindings, id *gosspi.Identity) *gosspi.SecurityContext {
 	t.Helper()
-	c, err := gosspi.NewClient(t.Context(), clientHost(t).FunctionTable, gosspi.ClientConfig{Package: "NTLM", Target: "HTTP/127.0.0.1", Identity: id, ChannelBindings: cb})
+	c, err := clientHost(t).NewClient(t.Context(), gosspi.ClientConfig{Package: "NTLM", Target: "HTTP/127.0.0.1", Identity: id, ChannelBindings: cb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +263,8 @@ func TestNegativeHeaders(t *testing.T) {
 
 func TestWrongPassword(t *testing.T) {
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Schemes: []string{SchemeNTLM},
-		Identity: &sspi.AuthIdentity{User: ntUser, Domain: ntDomain, Password: "wrong"}}
+	tr := &Transport{Host: clientHost(t), Schemes: []string{SchemeNTLM},
+		Identity: &gosspi.Identity{User: ntUser, Domain: ntDomain, Password: "wrong"}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(s.URL)
 	if err != nil {
@@ -345,7 +345,7 @@ func TestHTTPSChannelBindings(t *testing.T) {
 	s := newServer(t, Config{}, BindingsRequired, &cert)
 
 	// Our transport binds to the certificate it sees: accepted.
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}, Base: &http.Transport{TLSClientConfig: tlsConf}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}, Base: &http.Transport{TLSClientConfig: tlsConf}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(s.URL)
 	if err != nil {
@@ -381,7 +381,7 @@ func TestHTTPSKerberosBindings(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
 	s := newServer(t, Config{}, BindingsRequired, &cert)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity(), Base: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity(), Base: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1))
 	if err != nil {
@@ -396,20 +396,20 @@ func TestNoConnHooks(t *testing.T) {
 	// Without Install, Kerberos (one leg) still works and NTLM fails
 	// cleanly with a log line.
 	logs := &logBuf{}
-	a, err := New(Config{Table: serverHost(t, BindingsWhenSupported).FunctionTable, Schemes: []string{"Negotiate", "NTLM"}, Logger: logs.logger()})
+	a, err := New(Config{Host: serverHost(t, BindingsWhenSupported), Schemes: []string{"Negotiate", "NTLM"}, Logger: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	ts := httptestServer(t, a.Middleware(whoami))
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(ts, "127.0.0.1", "localhost", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	decodeWhoami(t, resp)
-	tr2 := &Transport{Table: tr.Table, Identity: ntlmIdentity(), Schemes: []string{"NTLM"}}
+	tr2 := &Transport{Host: tr.Host, Identity: ntlmIdentity(), Schemes: []string{"NTLM"}}
 	defer tr2.Close()
 	resp, err = (&http.Client{Transport: tr2}).Get(ts)
 	if err != nil {
@@ -426,7 +426,7 @@ func TestNoConnHooks(t *testing.T) {
 // Transport, each on a new connection.
 func TestKerberosRepeated(t *testing.T) {
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
 	for i := 0; i < 3; i++ {
@@ -448,7 +448,7 @@ func TestKerberosRepeated(t *testing.T) {
 func TestProxyAuthentication(t *testing.T) {
 	s := newServer(t, Config{Proxy: true, Schemes: []string{SchemeNTLM}}, BindingsWhenSupported, nil)
 	proxyURL, _ := url.Parse(s.URL)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Base: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Base: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
 	defer tr.Close()
 	// The request goes to the proxy (absolute URI); the proxy's handler
 	// answers itself instead of forwarding.
@@ -475,7 +475,7 @@ func TestProxyAuthentication(t *testing.T) {
 // some clients speak it, with the server's AP-REP checked.
 func TestKerberosScheme(t *testing.T) {
 	s := newServer(t, Config{Schemes: []string{SchemeKerberos}}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(s.URL, "127.0.0.1", "localhost", 1))
 	if err != nil {
@@ -531,7 +531,7 @@ func TestConnectionClosedMidHandshake(t *testing.T) {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 	}))
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 	defer tr.Close()
 	_, err := (&http.Client{Transport: tr}).Get(closing)
 	if !errors.Is(err, ErrConnectionChanged) {
@@ -543,7 +543,7 @@ func TestConnectionClosedMidHandshake(t *testing.T) {
 // first (credential-less) 401 is fine: the handshake starts on the next
 // connection and stays there.
 func TestFirstChallengeCloses(t *testing.T) {
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
 	defer tr.Close()
 	closeFirst := newServerWith(t, Config{}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -569,7 +569,7 @@ func TestHTTPSKerberosBindingsMismatch(t *testing.T) {
 	pool.AddCert(cert.Leaf)
 	s := newServer(t, Config{}, BindingsRequired, &cert)
 	wrong, _ := sspi.TLSServerEndPoint(other.Leaf)
-	c, err := gosspi.NewClient(t.Context(), clientHost(t).FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost",
+	c, err := clientHost(t).NewClient(t.Context(), gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost",
 		Identity: kerberosIdentity(), ChannelBindings: wrong})
 	if err != nil {
 		t.Fatal(err)
@@ -593,7 +593,7 @@ func TestLargeBody(t *testing.T) {
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
 	body := strings.Repeat("0123456789abcdef", 256<<10)
 	for _, scheme := range []string{SchemeNTLM, SchemeNegotiate} {
-		tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity(), Schemes: []string{scheme}}
+		tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity(), Schemes: []string{scheme}}
 		req, _ := http.NewRequest("POST", s.URL, strings.NewReader(body))
 		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
@@ -669,7 +669,7 @@ func TestConcurrentHandshakes(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			scheme := []string{SchemeNTLM, SchemeNegotiate}[i%2]
-			tr := &Transport{Table: host.FunctionTable, Identity: ntlmIdentity(), Schemes: []string{scheme}}
+			tr := &Transport{Host: host, Identity: ntlmIdentity(), Schemes: []string{scheme}}
 			defer tr.Close()
 			for j := 0; j < 4; j++ {
 				resp, err := (&http.Client{Transport: tr}).Get(s.URL)

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi"
 )
 
 // noCredentialError is New's error for a scheme that has no inbound
@@ -23,12 +23,8 @@ func (e *noCredentialError) Error() string { return e.msg }
 func (e *noCredentialError) Unwrap() error { return e.err }
 
 // acquireInbound acquires the inbound credential of a scheme's package.
-func acquireInbound(t *sspi.FunctionTable, principal, pkg string) (*sspi.CredHandle, error) {
-	var h sspi.CredHandle
-	if err := t.AcquireCredentialsHandleCtx(context.Background(), principal, pkg, sspi.SECPKG_CRED_INBOUND, nil, &h, nil); err != nil {
-		return nil, err
-	}
-	return &h, nil
+func acquireInbound(h *gosspi.Host, principal, pkg string) (*gosspi.Credential, error) {
+	return h.AcquireCredential(context.Background(), gosspi.CredentialConfig{Package: pkg, Server: true, Principal: principal})
 }
 
 // innerPackages are the packages Negotiate can hold, in the order it
@@ -38,25 +34,25 @@ var innerPackages = []string{SchemeKerberos, SchemeNTLM}
 // innerReasons acquires an inbound credential of each package Negotiate can
 // hold that the table has, and returns, by package, why the ones that fail
 // cannot accept.
-func innerReasons(t *sspi.FunctionTable, principal string) map[string]error {
+func innerReasons(h *gosspi.Host, principal string) map[string]error {
 	out := map[string]error{}
 	for _, pkg := range innerPackages {
-		if _, st := t.QuerySecurityPackageInfo(pkg); st.Failed() {
+		if _, st := h.SSPI().QuerySecurityPackageInfo(pkg); st.Failed() {
 			continue
 		}
-		h, err := acquireInbound(t, principal, pkg)
+		c, err := acquireInbound(h, principal, pkg)
 		if err != nil {
 			out[pkg] = err
 			continue
 		}
-		t.FreeCredentialsHandle(h)
+		c.Close()
 	}
 	return out
 }
 
 // credentialFailure explains why scheme has no inbound credential (err is
 // the package's error): for Negotiate, the reason of each package inside it.
-func credentialFailure(t *sspi.FunctionTable, principal, scheme string, err error) error {
+func credentialFailure(t *gosspi.Host, principal, scheme string, err error) error {
 	target := ""
 	if principal != "" {
 		target = " for " + principal
@@ -106,7 +102,7 @@ func packageNeeds(pkg string) string {
 // logInner logs, for a Negotiate credential that was acquired, each
 // package inside it that cannot accept and why: Negotiate then offers
 // only the others, and a client that has only that mechanism fails.
-func logInner(log *slog.Logger, t *sspi.FunctionTable, principal string) {
+func logInner(log *slog.Logger, t *gosspi.Host, principal string) {
 	reasons := innerReasons(t, principal)
 	for _, pkg := range innerPackages {
 		if r, ok := reasons[pkg]; ok {

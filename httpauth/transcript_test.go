@@ -75,7 +75,7 @@ func deterministicServer(t *testing.T, now time.Time, seed string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	return newServer(t, Config{Table: h.FunctionTable, Now: cfg.Now}, BindingsWhenSupported, nil)
+	return newServer(t, Config{Host: h, Now: cfg.Now}, BindingsWhenSupported, nil)
 }
 
 const curlNTLMTranscript = "testdata/curl-ntlm.json"

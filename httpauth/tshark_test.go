@@ -208,7 +208,7 @@ func noMalformed(t *testing.T, pcap string) {
 func TestTsharkDissectsNTLM(t *testing.T) {
 	testutil.RequirePeer(t, "tshark")
 	s := newServer(t, Config{Schemes: []string{SchemeNTLM}}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: ntlmIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: ntlmIdentity()}
 	defer tr.Close()
 	convs := capture(t, tr, s.URL)
 	var all []segment
@@ -242,7 +242,7 @@ func TestTsharkDissectsNTLM(t *testing.T) {
 func TestTsharkDissectsKerberosNegotiate(t *testing.T) {
 	testutil.RequirePeer(t, "tshark")
 	s := newServer(t, Config{}, BindingsWhenSupported, nil)
-	tr := &Transport{Table: clientHost(t).FunctionTable, Identity: kerberosIdentity()}
+	tr := &Transport{Host: clientHost(t), Identity: kerberosIdentity()}
 	defer tr.Close()
 	url := strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
 	var all []segment

@@ -267,16 +267,18 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if err != nil {
 		return nil, err
 	}
-	// RFC 4121 section 4.1.1.2: channel bindings.
-	var zero [16]byte
-	switch p.cfg.ChannelBindings {
-	case BindingsWhenSupported:
-		if cb != nil && ck.Bindings != zero && ck.Bindings != cb.GSSBindingsHash() {
+	// RFC 4121 section 4.1.1.2: channel bindings, under the call's policy
+	// (sspi.BindingPolicy: the host gives no bindings under BindingsOff,
+	// and sets ASC_REQ_ALLOW_MISSING_BINDINGS under BindingsWhenSupported).
+	if cb != nil {
+		var zero [16]byte
+		switch {
+		case ck.Bindings == zero:
+			if req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
+				return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings required and the client sent none")
+			}
+		case ck.Bindings != cb.GSSBindingsHash():
 			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings differ")
-		}
-	case BindingsRequired:
-		if cb == nil || ck.Bindings != cb.GSSBindingsHash() {
-			return nil, statusErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings missing or different")
 		}
 	}
 	dce := ck.Flags&gssDCEStyle != 0

@@ -17,7 +17,7 @@ import (
 func TestConformance(t *testing.T) {
 	keytab, user, password, realmName := kerberos.SharedRealmInfo(t)
 	newTbl := func(t testing.TB) *sspi.FunctionTable {
-		host, err := lsa.New(lsa.Options{}, kerberos.New(kerberos.Config{}))
+		host, err := lsa.New(lsa.Config{}, kerberos.New(kerberos.Config{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 	sspitest.RunConformance(t, sspitest.Setup{
 		NewTable: newTbl,
 		NewUserOnlyTable: func(t testing.TB) *sspi.FunctionTable {
-			host, err := lsa.New(lsa.Options{})
+			host, err := lsa.New(lsa.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 // from krb5.conf (KRB5_CONFIG): the test binary points these at a
 // throwaway MIT realm.
 func Example() {
-	host, err := lsa.New(lsa.Options{}, kerberos.New(kerberos.Config{}))
+	host, err := lsa.New(lsa.Config{}, kerberos.New(kerberos.Config{}))
 	if err != nil {
 		panic(err)
 	}

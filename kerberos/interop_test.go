@@ -176,7 +176,7 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
-			p := New(Config{ChannelBindings: BindingsRequired})
+			p := New(Config{})
 			scred := serverCred(t, p, tc.keytab, "")
 			r := mit.call(map[string]any{"op": "init", "target": tc.host, "flags": []string{"mutual", "replay", "sequence", "conf", "integ"}, "cb": b64(testCB.ApplicationData)}, false)
 			_, out, err := p.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
@@ -203,7 +203,7 @@ func TestInteropMITInitiatorOurAcceptor(t *testing.T) {
 	}
 	t.Run("bad-bindings", func(t *testing.T) {
 		mit := startMIT(t, "KRB5CCNAME=FILE:"+realm.fwdCCache)
-		p := New(Config{ChannelBindings: BindingsRequired})
+		p := New(Config{})
 		r := mit.call(map[string]any{"op": "init", "target": "HTTP@svc.localhost", "flags": []string{"mutual"}, "cb": b64([]byte("tampered"))}, false)
 		_, _, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p, realm.svcKeytab, ""), nil, &secpkg.AcceptContextParams{Input: tokenDesc(r.token(), testCB)})
 		if sspi.StatusOf(err) != sspi.SEC_E_BAD_BINDINGS {

@@ -77,7 +77,7 @@ func TestKDCErrors(t *testing.T) {
 		wantKDCError(t, err, sspi.SEC_E_TARGET_UNKNOWN, 7, "HTTP/vm.localhost@"+realm.Name)
 	})
 	t.Run("server-unknown-through-sspi", func(t *testing.T) {
-		host, err := lsa.New(lsa.Options{}, New(Config{}))
+		host, err := lsa.New(lsa.Config{}, New(Config{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,13 +85,13 @@ func TestKDCErrors(t *testing.T) {
 		ft := sspi.InitSecurityInterface(host, UserMode())
 		defer ft.Close()
 		var cred sspi.CredHandle
-		if err := ft.AcquireCredentialsHandleCtx(ctx, "", PackageName, sspi.SECPKG_CRED_OUTBOUND, nil, &cred, nil); err != nil {
+		if err := ft.WithContext(ctx).AcquireCredentialsHandle("", PackageName, sspi.SECPKG_CRED_OUTBOUND, nil, &cred, nil); err != nil {
 			t.Fatal(err)
 		}
 		defer ft.FreeCredentialsHandle(&cred)
 		var cc sspi.CtxtHandle
 		out := sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN})
-		_, err = ft.InitializeSecurityContextCtx(ctx, &cred, nil, "HTTP/vm.localhost", stdISC, 0, nil, &cc, out, nil, nil)
+		_, err = ft.WithContext(ctx).InitializeSecurityContext(&cred, nil, "HTTP/vm.localhost", stdISC, 0, nil, &cc, out, nil, nil)
 		wantKDCError(t, err, sspi.SEC_E_TARGET_UNKNOWN, 7, "HTTP/vm.localhost@"+realm.Name)
 		if !strings.HasPrefix(err.Error(), "InitializeSecurityContext: SEC_E_TARGET_UNKNOWN") {
 			t.Fatalf("err = %q", err)
@@ -309,7 +309,7 @@ func TestKDCContextDeadline(t *testing.T) {
 
 			// TGS exchange: a TGT from the ccache, the KDC silent. Through
 			// the SSPI surface, as an application calls it.
-			host, err := lsa.New(lsa.Options{}, p)
+			host, err := lsa.New(lsa.Config{}, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,7 +323,7 @@ func TestKDCContextDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			var cred sspi.CredHandle
-			if err := ft.AcquireCredentialsHandleCtx(context.Background(), "", PackageName, sspi.SECPKG_CRED_OUTBOUND,
+			if err := ft.WithContext(context.Background()).AcquireCredentialsHandle("", PackageName, sspi.SECPKG_CRED_OUTBOUND,
 				&sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + ccache}}, &cred, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -331,7 +331,7 @@ func TestKDCContextDeadline(t *testing.T) {
 			ctx, cancel = context.WithTimeout(context.Background(), deadline)
 			start = time.Now()
 			var cc sspi.CtxtHandle
-			_, err = ft.InitializeSecurityContextCtx(ctx, &cred, nil, svcSPN, stdISC, 0, nil, &cc,
+			_, err = ft.WithContext(ctx).InitializeSecurityContext(&cred, nil, svcSPN, stdISC, 0, nil, &cc,
 				sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}), nil, nil)
 			cancel()
 			check(t, "TGS exchange", start, err, context.DeadlineExceeded)
@@ -340,7 +340,7 @@ func TestKDCContextDeadline(t *testing.T) {
 			ctx, cancel = context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				_, err := ft.InitializeSecurityContextCtx(ctx, &cred, nil, svcSPN, stdISC, 0, nil, &cc,
+				_, err := ft.WithContext(ctx).InitializeSecurityContext(&cred, nil, svcSPN, stdISC, 0, nil, &cc,
 					sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN}), nil, nil)
 				done <- err
 			}()

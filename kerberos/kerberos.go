@@ -118,21 +118,6 @@ type DelegatedCredentials struct {
 	Path   string // where it was written, if Config.DelegationDir is set
 }
 
-// BindingPolicy says what the acceptor does with channel bindings
-// (RFC 4121 section 4.1.1.2).
-type BindingPolicy int
-
-const (
-	// BindingsWhenSupported checks the client's bindings when both sides
-	// have them, and accepts a client that sent none.
-	BindingsWhenSupported BindingPolicy = iota
-	// BindingsOff ignores channel bindings.
-	BindingsOff
-	// BindingsRequired rejects a client whose bindings are missing or
-	// differ, with SEC_E_BAD_BINDINGS.
-	BindingsRequired
-)
-
 // Config configures the package. The zero value reads everything from the
 // environment.
 type Config struct {
@@ -181,8 +166,6 @@ type Config struct {
 	ReplayCache ReplayCache
 	// DisableReplayCache turns the replay cache off.
 	DisableReplayCache bool
-	// ChannelBindings is the acceptor's channel-binding policy.
-	ChannelBindings BindingPolicy
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
 	// then returns the path. DeleteSecurityContext removes the file.

@@ -170,7 +170,7 @@ func TestNegativeAcceptor(t *testing.T) {
 		_, err := accept(p, svc, tok, other, 0)
 		wantStatus(t, err, sspi.SEC_E_BAD_BINDINGS)
 		// Required bindings and a client that sent none.
-		req := New(Config{ChannelBindings: BindingsRequired})
+		req := New(Config{})
 		tok = apReqToken(t, p, svcSPN, stdISC, nil)
 		_, err = accept(req, serverCred(t, req, realm.svcKeytab, ""), tok, testCB, 0)
 		wantStatus(t, err, sspi.SEC_E_BAD_BINDINGS)

@@ -238,7 +238,7 @@ func TestTranscriptReplayAcceptor(t *testing.T) {
 			if name == "rc4" {
 				conf = krb5Conf(t, "allow_rc4 = true")
 			}
-			p := New(Config{Krb5Conf: conf, Now: now, Rand: random, DisableReplayCache: true, ChannelBindings: BindingsRequired})
+			p := New(Config{Krb5Conf: conf, Now: now, Rand: random, DisableReplayCache: true})
 			user := NewUserMode(sspi.Env{Now: now})
 			cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
 			cb := &sspi.ChannelBindings{ApplicationData: tr.CB}

@@ -24,8 +24,13 @@ import (
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
-// Options configures a Host. The zero value is usable.
-type Options struct {
+// Config configures a Host. The zero value is usable.
+type Config struct {
+	// ChannelBindings is the host's Extended Protection policy for
+	// AcceptSecurityContext calls that give the package channel
+	// bindings; a call relaxes it with ASC_REQ_ALLOW_MISSING_BINDINGS.
+	// The default is sspi.BindingsWhenSupported.
+	ChannelBindings sspi.BindingPolicy
 	// MaxCredentials caps the credential table (default 65,536).
 	MaxCredentials int
 	// MaxContexts caps the context table (default 262,144). When it is
@@ -90,7 +95,7 @@ type ctxEntry struct {
 
 // Host is the in-process package host. It is safe for concurrent use.
 type Host struct {
-	opts Options
+	opts Config
 	log  *slog.Logger
 
 	mu    sync.RWMutex
@@ -108,7 +113,7 @@ type Host struct {
 var _ sspi.Host = (*Host)(nil)
 
 // New returns a host with the given packages registered.
-func New(opts Options, pkgs ...secpkg.LsaModePackage) (*Host, error) {
+func New(opts Config, pkgs ...secpkg.LsaModePackage) (*Host, error) {
 	if opts.MaxCredentials <= 0 {
 		opts.MaxCredentials = 65536
 	}
@@ -467,6 +472,9 @@ func (h *Host) InitLsaModeContext(ctx context.Context, req *sspi.InitContextRequ
 // AcceptLsaModeContext implements sspi.Host.
 func (h *Host) AcceptLsaModeContext(ctx context.Context, req *sspi.AcceptContextRequest) (*sspi.ContextResult, error) {
 	p := &secpkg.AcceptContextParams{ContextReq: req.ContextReq, TargetDataRep: req.TargetDataRep, Input: req.Input}
+	if err := h.applyBindingPolicy(p); err != nil {
+		return nil, err
+	}
 	return h.runLeg(ctx, leg{
 		op: "AcceptSecurityContext", inbound: true, cred: req.Credential, ctx: req.Context,
 		unsupp: func(i sspi.PackageInfo) string { return unsupportedAccept(i, req.ContextReq) },
@@ -474,6 +482,33 @@ func (h *Host) AcceptLsaModeContext(ctx context.Context, req *sspi.AcceptContext
 			return pkg.AcceptLsaModeContext(ctx, cred, c, p)
 		},
 	})
+}
+
+// applyBindingPolicy makes the host's channel-binding policy the call's:
+// under BindingsOff the package gets no bindings; under
+// BindingsWhenSupported every call allows missing ones
+// (ASC_REQ_ALLOW_MISSING_BINDINGS); under BindingsRequired a call without
+// that flag must give the package the server's bindings.
+func (h *Host) applyBindingPolicy(p *secpkg.AcceptContextParams) error {
+	switch h.opts.ChannelBindings {
+	case sspi.BindingsOff:
+		if p.Input.Find(sspi.SECBUFFER_CHANNEL_BINDINGS) != nil {
+			in := &sspi.SecBufferDesc{Version: p.Input.Version}
+			for _, b := range p.Input.Buffers {
+				if b.BufferType.Base() != sspi.SECBUFFER_CHANNEL_BINDINGS {
+					in.Buffers = append(in.Buffers, b)
+				}
+			}
+			p.Input = in
+		}
+	case sspi.BindingsRequired:
+		if p.ContextReq&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 && p.Input.Find(sspi.SECBUFFER_CHANNEL_BINDINGS) == nil {
+			return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_BAD_BINDINGS, Detail: "the host requires channel bindings and the call gave the package none (pass SECBUFFER_CHANNEL_BINDINGS, or ASC_REQ_ALLOW_MISSING_BINDINGS)"}
+		}
+	default:
+		p.ContextReq |= sspi.ASC_REQ_ALLOW_MISSING_BINDINGS
+	}
+	return nil
 }
 
 // CompleteAuthToken implements sspi.Host.

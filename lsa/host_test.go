@@ -37,7 +37,7 @@ func startHandshake(t *testing.T, h *lsa.Host, cred sspi.CredHandle) (*sspi.Cont
 func TestBoundedTableAndReaping(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
 	pkg := sspitest.New(sspitest.Config{Accounts: map[string]string{"alice": "pw"}})
-	h, err := lsa.New(lsa.Options{MaxContexts: 50, HandshakeTimeout: time.Minute, ReapInterval: -1, Now: clk.Now}, pkg)
+	h, err := lsa.New(lsa.Config{MaxContexts: 50, HandshakeTimeout: time.Minute, ReapInterval: -1, Now: clk.Now}, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestBoundedTableAndReaping(t *testing.T) {
 func TestBackgroundReaper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pkg := sspitest.New(sspitest.Config{})
-		h, err := lsa.New(lsa.Options{HandshakeTimeout: 20 * time.Second, ReapInterval: 5 * time.Second}, pkg)
+		h, err := lsa.New(lsa.Config{HandshakeTimeout: 20 * time.Second, ReapInterval: 5 * time.Second}, pkg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestBackgroundReaper(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	h, err := lsa.New(lsa.Options{}, sspitest.New(sspitest.Config{}))
+	h, err := lsa.New(lsa.Config{}, sspitest.New(sspitest.Config{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestRegistry(t *testing.T) {
 // TestCloseFreesEverything: Close deletes every context and credential.
 func TestCloseFreesEverything(t *testing.T) {
 	pkg := sspitest.New(sspitest.Config{})
-	h, _ := lsa.New(lsa.Options{}, pkg)
+	h, _ := lsa.New(lsa.Config{}, pkg)
 	cr, _ := h.AcquireCredentialsHandle(context.Background(), &sspi.AcquireCredentialsRequest{Package: sspitest.Name, Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "u", Password: "p"}})
 	for i := 0; i < 10; i++ {
 		startHandshake(t, h, cr.Credential)

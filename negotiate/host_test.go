@@ -24,7 +24,7 @@ func TestThroughHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := lsa.New(lsa.Options{}, nego, krb, nt)
+	host, err := lsa.New(lsa.Config{}, nego, krb, nt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -708,8 +708,8 @@ func TestChannelBindings(t *testing.T) {
 	store.Add("", krbUser, r.userPW)
 	n, err := New(Config{
 		Packages: []secpkg.LsaModePackage{
-			kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, ChannelBindings: kerberos.BindingsRequired}),
-			ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store, ChannelBindings: ntlm.ChannelBindingsRequired}),
+			kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab}),
+			ntlm.New(ntlm.Config{AllowReflection: true, Accounts: store}),
 		},
 		UserPackages: []sspi.UserModePackage{kerberos.UserMode(), ntlmUserMode()},
 	})

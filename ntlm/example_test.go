@@ -18,7 +18,7 @@ func Example() {
 	accounts.Add("EXAMPLE", "alice", "correct horse")
 	// Client and server share one NTLM package in this example, so it must
 	// be allowed to log on to itself (reflection is refused by default).
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true}))
+	host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func TestThroughHost(t *testing.T) {
 	accounts := ntlm.NewMemoryStore()
 	accounts.Add("EXAMPLE", "alice", "pw")
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true}))
+	host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: accounts, AllowReflection: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,23 +26,6 @@ const OID = oid.NTLM
 // MaxToken is cbMaxToken, as Windows reports it for NTLM.
 const MaxToken = 2888
 
-// ChannelBindingPolicy says what a server does with MsvAvChannelBindings.
-type ChannelBindingPolicy int
-
-const (
-	// ChannelBindingsWhenSupported checks the bindings of a client that
-	// sends them (a non-zero MsvAvChannelBindings) and lets other clients
-	// through. It is the default, like Windows' "Extended Protection:
-	// Allow".
-	ChannelBindingsWhenSupported ChannelBindingPolicy = iota
-	// ChannelBindingsOff ignores channel bindings.
-	ChannelBindingsOff
-	// ChannelBindingsRequired refuses a client whose MsvAvChannelBindings
-	// is missing, zero or different from the server's bindings
-	// ("Extended Protection: Require").
-	ChannelBindingsRequired
-)
-
 // Config configures a Package. The zero value is usable: a server then
 // needs an account store from AcquireCredentialsHandle's options or the
 // NTLM_USER_FILE environment variable.
@@ -64,13 +47,12 @@ type Config struct {
 	// (default: the upper-cased host name).
 	Workstation string
 
-	// ChannelBindings is the server's channel binding policy.
-	ChannelBindings ChannelBindingPolicy
 	// ServicePrincipalNames, when set, is the server's service binding
 	// (MS-NLMP 3.2.5.1.2): a client's MsvAvTargetName must be one of them
 	// (compared case-insensitively), or the logon fails with
-	// SEC_E_BAD_BINDINGS. A client that sends no target name passes unless
-	// ChannelBindings is ChannelBindingsRequired.
+	// SEC_E_BAD_BINDINGS. A client that sends no target name passes when
+	// the call allows missing bindings (sspi.BindingPolicy: the host's
+	// BindingsWhenSupported default, or ASC_REQ_ALLOW_MISSING_BINDINGS).
 	ServicePrincipalNames []string
 	// RequireMIC refuses an AUTHENTICATE without a MIC. A MIC that is
 	// present is always verified.

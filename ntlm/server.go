@@ -331,24 +331,19 @@ func (p *Package) canonicalName(acct *Account, am *AuthenticateMessage) (user, d
 	return user, domain, acct.SID
 }
 
-// checkBindings applies the channel binding policy (MS-NLMP 3.2.5.1.2).
+// checkBindings applies the call's channel-binding policy (MS-NLMP
+// 3.2.5.1.2; sspi.BindingPolicy: the host gives no bindings under
+// BindingsOff and sets ASC_REQ_ALLOW_MISSING_BINDINGS under
+// BindingsWhenSupported).
 func (sc *serverContext) checkBindings(avs AvPairs) error {
-	policy := sc.p.cfg.ChannelBindings
-	if policy == ChannelBindingsOff {
+	if sc.bindings == nil {
 		return nil
 	}
 	got, present := avs.Get(AvChannelBindings)
 	var zero [16]byte
-	sent := present && subtle.ConstantTimeCompare(got, zero[:]) != 1
-	if sc.bindings == nil {
-		if policy == ChannelBindingsRequired {
-			return ascErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings required but the server has none")
-		}
-		return nil
-	}
-	if !sent {
-		if policy == ChannelBindingsRequired && sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
-			return ascErr(sspi.SEC_E_BAD_BINDINGS, "client sent no channel bindings")
+	if !present || subtle.ConstantTimeCompare(got, zero[:]) == 1 {
+		if sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
+			return ascErr(sspi.SEC_E_BAD_BINDINGS, "channel bindings required and the client sent none")
 		}
 		return nil
 	}
@@ -359,7 +354,9 @@ func (sc *serverContext) checkBindings(avs AvPairs) error {
 	return nil
 }
 
-// checkTargetName is the optional service binding check of MsvAvTargetName.
+// checkTargetName is the optional service binding check of MsvAvTargetName
+// (Config.ServicePrincipalNames); a client that names no target passes
+// when the call allows missing bindings.
 func (sc *serverContext) checkTargetName(avs AvPairs) error {
 	spns := sc.p.cfg.ServicePrincipalNames
 	if len(spns) == 0 {
@@ -367,7 +364,7 @@ func (sc *serverContext) checkTargetName(avs AvPairs) error {
 	}
 	name := avs.String(AvTargetName)
 	if name == "" {
-		if sc.p.cfg.ChannelBindings == ChannelBindingsRequired {
+		if sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
 			return ascErr(sspi.SEC_E_BAD_BINDINGS, "client sent no target name")
 		}
 		return nil

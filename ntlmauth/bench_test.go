@@ -9,7 +9,6 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 // BenchmarkSquidNTLMSSP is a full squid-2.5-ntlmssp exchange (YR, KK)
@@ -37,7 +36,7 @@ func BenchmarkSquidNTLMSSP(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer host.Close()
-		cli, err := New(Config{Protocol: NTLMSSPClient1, Table: host.FunctionTable, Identity: &sspi.AuthIdentity{User: user, Domain: domain, Password: password}})
+		cli, err := New(Config{Protocol: NTLMSSPClient1, Host: host, Identity: &gosspi.Identity{User: user, Domain: domain, Password: password}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -59,7 +58,7 @@ func benchServer(b *testing.B) *Helper {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
-	srv, err := New(Config{Protocol: Squid25NTLMSSP, Table: h.FunctionTable, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := New(Config{Protocol: Squid25NTLMSSP, Host: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

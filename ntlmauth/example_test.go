@@ -11,7 +11,6 @@ import (
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/ntlmauth"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 // A squid-2.5-ntlmssp server helper and an ntlmssp-client-1 client
@@ -25,7 +24,7 @@ func Example() {
 	}
 	defer host.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	server, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.Squid25NTLMSSP, Table: host.FunctionTable, Logger: quiet})
+	server, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.Squid25NTLMSSP, Host: host, Logger: quiet})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,8 +36,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer clientHost.Close()
-	client, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.NTLMSSPClient1, Table: clientHost.FunctionTable, Logger: quiet,
-		Identity: &sspi.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"}})
+	client, err := ntlmauth.New(ntlmauth.Config{Protocol: ntlmauth.NTLMSSPClient1, Host: clientHost, Logger: quiet,
+		Identity: &gosspi.Identity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"}})
 	if err != nil {
 		log.Fatal(err)
 	}

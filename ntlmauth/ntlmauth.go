@@ -94,11 +94,11 @@ const MaxLine = 256 << 10
 // Config configures a Helper.
 type Config struct {
 	Protocol Protocol
-	// Table is the SSPI surface, usually (*gosspi.Host).FunctionTable.
-	Table *sspi.FunctionTable
+	// Host is the package host the helper authenticates with. Required.
+	Host *gosspi.Host
 	// Identity is the client's credential (client protocols). Its
 	// password may also arrive with a PW request.
-	Identity *sspi.AuthIdentity
+	Identity *gosspi.Identity
 	// Target is the service principal of gss-spnego-client
 	// ("HTTP/host.example.com").
 	Target string
@@ -119,9 +119,9 @@ type Helper struct {
 	pkg    string
 	client bool
 	log    *slog.Logger
-	cred   *sspi.CredHandle // server: one inbound credential
+	cred   *gosspi.Credential // server: one inbound credential
 
-	ctx      *gosspi.Context
+	ctx      *gosspi.SecurityContext
 	done     bool
 	ntlmFlag uint32
 	key      []byte
@@ -131,8 +131,8 @@ type Helper struct {
 // inbound credential at once, so that a missing keytab or account store
 // is reported before the first request.
 func New(cfg Config) (*Helper, error) {
-	if cfg.Table == nil {
-		return nil, errors.New("ntlmauth: Config.Table is nil")
+	if cfg.Host == nil {
+		return nil, errors.New("ntlmauth: Config.Host is nil")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -154,11 +154,11 @@ func New(cfg Config) (*Helper, error) {
 		return nil, fmt.Errorf("ntlmauth: unsupported helper protocol %q (supported: %v)", cfg.Protocol, Protocols)
 	}
 	if !h.client {
-		var c sspi.CredHandle
-		if st := cfg.Table.AcquireCredentialsHandle(cfg.Principal, h.pkg, sspi.SECPKG_CRED_INBOUND, nil, &c, nil); st.Failed() {
-			return nil, fmt.Errorf("ntlmauth: inbound %s credential: %w", h.pkg, st)
+		c, err := cfg.Host.AcquireCredential(context.Background(), gosspi.CredentialConfig{Package: h.pkg, Server: true, Principal: cfg.Principal})
+		if err != nil {
+			return nil, fmt.Errorf("ntlmauth: inbound %s credential: %w", h.pkg, err)
 		}
-		h.cred = &c
+		h.cred = c
 	}
 	return h, nil
 }
@@ -167,7 +167,7 @@ func New(cfg Config) (*Helper, error) {
 func (h *Helper) Close() error {
 	h.reset()
 	if h.cred != nil {
-		h.cfg.Table.FreeCredentialsHandle(h.cred)
+		h.cred.Close()
 		h.cred = nil
 	}
 	return nil
@@ -268,7 +268,7 @@ func (h *Helper) handle(ctx context.Context, line string) string {
 		if err != nil {
 			return "BH bad base64 in PW"
 		}
-		id := sspi.AuthIdentity{}
+		id := gosspi.Identity{}
 		if h.cfg.Identity != nil {
 			id = *h.cfg.Identity
 		}
@@ -309,7 +309,7 @@ func (h *Helper) serverStep(ctx context.Context, code string, in []byte) string 
 				ntlm.NegotiateSeal | ntlm.NegotiateNTLM | ntlm.NegotiateAlwaysSign | ntlm.NegotiateExtendedSessionSecurity |
 				ntlm.Negotiate128 | ntlm.NegotiateKeyExch | ntlm.Negotiate56}).Marshal()
 		}
-		c, err := gosspi.NewServer(ctx, h.cfg.Table, gosspi.ServerConfig{Package: h.pkg, Credential: h.cred})
+		c, err := h.cfg.Host.NewServer(ctx, gosspi.ServerConfig{Package: h.pkg, Credential: h.cred})
 		if err != nil {
 			return "BH " + err.Error()
 		}
@@ -373,8 +373,7 @@ func (h *Helper) clientStep(ctx context.Context, code string, in []byte) string 
 		if id != nil && id.User != "" && id.Password == "" && len(id.NTHash) == 0 && id.Options == nil {
 			return "PW" // Samba asks for the password the same way
 		}
-		c, err := gosspi.NewClient(ctx, h.cfg.Table, gosspi.ClientConfig{Package: h.pkg, Target: h.cfg.Target, Identity: id,
-			Flags: gosspi.DefaultClientFlags})
+		c, err := h.cfg.Host.NewClient(ctx, gosspi.ClientConfig{Package: h.pkg, Target: h.cfg.Target, Identity: id})
 		if err != nil {
 			return "NA " + ntStatus(sspi.StatusOf(err))
 		}

@@ -21,7 +21,6 @@ import (
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 var record = flag.Bool("record", false, "rewrite testdata/ from real Samba runs")
@@ -52,7 +51,7 @@ func serverHelper(t *testing.T, p Protocol, now func() time.Time, seed string) (
 	}
 	t.Cleanup(func() { host.Close() })
 	l := &testutil.SyncBuffer{}
-	h, err := New(Config{Protocol: p, Table: host.FunctionTable, Logger: slog.New(slog.NewTextHandler(l, nil))})
+	h, err := New(Config{Protocol: p, Host: host, Logger: slog.New(slog.NewTextHandler(l, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,19 +265,19 @@ func TestOurClients(t *testing.T) {
 	cases := []struct {
 		name       string
 		cli, srv   Protocol
-		id         *sspi.AuthIdentity
+		id         *gosspi.Identity
 		target     string
 		wantUser   string
 		needPWLine bool
 	}{
-		{"ntlmssp-client-1", NTLMSSPClient1, Squid25NTLMSSP, &sspi.AuthIdentity{User: user, Domain: domain}, "", `GOSSPI\carol`, true},
-		{"gss-spnego-client NTLM", GSSSPNEGOClient, GSSSPNEGO, &sspi.AuthIdentity{User: user, Domain: domain, Password: password}, "HTTP/127.0.0.1", `GOSSPI\carol`, false},
-		{"gss-spnego-client Kerberos", GSSSPNEGOClient, GSSSPNEGO, &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + cc}}, "HTTP/localhost", "alice@" + r.Name, false},
+		{"ntlmssp-client-1", NTLMSSPClient1, Squid25NTLMSSP, &gosspi.Identity{User: user, Domain: domain}, "", `GOSSPI\carol`, true},
+		{"gss-spnego-client NTLM", GSSSPNEGOClient, GSSSPNEGO, &gosspi.Identity{User: user, Domain: domain, Password: password}, "HTTP/127.0.0.1", `GOSSPI\carol`, false},
+		{"gss-spnego-client Kerberos", GSSSPNEGOClient, GSSSPNEGO, &gosspi.Identity{Options: map[string]string{"ccache": "FILE:" + cc}}, "HTTP/localhost", "alice@" + r.Name, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv, _ := serverHelper(t, c.srv, nil, "")
-			cli, err := New(Config{Protocol: c.cli, Table: host.FunctionTable, Identity: c.id, Target: c.target})
+			cli, err := New(Config{Protocol: c.cli, Host: host, Identity: c.id, Target: c.target})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +357,7 @@ func TestProtocolErrors(t *testing.T) {
 	if out.String() != "BH request line too long\nGF 0x00000000\n" {
 		t.Errorf("Serve: %q", out.String())
 	}
-	if _, err := New(Config{Protocol: "squid-3.0-basic", Table: srv.cfg.Table}); err == nil {
+	if _, err := New(Config{Protocol: "squid-3.0-basic", Host: srv.cfg.Host}); err == nil {
 		t.Error("an unknown protocol was accepted")
 	}
 }
@@ -418,18 +417,18 @@ func FuzzHandle(f *testing.F) {
 	}
 	defer shost.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{Protocol: Squid25NTLMSSP, Table: shost.FunctionTable, Logger: quiet})
+	srv, err := New(Config{Protocol: Squid25NTLMSSP, Host: shost, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer srv.Close()
-	spnego, err := New(Config{Protocol: GSSSPNEGO, Table: shost.FunctionTable, Logger: quiet})
+	spnego, err := New(Config{Protocol: GSSSPNEGO, Host: shost, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer spnego.Close()
-	cli, err := New(Config{Protocol: NTLMSSPClient1, Table: host.FunctionTable, Logger: quiet,
-		Identity: &sspi.AuthIdentity{User: user, Domain: domain, Password: password}})
+	cli, err := New(Config{Protocol: NTLMSSPClient1, Host: host, Logger: quiet,
+		Identity: &gosspi.Identity{User: user, Domain: domain, Password: password}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -284,7 +284,7 @@ func (t *FunctionTable) queue(ac *AsyncContext, work func(ctx context.Context) (
 // status becomes final.
 func (t *FunctionTable) SspiAcquireCredentialsHandleAsync(ac *AsyncContext, principal, pkg string, use CredentialUse, authData *AuthIdentity, cred *CredHandle, expiry *TimeStamp) Status {
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
-		err := t.AcquireCredentialsHandleCtx(ctx, principal, pkg, use, authData, cred, expiry)
+		err := t.acquireCredentialsHandle(ctx, principal, pkg, use, authData, cred, expiry)
 		return StatusOf(err), err
 	})
 }
@@ -293,7 +293,7 @@ func (t *FunctionTable) SspiAcquireCredentialsHandleAsync(ac *AsyncContext, prin
 // InitializeSecurityContext.
 func (t *FunctionTable) SspiInitializeSecurityContextAsync(ac *AsyncContext, phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) Status {
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
-		return t.InitializeSecurityContextCtx(ctx, phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+		return t.initializeSecurityContext(ctx, phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
 }
 
@@ -302,14 +302,14 @@ func (t *FunctionTable) SspiInitializeSecurityContextAsync(ac *AsyncContext, phC
 // returns SEC_I_ASYNC_CALL_PENDING until it is done, then its status.
 func (t *FunctionTable) SspiAcceptSecurityContextAsync(ac *AsyncContext, phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) Status {
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
-		return t.AcceptSecurityContextCtx(ctx, phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+		return t.acceptSecurityContext(ctx, phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
 }
 
 // SspiDeleteSecurityContextAsync is the asynchronous DeleteSecurityContext.
 func (t *FunctionTable) SspiDeleteSecurityContextAsync(ac *AsyncContext, phContext *CtxtHandle) Status {
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
-		err := t.DeleteSecurityContextCtx(ctx, phContext)
+		err := t.deleteSecurityContext(ctx, phContext)
 		return StatusOf(err), err
 	})
 }

@@ -271,7 +271,7 @@ func TestConcurrentCallsOnOneContext(t *testing.T) {
 		t.Fatal(st)
 	}
 	<-entered // the call is now inside the package, at the gate
-	st, err := tbl.AcceptSecurityContextCtx(context.Background(), &sc, &srv, tokenDesc([]byte{0, 0, 0, 0, 3}), 0, 0, &srv, outDesc(), nil, nil)
+	st, err := tbl.WithContext(context.Background()).AcceptSecurityContext(&sc, &srv, tokenDesc([]byte{0, 0, 0, 0, 3}), 0, 0, &srv, outDesc(), nil, nil)
 	if !errors.Is(err, sspi.ErrContextBusy) || st != sspi.SEC_E_INVALID_PARAMETER {
 		t.Errorf("concurrent call = %v %v", st, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strconv"
 
 	_ "crypto/sha512" // for tls-server-end-point with SHA-384/512 certificates
 )
@@ -136,4 +138,63 @@ func TLSUnique(finished []byte) (*ChannelBindings, error) {
 		return nil, errors.New("sspi: no tls-unique value (TLS 1.3 or resumed session)")
 	}
 	return &ChannelBindings{ApplicationData: append([]byte("tls-unique:"), finished...)}, nil
+}
+
+// BindingPolicy is an acceptor's Extended Protection for Authentication
+// policy: what it does with channel bindings (RFC 5929) when the
+// application gives the package the server's view of the channel in a
+// SECBUFFER_CHANNEL_BINDINGS input buffer. It is a host's default (the
+// ChannelBindings of gosspi.HostConfig, lsa.Config); each
+// AcceptSecurityContext call can relax it with
+// ASC_REQ_ALLOW_MISSING_BINDINGS. NTLM (MsvAvChannelBindings, and the
+// MsvAvTargetName service binding) and Kerberos (the bindings hash of the
+// authenticator's checksum, RFC 4121 4.1.1.2) honour it alike, through
+// Negotiate too.
+//
+// A client's bindings that differ from the server's always fail with
+// SEC_E_BAD_BINDINGS (a relay); the policy decides about a client that
+// sends none (an all-zero hash counts as none).
+type BindingPolicy int
+
+const (
+	// BindingsWhenSupported checks the bindings of a client that sends
+	// them and lets a client that sends none through, as if every call
+	// set ASC_REQ_ALLOW_MISSING_BINDINGS (IIS "Allow", .NET
+	// PolicyEnforcement.WhenSupported). It is the default.
+	BindingsWhenSupported BindingPolicy = iota
+	// BindingsOff ignores channel bindings: the host gives the package
+	// none (IIS "None").
+	BindingsOff
+	// BindingsRequired refuses a client that sends no bindings, unless
+	// the call sets ASC_REQ_ALLOW_MISSING_BINDINGS, and refuses a call
+	// that gives the package no server bindings to compare with (IIS
+	// "Require", the Windows semantics of a call without the flag).
+	BindingsRequired
+)
+
+// String returns "when-supported", "off" or "required".
+func (p BindingPolicy) String() string {
+	switch p {
+	case BindingsOff:
+		return "off"
+	case BindingsRequired:
+		return "required"
+	case BindingsWhenSupported:
+		return "when-supported"
+	}
+	return "BindingPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParseBindingPolicy parses "off" (or "none"), "when-supported" (or
+// "allow", or empty) and "required" (or "require").
+func ParseBindingPolicy(s string) (BindingPolicy, error) {
+	switch s {
+	case "off", "none":
+		return BindingsOff, nil
+	case "when-supported", "allow", "":
+		return BindingsWhenSupported, nil
+	case "required", "require":
+		return BindingsRequired, nil
+	}
+	return 0, fmt.Errorf("unknown channel binding policy %q (off, when-supported, required)", s)
 }

@@ -15,7 +15,7 @@ func TestConformanceNTLM(t *testing.T) {
 	store := ntlm.NewMemoryStore()
 	store.Add("CONTOSO", "alice", "correct horse")
 	newTbl := func(t testing.TB) *sspi.FunctionTable {
-		host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
+		host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,7 +26,7 @@ func TestConformanceNTLM(t *testing.T) {
 	sspitest.RunConformance(t, sspitest.Setup{
 		NewTable: newTbl,
 		NewUserOnlyTable: func(t testing.TB) *sspi.FunctionTable {
-			host, err := lsa.New(lsa.Options{})
+			host, err := lsa.New(lsa.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,7 +19,7 @@ func Example() {
 	store.Add("CONTOSO", "alice", "correct horse")
 	// Client and server share one NTLM package in this example, so it must
 	// be allowed to log on to itself (reflection is refused by default).
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
+	host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func Example() {
 // status is SEC_I_ASYNC_CALL_PENDING until the work is done, and the notify
 // callback fires once when it finishes.
 func ExampleFunctionTable_SspiAcquireCredentialsHandleAsync() {
-	host, _ := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: ntlm.NewMemoryStore()}))
+	host, _ := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: ntlm.NewMemoryStore()}))
 	defer host.Close()
 	t := sspi.InitSecurityInterface(host, ntlm.UserMode())
 	defer t.Close()

@@ -111,7 +111,7 @@ func TestConformanceOverTheWire(t *testing.T) {
 		s := testSetup(sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT)
 		s.Concurrent = 200
 		s.NewTable = func(t testing.TB) *sspi.FunctionTable {
-			host, err := lsa.New(lsa.Options{}, sspitest.New(sspitest.Config{Accounts: accounts}))
+			host, err := lsa.New(lsa.Config{}, sspitest.New(sspitest.Config{Accounts: accounts}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func TestConformanceOverTheWire(t *testing.T) {
 		store.Add("CONTOSO", "alice", "correct horse")
 		sspitest.RunConformance(t, sspitest.Setup{
 			NewTable: func(t testing.TB) *sspi.FunctionTable {
-				host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
+				host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: store, AllowReflection: true}))
 				if err != nil {
 					t.Fatal(err)
 				}

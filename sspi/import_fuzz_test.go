@@ -37,7 +37,7 @@ func FuzzImportSecurityContext(f *testing.F) {
 		}
 		f.Add([]byte(v))
 	}
-	host, err := lsa.New(lsa.Options{})
+	host, err := lsa.New(lsa.Config{})
 	if err != nil {
 		f.Fatal(err)
 	}

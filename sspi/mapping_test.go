@@ -19,7 +19,7 @@ import (
 func TestContextDataAcrossHosts(t *testing.T) {
 	ctx := context.Background()
 	pkg := sspitest.New(sspitest.Config{Accounts: accounts})
-	hostA, err := lsa.New(lsa.Options{}, pkg)
+	hostA, err := lsa.New(lsa.Config{}, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestContextDataAcrossHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hostB, err := lsa.New(lsa.Options{})
+	hostB, err := lsa.New(lsa.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func newTable(t testing.TB, cfg sspi.Config, pkgCfg sspitest.Config) (*sspi.Func
 		pkgCfg.Accounts = accounts
 	}
 	pkg := sspitest.New(pkgCfg)
-	host, err := lsa.New(lsa.Options{}, pkg)
+	host, err := lsa.New(lsa.Config{}, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func testSetup(clientReq sspi.ISCReq) sspitest.Setup {
 			return tbl
 		},
 		NewUserOnlyTable: func(t testing.TB) *sspi.FunctionTable {
-			host, err := lsa.New(lsa.Options{})
+			host, err := lsa.New(lsa.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -126,12 +126,12 @@ func (t *FunctionTable) QuerySecurityPackageInfo(name string) (PackageInfo, Stat
 // authData nil means the default credentials (a ccache, a keytab, the
 // account store, as the package documents).
 func (t *FunctionTable) AcquireCredentialsHandle(principal, pkg string, use CredentialUse, authData *AuthIdentity, cred *CredHandle, expiry *TimeStamp) Status {
-	return StatusOf(t.AcquireCredentialsHandleCtx(context.Background(), principal, pkg, use, authData, cred, expiry))
+	return StatusOf(t.acquireCredentialsHandle(context.Background(), principal, pkg, use, authData, cred, expiry))
 }
 
-// AcquireCredentialsHandleCtx is AcquireCredentialsHandle with a
-// context.Context, returning an error that carries the Status.
-func (t *FunctionTable) AcquireCredentialsHandleCtx(ctx context.Context, principal, pkg string, use CredentialUse, authData *AuthIdentity, cred *CredHandle, expiry *TimeStamp) error {
+// acquireCredentialsHandle is AcquireCredentialsHandle with a
+// context.Context, returning an error that carries the Status (Calls).
+func (t *FunctionTable) acquireCredentialsHandle(ctx context.Context, principal, pkg string, use CredentialUse, authData *AuthIdentity, cred *CredHandle, expiry *TimeStamp) error {
 	if cred == nil {
 		return &Error{Op: "AcquireCredentialsHandle", Status: SEC_E_INVALID_PARAMETER, Detail: "no phCredential"}
 	}
@@ -174,14 +174,14 @@ func (t *FunctionTable) QueryCredentialsAttributes(cred *CredHandle, attr uint32
 // SEC_E_INCOMPLETE_MESSAGE with the missing count in a SECBUFFER_MISSING
 // there. A context whose call failed must still be deleted.
 func (t *FunctionTable) InitializeSecurityContext(phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) Status {
-	st, _ := t.InitializeSecurityContextCtx(context.Background(), phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	st, _ := t.initializeSecurityContext(context.Background(), phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	return st
 }
 
-// InitializeSecurityContextCtx is InitializeSecurityContext with a
+// initializeSecurityContext is InitializeSecurityContext with a
 // context.Context. It returns the status and, for a failure, an error that
 // carries it (errors.Is works with the SEC_E_* constants).
-func (t *FunctionTable) InitializeSecurityContextCtx(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) (Status, error) {
+func (t *FunctionTable) initializeSecurityContext(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) (Status, error) {
 	const op = "InitializeSecurityContext"
 	req := &InitContextRequest{TargetName: targetName, ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
 	if err := t.handleArgs(op, phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
@@ -198,12 +198,12 @@ func (t *FunctionTable) InitializeSecurityContextCtx(ctx context.Context, phCred
 // AcceptSecurityContext runs one leg of the server side of a handshake,
 // with the same conventions as InitializeSecurityContext.
 func (t *FunctionTable) AcceptSecurityContext(phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) Status {
-	st, _ := t.AcceptSecurityContextCtx(context.Background(), phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	st, _ := t.acceptSecurityContext(context.Background(), phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	return st
 }
 
-// AcceptSecurityContextCtx is AcceptSecurityContext with a context.Context.
-func (t *FunctionTable) AcceptSecurityContextCtx(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) (Status, error) {
+// acceptSecurityContext is AcceptSecurityContext with a context.Context.
+func (t *FunctionTable) acceptSecurityContext(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) (Status, error) {
 	const op = "AcceptSecurityContext"
 	req := &AcceptContextRequest{ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
 	if err := t.handleArgs(op, phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
@@ -377,11 +377,11 @@ func (t *FunctionTable) CompleteAuthToken(phContext *CtxtHandle, pToken *SecBuff
 // failed. Deleting a handle twice returns SEC_E_INVALID_HANDLE and has no
 // other effect.
 func (t *FunctionTable) DeleteSecurityContext(phContext *CtxtHandle) Status {
-	return StatusOf(t.DeleteSecurityContextCtx(context.Background(), phContext))
+	return StatusOf(t.deleteSecurityContext(context.Background(), phContext))
 }
 
-// DeleteSecurityContextCtx is DeleteSecurityContext with a context.Context.
-func (t *FunctionTable) DeleteSecurityContextCtx(ctx context.Context, phContext *CtxtHandle) error {
+// deleteSecurityContext is DeleteSecurityContext with a context.Context.
+func (t *FunctionTable) deleteSecurityContext(ctx context.Context, phContext *CtxtHandle) error {
 	if phContext == nil || !phContext.IsValid() {
 		return SEC_E_INVALID_HANDLE
 	}
@@ -412,16 +412,16 @@ func (t *FunctionTable) DeleteSecurityContextCtx(ctx context.Context, phContext 
 // *SecPkgContextSizes for SECPKG_ATTR_SIZES, *Identity for
 // SECPKG_ATTR_GOSSPI_IDENTITY).
 func (t *FunctionTable) QueryContextAttributes(phContext *CtxtHandle, attr ContextAttribute, pBuffer any) Status {
-	v, err := t.QueryContextAttribute(phContext, attr)
+	v, err := t.queryContextAttributes(context.Background(), phContext, attr)
 	if err != nil {
 		return StatusOf(err)
 	}
 	return StatusOf(assignAttr(pBuffer, v))
 }
 
-// QueryContextAttribute returns a context attribute as a value: one of the
-// SecPkgContext* structs, or an Identity.
-func (t *FunctionTable) QueryContextAttribute(phContext *CtxtHandle, attr ContextAttribute) (any, error) {
+// queryContextAttributes returns a context attribute as a value: one of
+// the SecPkgContext* structs, or an Identity.
+func (t *FunctionTable) queryContextAttributes(ctx context.Context, phContext *CtxtHandle, attr ContextAttribute) (any, error) {
 	if phContext == nil || !phContext.IsValid() {
 		return nil, SEC_E_INVALID_HANDLE
 	}
@@ -436,7 +436,7 @@ func (t *FunctionTable) QueryContextAttribute(phContext *CtxtHandle, attr Contex
 			}
 		}
 	}
-	return t.host.QueryContextAttributes(context.Background(), *phContext, attr)
+	return t.host.QueryContextAttributes(ctx, *phContext, attr)
 }
 
 func assignAttr(dst, v any) error {

@@ -39,7 +39,7 @@ func (h *keepingHost) AcceptLsaModeContext(ctx context.Context, req *sspi.Accept
 // and the context still works from its own copies.
 func TestContextDataWiped(t *testing.T) {
 	pkg := sspitest.New(sspitest.Config{Accounts: accounts})
-	host, err := lsa.New(lsa.Options{}, pkg)
+	host, err := lsa.New(lsa.Config{}, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,12 @@ func demoAccounts() *ntlm.MemoryStore {
 	return s
 }
 
-func demoIdentity() *sspi.AuthIdentity {
+func demoIdentity() *gosspi.Identity {
+	return &gosspi.Identity{User: demoUser, Domain: demoDomain, Password: demoPassword}
+}
+
+// demoAuthIdentity is demoIdentity for the faithful calls.
+func demoAuthIdentity() *sspi.AuthIdentity {
 	return &sspi.AuthIdentity{User: demoUser, Domain: demoDomain, Password: demoPassword}
 }
 
@@ -130,7 +135,7 @@ func demoHost(w io.Writer) error {
 		return err
 	}
 	defer host.Close()
-	t := host.FunctionTable
+	t := host.SSPI()
 	pkgs, st := t.EnumerateSecurityPackages()
 	if st.Failed() {
 		return st
@@ -139,7 +144,7 @@ func demoHost(w io.Writer) error {
 		fmt.Fprintf(w, "   registered %-10s max token %d, %s\n", p.Name, p.MaxToken, sspi.CapabilityString(p.Capabilities&(sspi.SECPKG_FLAG_INTEGRITY|sspi.SECPKG_FLAG_PRIVACY|sspi.SECPKG_FLAG_CONNECTION)))
 	}
 	var cc, sc sspi.CredHandle
-	if st := t.AcquireCredentialsHandle("", "NTLM", sspi.SECPKG_CRED_OUTBOUND, demoIdentity(), &cc, nil); st.Failed() {
+	if st := t.AcquireCredentialsHandle("", "NTLM", sspi.SECPKG_CRED_OUTBOUND, demoAuthIdentity(), &cc, nil); st.Failed() {
 		return fmt.Errorf("AcquireCredentialsHandle(outbound): %v", st)
 	}
 	defer t.FreeCredentialsHandle(&cc)
@@ -198,7 +203,7 @@ func demoHost(w io.Writer) error {
 	if st := t.QueryContextAttributes(&srv, sspi.SECPKG_ATTR_NAMES, &names); st.Failed() {
 		return fmt.Errorf("NAMES: %v", st)
 	}
-	fmt.Fprintf(w, "   server sees %s; contexts in the host: %d\n", names.UserName, host.LSA.Stats().Contexts)
+	fmt.Fprintf(w, "   server sees %s; contexts in the host: %d\n", names.UserName, host.Stats().Contexts)
 
 	// Move the client's user-mode context into a second host with no
 	// LSA-mode packages: it seals from its ContextData alone.
@@ -206,7 +211,7 @@ func demoHost(w io.Writer) error {
 	if st.Failed() {
 		return fmt.Errorf("ExportSecurityContext: %v", st)
 	}
-	host2, err := lsa.New(lsa.Options{})
+	host2, err := lsa.New(lsa.Config{})
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/httpauth"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 func init() {
@@ -53,7 +53,7 @@ func demoHTTP(w io.Writer) error {
 	}
 	defer srvHost.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	auth, err := httpauth.New(httpauth.Config{Table: srvHost.FunctionTable, Schemes: []string{httpauth.SchemeNegotiate, httpauth.SchemeNTLM},
+	auth, err := httpauth.New(httpauth.Config{Host: srvHost, Schemes: []string{httpauth.SchemeNegotiate, httpauth.SchemeNTLM},
 		Persist: true, Logger: quiet})
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func demoHTTP(w io.Writer) error {
 	defer cliHost.Close()
 	fmt.Fprintf(w, "   server %s: Negotiate + NTLM, persistent authentication, account %s\\%s (in memory)\n", url, demoDomain, demoUser)
 	for _, scheme := range []string{httpauth.SchemeNTLM, httpauth.SchemeNegotiate} {
-		tr := &httpauth.Transport{Table: cliHost.FunctionTable, Identity: demoIdentity(), Schemes: []string{scheme}, Logger: quiet}
+		tr := &httpauth.Transport{Host: cliHost, Identity: demoIdentity(), Schemes: []string{scheme}, Logger: quiet}
 		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 		fmt.Fprintf(w, "   client answering with %s:\n", scheme)
 		for i := 0; i < 2; i++ {
@@ -116,7 +116,7 @@ func demoHTTP(w io.Writer) error {
 		fmt.Fprintln(w, "   Kerberos over HTTP: skipped, no KDC configured (see the Kerberos section)")
 	} else {
 		fmt.Fprintf(w, "   client answering with Negotiate, Kerberos ticket for %s:\n", target)
-		tr := &httpauth.Transport{Table: cliHost.FunctionTable, Schemes: []string{httpauth.SchemeNegotiate}, Logger: quiet,
+		tr := &httpauth.Transport{Host: cliHost, Schemes: []string{httpauth.SchemeNegotiate}, Logger: quiet,
 			SPN: func(string) string { return target }}
 		body, err := demoGet(&http.Client{Transport: tr, Timeout: 10 * time.Second}, url)
 		tr.Close()
@@ -127,8 +127,8 @@ func demoHTTP(w io.Writer) error {
 		fmt.Fprintf(w, "   client got 200, server's AP-REP verified: %s\n", body)
 	}
 	// A wrong password is refused.
-	bad := &sspi.AuthIdentity{User: demoUser, Domain: demoDomain, Password: "not the password"}
-	tr := &httpauth.Transport{Table: cliHost.FunctionTable, Identity: bad, Schemes: []string{httpauth.SchemeNTLM}, Logger: quiet}
+	bad := &gosspi.Identity{User: demoUser, Domain: demoDomain, Password: "not the password"}
+	tr := &httpauth.Transport{Host: cliHost, Identity: bad, Schemes: []string{httpauth.SchemeNTLM}, Logger: quiet}
 	defer tr.Close()
 	_, err = demoGet(&http.Client{Transport: tr, Timeout: 10 * time.Second}, url)
 	legs.flush(w)

@@ -65,7 +65,7 @@ func demoKerberos(w io.Writer) error {
 		fmt.Fprintln(w, "   (GOSSPI_KRB5_TARGET picks one), and run `gosspi demo` again.")
 		return nil
 	}
-	host, err := lsa.New(lsa.Options{}, kerberos.New(kerberos.Config{}))
+	host, err := lsa.New(lsa.Config{}, kerberos.New(kerberos.Config{}))
 	if err != nil {
 		return err
 	}

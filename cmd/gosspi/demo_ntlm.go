@@ -65,7 +65,7 @@ func demoNTLM(w io.Writer) error {
 }
 
 func ntlmDemoServer(ln net.Listener, lines chan<- string) error {
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{Accounts: demoAccounts()}))
+	host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{Accounts: demoAccounts()}))
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func demoSeal(t *sspi.FunctionTable, ctx *sspi.CtxtHandle, plain []byte) []byte 
 }
 
 func ntlmDemoClient(addr string, w io.Writer, lines <-chan string) error {
-	host, err := lsa.New(lsa.Options{}, ntlm.New(ntlm.Config{}))
+	host, err := lsa.New(lsa.Config{}, ntlm.New(ntlm.Config{}))
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func ntlmDemoClient(addr string, w io.Writer, lines <-chan string) error {
 	t := sspi.InitSecurityInterface(host, ntlm.UserMode())
 	defer t.Close()
 	var cred sspi.CredHandle
-	if st := t.AcquireCredentialsHandle("", ntlm.PackageName, sspi.SECPKG_CRED_OUTBOUND, demoIdentity(), &cred, nil); st.Failed() {
+	if st := t.AcquireCredentialsHandle("", ntlm.PackageName, sspi.SECPKG_CRED_OUTBOUND, demoAuthIdentity(), &cred, nil); st.Failed() {
 		return st
 	}
 	defer t.FreeCredentialsHandle(&cred)

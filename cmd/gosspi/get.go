@@ -97,7 +97,7 @@ func runGet(args []string) int {
 
 // get fetches url and returns the exit code.
 func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	var id *sspi.AuthIdentity
+	var id *gosspi.Identity
 	if o.user != "" {
 		user, pw, hasPW := strings.Cut(o.user, ":")
 		if !hasPW {
@@ -106,7 +106,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 				return exitUsage, fmt.Errorf("-u without a password: %w", err)
 			}
 		}
-		id = &sspi.AuthIdentity{User: user, Password: pw}
+		id = &gosspi.Identity{User: user, Password: pw}
 	}
 	var body io.Reader
 	var getBody func() (io.ReadCloser, error)
@@ -177,7 +177,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		level = slog.LevelDebug
 	}
 	tr := &httpauth.Transport{
-		Table: host.FunctionTable, Base: base, Identity: id, NoChannelBindings: o.noCB,
+		Host: host, Base: base, Identity: id, NoChannelBindings: o.noCB,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if o.scheme != "" {
@@ -188,7 +188,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		tr.SPN = func(string) string { return spn }
 	}
 	if o.noMutual {
-		tr.Flags = gosspi.DefaultClientFlags &^ sspi.ISC_REQ_MUTUAL_AUTH
+		tr.Flags = gosspi.DefaultFlags &^ gosspi.FlagMutualAuth
 	}
 	defer tr.Close()
 	client := &http.Client{Transport: tr}

@@ -14,7 +14,6 @@ import (
 	"github.com/gosspi/gosspi/httpauth"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/ntlmauth"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 const ntlmAuthUsage = `usage: gosspi ntlm-auth --helper-protocol=PROTOCOL [flags]
@@ -126,14 +125,14 @@ func runNTLMAuth(args []string) int {
 		return exitConfig
 	}
 	defer host.Close()
-	hc := ntlmauth.Config{Protocol: p, Table: host.FunctionTable, Principal: *principal, Logger: logger}
+	hc := ntlmauth.Config{Protocol: p, Host: host, Principal: *principal, Logger: logger}
 	if !server {
 		if *user != "" {
 			u, d := *user, *domain
 			if d == "" {
 				u, d = ntlm.SplitUserName(u)
 			}
-			hc.Identity = &sspi.AuthIdentity{User: u, Domain: d, Password: *password}
+			hc.Identity = &gosspi.Identity{User: u, Domain: d, Password: *password}
 		}
 		if *hostname != "" {
 			svc := *service

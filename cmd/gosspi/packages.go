@@ -32,7 +32,7 @@ func runPackages(args []string) int {
 		return exitFailure
 	}
 	defer host.Close()
-	pkgs, st := host.EnumerateSecurityPackages()
+	pkgs, st := host.SSPI().EnumerateSecurityPackages()
 	if st.Failed() {
 		fmt.Fprintln(os.Stderr, "gosspi:", st)
 		return exitFailure

@@ -22,6 +22,7 @@ import (
 	"github.com/gosspi/gosspi/httpauth"
 	"github.com/gosspi/gosspi/internal/preflight"
 	"github.com/gosspi/gosspi/ntlm"
+	"github.com/gosspi/gosspi/sspi"
 )
 
 const serveUsage = `usage: gosspi serve [flags]
@@ -175,14 +176,14 @@ func (c chainStore) LookupAccount(ctx context.Context, domain, user string) (*nt
 // work is a usageError, a file or credential that is missing or wrong a
 // configError, each naming the file or principal and saying what to do.
 func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
-	policy, err := httpauth.ParseBindingPolicy(o.bindings)
+	policy, err := sspi.ParseBindingPolicy(o.bindings)
 	if err != nil {
 		return &usageError{"-channel-bindings: " + err.Error()}
 	}
 	if (o.certFile == "") != (o.keyFile == "") {
 		return &usageError{"HTTPS needs both -tls-cert and -tls-key"}
 	}
-	if policy == httpauth.BindingsRequired && o.certFile == "" {
+	if policy == gosspi.BindingsRequired && o.certFile == "" {
 		return &usageError{"-channel-bindings required needs HTTPS (-tls-cert and -tls-key)"}
 	}
 	schemes, err := parseSchemes(o.schemes)
@@ -233,7 +234,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	if krb.keytab != nil {
 		cfg.Kerberos.Keytab = krb.keytab.Path
 	}
-	httpauth.ApplyBindingPolicy(&cfg, policy)
+	cfg.ChannelBindings = policy
 	listenHost, _, _ := net.SplitHostPort(o.addr)
 	spns := serviceNames(ctx, o.spns, listenHost)
 	httpauth.ApplyServiceBinding(&cfg, spns)
@@ -245,8 +246,8 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 
 	to := o.timeouts.withDefaults()
 	auth, err := httpauth.New(httpauth.Config{
-		Table: host.FunctionTable, Schemes: schemes, Principal: o.principal, Persist: o.persist,
-		ChannelBindings: policy, MaxHandshakes: o.maxHandshakes, MaxHeaderBytes: o.maxHeader, Logger: logger,
+		Host: host, Schemes: schemes, Principal: o.principal, Persist: o.persist,
+		MaxHandshakes: o.maxHandshakes, MaxHeaderBytes: o.maxHeader, Logger: logger,
 		HandshakeTimeout: to.handshake,
 	})
 	if err != nil {

@@ -24,7 +24,7 @@ func ntlmStatus(t *testing.T, url, spn string) int {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	tr := &httpauth.Transport{Table: h.FunctionTable, Identity: demoIdentity(), Schemes: []string{"NTLM"}}
+	tr := &httpauth.Transport{Host: h, Identity: demoIdentity(), Schemes: []string{"NTLM"}}
 	if spn != "" {
 		tr.SPN = func(string) string { return spn }
 	}
@@ -131,7 +131,7 @@ func TestAttackNTLMAuthServiceBinding(t *testing.T) {
 	}
 	defer h.Close()
 	logon := func(ask func(string) string, target string) string {
-		c, err := gosspi.NewClient(t.Context(), h.FunctionTable, gosspi.ClientConfig{Package: "NTLM", Target: target, Identity: demoIdentity()})
+		c, err := h.NewClient(t.Context(), gosspi.ClientConfig{Package: "NTLM", Target: target, Identity: demoIdentity()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/gosspi/gosspi/internal/testutil"
 )
 
-// defaultContexts is lsa.Options.MaxContexts' default.
+// defaultContexts is lsa.Config.MaxContexts' default.
 const defaultContexts = 262144
 
 // fullTable returns a table of cap n full of live half-built entries.

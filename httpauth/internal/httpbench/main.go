@@ -47,7 +47,6 @@ import (
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/ntlm"
-	"github.com/gosspi/gosspi/sspi"
 )
 
 var (
@@ -141,7 +140,7 @@ func run() error {
 	defer host.Close()
 
 	// 1. Keep-alive with persistence vs no authentication.
-	auth, err := httpauth.New(httpauth.Config{Table: host.FunctionTable, Schemes: []string{"Negotiate"}, Persist: true, Logger: quiet,
+	auth, err := httpauth.New(httpauth.Config{Host: host, Schemes: []string{"Negotiate"}, Persist: true, Logger: quiet,
 		MaxHandshakes: 1 << 16})
 	if err != nil {
 		return err
@@ -164,13 +163,13 @@ func run() error {
 	defer client.Close()
 	fmt.Fprintf(os.Stderr, "making %d Kerberos tokens...\n", *tokens)
 	var toks []string
-	var cred sspi.CredHandle
-	if st := client.AcquireCredentialsHandle("", "Negotiate", sspi.SECPKG_CRED_OUTBOUND,
-		&sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + cc}}, &cred, nil); st.Failed() {
-		return st
+	cred, err := client.AcquireCredential(context.Background(), gosspi.CredentialConfig{Package: "Negotiate",
+		Identity: &gosspi.Identity{Options: map[string]string{"ccache": "FILE:" + cc}}})
+	if err != nil {
+		return err
 	}
 	for i := 0; i < *tokens; i++ {
-		c, err := gosspi.NewClient(context.Background(), client.FunctionTable, gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost", Credential: &cred})
+		c, err := client.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: "HTTP/localhost", Credential: cred})
 		if err != nil {
 			return err
 		}
@@ -215,7 +214,7 @@ func run() error {
 	}
 
 	// 2. New connections, each a full NTLM handshake.
-	nauth, err := httpauth.New(httpauth.Config{Table: host.FunctionTable, Schemes: []string{"NTLM"}, Logger: quiet, MaxHandshakes: 1 << 16})
+	nauth, err := httpauth.New(httpauth.Config{Host: host, Schemes: []string{"NTLM"}, Logger: quiet, MaxHandshakes: 1 << 16})
 	if err != nil {
 		return err
 	}
@@ -303,8 +302,8 @@ function request() return req end
 // benchmark server's fixed CHALLENGE, and checks that the pair
 // authenticates on a fresh connection.
 func ntlmPair(h *gosspi.Host, url string) (string, string, error) {
-	c, err := gosspi.NewClient(context.Background(), h.FunctionTable, gosspi.ClientConfig{Package: "NTLM", Target: "HTTP/localhost",
-		Identity: &sspi.AuthIdentity{User: "bob", Domain: "GOSSPI", Password: "Bob-Passw0rd!"}})
+	c, err := h.NewClient(context.Background(), gosspi.ClientConfig{Package: "NTLM", Target: "HTTP/localhost",
+		Identity: &gosspi.Identity{User: "bob", Domain: "GOSSPI", Password: "Bob-Passw0rd!"}})
 	if err != nil {
 		return "", "", err
 	}
