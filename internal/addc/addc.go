@@ -423,3 +423,19 @@ func cachedProvision(version string) (dir string, provisioned bool, err error) {
 	}
 	return dir, true, nil
 }
+
+// SID returns the objectSid of the account or group with this
+// sAMAccountName, read from the DC's database.
+func (d *DC) SID(name string) (string, error) {
+	out, err := d.Run(nil, "ldbsearch", "-H", filepath.Join(d.Dir, "private", "sam.ldb"),
+		"(sAMAccountName="+name+")", "objectSid")
+	if err != nil {
+		return "", fmt.Errorf("addc: %v: %s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "objectSid: "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("addc: no objectSid for %s: %s", name, out)
+}
