@@ -220,12 +220,20 @@ func Start(t testing.TB) *DC {
 func stopShared() {
 	if shared != nil {
 		shared.stop()
-		os.RemoveAll(shared.Dir)
 	}
 	if os.Getpid() == 1 {
 		// samba-dcerpcd and the like leave samba's process group: end
-		// whatever is left in the namespace before it goes.
+		// whatever is left in the namespace, and reap it (this process is
+		// the namespace's init), before removing the run directory.
 		_ = syscall.Kill(-1, syscall.SIGKILL)
+		for {
+			if _, err := syscall.Wait4(-1, nil, 0, nil); err != nil && err != syscall.EINTR { // ECHILD: none left
+				break
+			}
+		}
+	}
+	if shared != nil {
+		os.RemoveAll(shared.Dir)
 	}
 }
 
