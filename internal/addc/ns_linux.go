@@ -54,12 +54,11 @@ func Main(m *testing.M) {
 	if !InNamespace() {
 		os.Exit(reexec())
 	}
-	code := 1
 	if err := setupNamespace(); err != nil {
 		nsErr = err
 		fmt.Fprintln(os.Stderr, "addc: cannot set up the namespace; the tests that need the DC will fail:", err)
 	}
-	code = m.Run()
+	code := m.Run()
 	stopShared()
 	os.Exit(code)
 }
