@@ -264,10 +264,8 @@ func start() (*DC, error) {
 	}
 	d.CopyTime = sysenv.Now().Sub(t1)
 	t2 := sysenv.Now()
-	if err := d.startSamba(); err != nil {
-		log := d.Log()
-		d.stop()
-		return nil, fmt.Errorf("%v\n--- samba log (%s) ---\n%s", err, d.log, log)
+	if err := d.launch(); err != nil {
+		return nil, err
 	}
 	d.StartTime = sysenv.Now().Sub(t2)
 	return d, nil
@@ -312,6 +310,17 @@ func (d *DC) layout(cache string) error {
 	%[4]s = %[1]s
 `, Realm, d.Dir, Addr, DNSDomain)
 	return os.WriteFile(d.Krb5Conf, []byte(krb5), 0o644)
+}
+
+// launch starts samba and waits until it serves; when it cannot, the error
+// carries samba's log.
+func (d *DC) launch() error {
+	if err := d.startSamba(); err != nil {
+		log := d.Log()
+		d.stop()
+		return fmt.Errorf("%v\n--- samba log (%s) ---\n%s", err, d.log, log)
+	}
+	return nil
 }
 
 func (d *DC) startSamba() error {
