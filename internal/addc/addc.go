@@ -253,7 +253,9 @@ func start() (*DC, error) {
 		d.ProvisionTime = sysenv.Now().Sub(t0)
 	}
 	t1 := sysenv.Now()
-	if d.Dir, err = os.MkdirTemp("", "addc-run-"); err != nil {
+	// The run directory lives on the namespace's private tmpfs: it goes
+	// with the namespace, even when the test binary is killed.
+	if d.Dir, err = os.MkdirTemp(runRoot, "addc-run-"); err != nil {
 		return nil, err
 	}
 	if out, err := runTool(os.Environ(), nil, "cp", "-a", cache+"/.", d.Dir); err != nil {

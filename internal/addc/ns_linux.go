@@ -66,6 +66,10 @@ func Main(m *testing.M) {
 // nsErr is why the namespace could not be set up, for Start to report.
 var nsErr error
 
+// runRoot is where DCs get their run directories: the namespace's private
+// tmpfs once it is mounted.
+var runRoot string
+
 // reexec runs this test binary inside new namespaces and returns its exit
 // code.
 func reexec() int {
@@ -171,6 +175,7 @@ func setupNamespace() error {
 	if err := syscall.Mount("tmpfs", "/run/samba", "tmpfs", 0, "mode=0755"); err != nil {
 		return fmt.Errorf("addc: tmpfs on /run/samba: %w", err)
 	}
+	runRoot = "/run/samba"
 	// A private /etc/hosts naming the DC and the service host: name
 	// lookups of the DC's own name must not go to DNS.
 	hosts := filepath.Join("/run/samba", "hosts")
