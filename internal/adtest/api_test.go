@@ -32,7 +32,13 @@ func newHost(t testing.TB, cfg kerberos.Config) *gosspi.Host {
 // or keytab identity; the error is the credential's (the AS exchange).
 func newClient(t testing.TB, h *gosspi.Host, id *sspi.AuthIdentity, target string) (*gosspi.Context, error) {
 	t.Helper()
-	c, err := gosspi.NewClient(context.Background(), h.FunctionTable, gosspi.ClientConfig{Package: "Kerberos", Target: target, Identity: id})
+	return newClientOf(t, h, "Kerberos", id, target)
+}
+
+// newClientOf is newClient for another package (Negotiate).
+func newClientOf(t testing.TB, h *gosspi.Host, pkg string, id *sspi.AuthIdentity, target string) (*gosspi.Context, error) {
+	t.Helper()
+	c, err := gosspi.NewClient(context.Background(), h.FunctionTable, gosspi.ClientConfig{Package: pkg, Target: target, Identity: id})
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -42,7 +48,13 @@ func newClient(t testing.TB, h *gosspi.Host, id *sspi.AuthIdentity, target strin
 // newServer makes a Kerberos server context for the host's keytab.
 func newServer(t testing.TB, h *gosspi.Host) *gosspi.Context {
 	t.Helper()
-	s, err := gosspi.NewServer(context.Background(), h.FunctionTable, gosspi.ServerConfig{Package: "Kerberos"})
+	return newServerOf(t, h, "Kerberos")
+}
+
+// newServerOf is newServer for another package (Negotiate).
+func newServerOf(t testing.TB, h *gosspi.Host, pkg string) *gosspi.Context {
+	t.Helper()
+	s, err := gosspi.NewServer(context.Background(), h.FunctionTable, gosspi.ServerConfig{Package: pkg})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -136,4 +148,16 @@ type (
 // ccacheID is the identity of an MIT credential cache (FILE:).
 func ccacheID(path string) idT {
 	return &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + path}}
+}
+
+// clientName is SECPKG_ATTR_NAMES of a server context: the client's name
+// as Windows applications read it.
+func clientName(t testing.TB, server *gosspi.Context) string {
+	t.Helper()
+	var n sspi.SecPkgContextNames
+	h := server.Handle()
+	if st := server.Table().QueryContextAttributes(&h, sspi.SECPKG_ATTR_NAMES, &n); st.Failed() {
+		t.Fatalf("SECPKG_ATTR_NAMES: %v", st)
+	}
+	return n.UserName
 }

@@ -336,7 +336,7 @@ func TestPAC(t *testing.T) {
 	s := newServer(t, srv.Host)
 	exchange(t, c, s)
 	id := identity(t, s)
-	t.Logf("acceptor identity: %+v", id)
+	t.Logf("acceptor identity: %+v; SECPKG_ATTR_NAMES %q", id, clientName(t, s))
 	if id.SID != aliceSID {
 		t.Errorf("SID %q, want %q", id.SID, aliceSID)
 	}
@@ -348,4 +348,32 @@ func TestPAC(t *testing.T) {
 	if !strings.EqualFold(id.Principal, addc.Alice.Name+"@"+addc.Realm) {
 		t.Errorf("principal %q", id.Principal)
 	}
+}
+
+// TestNegotiate runs the same logon through SPNEGO (package Negotiate on
+// both sides): Kerberos is chosen, and the identity is the PAC's.
+func TestNegotiate(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "DEFAULT")
+	c, err := newClientOf(t, cli.Host, "Negotiate", password(addc.Alice.Name, addc.Alice.Password), addc.SPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServerOf(t, serverHost(t, dc).Host, "Negotiate")
+	exchange(t, c, s)
+	if c.Package() != "Kerberos" || s.Package() != "Kerberos" {
+		t.Errorf("Negotiate chose %q (client) and %q (server), want Kerberos", c.Package(), s.Package())
+	}
+	if !mutual(c) {
+		t.Error("no mutual authentication")
+	}
+	id := identity(t, s)
+	aliceSID, err := dc.SID(addc.Alice.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.SID != aliceSID || !strings.EqualFold(id.User, addc.Alice.Name) {
+		t.Errorf("identity %+v, want alice %s", id, aliceSID)
+	}
+	roundTrip(t, c, s, "through SPNEGO")
 }
