@@ -83,6 +83,9 @@ func reexec() int {
 		fmt.Fprintln(os.Stderr, "addc:", err)
 		return 1
 	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "addc: the AD DC tests run in private namespaces that need root (make test and CI run as root); they fail here")
+	}
 	// Pdeathsig belongs to the thread that started the child: keep this
 	// goroutine on one thread until the process exits.
 	runtime.LockOSThread()
