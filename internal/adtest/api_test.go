@@ -30,15 +30,15 @@ func newHost(t testing.TB, cfg kerberos.Config) *gosspi.Host {
 
 // newClient makes a Kerberos client context for target with a password
 // or keytab identity; the error is the credential's (the AS exchange).
-func newClient(t testing.TB, h *gosspi.Host, id *sspi.AuthIdentity, target string) (*gosspi.Context, error) {
+func newClient(t testing.TB, h *gosspi.Host, id *gosspi.Identity, target string) (*gosspi.SecurityContext, error) {
 	t.Helper()
 	return newClientOf(t, h, "Kerberos", id, target)
 }
 
 // newClientOf is newClient for another package (Negotiate).
-func newClientOf(t testing.TB, h *gosspi.Host, pkg string, id *sspi.AuthIdentity, target string) (*gosspi.Context, error) {
+func newClientOf(t testing.TB, h *gosspi.Host, pkg string, id *gosspi.Identity, target string) (*gosspi.SecurityContext, error) {
 	t.Helper()
-	c, err := gosspi.NewClient(context.Background(), h.FunctionTable, gosspi.ClientConfig{Package: pkg, Target: target, Identity: id})
+	c, err := h.NewClient(context.Background(), gosspi.ClientConfig{Package: pkg, Target: target, Identity: id})
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -46,15 +46,15 @@ func newClientOf(t testing.TB, h *gosspi.Host, pkg string, id *sspi.AuthIdentity
 }
 
 // newServer makes a Kerberos server context for the host's keytab.
-func newServer(t testing.TB, h *gosspi.Host) *gosspi.Context {
+func newServer(t testing.TB, h *gosspi.Host) *gosspi.SecurityContext {
 	t.Helper()
 	return newServerOf(t, h, "Kerberos")
 }
 
 // newServerOf is newServer for another package (Negotiate).
-func newServerOf(t testing.TB, h *gosspi.Host, pkg string) *gosspi.Context {
+func newServerOf(t testing.TB, h *gosspi.Host, pkg string) *gosspi.SecurityContext {
 	t.Helper()
-	s, err := gosspi.NewServer(context.Background(), h.FunctionTable, gosspi.ServerConfig{Package: pkg})
+	s, err := h.NewServer(context.Background(), gosspi.ServerConfig{Package: pkg})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -63,13 +63,13 @@ func newServerOf(t testing.TB, h *gosspi.Host, pkg string) *gosspi.Context {
 }
 
 // step is one Step of a context.
-func step(c *gosspi.Context, in []byte) ([]byte, bool, error) {
+func step(c *gosspi.SecurityContext, in []byte) ([]byte, bool, error) {
 	return c.Step(context.Background(), in)
 }
 
 // exchange runs client against server to the end and returns the tokens:
 // the AP-REQ the client sent and the AP-REP the server answered.
-func exchange(t testing.TB, client, server *gosspi.Context) (apReq, apRep []byte) {
+func exchange(t testing.TB, client, server *gosspi.SecurityContext) (apReq, apRep []byte) {
 	t.Helper()
 	tok, cdone, err := step(client, nil)
 	if err != nil {
@@ -106,7 +106,7 @@ func exchange(t testing.TB, client, server *gosspi.Context) (apReq, apRep []byte
 }
 
 // identity is what the server context says of its client.
-func identity(t testing.TB, server *gosspi.Context) sspi.Identity {
+func identity(t testing.TB, server *gosspi.SecurityContext) sspi.Identity {
 	t.Helper()
 	id, err := server.Identity()
 	if err != nil {
@@ -116,10 +116,10 @@ func identity(t testing.TB, server *gosspi.Context) sspi.Identity {
 }
 
 // mutual reports whether the client context has mutual authentication.
-func mutual(c *gosspi.Context) bool { return c.Flags()&sspi.FlagMutualAuth != 0 }
+func mutual(c *gosspi.SecurityContext) bool { return c.Flags()&gosspi.FlagMutualAuth != 0 }
 
 // roundTrip wraps a message on one side and unwraps it on the other.
-func roundTrip(t testing.TB, from, to *gosspi.Context, msg string) {
+func roundTrip(t testing.TB, from, to *gosspi.SecurityContext, msg string) {
 	t.Helper()
 	w, err := from.Wrap([]byte(msg))
 	if err != nil {
@@ -131,32 +131,32 @@ func roundTrip(t testing.TB, from, to *gosspi.Context, msg string) {
 	}
 }
 
-func password(user, pw string) *sspi.AuthIdentity {
-	return &sspi.AuthIdentity{User: user, Password: pw}
+func password(user, pw string) *gosspi.Identity {
+	return &gosspi.Identity{User: user, Password: pw}
 }
 
-func clientKeytab(user, path string) *sspi.AuthIdentity {
-	return &sspi.AuthIdentity{User: user, Options: map[string]string{"client_keytab": path}}
+func clientKeytab(user, path string) *gosspi.Identity {
+	return &gosspi.Identity{User: user, Options: map[string]string{"client_keytab": path}}
 }
 
 // hostT is a gosspi host; idT an identity for a client credential.
 type (
 	hostT struct{ *gosspi.Host }
-	idT   = *sspi.AuthIdentity
+	idT   = *gosspi.Identity
 )
 
 // ccacheID is the identity of an MIT credential cache (FILE:).
 func ccacheID(path string) idT {
-	return &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + path}}
+	return &gosspi.Identity{Options: map[string]string{"ccache": "FILE:" + path}}
 }
 
 // clientName is SECPKG_ATTR_NAMES of a server context: the client's name
 // as Windows applications read it.
-func clientName(t testing.TB, server *gosspi.Context) string {
+func clientName(t testing.TB, host *gosspi.Host, server *gosspi.SecurityContext) string {
 	t.Helper()
 	var n sspi.SecPkgContextNames
 	h := server.Handle()
-	if st := server.Table().QueryContextAttributes(&h, sspi.SECPKG_ATTR_NAMES, &n); st.Failed() {
+	if st := host.SSPI().QueryContextAttributes(&h, sspi.SECPKG_ATTR_NAMES, &n); st.Failed() {
 		t.Fatalf("SECPKG_ATTR_NAMES: %v", st)
 	}
 	return n.UserName

@@ -336,7 +336,7 @@ func TestPAC(t *testing.T) {
 	s := newServer(t, srv.Host)
 	exchange(t, c, s)
 	id := identity(t, s)
-	t.Logf("acceptor identity: %+v; SECPKG_ATTR_NAMES %q", id, clientName(t, s))
+	t.Logf("acceptor identity: %+v; SECPKG_ATTR_NAMES %q", id, clientName(t, srv.Host, s))
 	if id.SID != aliceSID {
 		t.Errorf("SID %q, want %q", id.SID, aliceSID)
 	}
