@@ -178,6 +178,9 @@ func (c *Cache) Close() error {
 	return nil
 }
 
+// Timeout returns the bound of each Check.
+func (c *Cache) Timeout() time.Duration { return c.timeout }
+
 // Ping asks Redis for a PONG within the cache's timeout, for start checks
 // and health probes.
 func (c *Cache) Ping(ctx context.Context) error {
