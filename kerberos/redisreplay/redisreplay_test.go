@@ -252,3 +252,9 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+func newClient(t testing.TB, opts *redis.Options) redis.UniversalClient {
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
