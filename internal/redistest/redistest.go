@@ -4,6 +4,9 @@
 // the same addresses (Stop, Start), or frozen with SIGSTOP and thawed with
 // SIGCONT (Pause, Resume) to make it answer late.
 //
+// GOSSPI_REDIS_CPUS, when set, is the CPU list (taskset -c) the server runs
+// on, for benchmarks that keep it off the CPUs of the process under test.
+//
 // redis-server comes from the Debian package redis-server. When it is
 // missing, Start fails: tests must not skip.
 package redistest
@@ -140,6 +143,15 @@ func (s *Server) start(bin string) error {
 		return errors.New("redistest: already running")
 	}
 	cmd := exec.Command(bin, filepath.Join(s.Dir, "redis.conf"))
+	if cpus := os.Getenv("GOSSPI_REDIS_CPUS"); cpus != "" {
+		// Benchmarks: keep the server off the CPUs of the process under
+		// test, as a Redis on its own host would be.
+		ts, err := exec.LookPath("taskset")
+		if err != nil {
+			return fmt.Errorf("redistest: GOSSPI_REDIS_CPUS needs taskset (util-linux): %v", err)
+		}
+		cmd = exec.Command(ts, "-c", cpus, bin, filepath.Join(s.Dir, "redis.conf"))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %v", err)

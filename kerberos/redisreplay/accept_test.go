@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/internal/redistest"
 	"github.com/gosspi/gosspi/kerberos"
@@ -178,8 +180,12 @@ func TestAcceptorsShareTheCache(t *testing.T) {
 // alternating in rounds of 1024 within one run, and reports each side's
 // accepts per second, the Redis side's share of the memory side's
 // throughput, and its Redis round trips per accept. Sub-benchmarks set the
-// Redis cache's batching: "batched" (the default) and "unbatched"
-// (MaxBatch 1: one command per Check).
+// Redis cache's batching: "batched" (the default: one pipeline in flight),
+// "unbatched" (MaxBatch 1: one command per Check), "inflight4" (four
+// pipelines in flight) and "goredis-autopipeline" (unbatched Checks on
+// go-redis's experimental AutoPipeline, whose round trips the cache cannot
+// count). GOSSPI_REDIS_CPUS=1 with taskset -c 0 and -cpu 1 keeps
+// redis-server off the benchmark's CPU, as a Redis on its own host.
 func BenchmarkAcceptParallel(b *testing.B) {
 	f := newFarm(b)
 	s := redistest.New(b, redistest.Options{})
@@ -189,6 +195,8 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	}{
 		{"batched", redisreplay.Options{}},
 		{"unbatched", redisreplay.Options{MaxBatch: 1}},
+		{"inflight4", redisreplay.Options{MaxInFlight: 4}},
+		{"goredis-autopipeline", redisreplay.Options{MaxBatch: 1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			opts, err := redisreplay.ParseURL(s.UnixURL())
@@ -196,7 +204,15 @@ func BenchmarkAcceptParallel(b *testing.B) {
 				b.Fatal(err)
 			}
 			opts.PoolSize = 128
-			rc := redisreplay.New(newClient(b, opts), tc.o)
+			var cl redis.UniversalClient = newClient(b, opts)
+			if tc.name == "goredis-autopipeline" {
+				ap, err := cl.AutoPipeline()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cl = ap
+			}
+			rc := redisreplay.New(cl, tc.o)
 			mem, memCred := f.node(b, nil)
 			red, redCred := f.node(b, rc)
 			toks := f.apReqs(b, b.N)

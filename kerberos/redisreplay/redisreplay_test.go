@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,4 +258,34 @@ func newClient(t testing.TB, opts *redis.Options) redis.UniversalClient {
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// BenchmarkCheck is Check alone from 64 goroutines (the Redis cost an
+// accept pays), batched and not.
+func BenchmarkCheck(b *testing.B) {
+	s := redistest.New(b, redistest.Options{})
+	for _, tc := range []struct {
+		name string
+		o    redisreplay.Options
+	}{{"batched", redisreplay.Options{}}, {"unbatched", redisreplay.Options{MaxBatch: 1}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts, _ := redisreplay.ParseURL(s.UnixURL())
+			opts.PoolSize = 128
+			c := redisreplay.New(newClient(b, opts), tc.o)
+			exp := time.Now().Add(time.Minute)
+			var n atomic.Int64
+			run := fmt.Sprint(tc.name, time.Now().UnixNano(), "/")
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := c.Check(run+strconv.FormatInt(n.Add(1), 10), exp); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			st := c.Stats()
+			b.ReportMetric(float64(st.RoundTrips)/float64(st.Checks), "roundtrips/op")
+		})
+	}
 }
