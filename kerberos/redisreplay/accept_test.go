@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/internal/redistest"
 	"github.com/gosspi/gosspi/kerberos"
@@ -204,7 +202,7 @@ func BenchmarkAcceptParallel(b *testing.B) {
 				b.Fatal(err)
 			}
 			opts.PoolSize = 128
-			var cl redis.UniversalClient = newClient(b, opts)
+			cl := newClient(b, opts)
 			if tc.name == "goredis-autopipeline" {
 				ap, err := cl.AutoPipeline()
 				if err != nil {
