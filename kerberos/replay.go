@@ -151,7 +151,8 @@ const replayLogInterval = time.Minute
 // is KRB_AP_ERR_REPEAT, SEC_E_OUT_OF_SEQUENCE as on Windows; a full memory
 // cache SEC_E_INSUFFICIENT_MEMORY, the status the host gives for its own
 // full tables (a bounded resource at its cap, transient: it clears as
-// entries expire); a cache that cannot answer SEC_E_INTERNAL_ERROR. Both
+// entries expire); a cache that cannot answer SEC_E_INTERNAL_ERROR, with
+// the cache's error as the cause (sspi.Error.Err). Both
 // refusals fail closed (RFC 4120 section 3.2.3) and are logged, at most
 // once a replayLogInterval.
 func (p *Package) replayRefusal(err error) error {
@@ -181,6 +182,11 @@ func (p *Package) replayRefusal(err error) error {
 			}
 			p.cfg.Logger.Warn("kerberos: replay cache cannot record the authenticator; refusing AP-REQs until it can", attrs...)
 		}
+	}
+	if st == sspi.SEC_E_INTERNAL_ERROR {
+		// The cause (a Redis cache's timeout or connection error) goes
+		// with the status, for the caller's log.
+		return &sspi.Error{Status: st, Detail: detail, Err: err}
 	}
 	return statusErr(st, detail)
 }

@@ -59,6 +59,7 @@ Try it:
   curl --ntlm -u 'EXAMPLE\alice:PASSWORD' http://127.0.0.1:8080/whoami
   kinit alice@REALM && curl --negotiate -u : http://HOST:8080/whoami
 
+` + replayCacheUsage + `
 Logs go to standard error.
 
 ` + exitCodesHelp
@@ -72,6 +73,7 @@ type serveOptions struct {
 	persist, demo, verbose                     bool
 	maxHandshakes, maxHeader                   int
 	timeouts                                   serveTimeouts
+	replay                                     serveReplay // -replay-cache (serve_replay.go)
 	spns                                       []string  // -spn: NTLM service binding
 	logOut                                     io.Writer // default os.Stderr
 }
@@ -103,6 +105,7 @@ func init() {
 func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	acceptPrincipalsFlag(fs, o)
+	replayCacheFlags(fs, o)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
 	fs.StringVar(&o.keytab, "keytab", "", "Kerberos keytab (default $KRB5_KTNAME, /etc/krb5.keytab)")
@@ -206,6 +209,11 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	if err != nil {
 		return err
 	}
+	replay, closeReplay, err := openReplayCache(o)
+	if err != nil {
+		return err
+	}
+	defer closeReplay()
 	schemes, dropped, err := usableSchemes(schemes, o.schemesExplicit, krb, nt)
 	if err != nil {
 		return err
@@ -227,6 +235,10 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	}
 
 	cfg := gosspi.HostConfig{}
+	cfg.Kerberos.ReplayCache, cfg.Kerberos.Logger = replay, logger
+	if krb.keytab != nil {
+		checkReplayCache(ctx, replay, o, logger)
+	}
 	cfg.NTLM.Accounts = nt.store
 	// The acceptor patterns stay set when Kerberos is off, so that the
 	// package refuses a default keytab that serve found unusable.
