@@ -74,8 +74,8 @@ type serveOptions struct {
 	maxHandshakes, maxHeader                   int
 	timeouts                                   serveTimeouts
 	replay                                     serveReplay // -replay-cache (serve_replay.go)
-	spns                                       []string  // -spn: NTLM service binding
-	logOut                                     io.Writer // default os.Stderr
+	spns                                       []string    // -spn: NTLM service binding
+	logOut                                     io.Writer   // default os.Stderr
 }
 
 // serveTimeouts bound what a client can make the server wait for: a
