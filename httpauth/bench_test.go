@@ -8,9 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	azurentlm "github.com/Azure/go-ntlmssp"
 	"github.com/gosspi/gosspi"
-
-	ntlmssp "github.com/Azure/go-ntlmssp"
 )
 
 func quietServer(b *testing.B, cfg Config) *testServer {
@@ -65,7 +64,7 @@ func BenchmarkNTLMHandshakeHTTP(b *testing.B) {
 	})
 	b.Run("go-ntlmssp", func(b *testing.B) {
 		base := &http.Transport{}
-		c := &http.Client{Transport: ntlmssp.Negotiator{RoundTripper: base}}
+		c := &http.Client{Transport: azurentlm.Negotiator{RoundTripper: base}}
 		b.ReportAllocs()
 		for b.Loop() {
 			get(b, c, s.URL, func(r *http.Request) { r.SetBasicAuth(ntDomain+`\`+ntUser, ntPW) })

@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+
 	"github.com/gosspi/gosspi/internal/gss"
-	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -370,14 +371,14 @@ func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextP
 // header, 2.2.2.7). The inner package has verified that MIC and the AV
 // pairs by the time this is asked.
 func ntlmMICPresent(tok []byte) bool {
-	am, err := ntlm.ParseAuthenticate(tok)
+	am, err := ntlmssp.ParseAuthenticate(tok)
 	if err != nil || len(am.NtChallengeResponse) < 16+28+4 {
 		return false
 	}
-	avs, err := ntlm.ParseAvPairs(am.NtChallengeResponse[16+28:])
+	avs, err := ntlmssp.ParseAvPairs(am.NtChallengeResponse[16+28:])
 	if err != nil {
 		return false
 	}
-	f, ok := avs.Get(ntlm.AvFlags)
-	return ok && binary.LittleEndian.Uint32(f)&ntlm.AvFlagMICPresent != 0
+	f, ok := avs.Get(ntlmssp.AvFlags)
+	return ok && binary.LittleEndian.Uint32(f)&ntlmssp.AvFlagMICPresent != 0
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -36,7 +37,7 @@ func TestWorldWritableAccountFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(f, "%s:mallory:%x\n", testDomain, NTOWFv1("mallory-pw"))
+	fmt.Fprintf(f, "%s:mallory:%x\n", testDomain, ntlmssp.NTOWFv1("mallory-pw"))
 	f.Close()
 	mallory := &sspi.AuthIdentity{User: "mallory", Domain: testDomain, Password: "mallory-pw"}
 	_, _, err = runHandshake(t, hsOpts{server: srv, ai: mallory})
@@ -101,7 +102,7 @@ func TestAccountFileRefusedOnLoad(t *testing.T) {
 		t.Errorf("credfile option: %v", err)
 	}
 	hashes := filepath.Join(t.TempDir(), "accounts")
-	if err := os.WriteFile(hashes, MarshalHashFile([]Account{{Domain: testDomain, User: testUser, NTHash: NTOWFv1(testPassword)}}), 0o600); err != nil {
+	if err := os.WriteFile(hashes, MarshalHashFile([]Account{{Domain: testDomain, User: testUser, NTHash: ntlmssp.NTOWFv1(testPassword)}}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(hashes, 0o666)

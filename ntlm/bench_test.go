@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"testing"
 
-	ntlmssp "github.com/Azure/go-ntlmssp"
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+
+	azurentlm "github.com/Azure/go-ntlmssp"
 
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
@@ -157,7 +159,7 @@ func BenchmarkRawBound(b *testing.B) {
 func BenchmarkClientLegs(b *testing.B) {
 	p := testPackage(Config{})
 	sc := serverCred(b, p)
-	neg, err := ntlmssp.NewNegotiateMessage(testDomain, "")
+	neg, err := azurentlm.NewNegotiateMessage(testDomain, "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -205,10 +207,10 @@ func BenchmarkClientLegs(b *testing.B) {
 		b.ReportAllocs()
 		defer startCPU().report(b)
 		for b.Loop() {
-			if _, err := ntlmssp.NewNegotiateMessage(testDomain, ""); err != nil {
+			if _, err := azurentlm.NewNegotiateMessage(testDomain, ""); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := ntlmssp.NewAuthenticateMessage(chal, testDomain+`\`+testUser, testPassword, nil); err != nil {
+			if _, err := azurentlm.NewAuthenticateMessage(chal, testDomain+`\`+testUser, testPassword, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -217,12 +219,12 @@ func BenchmarkClientLegs(b *testing.B) {
 
 // BenchmarkParseAuthenticate is token parsing on the server's hot path.
 func BenchmarkParseAuthenticate(b *testing.B) {
-	tok := realTokens(b, msgAuthenticate)[0]
+	tok := realTokens(b, ntlmssp.MsgAuthenticate)[0]
 	b.SetBytes(int64(len(tok)))
 	b.ReportAllocs()
 	defer startCPU().report(b)
 	for b.Loop() {
-		if _, err := ParseAuthenticate(tok); err != nil {
+		if _, err := ntlmssp.ParseAuthenticate(tok); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -45,17 +46,17 @@ func (c *clientContext) QueryAttributes(attr sspi.ContextAttribute) (any, error)
 
 // clientFlags are the NEGOTIATE flags for a request.
 func clientFlags(req sspi.ISCReq, anonymous bool) uint32 {
-	f := NegotiateUnicode | NegotiateOEM | RequestTarget | NegotiateNTLM | NegotiateAlwaysSign |
-		NegotiateExtendedSessionSecurity | NegotiateVersion | Negotiate128 | Negotiate56 | NegotiateKeyExch |
-		NegotiateSign | NegotiateTargetInfo
+	f := ntlmssp.NegotiateUnicode | ntlmssp.NegotiateOEM | ntlmssp.RequestTarget | ntlmssp.NegotiateNTLM | ntlmssp.NegotiateAlwaysSign |
+		ntlmssp.NegotiateExtendedSessionSecurity | ntlmssp.NegotiateVersion | ntlmssp.Negotiate128 | ntlmssp.Negotiate56 | ntlmssp.NegotiateKeyExch |
+		ntlmssp.NegotiateSign | ntlmssp.NegotiateTargetInfo
 	if req&sspi.ISC_REQ_CONFIDENTIALITY != 0 {
-		f |= NegotiateSeal
+		f |= ntlmssp.NegotiateSeal
 	}
 	if req&sspi.ISC_REQ_IDENTIFY != 0 {
-		f |= NegotiateIdentify
+		f |= ntlmssp.NegotiateIdentify
 	}
 	if anonymous {
-		f |= NegotiateAnonymous
+		f |= ntlmssp.NegotiateAnonymous
 	}
 	return f
 }
@@ -87,8 +88,8 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredent
 			cc.cred.anonymous, cc.cred.user, cc.cred.domain = true, "", ""
 		}
 		cc.negFlags = clientFlags(params.ContextReq, cc.cred.anonymous)
-		v := DefaultVersion
-		cc.negMsg = (&NegotiateMessage{Flags: cc.negFlags, Version: &v}).Marshal()
+		v := ntlmssp.DefaultVersion
+		cc.negMsg = (&ntlmssp.NegotiateMessage{Flags: cc.negFlags, Version: &v}).Marshal()
 		out.Status = sspi.SEC_I_CONTINUE_NEEDED
 		out.Output = []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: append([]byte(nil), cc.negMsg...)}}
 		out.Flags = contextFlags(cc.negFlags, cc.cred.anonymous)
@@ -104,7 +105,7 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredent
 	if len(tok) == 0 {
 		return cc, out, iscErr(sspi.SEC_E_INVALID_TOKEN, "no CHALLENGE token")
 	}
-	chal, err := ParseChallenge(tok)
+	chal, err := ntlmssp.ParseChallenge(tok)
 	if err != nil {
 		return cc, out, statusErr(err, &out)
 	}
@@ -130,13 +131,13 @@ func (p *Package) InitLsaModeContext(ctx context.Context, cred secpkg.LsaCredent
 }
 
 // authenticate computes the AUTHENTICATE message (MS-NLMP 3.1.5.1.2).
-func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([]byte, *session, error) {
+func (cc *clientContext) authenticate(chalMsg []byte, chal *ntlmssp.ChallengeMessage) ([]byte, *session, error) {
 	p := cc.p
 	flags := cc.negFlags & chal.Flags
-	if chal.Flags&NegotiateUnicode != 0 {
-		flags = flags&^NegotiateOEM | NegotiateUnicode
-	} else if chal.Flags&NegotiateOEM != 0 {
-		flags = flags &^ NegotiateUnicode
+	if chal.Flags&ntlmssp.NegotiateUnicode != 0 {
+		flags = flags&^ntlmssp.NegotiateOEM | ntlmssp.NegotiateUnicode
+	} else if chal.Flags&ntlmssp.NegotiateOEM != 0 {
+		flags = flags &^ ntlmssp.NegotiateUnicode
 	} else {
 		return nil, nil, iscErr(sspi.SEC_E_INVALID_TOKEN, "server chose no character set")
 	}
@@ -144,18 +145,18 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 		// MS-NLMP 3.1.5.1.2: ClientRequire128bitEncryption.
 		return nil, nil, iscErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "server dropped NTLMSSP_NEGOTIATE_128")
 	}
-	flags |= NegotiateNTLM | NegotiateVersion
+	flags |= ntlmssp.NegotiateNTLM | ntlmssp.NegotiateVersion
 	if cc.cred.anonymous {
-		flags |= NegotiateAnonymous
+		flags |= ntlmssp.NegotiateAnonymous
 	}
-	serverAV := chal.targetInfo
+	serverAV := chal.TargetInfoPairs
 	var cchal [8]byte
 	if err := p.random(cchal[:]); err != nil {
 		return nil, nil, iscErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
 	}
 	now := p.now()
-	am := &AuthenticateMessage{Flags: flags, Domain: cc.cred.domain, User: cc.cred.user, Workstation: cc.cred.workstation}
-	v := DefaultVersion
+	am := &ntlmssp.AuthenticateMessage{Flags: flags, Domain: cc.cred.domain, User: cc.cred.user, Workstation: cc.cred.workstation}
+	v := ntlmssp.DefaultVersion
 	am.Version = &v
 	var sessionBaseKey, kx [16]byte
 	switch {
@@ -166,56 +167,56 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ChallengeMessage) ([
 		am.Domain, am.User = "", ""
 	case p.cfg.AllowNTLMv1:
 		var lm, nt []byte
-		lm, nt, sessionBaseKey = NTLMv1Response(cc.cred.ntHash, [16]byte{}, chal.ServerChallenge, cchal, flags&NegotiateExtendedSessionSecurity != 0)
-		if flags&NegotiateExtendedSessionSecurity == 0 {
+		lm, nt, sessionBaseKey = ntlmssp.NTLMv1Response(cc.cred.ntHash, [16]byte{}, chal.ServerChallenge, cchal, flags&ntlmssp.NegotiateExtendedSessionSecurity != 0)
+		if flags&ntlmssp.NegotiateExtendedSessionSecurity == 0 {
 			lm = nt // no LM hash is ever kept: send the NT response twice
 		}
 		am.LmChallengeResponse, am.NtChallengeResponse = lm, nt
-		kx = KXKEY(flags&^NegotiateLMKey, false, sessionBaseKey, lm, chal.ServerChallenge, [16]byte{})
+		kx = ntlmssp.KXKEY(flags&^ntlmssp.NegotiateLMKey, false, sessionBaseKey, lm, chal.ServerChallenge, [16]byte{})
 	default:
 		ts := filetime(now)
-		tsv, hasTS := serverAV.Get(AvTimestamp)
+		tsv, hasTS := serverAV.Get(ntlmssp.AvTimestamp)
 		if hasTS {
 			ts = binary.LittleEndian.Uint64(tsv)
 		}
-		av := append(make(AvPairs, 0, len(serverAV)+3), serverAV...)
+		av := append(make(ntlmssp.AvPairs, 0, len(serverAV)+3), serverAV...)
 		var avFlags [4]byte
-		if f, ok := serverAV.Get(AvFlags); ok {
+		if f, ok := serverAV.Get(ntlmssp.AvFlags); ok {
 			copy(avFlags[:], f)
 		}
-		binary.LittleEndian.PutUint32(avFlags[:], binary.LittleEndian.Uint32(avFlags[:])|AvFlagMICPresent)
-		av = av.Set(AvFlags, avFlags[:])
+		binary.LittleEndian.PutUint32(avFlags[:], binary.LittleEndian.Uint32(avFlags[:])|ntlmssp.AvFlagMICPresent)
+		av = av.Set(ntlmssp.AvFlags, avFlags[:])
 		var cbHash [16]byte
 		if cc.bindings != nil {
 			cbHash = cc.bindings.GSSBindingsHash()
 		}
-		av = av.Set(AvChannelBindings, cbHash[:])
+		av = av.Set(ntlmssp.AvChannelBindings, cbHash[:])
 		if cc.target != "" {
-			av = av.Set(AvTargetName, toUTF16(cc.target))
+			av = av.Set(ntlmssp.AvTargetName, ntlmssp.ToUTF16(cc.target))
 		}
-		rk := NTOWFv2(cc.cred.ntHash, cc.cred.user, cc.cred.domain)
+		rk := ntlmssp.NTOWFv2(cc.cred.ntHash, cc.cred.user, cc.cred.domain)
 		var lm, nt []byte
-		nt, sessionBaseKey = ntlmv2NT(rk, chal.ServerChallenge, cchal, ts, av.Marshal())
+		nt, sessionBaseKey = ntlmssp.NTLMv2NT(rk, chal.ServerChallenge, cchal, ts, av.Marshal())
 		if hasTS {
 			lm = make([]byte, 24) // MS-NLMP 3.1.5.1.2: Z(24) when the server sent a timestamp
 		} else {
-			lm = lmv2(rk, chal.ServerChallenge, cchal)
+			lm = ntlmssp.LMv2(rk, chal.ServerChallenge, cchal)
 		}
 		am.LmChallengeResponse, am.NtChallengeResponse = lm, nt
 		am.HasMIC = true
 		kx = sessionBaseKey
 	}
 	exported := kx
-	if flags&NegotiateKeyExch != 0 {
+	if flags&ntlmssp.NegotiateKeyExch != 0 {
 		if err := p.random(exported[:]); err != nil {
 			return nil, nil, iscErr(sspi.SEC_E_INTERNAL_ERROR, "no randomness")
 		}
-		am.EncryptedRandomSessionKey = rc4Once(kx[:], exported[:])
+		am.EncryptedRandomSessionKey = ntlmssp.RC4(kx[:], exported[:])
 	}
 	msg := am.Marshal()
 	if am.HasMIC {
-		mic := computeMIC(exported, cc.negMsg, chalMsg, msg)
-		copy(msg[micOffset:], mic[:])
+		mic := ntlmssp.ComputeMIC(exported, cc.negMsg, chalMsg, msg)
+		copy(msg[ntlmssp.MICOffset:], mic[:])
 	}
 	s := &session{
 		client: true, flags: flags, key: exported, user: cc.cred.user, domain: cc.cred.domain,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -143,13 +144,13 @@ func (s *session) principal() string {
 // contextFlags maps negotiated NTLMSSP flags to SSPI attributes.
 func contextFlags(flags uint32, anonymous bool) sspi.ContextFlags {
 	f := sspi.FlagConnection
-	if flags&(NegotiateSign|NegotiateSeal) != 0 {
+	if flags&(ntlmssp.NegotiateSign|ntlmssp.NegotiateSeal) != 0 {
 		f |= sspi.FlagIntegrity | sspi.FlagReplayDetect | sspi.FlagSequenceDetect
 	}
-	if flags&NegotiateSeal != 0 {
+	if flags&ntlmssp.NegotiateSeal != 0 {
 		f |= sspi.FlagConfidentiality
 	}
-	if flags&NegotiateIdentify != 0 {
+	if flags&ntlmssp.NegotiateIdentify != 0 {
 		f |= sspi.FlagIdentify
 	}
 	if anonymous {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -53,7 +54,7 @@ func (h *ntlmHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.record(tok)
-	if MessageType(tok) == msgNegotiate {
+	if ntlmssp.MessageType(tok) == ntlmssp.MsgNegotiate {
 		cs.ctx = nil
 	}
 	ctx, out, err := h.p.AcceptLsaModeContext(r.Context(), h.cred, cs.ctx, &secpkg.AcceptContextParams{Input: withCB(tok, nil)})
@@ -161,13 +162,13 @@ func TestReplayCurl(t *testing.T) {
 	if !bytes.Equal(out.Output[0].Buffer, tok(1)) {
 		t.Fatal("CHALLENGE differs from the recording")
 	}
-	am, err := ParseAuthenticate(tok(2))
+	am, err := ntlmssp.ParseAuthenticate(tok(2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// curl keeps NTLMSSP_NEGOTIATE_VERSION but sends neither Version nor
 	// MIC: presence is decided by the payload offsets.
-	if am.Flags&NegotiateVersion == 0 || am.HasMIC || am.Version != nil {
+	if am.Flags&ntlmssp.NegotiateVersion == 0 || am.HasMIC || am.Version != nil {
 		t.Errorf("curl AUTHENTICATE: flags %08x version %v mic %v", am.Flags, am.Version, am.HasMIC)
 	}
 	_, out, err = p.AcceptLsaModeContext(context.Background(), cred, ctx, &secpkg.AcceptContextParams{Input: withCB(tok(2), nil)})

@@ -90,10 +90,3 @@ func ExampleHashFile() {
 	// #gosspi-ntlm-accounts/1
 	// EXAMPLE:alice:a4f49c406510bdcab6824ee7c30fd852
 }
-
-// NTOWFv2 of MS-NLMP section 4.2.4.1.1.
-func ExampleNTOWFv2() {
-	k := ntlm.NTOWFv2(ntlm.NTOWFv1("Password"), "User", "Domain")
-	fmt.Printf("%x\n", k)
-	// Output: 0c868a403bfd7a93a3001ef22ef02e3f
-}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -35,34 +36,34 @@ func realTokens(t testing.TB, typ uint32) [][]byte {
 			t.Fatal(err)
 		}
 		for _, s := range tr.Tokens {
-			if tok := b64d(t, s); MessageType(tok) == typ {
+			if tok := b64d(t, s); ntlmssp.MessageType(tok) == typ {
 				out = append(out, tok)
 			}
 		}
 	}
 	switch typ {
-	case msgNegotiate:
+	case ntlmssp.MsgNegotiate:
 		out = append(out, negotiate32())
-	case msgChallenge:
+	case ntlmssp.MsgChallenge:
 		out = append(out, unhex(t, katChallengeV1), unhex(t, katChallengeV2))
-	case msgAuthenticate:
+	case ntlmssp.MsgAuthenticate:
 		out = append(out, unhex(t, katAuthenticateV1), unhex(t, katAuthenticateV2))
 	}
 	return out
 }
 
 func FuzzParseNegotiate(f *testing.F) {
-	for _, s := range realTokens(f, msgNegotiate) {
+	for _, s := range realTokens(f, ntlmssp.MsgNegotiate) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseNegotiate(b)
+		m, err := ntlmssp.ParseNegotiate(b)
 		if err != nil {
 			return
 		}
-		m2, err := ParseNegotiate(m.Marshal())
-		if err != nil || m2.Flags&^(NegotiateOEMDomainSupplied|NegotiateOEMWorkstationSupplied|NegotiateVersion) !=
-			m.Flags&^(NegotiateOEMDomainSupplied|NegotiateOEMWorkstationSupplied|NegotiateVersion) ||
+		m2, err := ntlmssp.ParseNegotiate(m.Marshal())
+		if err != nil || m2.Flags&^(ntlmssp.NegotiateOEMDomainSupplied|ntlmssp.NegotiateOEMWorkstationSupplied|ntlmssp.NegotiateVersion) !=
+			m.Flags&^(ntlmssp.NegotiateOEMDomainSupplied|ntlmssp.NegotiateOEMWorkstationSupplied|ntlmssp.NegotiateVersion) ||
 			m2.Domain != m.Domain || m2.Workstation != m.Workstation {
 			t.Fatalf("round trip: %+v -> %+v (%v)", m, m2, err)
 		}
@@ -70,15 +71,15 @@ func FuzzParseNegotiate(f *testing.F) {
 }
 
 func FuzzParseChallenge(f *testing.F) {
-	for _, s := range realTokens(f, msgChallenge) {
+	for _, s := range realTokens(f, ntlmssp.MsgChallenge) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseChallenge(b)
+		m, err := ntlmssp.ParseChallenge(b)
 		if err != nil {
 			return
 		}
-		m2, err := ParseChallenge(m.Marshal())
+		m2, err := ntlmssp.ParseChallenge(m.Marshal())
 		if err != nil || m2.Flags != m.Flags || m2.ServerChallenge != m.ServerChallenge ||
 			!bytes.Equal(m2.TargetInfo, m.TargetInfo) || !reflect.DeepEqual(m2.Version, m.Version) {
 			t.Fatalf("round trip: %+v -> %+v (%v)", m, m2, err)
@@ -87,18 +88,18 @@ func FuzzParseChallenge(f *testing.F) {
 }
 
 func FuzzParseAuthenticate(f *testing.F) {
-	for _, s := range realTokens(f, msgAuthenticate) {
+	for _, s := range realTokens(f, ntlmssp.MsgAuthenticate) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseAuthenticate(b)
+		m, err := ntlmssp.ParseAuthenticate(b)
 		if err != nil {
 			return
 		}
 		if m.HasMIC && m.Version == nil {
-			t.Fatal("MIC without Version")
+			t.Fatal("MIC without ntlmssp.Version")
 		}
-		m2, err := ParseAuthenticate(m.Marshal())
+		m2, err := ntlmssp.ParseAuthenticate(m.Marshal())
 		if err != nil || m2.User != m.User || m2.Domain != m.Domain || m2.Workstation != m.Workstation ||
 			!bytes.Equal(m2.NtChallengeResponse, m.NtChallengeResponse) ||
 			!bytes.Equal(m2.LmChallengeResponse, m.LmChallengeResponse) ||
@@ -109,22 +110,22 @@ func FuzzParseAuthenticate(f *testing.F) {
 }
 
 func FuzzParseAvPairs(f *testing.F) {
-	for _, s := range realTokens(f, msgChallenge) {
-		if m, err := ParseChallenge(s); err == nil && len(m.TargetInfo) > 0 {
+	for _, s := range realTokens(f, ntlmssp.MsgChallenge) {
+		if m, err := ntlmssp.ParseChallenge(s); err == nil && len(m.TargetInfo) > 0 {
 			f.Add(m.TargetInfo)
 		}
 	}
-	for _, s := range realTokens(f, msgAuthenticate) {
-		if m, err := ParseAuthenticate(s); err == nil && len(m.NtChallengeResponse) > 44 {
+	for _, s := range realTokens(f, ntlmssp.MsgAuthenticate) {
+		if m, err := ntlmssp.ParseAuthenticate(s); err == nil && len(m.NtChallengeResponse) > 44 {
 			f.Add(m.NtChallengeResponse[44:])
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		av, err := ParseAvPairs(b)
+		av, err := ntlmssp.ParseAvPairs(b)
 		if err != nil {
 			return
 		}
-		av2, err := ParseAvPairs(av.Marshal())
+		av2, err := ntlmssp.ParseAvPairs(av.Marshal())
 		if err != nil || len(av2) != len(av) {
 			t.Fatalf("round trip: %v -> %v (%v)", av, av2, err)
 		}
@@ -133,7 +134,7 @@ func FuzzParseAvPairs(f *testing.F) {
 
 // fuzzContext is a fixed pair of contexts whose server half unseals.
 func fuzzSealers() (client, server *sealer) {
-	flags := Negotiate128 | Negotiate56 | NegotiateKeyExch | NegotiateExtendedSessionSecurity | NegotiateSign | NegotiateSeal
+	flags := ntlmssp.Negotiate128 | ntlmssp.Negotiate56 | ntlmssp.NegotiateKeyExch | ntlmssp.NegotiateExtendedSessionSecurity | ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal
 	return newSealer(flags, katRandomSession, true, 0, 0, 0, 0), newSealer(flags, katRandomSession, false, 0, 0, 0, 0)
 }
 
@@ -191,24 +192,24 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		t.Skip("writes testdata/fuzz with -record")
 	}
 	avs := [][]byte{}
-	for _, s := range realTokens(t, msgChallenge) {
-		if m, err := ParseChallenge(s); err == nil && len(m.TargetInfo) > 0 {
+	for _, s := range realTokens(t, ntlmssp.MsgChallenge) {
+		if m, err := ntlmssp.ParseChallenge(s); err == nil && len(m.TargetInfo) > 0 {
 			avs = append(avs, m.TargetInfo)
 		}
 	}
-	for _, s := range realTokens(t, msgAuthenticate) {
-		if m, err := ParseAuthenticate(s); err == nil && len(m.NtChallengeResponse) > 44 {
+	for _, s := range realTokens(t, ntlmssp.MsgAuthenticate) {
+		if m, err := ntlmssp.ParseAuthenticate(s); err == nil && len(m.NtChallengeResponse) > 44 {
 			avs = append(avs, m.NtChallengeResponse[44:])
 		}
 	}
 	for name, seeds := range map[string][][]byte{
-		"FuzzParseNegotiate":    realTokens(t, msgNegotiate),
-		"FuzzParseChallenge":    realTokens(t, msgChallenge),
-		"FuzzParseAuthenticate": realTokens(t, msgAuthenticate),
+		"FuzzParseNegotiate":    realTokens(t, ntlmssp.MsgNegotiate),
+		"FuzzParseChallenge":    realTokens(t, ntlmssp.MsgChallenge),
+		"FuzzParseAuthenticate": realTokens(t, ntlmssp.MsgAuthenticate),
 		"FuzzParseAvPairs":      avs,
 		"FuzzUnseal":            realWraps(t),
-		"FuzzAccept":            realTokens(t, msgAuthenticate),
-		"FuzzInitChallenge":     realTokens(t, msgChallenge),
+		"FuzzAccept":            realTokens(t, ntlmssp.MsgAuthenticate),
+		"FuzzInitChallenge":     realTokens(t, ntlmssp.MsgChallenge),
 	} {
 		dir := filepath.Join("testdata", "fuzz", name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -227,7 +228,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 // response, AV pairs, MIC, bindings) on arbitrary bytes after a real
 // NEGOTIATE / CHALLENGE: any outcome but a panic or a non-SSPI error.
 func FuzzAccept(f *testing.F) {
-	for _, s := range realTokens(f, msgAuthenticate) {
+	for _, s := range realTokens(f, ntlmssp.MsgAuthenticate) {
 		f.Add(s)
 	}
 	p := testPackage(Config{AllowNTLMv1: true})
@@ -255,7 +256,7 @@ func FuzzAccept(f *testing.F) {
 // FuzzInitChallenge runs the client's CHALLENGE processing on arbitrary
 // bytes.
 func FuzzInitChallenge(f *testing.F) {
-	for _, s := range realTokens(f, msgChallenge) {
+	for _, s := range realTokens(f, ntlmssp.MsgChallenge) {
 		f.Add(s)
 	}
 	p := testPackage(Config{})
@@ -267,7 +268,7 @@ func FuzzInitChallenge(f *testing.F) {
 		}
 		_, out, err := p.InitLsaModeContext(context.Background(), cc, ctx, &secpkg.InitContextParams{Input: withCB(b, nil)})
 		if err == nil {
-			if _, err := ParseAuthenticate(out.Output[0].Buffer); err != nil {
+			if _, err := ntlmssp.ParseAuthenticate(out.Output[0].Buffer); err != nil {
 				t.Fatalf("our AUTHENTICATE does not parse: %v", err)
 			}
 			return

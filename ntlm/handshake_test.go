@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -228,7 +229,7 @@ func TestUserNameForms(t *testing.T) {
 	for _, ai := range []*sspi.AuthIdentity{
 		{User: `EXAMPLE\alice`, Password: testPassword},
 		{User: `alice@EXAMPLE`, Password: testPassword},
-		{User: "alice", Domain: "EXAMPLE", NTHash: func() []byte { h := NTOWFv1(testPassword); return h[:] }()},
+		{User: "alice", Domain: "EXAMPLE", NTHash: func() []byte { h := ntlmssp.NTOWFv1(testPassword); return h[:] }()},
 	} {
 		if _, _, err := runHandshake(t, hsOpts{ai: ai}); err != nil {
 			t.Errorf("%+v: %v", ai.User, err)
@@ -308,7 +309,7 @@ func TestLegacyNTLMv1(t *testing.T) {
 		if leg == 1 {
 			b = append([]byte(nil), b...)
 			f := uint32(b[12]) | uint32(b[13])<<8 | uint32(b[14])<<16 | uint32(b[15])<<24
-			f &^= NegotiateExtendedSessionSecurity
+			f &^= ntlmssp.NegotiateExtendedSessionSecurity
 			b[12], b[13], b[14], b[15] = byte(f), byte(f>>8), byte(f>>16), byte(f>>24)
 		}
 		return b
@@ -402,11 +403,11 @@ func TestAccountFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, err := sc.(*credential).store.LookupAccount(context.Background(), "x", "carol"); err != nil || a.NTHash != NTOWFv1("pw:with:colons") {
+	if a, err := sc.(*credential).store.LookupAccount(context.Background(), "x", "carol"); err != nil || a.NTHash != ntlmssp.NTOWFv1("pw:with:colons") {
 		t.Fatalf("carol: %v %v", a, err)
 	}
 	cc := clientCred(t, p, &sspi.AuthIdentity{User: "alice", Options: map[string]string{"credfile": uf}})
-	if cc.(*credential).ntHash != NTOWFv1(testPassword) || cc.(*credential).domain != "EXAMPLE" {
+	if cc.(*credential).ntHash != ntlmssp.NTOWFv1(testPassword) || cc.(*credential).domain != "EXAMPLE" {
 		t.Fatal("credfile not used")
 	}
 	t.Setenv("NTLM_USER_FILE", uf)
@@ -480,38 +481,38 @@ func TestTargetInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseChallenge(chal)
+	c, err := ntlmssp.ParseChallenge(chal)
 	if err != nil {
 		t.Fatal(err)
 	}
-	av, _ := ParseAvPairs(c.TargetInfo)
-	for id, want := range map[uint16]string{AvNbDomainName: "EXAMPLE", AvNbComputerName: "WEB", AvDnsDomainName: "example.com",
-		AvDnsComputerName: "web.example.com", AvDnsTreeName: "example.com"} {
+	av, _ := ntlmssp.ParseAvPairs(c.TargetInfo)
+	for id, want := range map[uint16]string{ntlmssp.AvNbDomainName: "EXAMPLE", ntlmssp.AvNbComputerName: "WEB", ntlmssp.AvDnsDomainName: "example.com",
+		ntlmssp.AvDnsComputerName: "web.example.com", ntlmssp.AvDnsTreeName: "example.com"} {
 		if got := av.String(id); got != want {
 			t.Errorf("AV pair %d = %q, want %q", id, got, want)
 		}
 	}
-	if _, ok := av.Get(AvTimestamp); !ok {
+	if _, ok := av.Get(ntlmssp.AvTimestamp); !ok {
 		t.Error("no MsvAvTimestamp")
 	}
-	a, err := ParseAuthenticate(auth)
+	a, err := ntlmssp.ParseAuthenticate(auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !a.HasMIC || a.Version == nil {
-		t.Errorf("AUTHENTICATE without MIC or Version")
+		t.Errorf("AUTHENTICATE without MIC or ntlmssp.Version")
 	}
-	cav, err := ParseAvPairs(a.NtChallengeResponse[44:])
+	cav, err := ntlmssp.ParseAvPairs(a.NtChallengeResponse[44:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cav.String(AvTargetName) != "HTTP/web.example.com" || cav.String(AvDnsTreeName) != "example.com" {
+	if cav.String(ntlmssp.AvTargetName) != "HTTP/web.example.com" || cav.String(ntlmssp.AvDnsTreeName) != "example.com" {
 		t.Errorf("client AV pairs %v", cav)
 	}
-	if f, _ := cav.Get(AvFlags); len(f) != 4 || f[0]&byte(AvFlagMICPresent) == 0 {
+	if f, _ := cav.Get(ntlmssp.AvFlags); len(f) != 4 || f[0]&byte(ntlmssp.AvFlagMICPresent) == 0 {
 		t.Errorf("MsvAvFlags %x", f)
 	}
-	if cb, _ := cav.Get(AvChannelBindings); len(cb) != 16 {
+	if cb, _ := cav.Get(ntlmssp.AvChannelBindings); len(cb) != 16 {
 		t.Errorf("MsvAvChannelBindings %x", cb)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rc4"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -30,7 +31,7 @@ func TestDeleteWipesUserModeKeys(t *testing.T) {
 			// NTLMv1 without ESS: one RC4 handle for both directions.
 			o.client = testPackage(Config{AllowNTLMv1: true})
 			o.server = testPackage(Config{AllowNTLMv1: true})
-			o.tamper = clearFlag(1, NegotiateExtendedSessionSecurity)
+			o.tamper = clearFlag(1, ntlmssp.NegotiateExtendedSessionSecurity)
 		}
 		c, s, err := runHandshake(t, o)
 		if err != nil {
@@ -54,7 +55,7 @@ func TestDeleteWipesUserModeKeys(t *testing.T) {
 			}
 			for i, ci := range ciphers {
 				if ci == nil || !rc4Cleared(ci) {
-					t.Errorf("v1=%v: RC4 state %d not cleared", v1, i)
+					t.Errorf("v1=%v: ntlmssp.RC4 state %d not cleared", v1, i)
 				}
 			}
 			if sl.out.mac != nil || sl.in.mac != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -42,7 +43,7 @@ func TestCanonicalIdentity(t *testing.T) {
 			// A credential that sends the names exactly as given (our
 			// AcquireCredentialsHandle would split a UPN itself).
 			cli := testPackage(Config{})
-			cred := &credential{use: sspi.SECPKG_CRED_OUTBOUND, user: tc.user, domain: tc.domain, ntHash: NTOWFv1(tc.pw), workstation: "WKS"}
+			cred := &credential{use: sspi.SECPKG_CRED_OUTBOUND, user: tc.user, domain: tc.domain, ntHash: ntlmssp.NTOWFv1(tc.pw), workstation: "WKS"}
 			_, s, err := runHandshakeCred(t, cli, cred, srv)
 			if err != nil {
 				t.Fatalf("logon: %v", err)
@@ -66,7 +67,7 @@ func TestCanonicalIdentity(t *testing.T) {
 		})
 	}
 	// The UPN form still needs the password of that account.
-	cred := &credential{use: sspi.SECPKG_CRED_OUTBOUND, user: "carol@contoso.com", ntHash: NTOWFv1(bobPW), workstation: "WKS"}
+	cred := &credential{use: sspi.SECPKG_CRED_OUTBOUND, user: "carol@contoso.com", ntHash: ntlmssp.NTOWFv1(bobPW), workstation: "WKS"}
 	if _, _, err := runHandshakeCred(t, testPackage(Config{}), cred, srv); status(err) != sspi.SEC_E_LOGON_DENIED {
 		t.Errorf("UPN with a wrong password: %v", err)
 	}

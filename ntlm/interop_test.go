@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 
@@ -254,7 +255,7 @@ func TestInteropGSSServer(t *testing.T) {
 			peer := startPeer(t, []string{"NTLM_USER_FILE=" + userFile(t)}, "accept", hex.EncodeToString(tc.cb))
 			u, toks := clientLegs(t, cli, tr, func(tok []byte) []byte {
 				peer.send(map[string]any{"token": b64e(tok)})
-				if MessageType(tok) == msgAuthenticate {
+				if ntlmssp.MessageType(tok) == ntlmssp.MsgAuthenticate {
 					return nil
 				}
 				return b64d(t, peer.recv()["token"])

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -41,7 +42,7 @@ var (
 	katServerChallenge = [8]byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
 	katClientChallenge = [8]byte{0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa}
 	katRandomSession   = [16]byte{0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55}
-	katPlaintext       = toUTF16("Plaintext")
+	katPlaintext       = ntlmssp.ToUTF16("Plaintext")
 )
 
 const (
@@ -72,26 +73,26 @@ const (
 
 func TestKnownAnswersNTLMv1(t *testing.T) {
 	// 4.2.2.1
-	lmHash := LMOWFv1("Password")
-	ntHash := NTOWFv1("Password")
+	lmHash := ntlmssp.LMOWFv1("Password")
+	ntHash := ntlmssp.NTOWFv1("Password")
 	eq(t, "LMOWFv1", lmHash[:], "e52cac67419a9a224a3b108f3fa6cb6d")
 	eq(t, "NTOWFv1", ntHash[:], "a4f49c406510bdcab6824ee7c30fd852")
-	lm, nt, sbk := NTLMv1Response(ntHash, lmHash, katServerChallenge, katClientChallenge, false)
+	lm, nt, sbk := ntlmssp.NTLMv1Response(ntHash, lmHash, katServerChallenge, katClientChallenge, false)
 	eq(t, "SessionBaseKey", sbk[:], "d87262b0cde4b1cb7499becccdf10784")
 	// 4.2.2.2
 	eq(t, "LMv1 response", lm, "98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13")
 	eq(t, "NTLMv1 response", nt, "67c43011f30298a2ad35ece64f16331c44bdbed927841f94")
 	// 4.2.2.1.3 and 4.2.2.2.3: key exchange keys and EncryptedSessionKey.
-	kx := KXKEY(0, false, sbk, lm, katServerChallenge, lmHash)
-	eq(t, "EncryptedSessionKey (NTLM)", rc4Once(kx[:], katRandomSession[:]), "518822b1b3f350c8958682ecbb3e3cb7")
-	kx = KXKEY(RequestNonNTSessionKey, false, sbk, lm, katServerChallenge, lmHash)
-	eq(t, "EncryptedSessionKey (NON_NT_SESSION_KEY)", rc4Once(kx[:], katRandomSession[:]), "7452ca55c225a1ca04b48fae32cf56fc")
-	kx = KXKEY(NegotiateLMKey, false, sbk, lm, katServerChallenge, lmHash)
+	kx := ntlmssp.KXKEY(0, false, sbk, lm, katServerChallenge, lmHash)
+	eq(t, "EncryptedSessionKey (NTLM)", ntlmssp.RC4(kx[:], katRandomSession[:]), "518822b1b3f350c8958682ecbb3e3cb7")
+	kx = ntlmssp.KXKEY(ntlmssp.RequestNonNTSessionKey, false, sbk, lm, katServerChallenge, lmHash)
+	eq(t, "EncryptedSessionKey (NON_NT_SESSION_KEY)", ntlmssp.RC4(kx[:], katRandomSession[:]), "7452ca55c225a1ca04b48fae32cf56fc")
+	kx = ntlmssp.KXKEY(ntlmssp.NegotiateLMKey, false, sbk, lm, katServerChallenge, lmHash)
 	eq(t, "KeyExchangeKey (LM_KEY)", kx[:], "b09e379f7fbecb1eaf0afdcb0383c8a0")
-	eq(t, "EncryptedSessionKey (LM_KEY)", rc4Once(kx[:], katRandomSession[:]), "4cd7bb57d697ef9b549f02b8f9b37864")
+	eq(t, "EncryptedSessionKey (LM_KEY)", ntlmssp.RC4(kx[:], katRandomSession[:]), "4cd7bb57d697ef9b549f02b8f9b37864")
 
 	// 4.2.2.3 messages.
-	chal, err := ParseChallenge(unhex(t, katChallengeV1))
+	chal, err := ntlmssp.ParseChallenge(unhex(t, katChallengeV1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,13 +100,13 @@ func TestKnownAnswersNTLMv1(t *testing.T) {
 		t.Errorf("CHALLENGE parsed as %+v", chal)
 	}
 	eq(t, "CHALLENGE_MESSAGE", chal.Marshal(), katChallengeV1)
-	am := &AuthenticateMessage{
+	am := &ntlmssp.AuthenticateMessage{
 		LmChallengeResponse: lm, NtChallengeResponse: nt, Domain: "Domain", User: "User", Workstation: "COMPUTER",
 		EncryptedRandomSessionKey: unhex(t, "518822b1b3f350c8958682ecbb3e3cb7"), Flags: 0xe2808235,
-		Version: &Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
+		Version: &ntlmssp.Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
 	}
 	eq(t, "AUTHENTICATE_MESSAGE", am.Marshal(), katAuthenticateV1)
-	back, err := ParseAuthenticate(unhex(t, katAuthenticateV1))
+	back, err := ntlmssp.ParseAuthenticate(unhex(t, katAuthenticateV1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,31 +115,31 @@ func TestKnownAnswersNTLMv1(t *testing.T) {
 	}
 
 	// 4.2.2.4 GSS_WrapEx, NTLMv1 without ESS.
-	wrapKAT(t, Negotiate56|NegotiateSign|NegotiateSeal, katRandomSession,
+	wrapKAT(t, ntlmssp.Negotiate56|ntlmssp.NegotiateSign|ntlmssp.NegotiateSeal, katRandomSession,
 		"56fe04d861f9319af0d7238a2e3b4d457fb8", "0100000000000000 09dcd1df2e459d36")
 }
 
 func TestKnownAnswersNTLMv1ESS(t *testing.T) {
-	ntHash := NTOWFv1("Password")
-	lmHash := LMOWFv1("Password")
+	ntHash := ntlmssp.NTOWFv1("Password")
+	lmHash := ntlmssp.LMOWFv1("Password")
 	// 4.2.3.2
-	lm, nt, sbk := NTLMv1Response(ntHash, lmHash, katServerChallenge, katClientChallenge, true)
+	lm, nt, sbk := ntlmssp.NTLMv1Response(ntHash, lmHash, katServerChallenge, katClientChallenge, true)
 	eq(t, "LMv1 response (ESS)", lm, "aaaaaaaaaaaaaaaa00000000000000000000000000000000")
 	eq(t, "NTLMv1 response (ESS)", nt, "7537f803ae367128ca458204bde7caf81e97ed2683267232")
-	flags := Negotiate56 | NegotiateSign | NegotiateSeal | NegotiateExtendedSessionSecurity
+	flags := ntlmssp.Negotiate56 | ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.NegotiateExtendedSessionSecurity
 	// 4.2.3.1.3: KeyExchangeKey; without KEY_EXCH it is the exported key.
-	kx := KXKEY(flags, false, sbk, lm, katServerChallenge, lmHash)
+	kx := ntlmssp.KXKEY(flags, false, sbk, lm, katServerChallenge, lmHash)
 	eq(t, "KeyExchangeKey (ESS)", kx[:], "eb93429a8bd952f8b89c55b87f475edc")
-	eq(t, "SealKey", SEALKEY(flags, kx, true), "04dd7f014d8504d265a25cc86a3a7c06")
-	eq(t, "SignKey", SIGNKEY(flags, kx, true), "60e799be5c72fc92922ae8ebe961fb8d")
+	eq(t, "SealKey", ntlmssp.SEALKEY(flags, kx, true), "04dd7f014d8504d265a25cc86a3a7c06")
+	eq(t, "SignKey", ntlmssp.SIGNKEY(flags, kx, true), "60e799be5c72fc92922ae8ebe961fb8d")
 	// 4.2.3.3 CHALLENGE_MESSAGE (NTLM2 session security).
 	const chalESS = `4e544c4d53535000 02000000 0c000c00 38000000 33820a82 0123456789abcdef
 		0000000000000000 0000000000000000 06007017 0000000f 530065007200760065007200`
-	chal, err := ParseChallenge(unhex(t, chalESS))
+	chal, err := ntlmssp.ParseChallenge(unhex(t, chalESS))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if chal.Flags&NegotiateExtendedSessionSecurity == 0 || chal.TargetName != "Server" {
+	if chal.Flags&ntlmssp.NegotiateExtendedSessionSecurity == 0 || chal.TargetName != "Server" {
 		t.Errorf("CHALLENGE parsed as %+v", chal)
 	}
 	eq(t, "CHALLENGE_MESSAGE (ESS)", chal.Marshal(), chalESS)
@@ -150,12 +151,12 @@ func TestKnownAnswersNTLMv1ESS(t *testing.T) {
 		0501280a 0000000f 44006f006d00610069006e00 5500730065007200 43004f004d0050005500540045005200
 		aaaaaaaaaaaaaaaa00000000000000000000000000000000
 		7537f803ae367128ca458204bde7caf81e97ed2683267232`
-	am := &AuthenticateMessage{
+	am := &ntlmssp.AuthenticateMessage{
 		LmChallengeResponse: lm, NtChallengeResponse: nt, Domain: "Domain", User: "User", Workstation: "COMPUTER",
-		Flags: 0x82088235, Version: &Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
+		Flags: 0x82088235, Version: &ntlmssp.Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
 	}
 	eq(t, "AUTHENTICATE_MESSAGE (ESS)", am.Marshal(), authESS)
-	back, err := ParseAuthenticate(unhex(t, authESS))
+	back, err := ntlmssp.ParseAuthenticate(unhex(t, authESS))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,44 +170,44 @@ func TestKnownAnswersNTLMv1ESS(t *testing.T) {
 }
 
 func TestKnownAnswersNTLMv2(t *testing.T) {
-	ntHash := NTOWFv1("Password")
+	ntHash := ntlmssp.NTOWFv1("Password")
 	// 4.2.4.1.1
-	rk := NTOWFv2(ntHash, "User", "Domain")
+	rk := ntlmssp.NTOWFv2(ntHash, "User", "Domain")
 	eq(t, "NTOWFv2", rk[:], "0c868a403bfd7a93a3001ef22ef02e3f")
 	ti := unhex(t, katTargetInfoV2)
-	lm, nt, sbk := NTLMv2Response(rk, katServerChallenge, katClientChallenge, 0, ti)
+	lm, nt, sbk := ntlmssp.NTLMv2Response(rk, katServerChallenge, katClientChallenge, 0, ti)
 	// 4.2.4.1.2 and 4.2.4.2
 	eq(t, "SessionBaseKey", sbk[:], "8de40ccadbc14a82f15cb0ad0de95ca3")
 	eq(t, "LMv2 response", lm, "86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
 	eq(t, "NTProofStr", nt[:16], "68cd0ab851e51c96aabc927bebef6a1c")
 	flags := uint32(0xe2888235)
-	kx := KXKEY(flags, true, sbk, lm, katServerChallenge, [16]byte{})
-	eq(t, "EncryptedSessionKey", rc4Once(kx[:], katRandomSession[:]), "c5dad2544fc9799094ce1ce90bc9d03e")
+	kx := ntlmssp.KXKEY(flags, true, sbk, lm, katServerChallenge, [16]byte{})
+	eq(t, "EncryptedSessionKey", ntlmssp.RC4(kx[:], katRandomSession[:]), "c5dad2544fc9799094ce1ce90bc9d03e")
 
 	// 4.2.4.3 messages.
-	chal, err := ParseChallenge(unhex(t, katChallengeV2))
+	chal, err := ntlmssp.ParseChallenge(unhex(t, katChallengeV2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(chal.TargetInfo, ti) || chal.TargetName != "Server" {
 		t.Errorf("CHALLENGE parsed as %+v", chal)
 	}
-	av, err := ParseAvPairs(chal.TargetInfo)
-	if err != nil || av.String(AvNbDomainName) != "Domain" || av.String(AvNbComputerName) != "Server" {
+	av, err := ntlmssp.ParseAvPairs(chal.TargetInfo)
+	if err != nil || av.String(ntlmssp.AvNbDomainName) != "Domain" || av.String(ntlmssp.AvNbComputerName) != "Server" {
 		t.Errorf("TargetInfo parsed as %v, %v", av, err)
 	}
 	eq(t, "CHALLENGE_MESSAGE", chal.Marshal(), katChallengeV2)
-	am := &AuthenticateMessage{
+	am := &ntlmssp.AuthenticateMessage{
 		LmChallengeResponse: lm, NtChallengeResponse: nt, Domain: "Domain", User: "User", Workstation: "COMPUTER",
-		EncryptedRandomSessionKey: rc4Once(kx[:], katRandomSession[:]), Flags: flags,
-		Version: &Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
+		EncryptedRandomSessionKey: ntlmssp.RC4(kx[:], katRandomSession[:]), Flags: flags,
+		Version: &ntlmssp.Version{Major: 5, Minor: 1, Build: 2600, Revision: 15},
 	}
 	eq(t, "AUTHENTICATE_MESSAGE", am.Marshal(), katAuthenticateV2)
 
 	// 4.2.4.4 GSS_WrapEx.
-	wflags := Negotiate56 | Negotiate128 | NegotiateSign | NegotiateSeal | NegotiateKeyExch | NegotiateExtendedSessionSecurity
-	eq(t, "SealKey", SEALKEY(wflags, katRandomSession, true), "59f600973cc4960a25480a7c196e4c58")
-	eq(t, "SignKey", SIGNKEY(wflags, katRandomSession, true), "4788dc861b4782f35d43fd98fe1a2d39")
+	wflags := ntlmssp.Negotiate56 | ntlmssp.Negotiate128 | ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.NegotiateKeyExch | ntlmssp.NegotiateExtendedSessionSecurity
+	eq(t, "SealKey", ntlmssp.SEALKEY(wflags, katRandomSession, true), "59f600973cc4960a25480a7c196e4c58")
+	eq(t, "SignKey", ntlmssp.SIGNKEY(wflags, katRandomSession, true), "4788dc861b4782f35d43fd98fe1a2d39")
 	wrapKAT(t, wflags, katRandomSession, "54e50165bf1936dc996020c1811b0f06fb5f", "010000007fb38ec5c55d497600000000")
 }
 
@@ -251,7 +252,7 @@ func TestRC4Once(t *testing.T) {
 		c, _ := rc4.NewCipher(key)
 		want := make([]byte, len(src))
 		c.XORKeyStream(want, src)
-		if got := rc4Once(key, src); !bytes.Equal(got, want) {
+		if got := ntlmssp.RC4(key, src); !bytes.Equal(got, want) {
 			t.Errorf("key %d bytes: %x, want %x", n, got, want)
 		}
 	}
@@ -270,7 +271,7 @@ func TestHMACMD5(t *testing.T) {
 			m := hmac.New(md5.New, key)
 			m.Write(msg)
 			want := m.Sum(nil)
-			got := hmacMD5(key, msg[:ml/3], msg[ml/3:])
+			got := ntlmssp.HMACMD5(key, msg[:ml/3], msg[ml/3:])
 			if !bytes.Equal(got[:], want) {
 				t.Errorf("key %d, message %d: %x, want %x", kl, ml, got, want)
 			}
@@ -312,12 +313,12 @@ func TestKnownAnswerNTLMv2Server(t *testing.T) {
 	store.Add("Domain", "User", "Password")
 	srv := New(Config{Accounts: store, Now: func() time.Time { return epoch }, Rand: repeatReader(katServerChallenge[:])})
 	cred := serverCred(t, srv)
-	neg := (&NegotiateMessage{Flags: 0xe2888235}).Marshal()
+	neg := (&ntlmssp.NegotiateMessage{Flags: 0xe2888235}).Marshal()
 	ctx, out, err := srv.AcceptLsaModeContext(context.Background(), cred, nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 	if err != nil {
 		t.Fatalf("NEGOTIATE: %v", err)
 	}
-	chal, err := ParseChallenge(out.Output[0].Buffer)
+	chal, err := ntlmssp.ParseChallenge(out.Output[0].Buffer)
 	if err != nil || chal.ServerChallenge != katServerChallenge {
 		t.Fatalf("CHALLENGE %+v, %v: want the spec's server challenge", chal, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -31,7 +32,7 @@ func avOffset(t *testing.T, auth []byte, id uint16) int {
 		if aid == id {
 			return p + 4
 		}
-		if aid == AvEOL {
+		if aid == ntlmssp.AvEOL {
 			t.Fatalf("AV pair %d not found", id)
 		}
 		p += 4 + n
@@ -60,14 +61,14 @@ func TestNegativeHandshake(t *testing.T) {
 		{"unknown user", hsOpts{ai: &sspi.AuthIdentity{User: "mallory", Domain: testDomain, Password: testPassword}}, sspi.SEC_E_LOGON_DENIED},
 		{"tampered NTProofStr", hsOpts{tamper: flip(3, 3, func(b []byte) int { o, _ := ntField(b); return o })}, sspi.SEC_E_LOGON_DENIED},
 		{"tampered client challenge blob", hsOpts{tamper: flip(3, 40, func(b []byte) int { o, _ := ntField(b); return o })}, sspi.SEC_E_LOGON_DENIED},
-		{"tampered MIC", hsOpts{tamper: flip(3, micOffset+5, func([]byte) int { return 0 })}, sspi.SEC_E_MESSAGE_ALTERED},
+		{"tampered MIC", hsOpts{tamper: flip(3, ntlmssp.MICOffset+5, func([]byte) int { return 0 })}, sspi.SEC_E_MESSAGE_ALTERED},
 		{"tampered NEGOTIATE (MIC covers it)", hsOpts{tamper: flip(1, 14, func([]byte) int { return 0 })}, sspi.SEC_E_MESSAGE_ALTERED},
 		{"tampered channel bindings AV pair", hsOpts{clientCB: cb, serverCB: cb, tamper: func(l int, b []byte) []byte {
 			if l != 3 {
 				return b
 			}
 			b = append([]byte(nil), b...)
-			b[avOffset(t, b, AvChannelBindings)] ^= 1
+			b[avOffset(t, b, ntlmssp.AvChannelBindings)] ^= 1
 			return b
 		}}, sspi.SEC_E_LOGON_DENIED},
 		{"other channel bindings", hsOpts{clientCB: cb, serverCB: &sspi.ChannelBindings{ApplicationData: []byte("tls-unique:other")}}, sspi.SEC_E_BAD_BINDINGS},
@@ -79,7 +80,7 @@ func TestNegativeHandshake(t *testing.T) {
 		{"anonymous not allowed", hsOpts{ai: &sspi.AuthIdentity{}}, sspi.SEC_E_LOGON_DENIED},
 		{"CHALLENGE instead of AUTHENTICATE", hsOpts{tamper: func(l int, b []byte) []byte {
 			if l == 3 {
-				return (&ChallengeMessage{Flags: NegotiateUnicode}).Marshal()
+				return (&ntlmssp.ChallengeMessage{Flags: ntlmssp.NegotiateUnicode}).Marshal()
 			}
 			return b
 		}}, sspi.SEC_E_INVALID_TOKEN},
@@ -211,18 +212,18 @@ func TestNegativeMessages(t *testing.T) {
 
 func negotiate32() []byte {
 	b := make([]byte, 32)
-	copy(b, signature)
+	copy(b, ntlmssp.Signature)
 	b[8] = 1
-	binary.LittleEndian.PutUint32(b[12:], NegotiateUnicode|NegotiateNTLM|NegotiateVersion|RequestTarget)
+	binary.LittleEndian.PutUint32(b[12:], ntlmssp.NegotiateUnicode|ntlmssp.NegotiateNTLM|ntlmssp.NegotiateVersion|ntlmssp.RequestTarget)
 	return b
 }
 
 func TestNegotiateWithoutVersion(t *testing.T) {
-	m, err := ParseNegotiate(negotiate32())
+	m, err := ntlmssp.ParseNegotiate(negotiate32())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version != nil || m.Flags&NegotiateVersion == 0 {
+	if m.Version != nil || m.Flags&ntlmssp.NegotiateVersion == 0 {
 		t.Fatalf("%+v", m)
 	}
 	p := testPackage(Config{})
@@ -267,7 +268,7 @@ func TestMalformedMessages(t *testing.T) {
 	}{
 		{"truncated header", auth[:40], sspi.SEC_E_INCOMPLETE_MESSAGE},
 		{"truncated payload", auth[:len(auth)-10], sspi.SEC_E_INCOMPLETE_MESSAGE},
-		{"oversized", append(append([]byte(nil), auth...), make([]byte, maxMessage)...), sspi.SEC_E_INVALID_TOKEN},
+		{"oversized", append(append([]byte(nil), auth...), make([]byte, ntlmssp.MaxMessage)...), sspi.SEC_E_INVALID_TOKEN},
 		{"bad signature", append([]byte("NTLMSSQ\x00"), auth[8:]...), sspi.SEC_E_INVALID_TOKEN},
 		{"wrong type", set32(auth, 8, 2), sspi.SEC_E_INVALID_TOKEN},
 		{"offset inside header", set32(auth, 24, 20), sspi.SEC_E_INVALID_TOKEN},
@@ -276,7 +277,7 @@ func TestMalformedMessages(t *testing.T) {
 		{"odd UTF-16 user name", set16(set16(auth, 36, 3), 38, 3), sspi.SEC_E_INVALID_TOKEN},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, perr := ParseAuthenticate(tc.msg)
+			_, perr := ntlmssp.ParseAuthenticate(tc.msg)
 			if got := status(perr); got != tc.want {
 				t.Errorf("ParseAuthenticate: got %v (%v), want %v", got, perr, tc.want)
 			}
@@ -297,24 +298,24 @@ func TestMalformedMessages(t *testing.T) {
 		})
 	}
 	// CHALLENGE and NEGOTIATE parsers.
-	if _, err := ParseChallenge(chal[:20]); status(err) != sspi.SEC_E_INCOMPLETE_MESSAGE {
+	if _, err := ntlmssp.ParseChallenge(chal[:20]); status(err) != sspi.SEC_E_INCOMPLETE_MESSAGE {
 		t.Errorf("short CHALLENGE: %v", err)
 	}
 	badTI := append([]byte(nil), chal...)
 	badTI[len(badTI)-4] = 7 // EOL becomes a timestamp running off the end
-	if _, err := ParseChallenge(badTI); status(err) != sspi.SEC_E_INVALID_TOKEN {
+	if _, err := ntlmssp.ParseChallenge(badTI); status(err) != sspi.SEC_E_INVALID_TOKEN {
 		t.Errorf("bad TargetInfo: %v", err)
 	}
-	if _, err := ParseNegotiate(negotiate32()[:31]); status(err) != sspi.SEC_E_INCOMPLETE_MESSAGE {
+	if _, err := ntlmssp.ParseNegotiate(negotiate32()[:31]); status(err) != sspi.SEC_E_INCOMPLETE_MESSAGE {
 		t.Errorf("31-byte NEGOTIATE: %v", err)
 	}
-	if _, err := ParseAvPairs([]byte{6, 0, 3, 0, 0, 0, 0, 0, 0, 0}); status(err) != sspi.SEC_E_INVALID_TOKEN {
+	if _, err := ntlmssp.ParseAvPairs([]byte{6, 0, 3, 0, 0, 0, 0, 0, 0, 0}); status(err) != sspi.SEC_E_INVALID_TOKEN {
 		t.Errorf("MsvAvFlags of 3 bytes: %v", err)
 	}
-	if _, err := ParseAvPairs([]byte{1, 0, 2, 0, 'a', 0, 1, 0, 2, 0, 'b', 0, 0, 0, 0, 0}); status(err) != sspi.SEC_E_INVALID_TOKEN {
+	if _, err := ntlmssp.ParseAvPairs([]byte{1, 0, 2, 0, 'a', 0, 1, 0, 2, 0, 'b', 0, 0, 0, 0, 0}); status(err) != sspi.SEC_E_INVALID_TOKEN {
 		t.Errorf("repeated AV pair: %v", err)
 	}
-	if !errors.Is(&IncompleteError{Missing: 1}, sspi.SEC_E_INCOMPLETE_MESSAGE) {
+	if !errors.Is(&ntlmssp.IncompleteError{Missing: 1}, sspi.SEC_E_INCOMPLETE_MESSAGE) {
 		t.Error("IncompleteError does not unwrap")
 	}
 	_ = bytes.Equal

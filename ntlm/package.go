@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/sspi"
@@ -172,14 +173,14 @@ func New(cfg Config) *Package {
 	if p.workstation == "" {
 		p.workstation = host
 	}
-	ti := AvPairs{
-		{AvNbDomainName, toUTF16(p.cfg.NetBIOSDomain)},
-		{AvNbComputerName, toUTF16(p.cfg.NetBIOSComputer)},
-		{AvDnsDomainName, toUTF16(p.cfg.DNSDomain)},
-		{AvDnsComputerName, toUTF16(p.cfg.DNSComputer)},
+	ti := ntlmssp.AvPairs{
+		{ID: ntlmssp.AvNbDomainName, Value: ntlmssp.ToUTF16(p.cfg.NetBIOSDomain)},
+		{ID: ntlmssp.AvNbComputerName, Value: ntlmssp.ToUTF16(p.cfg.NetBIOSComputer)},
+		{ID: ntlmssp.AvDnsDomainName, Value: ntlmssp.ToUTF16(p.cfg.DNSDomain)},
+		{ID: ntlmssp.AvDnsComputerName, Value: ntlmssp.ToUTF16(p.cfg.DNSComputer)},
 	}
 	if p.cfg.DNSTreeName != "" {
-		ti = append(ti, AvPair{AvDnsTreeName, toUTF16(p.cfg.DNSTreeName)})
+		ti = append(ti, ntlmssp.AvPair{ID: ntlmssp.AvDnsTreeName, Value: ntlmssp.ToUTF16(p.cfg.DNSTreeName)})
 	}
 	tib := ti.Marshal()
 	p.targetInfo = tib[:len(tib)-4] // without MsvAvEOL
@@ -300,7 +301,7 @@ func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentit
 			}
 			copy(c.ntHash[:], ai.NTHash)
 		case ai.Password != "":
-			c.ntHash = NTOWFv1(ai.Password)
+			c.ntHash = ntlmssp.NTOWFv1(ai.Password)
 		case ai.Options["credfile"] != "":
 			a, err := fromFile(ai.Options["credfile"], user, domain)
 			if err != nil {
@@ -366,7 +367,7 @@ func (p *Package) now() time.Time { return p.cfg.Now() }
 // (ClientRequire128bitEncryption and ServerRequire128bitEncryption of
 // MS-NLMP 3.1.1.1 and 3.2.1.1).
 func (p *Package) weakSealing(flags uint32) bool {
-	return !p.cfg.AllowWeakSealing && flags&(NegotiateSign|NegotiateSeal) != 0 && flags&Negotiate128 == 0
+	return !p.cfg.AllowWeakSealing && flags&(ntlmssp.NegotiateSign|ntlmssp.NegotiateSeal) != 0 && flags&ntlmssp.Negotiate128 == 0
 }
 
 func (p *Package) random(b []byte) error {
@@ -390,7 +391,7 @@ func input(in *sspi.SecBufferDesc) (tok []byte, cb *sspi.ChannelBindings, err er
 // statusErr converts parser errors for the host: an IncompleteError
 // becomes SEC_E_INCOMPLETE_MESSAGE with out.Missing set.
 func statusErr(err error, out *secpkg.ContextOutput) error {
-	var inc *IncompleteError
+	var inc *ntlmssp.IncompleteError
 	if errors.As(err, &inc) {
 		out.Missing = inc.Missing
 		return &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "message incomplete"}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -34,14 +35,14 @@ func TestServerRequires128(t *testing.T) {
 		allow bool
 		want  sspi.Status
 	}{
-		{"56-bit seal", NegotiateSign | NegotiateSeal | Negotiate56 | NegotiateKeyExch, false, sspi.SEC_E_UNSUPPORTED_FUNCTION},
-		{"40-bit sign", NegotiateSign, false, sspi.SEC_E_UNSUPPORTED_FUNCTION},
-		{"56-bit seal allowed", NegotiateSign | NegotiateSeal | Negotiate56 | NegotiateKeyExch, true, sspi.SEC_I_CONTINUE_NEEDED},
-		{"no session security", NegotiateAlwaysSign, false, sspi.SEC_I_CONTINUE_NEEDED},
-		{"128-bit seal", NegotiateSign | NegotiateSeal | Negotiate128 | NegotiateKeyExch, false, sspi.SEC_I_CONTINUE_NEEDED},
+		{"56-bit seal", ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.Negotiate56 | ntlmssp.NegotiateKeyExch, false, sspi.SEC_E_UNSUPPORTED_FUNCTION},
+		{"40-bit sign", ntlmssp.NegotiateSign, false, sspi.SEC_E_UNSUPPORTED_FUNCTION},
+		{"56-bit seal allowed", ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.Negotiate56 | ntlmssp.NegotiateKeyExch, true, sspi.SEC_I_CONTINUE_NEEDED},
+		{"no session security", ntlmssp.NegotiateAlwaysSign, false, sspi.SEC_I_CONTINUE_NEEDED},
+		{"128-bit seal", ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.Negotiate128 | ntlmssp.NegotiateKeyExch, false, sspi.SEC_I_CONTINUE_NEEDED},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			neg := (&NegotiateMessage{Flags: NegotiateUnicode | NegotiateNTLM | RequestTarget | NegotiateExtendedSessionSecurity | tc.flags}).Marshal()
+			neg := (&ntlmssp.NegotiateMessage{Flags: ntlmssp.NegotiateUnicode | ntlmssp.NegotiateNTLM | ntlmssp.RequestTarget | ntlmssp.NegotiateExtendedSessionSecurity | tc.flags}).Marshal()
 			p := testPackage(Config{AllowWeakSealing: tc.allow})
 			_, out, err := p.AcceptLsaModeContext(context.Background(), serverCred(t, p), nil, &secpkg.AcceptContextParams{Input: withCB(neg, nil)})
 			got := out.Status
@@ -59,7 +60,7 @@ func TestServerRequires128(t *testing.T) {
 		return hsOpts{
 			client: testPackage(Config{AllowNTLMv1: true}),
 			server: testPackage(Config{AllowNTLMv1: true, AllowWeakSealing: allow}),
-			tamper: clearFlag(3, Negotiate128),
+			tamper: clearFlag(3, ntlmssp.Negotiate128),
 		}
 	}
 	if _, _, err := runHandshake(t, v1(false)); status(err) != sspi.SEC_E_UNSUPPORTED_FUNCTION {
@@ -67,7 +68,7 @@ func TestServerRequires128(t *testing.T) {
 	}
 	if _, s, err := runHandshake(t, v1(true)); err != nil {
 		t.Errorf("AUTHENTICATE without 128, weak sealing allowed: %v", err)
-	} else if f := mapped(t, s.out).s.flags; f&Negotiate128 != 0 {
+	} else if f := mapped(t, s.out).s.flags; f&ntlmssp.Negotiate128 != 0 {
 		t.Errorf("flags %#x", f)
 	}
 }
@@ -90,7 +91,7 @@ func TestClientRequires128(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		chal := clearFlag(2, Negotiate128)(2, sout.Output[0].Buffer)
+		chal := clearFlag(2, ntlmssp.Negotiate128)(2, sout.Output[0].Buffer)
 		_, out, err = cli.InitLsaModeContext(ctx, cred, cc, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_CONFIDENTIALITY, Input: withCB(chal, nil)})
 		switch {
 		case !allow && status(err) != sspi.SEC_E_UNSUPPORTED_FUNCTION:

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -152,14 +153,14 @@ func newDirection(signKey, sealKey []byte, seq uint32, used uint64) *direction {
 // already consumed (for an imported context).
 func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32, sendUsed, recvUsed uint64) *sealer {
 	s := &sealer{flags: flags}
-	if flags&NegotiateExtendedSessionSecurity == 0 {
-		k := SEALKEY(flags, key, true)
+	if flags&ntlmssp.NegotiateExtendedSessionSecurity == 0 {
+		k := ntlmssp.SEALKEY(flags, key, true)
 		s.out = newDirection(nil, k, sendSeq, sendUsed)
 		s.in = &direction{rc4: s.out.rc4, seq: recvSeq}
 		return s
 	}
-	s.out = newDirection(SIGNKEY(flags, key, client), SEALKEY(flags, key, client), sendSeq, sendUsed)
-	s.in = newDirection(SIGNKEY(flags, key, !client), SEALKEY(flags, key, !client), recvSeq, recvUsed)
+	s.out = newDirection(ntlmssp.SIGNKEY(flags, key, client), ntlmssp.SEALKEY(flags, key, client), sendSeq, sendUsed)
+	s.in = newDirection(ntlmssp.SIGNKEY(flags, key, !client), ntlmssp.SEALKEY(flags, key, !client), recvSeq, recvUsed)
 	return s
 }
 
@@ -168,7 +169,7 @@ func newSealer(flags uint32, key [16]byte, client bool, sendSeq, recvSeq uint32,
 // CRC32 one without.
 func (s *sealer) signature(d *direction, sig []byte, msg *sspi.SecBufferDesc) {
 	binary.LittleEndian.PutUint32(sig[0:], 1)
-	if s.flags&NegotiateExtendedSessionSecurity != 0 {
+	if s.flags&ntlmssp.NegotiateExtendedSessionSecurity != 0 {
 		d.beginMAC()
 		for i := range msg.Buffers {
 			if msg.Buffers[i].BufferType.Base() == sspi.SECBUFFER_DATA {
@@ -177,7 +178,7 @@ func (s *sealer) signature(d *direction, sig []byte, msg *sspi.SecBufferDesc) {
 		}
 		d.mac.Sum(d.sum[:0])
 		copy(sig[4:12], d.sum[:8])
-		if s.flags&NegotiateKeyExch != 0 {
+		if s.flags&ntlmssp.NegotiateKeyExch != 0 {
 			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
 		}
 		copy(sig[12:16], d.seqb[:])
@@ -234,7 +235,7 @@ func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
 	}
 	t.Buffer = t.Buffer[:SignatureSize]
 	d := s.out
-	ess := s.flags&NegotiateExtendedSessionSecurity != 0
+	ess := s.flags&ntlmssp.NegotiateExtendedSessionSecurity != 0
 	if ess {
 		d.beginMAC()
 	}
@@ -264,10 +265,10 @@ func (s *sealer) seal(msg *sspi.SecBufferDesc) error {
 // the data has been encrypted.
 func (s *sealer) finish(d *direction, sig []byte, crc uint32) {
 	binary.LittleEndian.PutUint32(sig[0:], 1)
-	if s.flags&NegotiateExtendedSessionSecurity != 0 {
+	if s.flags&ntlmssp.NegotiateExtendedSessionSecurity != 0 {
 		d.mac.Sum(d.sum[:0])
 		copy(sig[4:12], d.sum[:8])
-		if s.flags&NegotiateKeyExch != 0 {
+		if s.flags&ntlmssp.NegotiateKeyExch != 0 {
 			d.rc4.XORKeyStream(sig[4:12], sig[4:12])
 		}
 		copy(sig[12:16], d.seqb[:])
@@ -298,7 +299,7 @@ func (s *sealer) checkSig(sig []byte) error {
 	if binary.LittleEndian.Uint32(sig) != 1 {
 		return errBadSigVer
 	}
-	if s.flags&NegotiateExtendedSessionSecurity != 0 && binary.LittleEndian.Uint32(sig[12:]) != s.in.seq {
+	if s.flags&ntlmssp.NegotiateExtendedSessionSecurity != 0 && binary.LittleEndian.Uint32(sig[12:]) != s.in.seq {
 		return errSequence
 	}
 	return nil
@@ -328,7 +329,7 @@ func (s *sealer) compare(want, got []byte, saved streamState, savedSeq uint32) e
 	// the context.
 	s.in.rc4.restore(saved)
 	s.in.seq = savedSeq
-	if s.flags&NegotiateExtendedSessionSecurity == 0 &&
+	if s.flags&ntlmssp.NegotiateExtendedSessionSecurity == 0 &&
 		subtle.ConstantTimeCompare(want[:12], got[:12]) == 1 {
 		return errSequence
 	}
@@ -364,7 +365,7 @@ func (s *sealer) unseal(msg *sspi.SecBufferDesc) error {
 	d := s.in
 	saved := d.rc4.save()
 	savedSeq := d.seq
-	ess := s.flags&NegotiateExtendedSessionSecurity != 0
+	ess := s.flags&ntlmssp.NegotiateExtendedSessionSecurity != 0
 	if ess {
 		d.beginMAC()
 	}

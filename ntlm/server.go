@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -20,7 +21,7 @@ type serverContext struct {
 	bindings *sspi.ChannelBindings
 	negMsg   []byte
 	chalMsg  []byte
-	chal     *ChallengeMessage
+	chal     *ntlmssp.ChallengeMessage
 	issued   time.Time
 	done     *session
 }
@@ -75,7 +76,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 		return c, out, ascErr(sspi.SEC_E_INVALID_TOKEN, "no input token")
 	}
 	if c == nil {
-		neg, err := ParseNegotiate(tok)
+		neg, err := ntlmssp.ParseNegotiate(tok)
 		if err != nil {
 			return nil, out, statusErr(err, &out)
 		}
@@ -96,7 +97,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 		sc.bindings = cb
 	}
 	sc.req |= params.ContextReq
-	am, err := ParseAuthenticate(tok)
+	am, err := ntlmssp.ParseAuthenticate(tok)
 	if err != nil {
 		return sc, out, statusErr(err, &out)
 	}
@@ -114,19 +115,19 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 }
 
 // challenge builds the CHALLENGE message (MS-NLMP 3.2.5.1.1).
-func (sc *serverContext) challenge(neg *NegotiateMessage) error {
+func (sc *serverContext) challenge(neg *ntlmssp.NegotiateMessage) error {
 	p := sc.p
 	cf := neg.Flags
-	f := NegotiateNTLM | NegotiateTargetInfo | NegotiateVersion | TargetTypeDomain
-	if cf&NegotiateUnicode != 0 {
-		f |= NegotiateUnicode
-	} else if cf&NegotiateOEM != 0 {
-		f |= NegotiateOEM
+	f := ntlmssp.NegotiateNTLM | ntlmssp.NegotiateTargetInfo | ntlmssp.NegotiateVersion | ntlmssp.TargetTypeDomain
+	if cf&ntlmssp.NegotiateUnicode != 0 {
+		f |= ntlmssp.NegotiateUnicode
+	} else if cf&ntlmssp.NegotiateOEM != 0 {
+		f |= ntlmssp.NegotiateOEM
 	} else {
 		return ascErr(sspi.SEC_E_INVALID_TOKEN, "client offered no character set")
 	}
-	f |= cf & (RequestTarget | NegotiateSign | NegotiateSeal | NegotiateAlwaysSign |
-		NegotiateExtendedSessionSecurity | NegotiateIdentify | Negotiate128 | Negotiate56 | NegotiateKeyExch)
+	f |= cf & (ntlmssp.RequestTarget | ntlmssp.NegotiateSign | ntlmssp.NegotiateSeal | ntlmssp.NegotiateAlwaysSign |
+		ntlmssp.NegotiateExtendedSessionSecurity | ntlmssp.NegotiateIdentify | ntlmssp.Negotiate128 | ntlmssp.Negotiate56 | ntlmssp.NegotiateKeyExch)
 	if p.weakSealing(f) {
 		// MS-NLMP 3.2.5.1.1: ServerRequire128bitEncryption.
 		return ascErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "signing or sealing without NTLMSSP_NEGOTIATE_128")
@@ -139,13 +140,13 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 	// TargetInfo: the names (built once), MsvAvTimestamp, MsvAvEOL.
 	ti := make([]byte, len(p.targetInfo), len(p.targetInfo)+12+4)
 	copy(ti, p.targetInfo)
-	ti = binary.LittleEndian.AppendUint16(ti, AvTimestamp)
+	ti = binary.LittleEndian.AppendUint16(ti, ntlmssp.AvTimestamp)
 	ti = binary.LittleEndian.AppendUint16(ti, 8)
 	ti = binary.LittleEndian.AppendUint64(ti, filetime(sc.issued))
 	ti = append(ti, 0, 0, 0, 0)
-	v := DefaultVersion
-	sc.chal = &ChallengeMessage{Flags: f, ServerChallenge: ch, TargetInfo: ti, Version: &v}
-	if cf&RequestTarget != 0 {
+	v := ntlmssp.DefaultVersion
+	sc.chal = &ntlmssp.ChallengeMessage{Flags: f, ServerChallenge: ch, TargetInfo: ti, Version: &v}
+	if cf&ntlmssp.RequestTarget != 0 {
 		sc.chal.TargetName = p.cfg.NetBIOSDomain
 	}
 	sc.chalMsg = sc.chal.Marshal()
@@ -153,7 +154,7 @@ func (sc *serverContext) challenge(neg *NegotiateMessage) error {
 }
 
 // verify checks an AUTHENTICATE message (MS-NLMP 3.2.5.1.2).
-func (sc *serverContext) verify(ctx context.Context, raw []byte, am *AuthenticateMessage) (*session, error) {
+func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.AuthenticateMessage) (*session, error) {
 	p := sc.p
 	flags := am.Flags & sc.chal.Flags
 	if p.weakSealing(flags) {
@@ -168,14 +169,14 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		sessionBaseKey, kx [16]byte
 		acct               *Account
 		micPresent         bool
-		avs                AvPairs
+		avs                ntlmssp.AvPairs
 	)
 	switch {
 	case anonymous:
 		if sc.req&sspi.ASC_REQ_ALLOW_NULL_SESSION == 0 {
 			return nil, ascErr(sspi.SEC_E_LOGON_DENIED, "anonymous logon not allowed")
 		}
-		flags |= NegotiateAnonymous
+		flags |= ntlmssp.NegotiateAnonymous
 	case len(am.NtChallengeResponse) == 24:
 		if !p.cfg.AllowNTLMv1 {
 			// Checked before any account lookup: the answer says nothing
@@ -188,11 +189,11 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		}
 		var cchal [8]byte
 		copy(cchal[:], am.LmChallengeResponse)
-		ess := flags&NegotiateExtendedSessionSecurity != 0
+		ess := flags&ntlmssp.NegotiateExtendedSessionSecurity != 0
 		if ess && len(am.LmChallengeResponse) < 8 {
-			return nil, errInvalid("short LM response")
+			return nil, ntlmssp.ErrInvalid("short LM response")
 		}
-		_, nt, sbk := NTLMv1Response(hash, [16]byte{}, sc.chal.ServerChallenge, cchal, ess)
+		_, nt, sbk := ntlmssp.NTLMv1Response(hash, [16]byte{}, sc.chal.ServerChallenge, cchal, ess)
 		ok := subtle.ConstantTimeCompare(nt, am.NtChallengeResponse) == 1
 		if !ok || a == nil {
 			return nil, errLogonDenied
@@ -202,7 +203,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		if len(lm) < 8 {
 			lm = make([]byte, 8)
 		}
-		kx = KXKEY(flags&^NegotiateLMKey, false, sessionBaseKey, lm, sc.chal.ServerChallenge, [16]byte{})
+		kx = ntlmssp.KXKEY(flags&^ntlmssp.NegotiateLMKey, false, sessionBaseKey, lm, sc.chal.ServerChallenge, [16]byte{})
 	case len(am.NtChallengeResponse) >= 16+28+4:
 		a, hash, err := sc.lookup(ctx, am)
 		if err != nil {
@@ -211,20 +212,20 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		nt := am.NtChallengeResponse
 		// NTProofStr is always computed and compared, also for an unknown
 		// user (with a dummy hash), so that both cost the same.
-		rk := NTOWFv2(hash, am.User, am.Domain)
-		proof := hmacMD5(rk[:], sc.chal.ServerChallenge[:], nt[16:])
+		rk := ntlmssp.NTOWFv2(hash, am.User, am.Domain)
+		proof := ntlmssp.HMACMD5(rk[:], sc.chal.ServerChallenge[:], nt[16:])
 		ok := subtle.ConstantTimeCompare(proof[:], nt[:16]) == 1
 		if !ok || a == nil {
 			return nil, errLogonDenied
 		}
 		acct = a
-		sessionBaseKey = hmacMD5(rk[:], proof[:])
+		sessionBaseKey = ntlmssp.HMACMD5(rk[:], proof[:])
 		kx = sessionBaseKey
 		if nt[16] != 1 {
-			return nil, errInvalid("bad NTLMv2 RespType")
+			return nil, ntlmssp.ErrInvalid("bad NTLMv2 RespType")
 		}
 		var err2 error
-		if avs, err2 = ParseAvPairs(nt[44:]); err2 != nil {
+		if avs, err2 = ntlmssp.ParseAvPairs(nt[44:]); err2 != nil {
 			return nil, err2
 		}
 		// Freshness of the client's timestamp.
@@ -232,8 +233,8 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 		if d := p.now().Sub(ts); d > p.cfg.MaxClockSkew || d < -p.cfg.MaxClockSkew {
 			return nil, ascErr(sspi.SEC_E_TIME_SKEW, "NTLMv2 timestamp too old or in the future")
 		}
-		if f, ok := avs.Get(AvFlags); ok {
-			micPresent = binary.LittleEndian.Uint32(f)&AvFlagMICPresent != 0
+		if f, ok := avs.Get(ntlmssp.AvFlags); ok {
+			micPresent = binary.LittleEndian.Uint32(f)&ntlmssp.AvFlagMICPresent != 0
 		}
 		if err := sc.checkBindings(avs); err != nil {
 			return nil, err
@@ -242,21 +243,21 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 			return nil, err
 		}
 	default:
-		return nil, errInvalid("NT response of unknown form")
+		return nil, ntlmssp.ErrInvalid("NT response of unknown form")
 	}
 
 	exported := kx
-	if flags&NegotiateKeyExch != 0 {
+	if flags&ntlmssp.NegotiateKeyExch != 0 {
 		if len(am.EncryptedRandomSessionKey) != 16 {
-			return nil, errInvalid("EncryptedRandomSessionKey must be 16 bytes")
+			return nil, ntlmssp.ErrInvalid("EncryptedRandomSessionKey must be 16 bytes")
 		}
-		copy(exported[:], rc4Once(kx[:], am.EncryptedRandomSessionKey))
+		copy(exported[:], ntlmssp.RC4(kx[:], am.EncryptedRandomSessionKey))
 	}
 	if micPresent {
 		if !am.HasMIC {
-			return nil, errInvalid("MsvAvFlags announces a MIC the message lacks")
+			return nil, ntlmssp.ErrInvalid("MsvAvFlags announces a MIC the message lacks")
 		}
-		mic := computeMIC(exported, sc.negMsg, sc.chalMsg, raw)
+		mic := ntlmssp.ComputeMIC(exported, sc.negMsg, sc.chalMsg, raw)
 		if subtle.ConstantTimeCompare(mic[:], am.MIC) != 1 {
 			return nil, ascErr(sspi.SEC_E_MESSAGE_ALTERED, "MIC mismatch")
 		}
@@ -281,7 +282,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *Authenticat
 // domain field is looked up as that user in that domain first, as Windows
 // does; the domain part may be the server's DNS domain or forest name,
 // which stand for its NetBIOS domain.
-func (sc *serverContext) lookup(ctx context.Context, am *AuthenticateMessage) (*Account, [16]byte, error) {
+func (sc *serverContext) lookup(ctx context.Context, am *ntlmssp.AuthenticateMessage) (*Account, [16]byte, error) {
 	var a *Account
 	err := ErrNoAccount
 	if am.Domain == "" {
@@ -320,7 +321,7 @@ func (p *Package) splitUPN(name string) (user, domain string, ok bool) {
 // has to match case-insensitively). An account stored without a domain
 // belongs to the server's own domain, Config.NetBIOSDomain, whatever
 // domain the client typed.
-func (p *Package) canonicalName(acct *Account, am *AuthenticateMessage) (user, domain, sid string) {
+func (p *Package) canonicalName(acct *Account, am *ntlmssp.AuthenticateMessage) (user, domain, sid string) {
 	user, domain = acct.User, acct.Domain
 	if user == "" {
 		user = am.User // a store that does not say
@@ -335,11 +336,11 @@ func (p *Package) canonicalName(acct *Account, am *AuthenticateMessage) (user, d
 // 3.2.5.1.2; sspi.BindingPolicy: the host gives no bindings under
 // BindingsOff and sets ASC_REQ_ALLOW_MISSING_BINDINGS under
 // BindingsWhenSupported).
-func (sc *serverContext) checkBindings(avs AvPairs) error {
+func (sc *serverContext) checkBindings(avs ntlmssp.AvPairs) error {
 	if sc.bindings == nil {
 		return nil
 	}
-	got, present := avs.Get(AvChannelBindings)
+	got, present := avs.Get(ntlmssp.AvChannelBindings)
 	var zero [16]byte
 	if !present || subtle.ConstantTimeCompare(got, zero[:]) == 1 {
 		if sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
@@ -357,12 +358,12 @@ func (sc *serverContext) checkBindings(avs AvPairs) error {
 // checkTargetName is the optional service binding check of MsvAvTargetName
 // (Config.ServicePrincipalNames); a client that names no target passes
 // when the call allows missing bindings.
-func (sc *serverContext) checkTargetName(avs AvPairs) error {
+func (sc *serverContext) checkTargetName(avs ntlmssp.AvPairs) error {
 	spns := sc.p.cfg.ServicePrincipalNames
 	if len(spns) == 0 {
 		return nil
 	}
-	name := avs.String(AvTargetName)
+	name := avs.String(ntlmssp.AvTargetName)
 	if name == "" {
 		if sc.req&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 {
 			return ascErr(sspi.SEC_E_BAD_BINDINGS, "client sent no target name")

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 )
 
 // maxAccountFile bounds an account or credential file.
@@ -143,7 +145,7 @@ func accountKey(domain, user string) string {
 
 // Add adds or replaces an account, keeping only the NT hash of password.
 func (m *MemoryStore) Add(domain, user, password string) {
-	m.AddHash(domain, user, NTOWFv1(password))
+	m.AddHash(domain, user, ntlmssp.NTOWFv1(password))
 }
 
 // AddHash adds or replaces an account by NT hash.

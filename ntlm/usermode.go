@@ -3,6 +3,7 @@ package ntlm
 import (
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -110,7 +111,7 @@ func (c *UserContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 	if qop != 0 {
 		return errQOP
 	}
-	if c.s.flags&NegotiateSeal == 0 {
+	if c.s.flags&ntlmssp.NegotiateSeal == 0 {
 		return errNoSeal
 	}
 	return c.sealer().seal(msg)
@@ -125,7 +126,7 @@ func (c *UserContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 	if err := c.usable(msg); err != nil {
 		return 0, err
 	}
-	if c.s.flags&NegotiateSeal == 0 {
+	if c.s.flags&ntlmssp.NegotiateSeal == 0 {
 		return 0, errNoSeal
 	}
 	return 0, c.sealer().unseal(msg)
@@ -151,7 +152,7 @@ func (c *UserContext) ExportContext() ([]byte, error) {
 	if c.seal != nil {
 		s.sendSeq, s.recvSeq = c.seal.out.seq, c.seal.in.seq
 		s.sendStream, s.recvStream = c.seal.out.rc4.n, c.seal.in.rc4.n
-		if c.s.flags&NegotiateExtendedSessionSecurity == 0 {
+		if c.s.flags&ntlmssp.NegotiateExtendedSessionSecurity == 0 {
 			s.recvStream = 0
 		}
 	}
@@ -170,7 +171,7 @@ func (c *UserContext) ResetCrypto(outbound bool) error {
 	}
 	sl := c.sealer()
 	switch {
-	case sl.flags&NegotiateExtendedSessionSecurity == 0:
+	case sl.flags&ntlmssp.NegotiateExtendedSessionSecurity == 0:
 		sl.out.rc4.reset() // one handle shared by both directions
 	case outbound:
 		sl.out.rc4.reset()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -24,15 +25,15 @@ func TestNegotiateFieldOffsetOverflow(t *testing.T) {
 		for _, at := range []int{16, 24} { // DomainNameFields, WorkstationFields
 			t.Run(fmt.Sprintf("%#x@%d", off, at), func(t *testing.T) {
 				b := negotiate32()
-				b = append(b, DefaultVersion.Major, DefaultVersion.Minor, 0, 0, 0, 0, 0, ntlmRevisionCurrent)
-				binary.LittleEndian.PutUint32(b[12:], binary.LittleEndian.Uint32(b[12:])|NegotiateOEMDomainSupplied|NegotiateOEMWorkstationSupplied)
+				b = append(b, ntlmssp.DefaultVersion.Major, ntlmssp.DefaultVersion.Minor, 0, 0, 0, 0, 0, ntlmssp.RevisionCurrent)
+				binary.LittleEndian.PutUint32(b[12:], binary.LittleEndian.Uint32(b[12:])|ntlmssp.NegotiateOEMDomainSupplied|ntlmssp.NegotiateOEMWorkstationSupplied)
 				binary.LittleEndian.PutUint16(b[at:], 0x20)
 				binary.LittleEndian.PutUint16(b[at+2:], 0x20)
 				binary.LittleEndian.PutUint32(b[at+4:], off)
 				if len(b) != 40 {
 					t.Fatalf("%d bytes", len(b))
 				}
-				if _, err := ParseNegotiate(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
+				if _, err := ntlmssp.ParseNegotiate(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
 					t.Errorf("ParseNegotiate: %v", err)
 				}
 				p := testPackage(Config{})
@@ -65,7 +66,7 @@ func TestChallengeFieldOffsetOverflow(t *testing.T) {
 			t.Run(fmt.Sprintf("CHALLENGE %#x@%d", off, at), func(t *testing.T) {
 				b := append([]byte(nil), chal...)
 				binary.LittleEndian.PutUint32(b[at+4:], off)
-				if _, err := ParseChallenge(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
+				if _, err := ntlmssp.ParseChallenge(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
 					t.Errorf("ParseChallenge: %v", err)
 				}
 				p := testPackage(Config{})
@@ -85,7 +86,7 @@ func TestChallengeFieldOffsetOverflow(t *testing.T) {
 			t.Run(fmt.Sprintf("AUTHENTICATE %#x@%d", off, at), func(t *testing.T) {
 				b := append([]byte(nil), auth...)
 				binary.LittleEndian.PutUint32(b[at+4:], off)
-				if _, err := ParseAuthenticate(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
+				if _, err := ntlmssp.ParseAuthenticate(b); status(err) != sspi.SEC_E_INVALID_TOKEN {
 					t.Errorf("ParseAuthenticate: %v", err)
 				}
 			})

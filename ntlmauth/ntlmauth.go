@@ -67,6 +67,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -305,9 +307,9 @@ func (h *Helper) serverStep(ctx context.Context, code string, in []byte) string 
 	if code == "YR" {
 		if len(in) == 0 && h.pkg == ntlm.PackageName {
 			// A NEGOTIATE with default flags, as Samba does for a bare YR.
-			in = (&ntlm.NegotiateMessage{Flags: ntlm.NegotiateUnicode | ntlm.NegotiateOEM | ntlm.RequestTarget | ntlm.NegotiateSign |
-				ntlm.NegotiateSeal | ntlm.NegotiateNTLM | ntlm.NegotiateAlwaysSign | ntlm.NegotiateExtendedSessionSecurity |
-				ntlm.Negotiate128 | ntlm.NegotiateKeyExch | ntlm.Negotiate56}).Marshal()
+			in = (&ntlmssp.NegotiateMessage{Flags: ntlmssp.NegotiateUnicode | ntlmssp.NegotiateOEM | ntlmssp.RequestTarget | ntlmssp.NegotiateSign |
+				ntlmssp.NegotiateSeal | ntlmssp.NegotiateNTLM | ntlmssp.NegotiateAlwaysSign | ntlmssp.NegotiateExtendedSessionSecurity |
+				ntlmssp.Negotiate128 | ntlmssp.NegotiateKeyExch | ntlmssp.Negotiate56}).Marshal()
 		}
 		c, err := h.cfg.Host.NewServer(ctx, gosspi.ServerConfig{Package: h.pkg, Credential: h.cred})
 		if err != nil {
@@ -319,7 +321,7 @@ func (h *Helper) serverStep(ctx context.Context, code string, in []byte) string 
 		return "BH handshake already complete: send YR"
 	}
 	if secpkg.RecognizeToken(in) == secpkg.TokenNTLMAuthenticate {
-		if m, err := ntlm.ParseAuthenticate(in); err == nil {
+		if m, err := ntlmssp.ParseAuthenticate(in); err == nil {
 			h.ntlmFlag = m.Flags
 		}
 	}
@@ -395,7 +397,7 @@ func (h *Helper) clientStep(ctx context.Context, code string, in []byte) string 
 		return "NA " + ntStatus(st)
 	}
 	if secpkg.RecognizeToken(out) == secpkg.TokenNTLMAuthenticate {
-		if m, err := ntlm.ParseAuthenticate(out); err == nil {
+		if m, err := ntlmssp.ParseAuthenticate(out); err == nil {
 			h.ntlmFlag = m.Flags
 		}
 	}

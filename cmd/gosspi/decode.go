@@ -14,10 +14,11 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/negotiate"
-	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -376,14 +377,14 @@ var ntlmFlagNames = []struct {
 	bit  uint32
 	name string
 }{
-	{ntlm.NegotiateUnicode, "UNICODE"}, {ntlm.NegotiateOEM, "OEM"}, {ntlm.RequestTarget, "REQUEST_TARGET"},
-	{ntlm.NegotiateSign, "SIGN"}, {ntlm.NegotiateSeal, "SEAL"}, {ntlm.NegotiateDatagram, "DATAGRAM"},
-	{ntlm.NegotiateLMKey, "LM_KEY"}, {ntlm.NegotiateNTLM, "NTLM"}, {ntlm.NegotiateAnonymous, "ANONYMOUS"},
-	{ntlm.NegotiateOEMDomainSupplied, "OEM_DOMAIN_SUPPLIED"}, {ntlm.NegotiateOEMWorkstationSupplied, "OEM_WORKSTATION_SUPPLIED"},
-	{ntlm.NegotiateAlwaysSign, "ALWAYS_SIGN"}, {ntlm.TargetTypeDomain, "TARGET_TYPE_DOMAIN"}, {ntlm.TargetTypeServer, "TARGET_TYPE_SERVER"},
-	{ntlm.NegotiateExtendedSessionSecurity, "EXTENDED_SESSIONSECURITY"}, {ntlm.NegotiateIdentify, "IDENTIFY"},
-	{ntlm.RequestNonNTSessionKey, "REQUEST_NON_NT_SESSION_KEY"}, {ntlm.NegotiateTargetInfo, "TARGET_INFO"},
-	{ntlm.NegotiateVersion, "VERSION"}, {ntlm.Negotiate128, "128"}, {ntlm.NegotiateKeyExch, "KEY_EXCH"}, {ntlm.Negotiate56, "56"},
+	{ntlmssp.NegotiateUnicode, "UNICODE"}, {ntlmssp.NegotiateOEM, "OEM"}, {ntlmssp.RequestTarget, "REQUEST_TARGET"},
+	{ntlmssp.NegotiateSign, "SIGN"}, {ntlmssp.NegotiateSeal, "SEAL"}, {ntlmssp.NegotiateDatagram, "DATAGRAM"},
+	{ntlmssp.NegotiateLMKey, "LM_KEY"}, {ntlmssp.NegotiateNTLM, "NTLM"}, {ntlmssp.NegotiateAnonymous, "ANONYMOUS"},
+	{ntlmssp.NegotiateOEMDomainSupplied, "OEM_DOMAIN_SUPPLIED"}, {ntlmssp.NegotiateOEMWorkstationSupplied, "OEM_WORKSTATION_SUPPLIED"},
+	{ntlmssp.NegotiateAlwaysSign, "ALWAYS_SIGN"}, {ntlmssp.TargetTypeDomain, "TARGET_TYPE_DOMAIN"}, {ntlmssp.TargetTypeServer, "TARGET_TYPE_SERVER"},
+	{ntlmssp.NegotiateExtendedSessionSecurity, "EXTENDED_SESSIONSECURITY"}, {ntlmssp.NegotiateIdentify, "IDENTIFY"},
+	{ntlmssp.RequestNonNTSessionKey, "REQUEST_NON_NT_SESSION_KEY"}, {ntlmssp.NegotiateTargetInfo, "TARGET_INFO"},
+	{ntlmssp.NegotiateVersion, "VERSION"}, {ntlmssp.Negotiate128, "128"}, {ntlmssp.NegotiateKeyExch, "KEY_EXCH"}, {ntlmssp.Negotiate56, "56"},
 }
 
 func ntlmFlags(f uint32) string {
@@ -400,17 +401,17 @@ func ntlmFlags(f uint32) string {
 	return strings.Join(names, " ")
 }
 
-func ntlmVersion(n *node, v *ntlm.Version) {
+func ntlmVersion(n *node, v *ntlmssp.Version) {
 	if v != nil {
 		n.add("version", "%d.%d build %d, NTLM revision %d", v.Major, v.Minor, v.Build, v.Revision)
 	}
 }
 
 var avNames = map[uint16]string{
-	ntlm.AvNbComputerName: "MsvAvNbComputerName", ntlm.AvNbDomainName: "MsvAvNbDomainName",
-	ntlm.AvDnsComputerName: "MsvAvDnsComputerName", ntlm.AvDnsDomainName: "MsvAvDnsDomainName",
-	ntlm.AvDnsTreeName: "MsvAvDnsTreeName", ntlm.AvFlags: "MsvAvFlags", ntlm.AvTimestamp: "MsvAvTimestamp",
-	ntlm.AvSingleHost: "MsvAvSingleHost", ntlm.AvTargetName: "MsvAvTargetName", ntlm.AvChannelBindings: "MsvAvChannelBindings",
+	ntlmssp.AvNbComputerName: "MsvAvNbComputerName", ntlmssp.AvNbDomainName: "MsvAvNbDomainName",
+	ntlmssp.AvDnsComputerName: "MsvAvDnsComputerName", ntlmssp.AvDnsDomainName: "MsvAvDnsDomainName",
+	ntlmssp.AvDnsTreeName: "MsvAvDnsTreeName", ntlmssp.AvFlags: "MsvAvFlags", ntlmssp.AvTimestamp: "MsvAvTimestamp",
+	ntlmssp.AvSingleHost: "MsvAvSingleHost", ntlmssp.AvTargetName: "MsvAvTargetName", ntlmssp.AvChannelBindings: "MsvAvChannelBindings",
 }
 
 func filetime(v []byte) string {
@@ -434,7 +435,7 @@ func utf16String(v []byte) string {
 }
 
 func avPairs(n *node, name string, raw []byte) {
-	ps, err := ntlm.ParseAvPairs(raw)
+	ps, err := ntlmssp.ParseAvPairs(raw)
 	c := n.add(name, "%d bytes", len(raw))
 	if err != nil {
 		c.add("error", "%v", err)
@@ -446,16 +447,16 @@ func avPairs(n *node, name string, raw []byte) {
 			label = fmt.Sprintf("AvId 0x%04x", p.ID)
 		}
 		switch p.ID {
-		case ntlm.AvNbComputerName, ntlm.AvNbDomainName, ntlm.AvDnsComputerName, ntlm.AvDnsDomainName, ntlm.AvDnsTreeName, ntlm.AvTargetName:
+		case ntlmssp.AvNbComputerName, ntlmssp.AvNbDomainName, ntlmssp.AvDnsComputerName, ntlmssp.AvDnsDomainName, ntlmssp.AvDnsTreeName, ntlmssp.AvTargetName:
 			c.add(label, "%s", utf16String(p.Value))
-		case ntlm.AvFlags:
+		case ntlmssp.AvFlags:
 			var fl []string
 			if len(p.Value) == 4 {
 				f := binary.LittleEndian.Uint32(p.Value)
 				for _, x := range []struct {
 					b uint32
 					s string
-				}{{ntlm.AvFlagConstrained, "constrained"}, {ntlm.AvFlagMICPresent, "MIC present"}, {ntlm.AvFlagUntrustedSPN, "untrusted SPN"}} {
+				}{{ntlmssp.AvFlagConstrained, "constrained"}, {ntlmssp.AvFlagMICPresent, "MIC present"}, {ntlmssp.AvFlagUntrustedSPN, "untrusted SPN"}} {
 					if f&x.b != 0 {
 						fl = append(fl, x.s)
 					}
@@ -464,9 +465,9 @@ func avPairs(n *node, name string, raw []byte) {
 			} else {
 				c.add(label, "%x", p.Value)
 			}
-		case ntlm.AvTimestamp:
+		case ntlmssp.AvTimestamp:
 			c.add(label, "%s", filetime(p.Value))
-		case ntlm.AvChannelBindings:
+		case ntlmssp.AvChannelBindings:
 			if strings.Trim(string(p.Value), "\x00") == "" {
 				c.add(label, "none (zeros)")
 			} else {
@@ -479,9 +480,9 @@ func avPairs(n *node, name string, raw []byte) {
 }
 
 func decodeNTLM(b []byte) (*node, error) {
-	switch ntlm.MessageType(b) {
+	switch ntlmssp.MessageType(b) {
 	case 1:
-		m, err := ntlm.ParseNegotiate(b)
+		m, err := ntlmssp.ParseNegotiate(b)
 		n := &node{Name: fmt.Sprintf("NTLM NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1, %d bytes)", len(b))}
 		if err != nil {
 			return n, err
@@ -496,7 +497,7 @@ func decodeNTLM(b []byte) (*node, error) {
 		ntlmVersion(n, m.Version)
 		return n, nil
 	case 2:
-		m, err := ntlm.ParseChallenge(b)
+		m, err := ntlmssp.ParseChallenge(b)
 		n := &node{Name: fmt.Sprintf("NTLM CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2, %d bytes)", len(b))}
 		if err != nil {
 			return n, err
@@ -510,7 +511,7 @@ func decodeNTLM(b []byte) (*node, error) {
 		ntlmVersion(n, m.Version)
 		return n, nil
 	case 3:
-		m, err := ntlm.ParseAuthenticate(b)
+		m, err := ntlmssp.ParseAuthenticate(b)
 		n := &node{Name: fmt.Sprintf("NTLM AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3, %d bytes)", len(b))}
 		if err != nil {
 			return n, err
@@ -544,5 +545,5 @@ func decodeNTLM(b []byte) (*node, error) {
 		ntlmVersion(n, m.Version)
 		return n, nil
 	}
-	return &node{Name: fmt.Sprintf("NTLMSSP message (%d bytes)", len(b))}, fmt.Errorf("unknown NTLM message type %d", ntlm.MessageType(b))
+	return &node{Name: fmt.Sprintf("NTLMSSP message (%d bytes)", len(b))}, fmt.Errorf("unknown NTLM message type %d", ntlmssp.MessageType(b))
 }

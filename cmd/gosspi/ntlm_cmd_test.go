@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+
 	"github.com/gosspi/gosspi/ntlm"
 )
 
@@ -33,7 +35,7 @@ func TestDemoNTLM(t *testing.T) {
 
 func TestAccountsCommand(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "accounts")
-	h := ntlm.NTOWFv1("pw")
+	h := ntlmssp.NTOWFv1("pw")
 	if rc := runAccounts([]string{"-file", f, "add", "-hash", ntlmHex(h), `EXAMPLE\bob`}); rc != exitOK {
 		t.Fatalf("add: %d", rc)
 	}
@@ -76,7 +78,7 @@ func TestAccountsManners(t *testing.T) {
 	if err := accountsList(ntlm.OpenHashFile(f)); err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "add") {
 		t.Fatalf("list of a missing file: %v", err)
 	}
-	out, _, code := capture(t, "accounts", "-file", f, "add", "-hash", ntlmHex(ntlm.NTOWFv1("pw")), `EXAMPLE\bob`)
+	out, _, code := capture(t, "accounts", "-file", f, "add", "-hash", ntlmHex(ntlmssp.NTOWFv1("pw")), `EXAMPLE\bob`)
 	if code != exitOK || !strings.Contains(out, `added EXAMPLE\bob to `+f) {
 		t.Fatalf("add: exit %d %q", code, out)
 	}

@@ -1,4 +1,4 @@
-package ntlm
+package ntlmssp
 
 import (
 	"crypto/des"
@@ -16,7 +16,7 @@ import (
 // NTOWFv1 is MD4(UNICODE(Passwd)) (MS-NLMP 3.3.1), the NT hash.
 func NTOWFv1(password string) [16]byte {
 	h := md4.New()
-	h.Write(toUTF16(password))
+	h.Write(ToUTF16(password))
 	var out [16]byte
 	copy(out[:], h.Sum(nil))
 	return out
@@ -27,7 +27,7 @@ func NTOWFv1(password string) [16]byte {
 // LMOWFv2.
 func NTOWFv2(ntHash [16]byte, user, domain string) [16]byte {
 	var buf [128]byte
-	return hmacMD5(ntHash[:], appendUTF16(appendUTF16(buf[:0], strings.ToUpper(user)), domain))
+	return HMACMD5(ntHash[:], appendUTF16(appendUTF16(buf[:0], strings.ToUpper(user)), domain))
 }
 
 // LMOWFv1 is the LM hash (MS-NLMP 3.3.1): DES of "KGS!@#$%" under the two
@@ -76,13 +76,13 @@ func desl(k [16]byte, d []byte) []byte {
 	return out
 }
 
-// hmacMD5 is HMAC_MD5(K, M) of RFC 2104 over the concatenated parts, for
+// HMACMD5 is HMAC_MD5(K, M) of RFC 2104 over the concatenated parts, for
 // the one-shot MACs of the handshake: MD5((K^opad) || MD5((K^ipad) || M)).
 // crypto/hmac allocates two digests and their marshalled states per key;
 // this works on one buffer (on the stack for short messages). The
 // section 4.2 known answers and TestHMACMD5 check it; per-message signing,
 // which reuses its state, keeps crypto/hmac.
-func hmacMD5(key []byte, parts ...[]byte) [16]byte {
+func HMACMD5(key []byte, parts ...[]byte) [16]byte {
 	if len(key) > md5.BlockSize {
 		k := md5.Sum(key)
 		key = k[:]
@@ -159,21 +159,21 @@ func appendTemp(b []byte, timestamp uint64, clientChallenge [8]byte, avPairs []b
 // (with its MsvAvEOL). It returns LMv2 and NTLMv2_RESPONSE
 // (NTProofStr || temp) and the SessionBaseKey.
 func NTLMv2Response(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (lm, nt []byte, sessionBaseKey [16]byte) {
-	nt, sessionBaseKey = ntlmv2NT(responseKeyNT, serverChallenge, clientChallenge, timestamp, avPairs)
-	return lmv2(responseKeyNT, serverChallenge, clientChallenge), nt, sessionBaseKey
+	nt, sessionBaseKey = NTLMv2NT(responseKeyNT, serverChallenge, clientChallenge, timestamp, avPairs)
+	return LMv2(responseKeyNT, serverChallenge, clientChallenge), nt, sessionBaseKey
 }
 
-func ntlmv2NT(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (nt []byte, sessionBaseKey [16]byte) {
+func NTLMv2NT(responseKeyNT [16]byte, serverChallenge, clientChallenge [8]byte, timestamp uint64, avPairs []byte) (nt []byte, sessionBaseKey [16]byte) {
 	nt = make([]byte, 16, 16+28+len(avPairs)+4)
 	nt = append(nt, ntlmv2Temp(timestamp, clientChallenge, avPairs)...)
-	proof := hmacMD5(responseKeyNT[:], serverChallenge[:], nt[16:])
+	proof := HMACMD5(responseKeyNT[:], serverChallenge[:], nt[16:])
 	copy(nt, proof[:])
-	return nt, hmacMD5(responseKeyNT[:], proof[:])
+	return nt, HMACMD5(responseKeyNT[:], proof[:])
 }
 
-// lmv2 is LMv2_RESPONSE: HMAC_MD5(ResponseKeyLM, SC || CC) || CC.
-func lmv2(responseKeyLM [16]byte, serverChallenge, clientChallenge [8]byte) []byte {
-	p := hmacMD5(responseKeyLM[:], serverChallenge[:], clientChallenge[:])
+// LMv2 is LMv2_RESPONSE: HMAC_MD5(ResponseKeyLM, SC || CC) || CC.
+func LMv2(responseKeyLM [16]byte, serverChallenge, clientChallenge [8]byte) []byte {
+	p := HMACMD5(responseKeyLM[:], serverChallenge[:], clientChallenge[:])
 	return append(p[:], clientChallenge[:]...)
 }
 
@@ -186,7 +186,7 @@ func KXKEY(flags uint32, v2 bool, sessionBaseKey [16]byte, lmResponse []byte, se
 	}
 	switch {
 	case flags&NegotiateExtendedSessionSecurity != 0:
-		return hmacMD5(sessionBaseKey[:], serverChallenge[:], lmResponse[:8])
+		return HMACMD5(sessionBaseKey[:], serverChallenge[:], lmResponse[:8])
 	case flags&NegotiateLMKey != 0:
 		var out [16]byte
 		desEncrypt(out[:8], lmHash[:7], lmResponse[:8])
@@ -201,11 +201,11 @@ func KXKEY(flags uint32, v2 bool, sessionBaseKey [16]byte, lmResponse []byte, se
 	return sessionBaseKey
 }
 
-// rc4Once encrypts src under key with a fresh RC4 state (MS-NLMP's
+// RC4 encrypts src under key with a fresh RC4 state (MS-NLMP's
 // RC4K), used for EncryptedRandomSessionKey. crypto/rc4 would put a 1 KiB
 // state on the heap for these 16 bytes, twice per handshake; this keeps a
 // 256-byte state on the stack. TestRC4Once checks it against crypto/rc4.
-func rc4Once(key, src []byte) []byte {
+func RC4(key, src []byte) []byte {
 	var s [256]byte
 	for i := range s {
 		s[i] = byte(i)
@@ -278,9 +278,9 @@ func SEALKEY(flags uint32, exportedSessionKey [16]byte, client bool) []byte {
 	return append([]byte{}, k...)
 }
 
-// computeMIC is MS-NLMP 3.1.5.1.2: HMAC_MD5(ExportedSessionKey,
+// ComputeMIC is MS-NLMP 3.1.5.1.2: HMAC_MD5(ExportedSessionKey,
 // NEGOTIATE || CHALLENGE || AUTHENTICATE), the MIC field zeroed.
-func computeMIC(exportedSessionKey [16]byte, neg, chal, auth []byte) [16]byte {
+func ComputeMIC(exportedSessionKey [16]byte, neg, chal, auth []byte) [16]byte {
 	var zero [micSize]byte
-	return hmacMD5(exportedSessionKey[:], neg, chal, auth[:micOffset], zero[:], auth[micOffset+micSize:])
+	return HMACMD5(exportedSessionKey[:], neg, chal, auth[:MICOffset], zero[:], auth[MICOffset+micSize:])
 }

@@ -1,4 +1,4 @@
-package ntlm
+package ntlmssp
 
 import (
 	"encoding/binary"
@@ -59,26 +59,26 @@ const (
 )
 
 const (
-	signature = "NTLMSSP\x00"
+	Signature = "NTLMSSP\x00"
 
-	msgNegotiate    = 1
-	msgChallenge    = 2
-	msgAuthenticate = 3
+	MsgNegotiate    = 1
+	MsgChallenge    = 2
+	MsgAuthenticate = 3
 
-	// maxMessage bounds every message we parse: the payload fields have
+	// MaxMessage bounds every message we parse: the payload fields have
 	// 16-bit lengths, so no honest message comes near it.
-	maxMessage = 1 << 16
+	MaxMessage = 1 << 16
 
 	negotiateHeader    = 32
 	challengeHeader    = 48
 	authenticateHeader = 64
 	versionSize        = 8
 	micSize            = 16
-	micOffset          = authenticateHeader + versionSize
+	MICOffset          = authenticateHeader + versionSize
 )
 
 // NTLMSSP_REVISION_W2K3.
-const ntlmRevisionCurrent = 0x0F
+const RevisionCurrent = 0x0F
 
 // Version is the VERSION structure (MS-NLMP 2.2.2.10).
 type Version struct {
@@ -89,7 +89,7 @@ type Version struct {
 
 // DefaultVersion is what gosspi advertises: Windows 10.0 build 20348 with
 // NTLMSSP_REVISION_W2K3.
-var DefaultVersion = Version{Major: 10, Minor: 0, Build: 20348, Revision: ntlmRevisionCurrent}
+var DefaultVersion = Version{Major: 10, Minor: 0, Build: 20348, Revision: RevisionCurrent}
 
 func (v Version) marshal(b []byte) {
 	b[0], b[1] = v.Major, v.Minor
@@ -120,7 +120,7 @@ func ParseAvPairs(b []byte) (AvPairs, error) {
 	var seen uint32
 	for {
 		if len(b) < 4 {
-			return nil, errInvalid("AV_PAIR list not terminated")
+			return nil, ErrInvalid("AV_PAIR list not terminated")
 		}
 		id := binary.LittleEndian.Uint16(b)
 		n := int(binary.LittleEndian.Uint16(b[2:]))
@@ -129,11 +129,11 @@ func ParseAvPairs(b []byte) (AvPairs, error) {
 			return out, nil
 		}
 		if n > len(b) {
-			return nil, errInvalid("AV_PAIR past end of list")
+			return nil, ErrInvalid("AV_PAIR past end of list")
 		}
 		if id <= AvChannelBindings {
 			if seen&(1<<id) != 0 {
-				return nil, errInvalid("repeated AV_PAIR")
+				return nil, ErrInvalid("repeated AV_PAIR")
 			}
 			seen |= 1 << id
 			if err := checkAvValue(id, n); err != nil {
@@ -149,23 +149,23 @@ func checkAvValue(id uint16, n int) error {
 	switch id {
 	case AvFlags:
 		if n != 4 {
-			return errInvalid("MsvAvFlags length")
+			return ErrInvalid("MsvAvFlags length")
 		}
 	case AvTimestamp:
 		if n != 8 {
-			return errInvalid("MsvAvTimestamp length")
+			return ErrInvalid("MsvAvTimestamp length")
 		}
 	case AvChannelBindings:
 		if n != 16 {
-			return errInvalid("MsvAvChannelBindings length")
+			return ErrInvalid("MsvAvChannelBindings length")
 		}
 	case AvSingleHost:
 		if n < 48 {
-			return errInvalid("MsvAvSingleHost length")
+			return ErrInvalid("MsvAvSingleHost length")
 		}
 	case AvNbComputerName, AvNbDomainName, AvDnsComputerName, AvDnsDomainName, AvDnsTreeName, AvTargetName:
 		if n%2 != 0 {
-			return errInvalid("odd UTF-16 AV_PAIR")
+			return ErrInvalid("odd UTF-16 AV_PAIR")
 		}
 	}
 	return nil
@@ -229,7 +229,7 @@ type ChallengeMessage struct {
 	TargetInfo      []byte // raw AV_PAIR list, as the MIC and NTLMv2 response need it
 	Version         *Version
 
-	targetInfo AvPairs // TargetInfo parsed, when ParseChallenge read it
+	TargetInfoPairs AvPairs // TargetInfo parsed, when ParseChallenge read it
 }
 
 // AuthenticateMessage is AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3).
@@ -248,7 +248,7 @@ type AuthenticateMessage struct {
 	HasMIC bool
 }
 
-func errInvalid(detail string) error {
+func ErrInvalid(detail string) error {
 	return &sspi.Error{Op: "ntlm", Status: sspi.SEC_E_INVALID_TOKEN, Detail: detail}
 }
 
@@ -272,10 +272,10 @@ func (r *reader) field(at int) (field, error) {
 	if n == 0 {
 		return field{}, nil
 	}
-	if off < uint64(r.header) || off+n > maxMessage {
-		return field{}, errInvalid("payload field out of range")
+	if off < uint64(r.header) || off+n > MaxMessage {
+		return field{}, ErrInvalid("payload field out of range")
 	}
-	// off+n <= maxMessage from here on: int arithmetic cannot wrap.
+	// off+n <= MaxMessage from here on: int arithmetic cannot wrap.
 	end := int(off + n)
 	if end > len(r.b) {
 		// A field running past the end of a plausible message: the
@@ -305,7 +305,7 @@ func (r *reader) check() (int, error) {
 	}
 	for i := 1; i < len(r.fields); i++ {
 		if r.fields[i-1].off+r.fields[i-1].n > r.fields[i].off {
-			return 0, errInvalid("overlapping payload fields")
+			return 0, ErrInvalid("overlapping payload fields")
 		}
 	}
 	if len(r.fields) == 0 {
@@ -325,7 +325,7 @@ func (r *reader) str(f field, unicode bool) (string, error) {
 	v := r.bytes(f)
 	if unicode {
 		if len(v)%2 != 0 {
-			return "", errInvalid("odd UTF-16 string")
+			return "", ErrInvalid("odd UTF-16 string")
 		}
 		return fromUTF16(v), nil
 	}
@@ -333,14 +333,14 @@ func (r *reader) str(f field, unicode bool) (string, error) {
 }
 
 func checkHeader(b []byte, typ uint32, min int) error {
-	if len(b) > maxMessage {
-		return errInvalid("message too large")
+	if len(b) > MaxMessage {
+		return ErrInvalid("message too large")
 	}
-	if len(b) < 12 || string(b[:8]) != signature {
-		return errInvalid("bad NTLMSSP signature")
+	if len(b) < 12 || string(b[:8]) != Signature {
+		return ErrInvalid("bad NTLMSSP signature")
 	}
 	if binary.LittleEndian.Uint32(b[8:]) != typ {
-		return errInvalid("unexpected message type")
+		return ErrInvalid("unexpected message type")
 	}
 	if len(b) < min {
 		return &IncompleteError{Missing: min - len(b)}
@@ -362,7 +362,7 @@ func (e *IncompleteError) Unwrap() error { return sspi.SEC_E_INCOMPLETE_MESSAGE 
 
 // MessageType returns the MessageType of an NTLMSSP message, or 0.
 func MessageType(b []byte) uint32 {
-	if len(b) < 12 || string(b[:8]) != signature {
+	if len(b) < 12 || string(b[:8]) != Signature {
 		return 0
 	}
 	return binary.LittleEndian.Uint32(b[8:])
@@ -372,7 +372,7 @@ func MessageType(b []byte) uint32 {
 // Version field is accepted; the Version is read when the payload (or the
 // message) leaves room for it.
 func ParseNegotiate(b []byte) (*NegotiateMessage, error) {
-	if err := checkHeader(b, msgNegotiate, negotiateHeader); err != nil {
+	if err := checkHeader(b, MsgNegotiate, negotiateHeader); err != nil {
 		return nil, err
 	}
 	r := &reader{b: b, header: negotiateHeader}
@@ -413,8 +413,8 @@ func (m *NegotiateMessage) Marshal() []byte {
 		flags |= NegotiateOEMWorkstationSupplied
 	}
 	w := newWriter(hdr, len(m.Domain)+len(m.Workstation))
-	w.put(0, signature)
-	w.u32(8, msgNegotiate)
+	w.put(0, Signature)
+	w.u32(8, MsgNegotiate)
 	w.u32(12, flags)
 	w.payload(16, []byte(m.Domain))
 	w.payload(24, []byte(m.Workstation))
@@ -426,7 +426,7 @@ func (m *NegotiateMessage) Marshal() []byte {
 
 // ParseChallenge parses a CHALLENGE_MESSAGE.
 func ParseChallenge(b []byte) (*ChallengeMessage, error) {
-	if err := checkHeader(b, msgChallenge, 32); err != nil {
+	if err := checkHeader(b, MsgChallenge, 32); err != nil {
 		return nil, err
 	}
 	hdr := challengeHeader
@@ -458,7 +458,7 @@ func ParseChallenge(b []byte) (*ChallengeMessage, error) {
 	}
 	m.TargetInfo = r.bytes(ti)
 	if len(m.TargetInfo) > 0 {
-		if m.targetInfo, err = ParseAvPairs(m.TargetInfo); err != nil {
+		if m.TargetInfoPairs, err = ParseAvPairs(m.TargetInfo); err != nil {
 			return nil, err
 		}
 	}
@@ -474,8 +474,8 @@ func (m *ChallengeMessage) Marshal() []byte {
 	}
 	tn := encodeString(m.TargetName, m.Flags&NegotiateUnicode != 0)
 	w := newWriter(hdr, len(tn)+len(m.TargetInfo))
-	w.put(0, signature)
-	w.u32(8, msgChallenge)
+	w.put(0, Signature)
+	w.u32(8, MsgChallenge)
 	w.payload(12, tn)
 	w.u32(20, m.Flags)
 	copy(w.b[24:], m.ServerChallenge[:])
@@ -494,7 +494,7 @@ func (m *ChallengeMessage) Marshal() []byte {
 // and MIC fields are present is decided by the smallest payload offset,
 // not by NTLMSSP_NEGOTIATE_VERSION: curl keeps the flag but sends neither.
 func ParseAuthenticate(b []byte) (*AuthenticateMessage, error) {
-	if err := checkHeader(b, msgAuthenticate, authenticateHeader); err != nil {
+	if err := checkHeader(b, MsgAuthenticate, authenticateHeader); err != nil {
 		return nil, err
 	}
 	r := &reader{b: b, header: authenticateHeader}
@@ -514,8 +514,8 @@ func ParseAuthenticate(b []byte) (*AuthenticateMessage, error) {
 	if first >= authenticateHeader+versionSize {
 		m.Version = parseVersion(b[authenticateHeader:])
 	}
-	if first >= micOffset+micSize {
-		m.MIC = b[micOffset : micOffset+micSize : micOffset+micSize]
+	if first >= MICOffset+micSize {
+		m.MIC = b[MICOffset : MICOffset+micSize : MICOffset+micSize]
 		m.HasMIC = true
 	}
 	uni := m.Flags&NegotiateUnicode != 0
@@ -552,8 +552,8 @@ func (m *AuthenticateMessage) Marshal() []byte {
 	usr := encodeString(m.User, uni)
 	wks := encodeString(m.Workstation, uni)
 	w := newWriter(hdr, len(dom)+len(usr)+len(wks)+len(m.LmChallengeResponse)+len(m.NtChallengeResponse)+len(m.EncryptedRandomSessionKey))
-	w.put(0, signature)
-	w.u32(8, msgAuthenticate)
+	w.put(0, Signature)
+	w.u32(8, MsgAuthenticate)
 	w.payload(28, dom)
 	w.payload(36, usr)
 	w.payload(44, wks)
@@ -564,7 +564,7 @@ func (m *AuthenticateMessage) Marshal() []byte {
 	if m.Version != nil {
 		m.Version.marshal(w.b[authenticateHeader:])
 		if m.HasMIC && len(m.MIC) == micSize {
-			copy(w.b[micOffset:], m.MIC)
+			copy(w.b[MICOffset:], m.MIC)
 		}
 	}
 	return w.b
@@ -594,7 +594,7 @@ func (w *writer) payload(at int, v []byte) {
 	w.b = append(w.b, v...)
 }
 
-func toUTF16(s string) []byte { return appendUTF16(make([]byte, 0, 2*len(s)), s) }
+func ToUTF16(s string) []byte { return appendUTF16(make([]byte, 0, 2*len(s)), s) }
 
 // appendUTF16 appends s in UTF-16LE.
 func appendUTF16(b []byte, s string) []byte {
@@ -620,7 +620,7 @@ func fromUTF16(b []byte) string {
 
 func encodeString(s string, unicode bool) []byte {
 	if unicode {
-		return toUTF16(s)
+		return ToUTF16(s)
 	}
 	return []byte(s)
 }
