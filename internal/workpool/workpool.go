@@ -40,16 +40,24 @@ func New(workers, queue int) *Pool {
 	return &Pool{q: make(chan Task, queue), max: int32(workers)}
 }
 
-// Submit queues t without blocking, starting a worker if none is idle and
-// fewer than the limit run. It reports false when the queue is full or the
-// pool is closed.
+// Submit queues t without blocking, starting a worker when the queued
+// tasks outnumber the idle workers and fewer than the limit run. It
+// reports false when the queue is full or the pool is closed.
 func (p *Pool) Submit(t Task) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return false
 	}
-	if p.idle.Load() == 0 && p.started.Load() < p.max {
+	select {
+	case p.q <- t:
+	default:
+		return false
+	}
+	// A worker that counts as idle may not have taken an earlier task off
+	// the queue yet: compare with what is queued, not with zero, or a task
+	// waits behind a busy worker while a worker slot is free.
+	if int(p.idle.Load()) < len(p.q) && p.started.Load() < p.max {
 		if p.started.Add(1) <= p.max {
 			p.wg.Add(1)
 			go p.worker()
@@ -57,12 +65,7 @@ func (p *Pool) Submit(t Task) bool {
 			p.started.Add(-1)
 		}
 	}
-	select {
-	case p.q <- t:
-		return true
-	default:
-		return false
-	}
+	return true
 }
 
 func (p *Pool) worker() {
