@@ -15,8 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi"
-	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -461,7 +462,7 @@ func sendBody(value string) bool {
 	if secpkg.RecognizeToken(tok) == secpkg.TokenNTLMNegotiate {
 		return false
 	}
-	if init, _, err := negotiate.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && secpkg.RecognizeToken(init.MechToken) == secpkg.TokenNTLMNegotiate {
+	if init, _, err := spnego.ParseToken(tok); err == nil && init != nil && init.MechToken != nil && secpkg.RecognizeToken(init.MechToken) == secpkg.TokenNTLMNegotiate {
 		return false
 	}
 	return true
@@ -627,8 +628,8 @@ func (t *Transport) flags() gosspi.Flags {
 // with neither a mechanism token nor a MIC: the server says it is done
 // but proves nothing (gokrb5's SPNEGO handler answers so).
 func noProof(tok []byte) bool {
-	_, resp, err := negotiate.ParseToken(tok)
-	return err == nil && resp != nil && resp.NegState == negotiate.AcceptCompleted && len(resp.ResponseToken) == 0 && len(resp.MechListMIC) == 0
+	_, resp, err := spnego.ParseToken(tok)
+	return err == nil && resp != nil && resp.NegState == spnego.AcceptCompleted && len(resp.ResponseToken) == 0 && len(resp.MechListMIC) == 0
 }
 
 func keys(m map[string]bool) []string {

@@ -9,14 +9,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/jcmturner/goidentity/v6"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/service"
-	"github.com/jcmturner/gokrb5/v8/spnego"
+	krbspnego "github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
-
-	"github.com/gosspi/gosspi/negotiate"
 )
 
 // authLog records the Authorization header of each request a server gets.
@@ -58,7 +58,7 @@ func gokrb5Server(t *testing.T) (string, *authLog) {
 		io.WriteString(w, id.UserName()+"@"+id.Domain())
 	})
 	l := &authLog{}
-	url := httptestServer(t, l.wrap(spnego.SPNEGOKRB5Authenticate(inner, kt, service.DecodePAC(false))))
+	url := httptestServer(t, l.wrap(krbspnego.SPNEGOKRB5Authenticate(inner, kt, service.DecodePAC(false))))
 	return strings.Replace(url, "127.0.0.1", "localhost", 1), l
 }
 
@@ -70,11 +70,11 @@ func mutualRequested(t *testing.T, header string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	init, _, err := negotiate.ParseToken(b)
+	init, _, err := spnego.ParseToken(b)
 	if err != nil || init == nil || init.MechToken == nil {
 		t.Fatalf("not a NegTokenInit with a mechanism token: %v", err)
 	}
-	var k spnego.KRB5Token
+	var k krbspnego.KRB5Token
 	if err := k.Unmarshal(init.MechToken); err != nil {
 		t.Fatal(err)
 	}

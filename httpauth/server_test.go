@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/testutil"
-	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -95,11 +96,11 @@ func checkMutualToken(t testing.TB, hdr string) {
 	if err != nil || scheme != "Negotiate" {
 		t.Fatalf("final WWW-Authenticate %q: %v", hdr, err)
 	}
-	_, resp, err := negotiate.ParseToken(tok)
+	_, resp, err := spnego.ParseToken(tok)
 	if err != nil || resp == nil {
 		t.Fatalf("final token is not a NegTokenResp: %v", err)
 	}
-	if resp.NegState != negotiate.AcceptCompleted || !resp.SupportedMech.Equal(negotiate.OIDKerberos) && !resp.SupportedMech.Equal(negotiate.OIDMSKerberos) {
+	if resp.NegState != spnego.AcceptCompleted || !resp.SupportedMech.Equal(spnego.OIDKerberos) && !resp.SupportedMech.Equal(spnego.OIDMSKerberos) {
 		t.Errorf("final token: negState %v, mech %v", resp.NegState, resp.SupportedMech)
 	}
 	// GSS framing (RFC 2743 3.1) around TOK_ID 02 00, the AP-REP (RFC 4121 4.1).

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -41,7 +43,7 @@ func BenchmarkParseToken(b *testing.B) {
 			b.SetBytes(int64(len(tc.tok)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := ParseToken(tc.tok); err != nil {
+				if _, _, err := spnego.ParseToken(tc.tok); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -51,12 +53,12 @@ func BenchmarkParseToken(b *testing.B) {
 
 func BenchmarkMarshal(b *testing.B) {
 	legs := loadLegs(b, "mit-ntlm-handshake.jsonl")
-	init, _, _ := ParseToken(legs[0])
-	_, resp, _ := ParseToken(legs[1])
+	init, _, _ := spnego.ParseToken(legs[0])
+	_, resp, _ := spnego.ParseToken(legs[1])
 	b.Run("NegTokenInit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			t := &NegTokenInit{MechTypes: []OID{OIDKerberos, OIDMSKerberos, OIDNTLM}, MechToken: init.MechToken}
+			t := &spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDKerberos, spnego.OIDMSKerberos, spnego.OIDNTLM}, MechToken: init.MechToken}
 			if _, err := t.Marshal(); err != nil {
 				b.Fatal(err)
 			}
@@ -291,7 +293,7 @@ func BenchmarkMechListMIC(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mechTypes := encodeMechTypes([]OID{OIDKerberos, OIDMSKerberos, OIDNTLM})
+	mechTypes := spnego.EncodeMechTypes([]spnego.OID{spnego.OIDKerberos, spnego.OIDMSKerberos, spnego.OIDNTLM})
 	um := ntlm.UserMode()
 	u, _ := um.InitUserModeContext(cdata)
 	mic, _ := makeMechListMIC(u, true, mechTypes)

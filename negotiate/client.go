@@ -3,6 +3,8 @@ package negotiate
 import (
 	"context"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -63,22 +65,22 @@ func (c *negContext) innerInitParams(prm *secpkg.InitContextParams, tok []byte) 
 func (c *negContext) initFirst(ctx context.Context, prm *secpkg.InitContextParams, out *secpkg.ContextOutput) error {
 	// A NegTokenInit2 from the acceptor (server-initiated SPNEGO, as in SMB
 	// and some HTTP servers) restricts what we offer.
-	var acceptorMechs []OID
+	var acceptorMechs []spnego.OID
 	restrict := false
 	if tok := prm.Input.Token(); len(tok) > 0 {
 		if !secpkg.RecognizeToken(tok).Framed() {
-			return invalid("first input is not a NegTokenInit2")
+			return spnego.Invalid("first input is not a NegTokenInit2")
 		}
 		t, err := splitToken(tok, out)
 		if err != nil {
 			return err
 		}
-		init, _, err := ParseToken(t)
+		init, _, err := spnego.ParseToken(t)
 		if err != nil {
 			return err
 		}
 		if init == nil {
-			return invalid("first input is not a NegTokenInit2")
+			return spnego.Invalid("first input is not a NegTokenInit2")
 		}
 		acceptorMechs, restrict = init.MechTypes, init.MechTypes != nil
 	}
@@ -117,12 +119,12 @@ func (c *negContext) initFirst(ctx context.Context, prm *secpkg.InitContextParam
 		}
 		c.sel, c.selCred, c.inner = ic.pkg, ic.cred, ictx
 		c.selOID = ic.pkg.oids[0]
-		t := &NegTokenInit{}
+		t := &spnego.NegTokenInit{}
 		if !restrict && i == 0 && len(cands) == len(c.cred.inners) {
 			// Everything the credential has: the list made when it was
 			// acquired.
 			c.offered = c.cred.offer.offered
-			t.MechTypes, t.rawMechTypes = c.cred.offer.mechs, c.cred.offer.der
+			t.MechTypes, t.RawMechTypes = c.cred.offer.mechs, c.cred.offer.der
 		} else {
 			c.offered = offerList(cands[i:], acceptorMechs, restrict)
 			t.MechTypes = offerOIDs(c.offered)
@@ -147,7 +149,7 @@ func (c *negContext) initFirst(ctx context.Context, prm *secpkg.InitContextParam
 		if err != nil {
 			return err
 		}
-		c.rawMechTypes = t.rawMechTypes
+		c.RawMechTypes = t.RawMechTypes
 		c.state = sspi.SECPKG_NEGOTIATION_OPTIMISTIC
 		out.Status = sspi.SEC_I_CONTINUE_NEEDED
 		out.Output = tokenOutput(b)
@@ -163,11 +165,11 @@ func (c *negContext) initFirst(ctx context.Context, prm *secpkg.InitContextParam
 
 // offerList is what an initiator offers from cands: every OID of each
 // package, in order; with restrict, only those the acceptor listed.
-func offerList(cands []innerCred, acceptorMechs []OID, restrict bool) []mechOffer {
+func offerList(cands []innerCred, acceptorMechs []spnego.OID, restrict bool) []mechOffer {
 	var offered []mechOffer
 	for _, ic := range cands {
 		for _, o := range ic.pkg.oids {
-			if restrict && !containsOID(acceptorMechs, o) && !(ic.pkg.krb && o.isKerberos() && containsKerberos(acceptorMechs)) {
+			if restrict && !containsOID(acceptorMechs, o) && !(ic.pkg.krb && o.IsKerberos() && containsKerberos(acceptorMechs)) {
 				continue
 			}
 			offered = append(offered, mechOffer{oid: o, pkg: ic.pkg, cred: ic.cred})
@@ -176,15 +178,15 @@ func offerList(cands []innerCred, acceptorMechs []OID, restrict bool) []mechOffe
 	return offered
 }
 
-func offerOIDs(offered []mechOffer) []OID {
-	mechs := make([]OID, len(offered))
+func offerOIDs(offered []mechOffer) []spnego.OID {
+	mechs := make([]spnego.OID, len(offered))
 	for j, m := range offered {
 		mechs[j] = m.oid
 	}
 	return mechs
 }
 
-func matchesAny(p *innerPkg, oids []OID) bool {
+func matchesAny(p *innerPkg, oids []spnego.OID) bool {
 	for _, o := range oids {
 		if p.matches(o) {
 			return true
@@ -193,7 +195,7 @@ func matchesAny(p *innerPkg, oids []OID) bool {
 	return false
 }
 
-func containsOID(oids []OID, o OID) bool {
+func containsOID(oids []spnego.OID, o spnego.OID) bool {
 	for _, x := range oids {
 		if x.Equal(o) {
 			return true
@@ -202,9 +204,9 @@ func containsOID(oids []OID, o OID) bool {
 	return false
 }
 
-func containsKerberos(oids []OID) bool {
+func containsKerberos(oids []spnego.OID) bool {
 	for _, x := range oids {
-		if x.isKerberos() {
+		if x.IsKerberos() {
 			return true
 		}
 	}
@@ -214,23 +216,23 @@ func containsKerberos(oids []OID) bool {
 func (c *negContext) initNext(ctx context.Context, prm *secpkg.InitContextParams, out *secpkg.ContextOutput) error {
 	tok := prm.Input.Token()
 	if len(tok) == 0 {
-		return invalid("no input token")
+		return spnego.Invalid("no input token")
 	}
 	if secpkg.RecognizeToken(tok) != secpkg.TokenSPNEGOResp {
-		return invalid("expected a NegTokenResp")
+		return spnego.Invalid("expected a spnego.NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
 	if err != nil {
 		return err
 	}
-	_, resp, err := ParseToken(t)
+	_, resp, err := spnego.ParseToken(t)
 	if err != nil {
 		return err
 	}
 	if resp == nil {
-		return invalid("expected a NegTokenResp")
+		return spnego.Invalid("expected a spnego.NegTokenResp")
 	}
-	if resp.NegState == Reject {
+	if resp.NegState == spnego.Reject {
 		return c.initRejected(ctx, prm, resp)
 	}
 	if !c.negoDone {
@@ -241,13 +243,13 @@ func (c *negContext) initNext(ctx context.Context, prm *secpkg.InitContextParams
 		}
 		idx := -1
 		for i, m := range c.offered {
-			if m.oid.Equal(mech) || (m.pkg.krb && mech.isKerberos()) {
+			if m.oid.Equal(mech) || (m.pkg.krb && mech.IsKerberos()) {
 				idx = i
 				break
 			}
 		}
 		if idx < 0 {
-			return invalid("supportedMech " + mech.String() + " was not offered")
+			return spnego.Invalid("supportedMech " + mech.String() + " was not offered")
 		}
 		off := c.offered[idx]
 		c.negoDone = true
@@ -256,18 +258,18 @@ func (c *negContext) initNext(ctx context.Context, prm *secpkg.InitContextParams
 			c.skip(skippedNote(c.sel, "the acceptor chose "+off.pkg.info.Name))
 			return c.reselect(ctx, prm, resp, off, out)
 		}
-		if resp.NegState == RequestMIC {
+		if resp.NegState == spnego.RequestMIC {
 			c.micRequired = true
 		}
 	}
-	if resp.NegState == AcceptCompleted {
+	if resp.NegState == spnego.AcceptCompleted {
 		c.peerComplete = true
 	}
 	var iout secpkg.ContextOutput
 	produced := false
 	if !c.innerDone {
 		if resp.ResponseToken == nil {
-			return invalid("acceptor sent no mechanism token")
+			return spnego.Invalid("acceptor sent no mechanism token")
 		}
 		ictx, o, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, c.inner, c.innerInitParams(prm, resp.ResponseToken))
 		if ictx != nil {
@@ -280,21 +282,21 @@ func (c *negContext) initNext(ctx context.Context, prm *secpkg.InitContextParams
 	} else if len(resp.ResponseToken) > 0 {
 		// An empty token is what old IIS servers send; anything else is
 		// spurious once the mechanism is done.
-		return invalid("mechanism token after the mechanism finished")
+		return spnego.Invalid("mechanism token after the mechanism finished")
 	}
 	return c.initAfterInner(&iout, produced, resp.MechListMIC, out)
 }
 
 // reselect handles the acceptor's counter-proposal of another of our
 // mechanisms (RFC 4178 3.2 step 3, MIT init_ctx_reselect).
-func (c *negContext) reselect(ctx context.Context, prm *secpkg.InitContextParams, resp *NegTokenResp, off mechOffer, out *secpkg.ContextOutput) error {
+func (c *negContext) reselect(ctx context.Context, prm *secpkg.InitContextParams, resp *spnego.NegTokenResp, off mechOffer, out *secpkg.ContextOutput) error {
 	// RFC 4178 requires request-mic here; Windows Server 2003 and earlier
 	// sent accept-incomplete, which is tolerated for NTLM only, as MIT does.
-	if resp.NegState != RequestMIC && !(resp.NegState == AcceptIncomplete && off.pkg.ntlm) {
-		return invalid("counter-proposal without request-mic")
+	if resp.NegState != spnego.RequestMIC && !(resp.NegState == spnego.AcceptIncomplete && off.pkg.ntlm) {
+		return spnego.Invalid("counter-proposal without request-mic")
 	}
 	if len(resp.ResponseToken) > 0 || resp.MechListMIC != nil {
-		return invalid("mechanism token or MIC for a mechanism not started")
+		return spnego.Invalid("mechanism token or MIC for a mechanism not started")
 	}
 	if c.inner != nil {
 		c.inner.Delete()
@@ -316,7 +318,7 @@ func (c *negContext) reselect(ctx context.Context, prm *secpkg.InitContextParams
 
 // initRejected handles negState reject. An error token goes to the
 // mechanism for a precise status.
-func (c *negContext) initRejected(ctx context.Context, prm *secpkg.InitContextParams, resp *NegTokenResp) error {
+func (c *negContext) initRejected(ctx context.Context, prm *secpkg.InitContextParams, resp *spnego.NegTokenResp) error {
 	if len(resp.ResponseToken) > 0 && c.inner != nil && !c.innerDone {
 		ictx, _, err := c.sel.lsa.InitLsaModeContext(ctx, c.selCred, c.inner, c.innerInitParams(prm, resp.ResponseToken))
 		if ictx != nil {
@@ -351,7 +353,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_UNSUPPORTED_FUNCTION, Detail: c.sel.info.Name + " returned " + iout.Status.String()}
 		}
 	}
-	resp := &NegTokenResp{NegState: AcceptIncomplete}
+	resp := &spnego.NegTokenResp{NegState: spnego.AcceptIncomplete}
 	if len(mechOut) > 0 {
 		resp.ResponseToken = mechOut
 	}
@@ -359,7 +361,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 	out.Expiry = c.expiry
 	if !c.innerDone {
 		if peerMIC != nil {
-			return invalid("mechListMIC before the mechanism finished")
+			return spnego.Invalid("mechListMIC before the mechanism finished")
 		}
 		if resp.ResponseToken == nil {
 			return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_INTERNAL_ERROR, Detail: c.sel.info.Name + " continues without a token"}
@@ -368,7 +370,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 	}
 	if peerMIC != nil {
 		if c.micRcvd {
-			return invalid("second mechListMIC")
+			return spnego.Invalid("second mechListMIC")
 		}
 		if err := c.verifyMIC(peerMIC); err != nil {
 			out.Output = tokenOutput(rejectToken(nil))
@@ -389,7 +391,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 	case c.micSent && c.micRcvd:
 		// Both MICs are exchanged: done, sending ours if it is new.
 		if resp.MechListMIC != nil || resp.ResponseToken != nil {
-			resp.NegState = AcceptCompleted
+			resp.NegState = spnego.AcceptCompleted
 			if err := c.emitToken(resp, out); err != nil {
 				return err
 			}
@@ -410,7 +412,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 		return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
 	}
 	if !c.peerComplete {
-		return invalid("acceptor expects more but the mechanism is done")
+		return spnego.Invalid("acceptor expects more but the mechanism is done")
 	}
 	if c.micRequired && !c.micRcvd {
 		return &sspi.Error{Op: "InitializeSecurityContext", Status: sspi.SEC_E_DOWNGRADE_DETECTED, Detail: "required mechListMIC is missing"}
@@ -421,7 +423,7 @@ func (c *negContext) initAfterInner(iout *secpkg.ContextOutput, produced bool, p
 	return nil
 }
 
-func (c *negContext) emitToken(resp *NegTokenResp, out *secpkg.ContextOutput) error {
+func (c *negContext) emitToken(resp *spnego.NegTokenResp, out *secpkg.ContextOutput) error {
 	b, err := resp.Marshal()
 	if err != nil {
 		return err
@@ -430,7 +432,7 @@ func (c *negContext) emitToken(resp *NegTokenResp, out *secpkg.ContextOutput) er
 	return nil
 }
 
-func (c *negContext) emit(resp *NegTokenResp, st sspi.Status, out *secpkg.ContextOutput) error {
+func (c *negContext) emit(resp *spnego.NegTokenResp, st sspi.Status, out *secpkg.ContextOutput) error {
 	if err := c.emitToken(resp, out); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -16,10 +18,10 @@ type negContext struct {
 
 	// Negotiation.
 	offered      []mechOffer // initiator: what it offered, in order
-	rawMechTypes []byte      // the MechTypeList DER the MIC covers
+	RawMechTypes []byte      // the MechTypeList DER the MIC covers
 	sel          *innerPkg   // the chosen (or optimistic) package
 	selCred      secpkg.LsaCredential
-	selOID       OID // the OID of sel on the wire
+	selOID       spnego.OID // the OID of sel on the wire
 	negoDone     bool
 	direct       bool // acceptor: a raw inner token, no SPNEGO
 	peerComplete bool // initiator: the acceptor said accept-completed
@@ -47,7 +49,7 @@ type negContext struct {
 // mechOffer is one OID of an initiator's mechanism list and the package
 // behind it.
 type mechOffer struct {
-	oid  OID
+	oid  spnego.OID
 	pkg  *innerPkg
 	cred secpkg.LsaCredential
 }
@@ -174,7 +176,7 @@ func (c *negContext) makeMIC() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	mic, err := makeMechListMIC(u, c.sel.ntlm, c.rawMechTypes)
+	mic, err := makeMechListMIC(u, c.sel.ntlm, c.RawMechTypes)
 	if err != nil {
 		return nil, c.innerErr(err)
 	}
@@ -189,7 +191,7 @@ func (c *negContext) verifyMIC(mic []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := verifyMechListMIC(u, c.sel.ntlm, c.rawMechTypes, mic); err != nil {
+	if err := verifyMechListMIC(u, c.sel.ntlm, c.RawMechTypes, mic); err != nil {
 		return err
 	}
 	c.micRcvd = true
@@ -307,13 +309,13 @@ func (c *negContext) fail(err error) error {
 // rejectToken is a NegTokenResp with negState reject, carrying an inner
 // error token when there is one.
 func rejectToken(errTok []byte) []byte {
-	t := &NegTokenResp{NegState: Reject}
+	t := &spnego.NegTokenResp{NegState: spnego.Reject}
 	if len(errTok) > 0 {
 		t.ResponseToken = errTok
 	}
 	b, err := t.Marshal()
 	if err != nil {
-		b, _ = (&NegTokenResp{NegState: Reject}).Marshal()
+		b, _ = (&spnego.NegTokenResp{NegState: spnego.Reject}).Marshal()
 	}
 	return b
 }
@@ -322,7 +324,7 @@ func rejectToken(errTok []byte) []byte {
 // concatenated input: a token cut short is SEC_E_INCOMPLETE_MESSAGE with
 // Missing set; bytes after it are reported as Extra.
 func splitToken(in []byte, out *secpkg.ContextOutput) ([]byte, error) {
-	n, incomplete, err := elementSize(in)
+	n, incomplete, err := spnego.ElementSize(in)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -414,14 +416,14 @@ func TestInteropNTLMClient(t *testing.T) {
 	now, seed := newSeed("gosspi-client")
 	n := ntlmNego(t, now, seed)
 	p := startSPNEGOPeer(t, ntlmPeerEnv(t), "server", "--mechs", "krb5,ntlm")
-	tr := &transcript{Peer: "MIT SPNEGO + gss-ntlmssp", Direction: "gosspi-client", Mech: OIDNTLM.String(), Time: now.Format(time.RFC3339), Seed: hex.EncodeToString(seed)}
+	tr := &transcript{Peer: "MIT SPNEGO + gss-ntlmssp", Direction: "gosspi-client", Mech: spnego.OIDNTLM.String(), Time: now.Format(time.RFC3339), Seed: hex.EncodeToString(seed)}
 	out := runOurSide(t, n, true, "HTTP@localhost", &livePeer{p: p}, &tr.Legs)
 	u, err := n.InitUserModeContext(out.ContextData)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := p.must(map[string]any{"op": "info"})
-	if m["mech"] != OIDNTLM.String() {
+	if m["mech"] != spnego.OIDNTLM.String() {
 		t.Fatalf("peer mech %v", m["mech"])
 	}
 	messagesWithPeer(t, p, u, tr)
@@ -435,7 +437,7 @@ func TestInteropNTLMServer(t *testing.T) {
 	now, seed := newSeed("gosspi-server")
 	n := ntlmNego(t, now, seed)
 	p := startSPNEGOPeer(t, ntlmPeerEnv(t), "client", "--mechs", "krb5,ntlm", "--user", ntlmDomain+`\`+ntlmUser, "--password", ntlmPass)
-	tr := &transcript{Peer: "MIT SPNEGO + gss-ntlmssp", Direction: "gosspi-server", Mech: OIDNTLM.String(), Time: now.Format(time.RFC3339), Seed: hex.EncodeToString(seed)}
+	tr := &transcript{Peer: "MIT SPNEGO + gss-ntlmssp", Direction: "gosspi-server", Mech: spnego.OIDNTLM.String(), Time: now.Format(time.RFC3339), Seed: hex.EncodeToString(seed)}
 	out := runOurSide(t, n, false, "", &livePeer{p: p}, &tr.Legs)
 	u, err := n.InitUserModeContext(out.ContextData)
 	if err != nil {
@@ -516,14 +518,14 @@ func TestInteropDowngradeMITClient(t *testing.T) {
 		if i != 0 {
 			return b
 		}
-		init, _, err := ParseToken(b)
+		init, _, err := spnego.ParseToken(b)
 		if err != nil || init == nil {
 			t.Fatalf("MIT's first token: %v", err)
 		}
-		if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) {
+		if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) {
 			t.Fatalf("MIT offered %v", init.MechTypes)
 		}
-		out, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM, MustParseOID("1.3.6.1.4.1.311.2.2.30")}, MechToken: init.MechToken}).Marshal()
+		out, err := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM, spnego.MustParseOID("1.3.6.1.4.1.311.2.2.30")}, MechToken: init.MechToken}).Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -534,7 +536,7 @@ func TestInteropDowngradeMITClient(t *testing.T) {
 	if !errors.Is(err, sspi.SEC_E_DOWNGRADE_DETECTED) {
 		t.Fatalf("altered mechanism list accepted: %v", err)
 	}
-	if r := parseResp(t, tok(out)); r.NegState != Reject {
+	if r := parseResp(t, tok(out)); r.NegState != spnego.Reject {
 		t.Fatalf("no reject token: %+v", r)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/internal/testutil"
@@ -144,13 +146,13 @@ func TestInteropKerberosClient(t *testing.T) {
 		t.Fatalf("%d legs", len(legs))
 	}
 	init := parseInit(t, unhex(t, legs[0]))
-	if len(init.MechTypes) != 3 || !init.MechTypes[0].Equal(OIDKerberos) || !init.MechTypes[1].Equal(OIDMSKerberos) || !init.MechTypes[2].Equal(OIDNTLM) {
+	if len(init.MechTypes) != 3 || !init.MechTypes[0].Equal(spnego.OIDKerberos) || !init.MechTypes[1].Equal(spnego.OIDMSKerberos) || !init.MechTypes[2].Equal(spnego.OIDNTLM) {
 		t.Fatalf("offered %v", init.MechTypes)
 	}
-	if resp := parseResp(t, unhex(t, legs[1])); resp.NegState != AcceptCompleted || !resp.SupportedMech.Equal(OIDKerberos) {
+	if resp := parseResp(t, unhex(t, legs[1])); resp.NegState != spnego.AcceptCompleted || !resp.SupportedMech.Equal(spnego.OIDKerberos) {
 		t.Fatalf("MIT answered %+v", resp)
 	}
-	if m := p.must(map[string]any{"op": "info"}); m["mech"] != OIDKerberos.String() || !strings.HasPrefix(m["peer"].(string), krbUser+"@") {
+	if m := p.must(map[string]any{"op": "info"}); m["mech"] != spnego.OIDKerberos.String() || !strings.HasPrefix(m["peer"].(string), krbUser+"@") {
 		t.Fatalf("MIT says %v", m)
 	}
 	u, err := n.InitUserModeContext(out.ContextData)
@@ -169,10 +171,10 @@ func TestInteropKerberosServer(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	n := krbNego(t, r, kerberos.Config{Now: func() time.Time { return now }})
 	p := startSPNEGOPeer(t, r.env(t), "client", "--mechs", "krb5,ntlm", "--target", "HTTP@"+svcHost)
-	tr := &transcript{Peer: "MIT SPNEGO + krb5", Direction: "gosspi-server", Mech: OIDKerberos.String(), Time: now.Format(time.RFC3339)}
+	tr := &transcript{Peer: "MIT SPNEGO + krb5", Direction: "gosspi-server", Mech: spnego.OIDKerberos.String(), Time: now.Format(time.RFC3339)}
 	out := runOurSide(t, n, false, "", &livePeer{p: p}, &tr.Legs)
 	init := parseInit(t, unhex(t, tr.Legs[0]))
-	if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(OIDKerberos) || !init.MechTypes[1].Equal(OIDNTLM) || init.MechToken == nil {
+	if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(spnego.OIDKerberos) || !init.MechTypes[1].Equal(spnego.OIDNTLM) || init.MechToken == nil {
 		t.Fatalf("MIT offered %v", init.MechTypes)
 	}
 	u, err := n.InitUserModeContext(out.ContextData)
@@ -243,7 +245,7 @@ func TestReplayKerberosServer(t *testing.T) {
 		t.Fatalf("%v %v", out.Status, err)
 	}
 	resp := parseResp(t, tok(out))
-	if resp.NegState != AcceptCompleted || !resp.SupportedMech.Equal(OIDKerberos) || resp.ResponseToken == nil {
+	if resp.NegState != spnego.AcceptCompleted || !resp.SupportedMech.Equal(spnego.OIDKerberos) || resp.ResponseToken == nil {
 		t.Fatalf("%+v", resp)
 	}
 	u, err := n.InitUserModeContext(out.ContextData)
@@ -289,7 +291,7 @@ func TestInteropFallbackToNTLM(t *testing.T) {
 			var legs []string
 			id := &sspi.AuthIdentity{User: krbUser, Domain: r.Name, Password: r.userPW}
 			out := runOurSideID(t, n, true, tc.target, id, &livePeer{p: p}, &legs)
-			if init := parseInit(t, unhex(t, legs[0])); len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) {
+			if init := parseInit(t, unhex(t, legs[0])); len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) {
 				t.Fatalf("offered %v", init.MechTypes)
 			}
 			u, err := n.InitUserModeContext(out.ContextData)
@@ -323,10 +325,10 @@ func TestInteropDowngradeKerberosStripped(t *testing.T) {
 			return b
 		}
 		init := parseInit(t, b)
-		if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(OIDKerberos) {
+		if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(spnego.OIDKerberos) {
 			t.Fatalf("MIT offered %v", init.MechTypes)
 		}
-		out, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM}}).Marshal()
+		out, err := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}}).Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +339,7 @@ func TestInteropDowngradeKerberosStripped(t *testing.T) {
 	if !errors.Is(err, sspi.SEC_E_DOWNGRADE_DETECTED) {
 		t.Fatalf("stripped Kerberos went unnoticed: %v (legs %d)", err, len(legs))
 	}
-	if r := parseResp(t, tok(out)); r.NegState != Reject {
+	if r := parseResp(t, tok(out)); r.NegState != spnego.Reject {
 		t.Fatalf("no reject token: %+v", r)
 	}
 }
@@ -361,10 +363,10 @@ func TestInteropDowngradeToMITAcceptor(t *testing.T) {
 		}
 		first = false
 		init := parseInit(t, b)
-		if !init.MechTypes[0].Equal(OIDKerberos) {
+		if !init.MechTypes[0].Equal(spnego.OIDKerberos) {
 			t.Fatalf("offered %v", init.MechTypes)
 		}
-		out, _ := (&NegTokenInit{MechTypes: []OID{OIDNTLM}}).Marshal()
+		out, _ := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}}).Marshal()
 		return out
 	}}
 	var legs []string
@@ -443,7 +445,7 @@ func TestCurlNegotiate(t *testing.T) {
 		t.Fatalf("tokens %d user %q body %q", len(tokens), user, body)
 	}
 	init := parseInit(t, mustB64(t, tokens[0]))
-	if !init.MechTypes[0].isKerberos() || init.MechToken == nil {
+	if !init.MechTypes[0].IsKerberos() || init.MechToken == nil {
 		t.Fatalf("curl offered %v", init.MechTypes)
 	}
 	if *record {
@@ -512,7 +514,7 @@ func TestReplayCurlNegotiate(t *testing.T) {
 	if err == nil {
 		t.Fatal("replayed curl token accepted")
 	}
-	if r := parseResp(t, tok(out)); r.NegState != Reject {
+	if r := parseResp(t, tok(out)); r.NegState != spnego.Reject {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -569,7 +571,7 @@ func TestRawMechanismTokens(t *testing.T) {
 		if err != nil || sout.Status != sspi.SEC_E_OK {
 			t.Fatalf("raw AP-REQ: %v", err)
 		}
-		if _, _, err := ParseToken(tok(sout)); err == nil {
+		if _, _, err := spnego.ParseToken(tok(sout)); err == nil {
 			t.Fatal("answer to a raw AP-REQ is SPNEGO")
 		}
 		_, cout, err = kp.InitLsaModeContext(t.Context(), kc, cctx, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, Input: desc(tok(sout))})
@@ -661,13 +663,13 @@ func TestInteropKerberosMIC(t *testing.T) {
 		if len(legs) != 5 {
 			t.Fatalf("%d legs", len(legs))
 		}
-		if r := parseResp(t, unhex(t, legs[1])); r.NegState != RequestMIC || !r.SupportedMech.isKerberos() {
+		if r := parseResp(t, unhex(t, legs[1])); r.NegState != spnego.RequestMIC || !r.SupportedMech.IsKerberos() {
 			t.Fatalf("MIT answered %+v", r)
 		}
 		if r := parseResp(t, unhex(t, legs[3])); r.MechListMIC == nil || r.ResponseToken == nil {
 			t.Fatalf("MIT's AP-REP leg %+v", r)
 		}
-		if r := parseResp(t, unhex(t, legs[4])); r.MechListMIC == nil || r.NegState != AcceptCompleted {
+		if r := parseResp(t, unhex(t, legs[4])); r.MechListMIC == nil || r.NegState != spnego.AcceptCompleted {
 			t.Fatalf("our MIC leg %+v", r)
 		}
 		u, err := n.InitUserModeContext(out.ContextData)
@@ -683,10 +685,10 @@ func TestInteropKerberosMIC(t *testing.T) {
 		var legs []string
 		out := runOurSide(t, n, false, "", &livePeer{p: p}, &legs)
 		init := parseInit(t, unhex(t, legs[0]))
-		if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(OIDNTLM) {
+		if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(spnego.OIDNTLM) {
 			t.Fatalf("MIT offered %v", init.MechTypes)
 		}
-		if r := parseResp(t, unhex(t, legs[1])); r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDKerberos) {
+		if r := parseResp(t, unhex(t, legs[1])); r.NegState != spnego.RequestMIC || !r.SupportedMech.Equal(spnego.OIDKerberos) {
 			t.Fatalf("we answered %+v", r)
 		}
 		u, err := n.InitUserModeContext(out.ContextData)
@@ -763,7 +765,7 @@ func TestChannelBindings(t *testing.T) {
 				}
 				if err != nil {
 					if i%2 == 1 {
-						if r := parseResp(t, tok(out)); r.NegState != Reject {
+						if r := parseResp(t, tok(out)); r.NegState != spnego.Reject {
 							t.Fatalf("no reject token: %+v", r)
 						}
 					}

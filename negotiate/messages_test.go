@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -67,35 +69,35 @@ func TestParseMITNTLM(t *testing.T) {
 	if len(legs) != 4 {
 		t.Fatalf("%d legs", len(legs))
 	}
-	init, resp, err := ParseToken(legs[0])
+	init, resp, err := spnego.ParseToken(legs[0])
 	if err != nil || resp != nil {
 		t.Fatalf("leg 0: %v", err)
 	}
-	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) || init.Init2 || init.HasReqFlags {
+	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) || init.Init2 || init.HasReqFlags {
 		t.Fatalf("leg 0: %+v", init)
 	}
 	if !bytes.HasPrefix(init.MechToken, []byte("NTLMSSP\x00\x01")) || init.MechListMIC != nil {
 		t.Fatalf("leg 0 mechToken %x", init.MechToken)
 	}
-	if !bytes.Equal(init.rawMechTypes, encodeMechTypes(init.MechTypes)) {
+	if !bytes.Equal(init.RawMechTypes, spnego.EncodeMechTypes(init.MechTypes)) {
 		t.Fatal("raw mechTypes differ")
 	}
-	if re, err := (&NegTokenInit{MechTypes: init.MechTypes, MechToken: init.MechToken}).Marshal(); err != nil || !bytes.Equal(re, legs[0]) {
+	if re, err := (&spnego.NegTokenInit{MechTypes: init.MechTypes, MechToken: init.MechToken}).Marshal(); err != nil || !bytes.Equal(re, legs[0]) {
 		t.Fatalf("leg 0 re-encoding differs: %x", re)
 	}
 	want := []struct {
-		state NegState
-		mech  OID
+		state spnego.NegState
+		mech  spnego.OID
 		tok   string
 		mic   bool
 	}{
-		{AcceptIncomplete, OIDNTLM, "NTLMSSP\x00\x02", false},
-		{AcceptIncomplete, nil, "NTLMSSP\x00\x03", true},
-		{AcceptCompleted, nil, "", true},
+		{spnego.AcceptIncomplete, spnego.OIDNTLM, "NTLMSSP\x00\x02", false},
+		{spnego.AcceptIncomplete, nil, "NTLMSSP\x00\x03", true},
+		{spnego.AcceptCompleted, nil, "", true},
 	}
 	for i, w := range want {
 		b := legs[i+1]
-		init, resp, err := ParseToken(b)
+		init, resp, err := spnego.ParseToken(b)
 		if err != nil || init != nil {
 			t.Fatalf("leg %d: %v", i+1, err)
 		}
@@ -123,64 +125,64 @@ const windowsNegTokenInit2 = "604806062b0601050502a03e303ca00e300c060a2b06010401
 
 func TestNegTokenInit2(t *testing.T) {
 	b := unhex(t, windowsNegTokenInit2)
-	init, _, err := ParseToken(b)
+	init, _, err := spnego.ParseToken(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !init.Init2 || init.NegHints == nil || init.NegHints.HintName != WindowsHintName || init.MechToken != nil {
+	if !init.Init2 || init.NegHints == nil || init.NegHints.HintName != spnego.WindowsHintName || init.MechToken != nil {
 		t.Fatalf("%+v", init)
 	}
-	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) {
+	if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) {
 		t.Fatalf("mechs %v", init.MechTypes)
 	}
-	re, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM}, Init2: true, NegHints: &NegHints{HintName: WindowsHintName}}).Marshal()
+	re, err := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}, Init2: true, NegHints: &spnego.NegHints{HintName: spnego.WindowsHintName}}).Marshal()
 	if err != nil || !bytes.Equal(re, b) {
 		t.Fatalf("re-encoding %x", re)
 	}
 	// With a MIC: [4], and a hint address.
-	t2 := &NegTokenInit{MechTypes: []OID{OIDMSKerberos, OIDKerberos, OIDNTLM}, Init2: true,
-		NegHints: &NegHints{HintName: "x", HasName: true, HintAddress: []byte{1, 2}}, MechListMIC: []byte{9}, HasReqFlags: true, ReqFlags: 1<<1 | 1<<6}
+	t2 := &spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDMSKerberos, spnego.OIDKerberos, spnego.OIDNTLM}, Init2: true,
+		NegHints: &spnego.NegHints{HintName: "x", HasName: true, HintAddress: []byte{1, 2}}, MechListMIC: []byte{9}, HasReqFlags: true, ReqFlags: 1<<1 | 1<<6}
 	enc, err := t2.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := ParseToken(enc)
+	got, _, err := spnego.ParseToken(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.Init2 || got.NegHints.HintName != "x" || !bytes.Equal(got.NegHints.HintAddress, []byte{1, 2}) ||
-		!bytes.Equal(got.MechListMIC, []byte{9}) || got.ReqFlags != t2.ReqFlags || len(got.MechTypes) != 3 || !got.MechTypes[0].isKerberos() {
+		!bytes.Equal(got.MechListMIC, []byte{9}) || got.ReqFlags != t2.ReqFlags || len(got.MechTypes) != 3 || !got.MechTypes[0].IsKerberos() {
 		t.Fatalf("%+v", got)
 	}
 }
 
 func TestOIDs(t *testing.T) {
 	for _, s := range []string{"1.3.6.1.5.5.2", "1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2", "1.3.6.1.4.1.311.2.2.10"} {
-		if got := MustParseOID(s).String(); got != s {
+		if got := spnego.MustParseOID(s).String(); got != s {
 			t.Errorf("%s -> %s", s, got)
 		}
 	}
-	if !bytes.Equal(OIDSPNEGO, []byte{0x2b, 6, 1, 5, 5, 2}) {
-		t.Fatalf("%x", []byte(OIDSPNEGO))
+	if !bytes.Equal(spnego.OIDSPNEGO, []byte{0x2b, 6, 1, 5, 5, 2}) {
+		t.Fatalf("%x", []byte(spnego.OIDSPNEGO))
 	}
 	for _, s := range []string{"", "1", "1.x", "1.-2"} {
-		if _, err := ParseOID(s); err == nil {
+		if _, err := spnego.ParseOID(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
 	}
-	huge := OID{0x2b, 0x90, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}
+	huge := spnego.OID{0x2b, 0x90, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}
 	if s := huge.String(); s[0] != '?' {
 		t.Errorf("huge OID: %s", s)
 	}
 }
 
 func TestReqFlagsEncoding(t *testing.T) {
-	for _, f := range []ReqFlags{0, 1, 2, 0x40, 0x7f, 0x21} {
-		enc, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM}, HasReqFlags: true, ReqFlags: f}).Marshal()
+	for _, f := range []spnego.ReqFlags{0, 1, 2, 0x40, 0x7f, 0x21} {
+		enc, err := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}, HasReqFlags: true, ReqFlags: f}).Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := ParseToken(enc)
+		got, _, err := spnego.ParseToken(enc)
 		if err != nil || !got.HasReqFlags || got.ReqFlags != f {
 			t.Fatalf("flags %#x: %v %+v", f, err, got)
 		}
@@ -196,33 +198,33 @@ func TestParseMalformed(t *testing.T) {
 		return c
 	}
 	cases := map[string][]byte{
-		"empty":               {},
-		"not spnego":          []byte("NTLMSSP\x00\x01\x00\x00\x00"),
-		"truncated init":      good[0][:len(good[0])-1],
-		"trailing init":       append(append([]byte(nil), good[0]...), 0),
-		"truncated resp":      good[1][:len(good[1])-3],
-		"trailing resp":       append(append([]byte(nil), good[3]...), 0, 0),
-		"wrong thisMech":      mod(good[0], 8, 0x03),
-		"indefinite length":   {0x60, 0x80, 0x06, 0x06, 0x2b, 6, 1, 5, 5, 2, 0, 0},
-		"non-minimal length":  append([]byte{0xa1, 0x81, 0x05}, unhex(t, "3003a0010a")...),
-		"resp wrong tag":      mod(good[3], 0, 0xa2),
-		"negState 4":          unhex(t, "a1073005a0030a0104"),
-		"negState negative":   unhex(t, "a1073005a0030a01ff"),
-		"negState long":       unhex(t, "a1083006a0040a020001"),
-		"fields out of order": unhex(t, "a10e300ca2020400a0030a0100a1010000"),
-		"duplicate field":     unhex(t, "a10c300aa0030a0100a0030a0100"),
-		"unknown field":       unhex(t, "a1093007a4050403010203"),
-		"primitive field tag": unhex(t, "a1073005800301"+"0100"),
-		"bad supportedMech":   unhex(t, "a1083006a1040602ff80"),
-		"init no mechTypes":   unhex(t, "600e06062b0601050502a0043002"+"a200"),
-		"mechType not OID":    unhex(t, "601206062b0601050502a0083006a0043002"+"0400"),
-		"empty OID":           unhex(t, "601206062b0601050502a0083006a0043002"+"0600"),
-		"negHints trailing":   unhex(t, "601806062b0601050502a00e300ca30a3008a0031b01783000"),
-		"reqFlags padding":    unhex(t, "601d06062b0601050502a0133011a00e300c060a2b06010401823702020a"+"a1030301"+"01"),
-		"high tag":            {0x7f, 0x81, 0x01, 0x00},
+		"empty":                   {},
+		"not spnego":              []byte("NTLMSSP\x00\x01\x00\x00\x00"),
+		"truncated init":          good[0][:len(good[0])-1],
+		"trailing init":           append(append([]byte(nil), good[0]...), 0),
+		"truncated resp":          good[1][:len(good[1])-3],
+		"trailing resp":           append(append([]byte(nil), good[3]...), 0, 0),
+		"wrong thisMech":          mod(good[0], 8, 0x03),
+		"indefinite length":       {0x60, 0x80, 0x06, 0x06, 0x2b, 6, 1, 5, 5, 2, 0, 0},
+		"non-minimal length":      append([]byte{0xa1, 0x81, 0x05}, unhex(t, "3003a0010a")...),
+		"resp wrong tag":          mod(good[3], 0, 0xa2),
+		"negState 4":              unhex(t, "a1073005a0030a0104"),
+		"negState negative":       unhex(t, "a1073005a0030a01ff"),
+		"negState long":           unhex(t, "a1083006a0040a020001"),
+		"fields out of order":     unhex(t, "a10e300ca2020400a0030a0100a1010000"),
+		"duplicate field":         unhex(t, "a10c300aa0030a0100a0030a0100"),
+		"unknown field":           unhex(t, "a1093007a4050403010203"),
+		"primitive field tag":     unhex(t, "a1073005800301"+"0100"),
+		"bad supportedMech":       unhex(t, "a1083006a1040602ff80"),
+		"init no mechTypes":       unhex(t, "600e06062b0601050502a0043002"+"a200"),
+		"mechType not spnego.OID": unhex(t, "601206062b0601050502a0083006a0043002"+"0400"),
+		"empty spnego.OID":        unhex(t, "601206062b0601050502a0083006a0043002"+"0600"),
+		"negHints trailing":       unhex(t, "601806062b0601050502a00e300ca30a3008a0031b01783000"),
+		"reqFlags padding":        unhex(t, "601d06062b0601050502a0133011a00e300c060a2b06010401823702020a"+"a1030301"+"01"),
+		"high tag":                {0x7f, 0x81, 0x01, 0x00},
 	}
 	for name, b := range cases {
-		i, r, err := ParseToken(b)
+		i, r, err := spnego.ParseToken(b)
 		if !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) || i != nil || r != nil {
 			t.Errorf("%s: err=%v", name, err)
 		}
@@ -231,21 +233,21 @@ func TestParseMalformed(t *testing.T) {
 
 func TestElementSize(t *testing.T) {
 	tok := loadLegs(t, "mit-ntlm-handshake.jsonl")[2]
-	n, inc, err := elementSize(tok)
+	n, inc, err := spnego.ElementSize(tok)
 	if err != nil || inc || n != len(tok) {
 		t.Fatalf("%d %v %v", n, inc, err)
 	}
-	n, inc, err = elementSize(tok[:10])
+	n, inc, err = spnego.ElementSize(tok[:10])
 	if err != nil || !inc || n != len(tok) {
 		t.Fatalf("prefix: %d %v %v", n, inc, err)
 	}
-	if _, inc, _ := elementSize(tok[:1]); !inc {
+	if _, inc, _ := spnego.ElementSize(tok[:1]); !inc {
 		t.Fatal("1 byte not incomplete")
 	}
-	if _, _, err := elementSize([]byte{0xa1, 0x84, 1, 0, 0, 0}); err == nil {
+	if _, _, err := spnego.ElementSize([]byte{0xa1, 0x84, 1, 0, 0, 0}); err == nil {
 		t.Fatal("4-byte length accepted")
 	}
-	if _, _, err := elementSize([]byte{0xa1, 0x83, 0x10, 0, 0}); err == nil {
+	if _, _, err := spnego.ElementSize([]byte{0xa1, 0x83, 0x10, 0, 0}); err == nil {
 		t.Fatal("oversized accepted")
 	}
 }
@@ -263,7 +265,7 @@ func FuzzParseToken(f *testing.F) {
 	}
 	f.Add(unhex(f, windowsNegTokenInit2))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		init, resp, err := ParseToken(b)
+		init, resp, err := spnego.ParseToken(b)
 		if err != nil {
 			if !errors.Is(err, sspi.SEC_E_INVALID_TOKEN) {
 				t.Fatalf("status %v", err)

@@ -71,6 +71,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/oid"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
@@ -112,20 +114,20 @@ type innerPkg struct {
 	info sspi.PackageInfo
 	// infoBlob is info encoded for ContextData.
 	infoBlob []byte
-	oids     []OID
+	oids     []spnego.OID
 	krb      bool // a Kerberos mechanism (either Kerberos OID)
 	ntlm     bool
 }
 
 // matches reports whether the package implements mechanism o. The two
 // Kerberos OIDs name the same mechanism (MS-KILE 1.9).
-func (p *innerPkg) matches(o OID) bool {
+func (p *innerPkg) matches(o spnego.OID) bool {
 	for _, m := range p.oids {
 		if m.Equal(o) {
 			return true
 		}
 	}
-	return p.krb && o.isKerberos()
+	return p.krb && o.IsKerberos()
 }
 
 // New builds Negotiate over cfg.Packages.
@@ -142,16 +144,16 @@ func New(cfg Config) (*Package, error) {
 		info := l.GetInfo()
 		ip := &innerPkg{lsa: l, info: info, user: users[strings.ToLower(info.Name)], infoBlob: encodeInfo(info)}
 		for _, s := range info.OIDs {
-			o, err := ParseOID(s)
+			o, err := spnego.ParseOID(s)
 			if err != nil {
-				return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "bad OID " + s + " for " + info.Name}
+				return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "bad spnego.OID " + s + " for " + info.Name}
 			}
 			ip.oids = append(ip.oids, o)
-			ip.krb = ip.krb || o.isKerberos()
-			ip.ntlm = ip.ntlm || o.Equal(OIDNTLM)
+			ip.krb = ip.krb || o.IsKerberos()
+			ip.ntlm = ip.ntlm || o.Equal(spnego.OIDNTLM)
 		}
 		if len(ip.oids) == 0 {
-			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: info.Name + " has no GSS mechanism OID"}
+			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: info.Name + " has no GSS mechanism spnego.OID"}
 		}
 		if ip.user == nil {
 			return nil, &sspi.Error{Op: "negotiate.New", Status: sspi.SEC_E_INVALID_PARAMETER, Detail: "no user-mode package for " + info.Name}
@@ -170,7 +172,7 @@ func New(cfg Config) (*Package, error) {
 		Capabilities: caps&^(sspi.SECPKG_FLAG_NEGOTIABLE|sspi.SECPKG_FLAG_NEGOTIABLE2) | sspi.SECPKG_FLAG_GSS_COMPATIBLE | sspi.SECPKG_FLAG_CONNECTION,
 		Version:      1,
 		RPCID:        sspi.RPC_C_AUTHN_GSS_NEGOTIATE,
-		MaxToken:     min(maxTok+256, MaxTokenSize), // Windows: Kerberos' 48000 + 256
+		MaxToken:     min(maxTok+256, spnego.MaxTokenSize), // Windows: Kerberos' 48000 + 256
 		Name:         PackageName,
 		Comment:      "Microsoft Package Negotiator (SPNEGO, RFC 4178)",
 		OIDs:         []string{oid.SPNEGO},
@@ -203,7 +205,7 @@ type credential struct {
 	// made once, read-only.
 	offer struct {
 		offered []mechOffer
-		mechs   []OID
+		mechs   []spnego.OID
 		der     []byte
 	}
 }
@@ -321,7 +323,7 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.Cred
 	c.notes = append(c.notes, failed...)
 	c.offer.offered = offerList(c.inners, nil, false)
 	c.offer.mechs = offerOIDs(c.offer.offered)
-	c.offer.der = encodeMechTypes(c.offer.mechs)
+	c.offer.der = spnego.EncodeMechTypes(c.offer.mechs)
 	return c, expiry, nil
 }
 

@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
 // Test mechanisms: Kerberos-shaped and NTLM-shaped toys with the real OIDs.
 func newToys() (krb, ntlm *toyPkg) {
-	krb = &toyPkg{name: "Kerberos", oids: []string{OIDKerberos.String()}}
-	ntlm = &toyPkg{name: "NTLM", oids: []string{OIDNTLM.String()}, ntlmLike: true}
+	krb = &toyPkg{name: "Kerberos", oids: []string{spnego.OIDKerberos.String()}}
+	ntlm = &toyPkg{name: "NTLM", oids: []string{spnego.OIDNTLM.String()}, ntlmLike: true}
 	return
 }
 
@@ -212,18 +214,18 @@ func roundTrip(t *testing.T, from, to sspi.UserModeContext, text string) {
 	}
 }
 
-func parseInit(t *testing.T, b []byte) *NegTokenInit {
+func parseInit(t *testing.T, b []byte) *spnego.NegTokenInit {
 	t.Helper()
-	i, _, err := ParseToken(b)
+	i, _, err := spnego.ParseToken(b)
 	if err != nil || i == nil {
 		t.Fatalf("not a NegTokenInit: %v", err)
 	}
 	return i
 }
 
-func parseResp(t *testing.T, b []byte) *NegTokenResp {
+func parseResp(t *testing.T, b []byte) *spnego.NegTokenResp {
 	t.Helper()
-	_, r, err := ParseToken(b)
+	_, r, err := spnego.ParseToken(b)
 	if err != nil || r == nil {
 		t.Fatalf("not a NegTokenResp: %v %x", err, b)
 	}
@@ -250,11 +252,11 @@ func TestKerberosOptimistic(t *testing.T) {
 		t.Fatalf("%d legs", len(h.legs))
 	}
 	init := parseInit(t, h.legs[0])
-	if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(OIDKerberos) || !init.MechTypes[1].Equal(OIDNTLM) || init.MechToken == nil {
+	if len(init.MechTypes) != 2 || !init.MechTypes[0].Equal(spnego.OIDKerberos) || !init.MechTypes[1].Equal(spnego.OIDNTLM) || init.MechToken == nil {
 		t.Fatalf("init %+v", init)
 	}
 	resp := parseResp(t, h.legs[1])
-	if resp.NegState != AcceptCompleted || !resp.SupportedMech.Equal(OIDKerberos) || resp.ResponseToken == nil || resp.MechListMIC != nil {
+	if resp.NegState != spnego.AcceptCompleted || !resp.SupportedMech.Equal(spnego.OIDKerberos) || resp.ResponseToken == nil || resp.MechListMIC != nil {
 		t.Fatalf("resp %+v", resp)
 	}
 	if h.cout.Flags&sspi.FlagMutualAuth == 0 {
@@ -296,10 +298,10 @@ func TestNTLMOnlyWithMIC(t *testing.T) {
 	if len(h.legs) != 4 {
 		t.Fatalf("%d legs", len(h.legs))
 	}
-	if r := parseResp(t, h.legs[2]); r.MechListMIC == nil || r.NegState != AcceptIncomplete {
+	if r := parseResp(t, h.legs[2]); r.MechListMIC == nil || r.NegState != spnego.AcceptIncomplete {
 		t.Fatalf("client final %+v", r)
 	}
-	if r := parseResp(t, h.legs[3]); r.MechListMIC == nil || r.NegState != AcceptCompleted || r.ResponseToken != nil {
+	if r := parseResp(t, h.legs[3]); r.MechListMIC == nil || r.NegState != spnego.AcceptCompleted || r.ResponseToken != nil {
 		t.Fatalf("server final %+v", r)
 	}
 	userPair(t, h)
@@ -361,7 +363,7 @@ func TestFallbackToNTLM(t *testing.T) {
 			h.target = tc.target
 			mustRun(t, h)
 			init := parseInit(t, h.legs[0])
-			if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) || !bytes.HasPrefix(init.MechToken, []byte("NTLMSSP")) {
+			if len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) || !bytes.HasPrefix(init.MechToken, []byte("NTLMSSP")) {
 				t.Fatalf("init %+v", init)
 			}
 			if krb.inits.Load() != tc.tried {
@@ -399,13 +401,13 @@ func TestTargetIsIP(t *testing.T) {
 func TestPackageList(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
-	for list, want := range map[string][]OID{
-		"":                {OIDKerberos, OIDNTLM},
-		"kerberos,!ntlm":  {OIDKerberos},
-		"!kerberos":       {OIDNTLM},
-		"NTLM,Kerberos":   {OIDNTLM, OIDKerberos},
-		"ntlm, krb5":      {OIDNTLM, OIDKerberos},
-		"!ntlm,kerberos ": {OIDKerberos},
+	for list, want := range map[string][]spnego.OID{
+		"":                {spnego.OIDKerberos, spnego.OIDNTLM},
+		"kerberos,!ntlm":  {spnego.OIDKerberos},
+		"!kerberos":       {spnego.OIDNTLM},
+		"NTLM,Kerberos":   {spnego.OIDNTLM, spnego.OIDKerberos},
+		"ntlm, krb5":      {spnego.OIDNTLM, spnego.OIDKerberos},
+		"!ntlm,kerberos ": {spnego.OIDKerberos},
 	} {
 		h := newHS(t, n, n)
 		h.ccred = acquire(t, n, sspi.SECPKG_CRED_OUTBOUND, &sspi.AuthIdentity{User: "alice", Password: "pw", PackageList: list})
@@ -439,7 +441,7 @@ func TestAcceptorChoosesSecond(t *testing.T) {
 		t.Fatalf("%d legs", len(h.legs))
 	}
 	r := parseResp(t, h.legs[1])
-	if r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDNTLM) || r.ResponseToken != nil {
+	if r.NegState != spnego.RequestMIC || !r.SupportedMech.Equal(spnego.OIDNTLM) || r.ResponseToken != nil {
 		t.Fatalf("counter-proposal %+v", r)
 	}
 	if r := parseResp(t, h.legs[2]); !bytes.HasPrefix(r.ResponseToken, []byte(toyNTLMPrefix+"\x01")) {
@@ -448,7 +450,7 @@ func TestAcceptorChoosesSecond(t *testing.T) {
 	if r := parseResp(t, h.legs[4]); r.MechListMIC == nil {
 		t.Fatal("no initiator MIC")
 	}
-	if r := parseResp(t, h.legs[5]); r.MechListMIC == nil || r.NegState != AcceptCompleted {
+	if r := parseResp(t, h.legs[5]); r.MechListMIC == nil || r.NegState != spnego.AcceptCompleted {
 		t.Fatalf("acceptor final %+v", r)
 	}
 	userPair(t, h)
@@ -469,13 +471,13 @@ func TestKerberosRequestMIC(t *testing.T) {
 	if len(h.legs) != 5 {
 		t.Fatalf("%d legs", len(h.legs))
 	}
-	if r := parseResp(t, h.legs[1]); r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDKerberos) {
+	if r := parseResp(t, h.legs[1]); r.NegState != spnego.RequestMIC || !r.SupportedMech.Equal(spnego.OIDKerberos) {
 		t.Fatalf("%+v", r)
 	}
-	if r := parseResp(t, h.legs[3]); r.NegState != AcceptIncomplete || r.MechListMIC == nil || r.ResponseToken == nil {
+	if r := parseResp(t, h.legs[3]); r.NegState != spnego.AcceptIncomplete || r.MechListMIC == nil || r.ResponseToken == nil {
 		t.Fatalf("AP-REP leg %+v", r)
 	}
-	if r := parseResp(t, h.legs[4]); r.NegState != AcceptCompleted || r.MechListMIC == nil {
+	if r := parseResp(t, h.legs[4]); r.NegState != spnego.AcceptCompleted || r.MechListMIC == nil {
 		t.Fatalf("initiator MIC leg %+v", r)
 	}
 	userPair(t, h)
@@ -485,7 +487,7 @@ func TestMSKerberosOID(t *testing.T) {
 	// A Windows-like initiator lists MS-Kerberos first; our acceptor's
 	// Kerberos lists only the standard OID and answers with the OID the
 	// initiator used.
-	wkrb := &toyPkg{name: "Kerberos", oids: []string{OIDMSKerberos.String(), OIDKerberos.String()}}
+	wkrb := &toyPkg{name: "Kerberos", oids: []string{spnego.OIDMSKerberos.String(), spnego.OIDKerberos.String()}}
 	_, wntlm := newToys()
 	win := newNego(t, wkrb, wntlm)
 	krb, ntlm := newToys()
@@ -493,10 +495,10 @@ func TestMSKerberosOID(t *testing.T) {
 	h := newHS(t, win, us)
 	mustRun(t, h)
 	init := parseInit(t, h.legs[0])
-	if len(init.MechTypes) != 3 || !init.MechTypes[0].Equal(OIDMSKerberos) {
+	if len(init.MechTypes) != 3 || !init.MechTypes[0].Equal(spnego.OIDMSKerberos) {
 		t.Fatalf("%v", init.MechTypes)
 	}
-	if r := parseResp(t, h.legs[1]); !r.SupportedMech.Equal(OIDMSKerberos) || r.NegState != AcceptCompleted {
+	if r := parseResp(t, h.legs[1]); !r.SupportedMech.Equal(spnego.OIDMSKerberos) || r.NegState != spnego.AcceptCompleted {
 		t.Fatalf("%+v", r)
 	}
 	// And our initiator accepts an MS-Kerberos answer to its Kerberos offer.
@@ -506,7 +508,7 @@ func TestMSKerberosOID(t *testing.T) {
 			return b
 		}
 		r := parseResp(t, b)
-		r.SupportedMech = OIDMSKerberos
+		r.SupportedMech = spnego.OIDMSKerberos
 		out, _ := r.Marshal()
 		return out
 	}
@@ -526,7 +528,7 @@ func TestDowngrade(t *testing.T) {
 			return b
 		}
 		init := parseInit(t, b)
-		out, err := (&NegTokenInit{MechTypes: []OID{OIDNTLM}}).Marshal()
+		out, err := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}}).Marshal()
 		if err != nil || init.MechToken == nil {
 			t.Fatal(err)
 		}
@@ -537,7 +539,7 @@ func TestDowngrade(t *testing.T) {
 	if !errors.As(err, &se) || se.side != "server" || !errors.Is(err, sspi.SEC_E_DOWNGRADE_DETECTED) {
 		t.Fatalf("err %v", err)
 	}
-	if r := parseResp(t, tok(h.sout)); r.NegState != Reject {
+	if r := parseResp(t, tok(h.sout)); r.NegState != spnego.Reject {
 		t.Fatalf("no reject token: %+v", r)
 	}
 }
@@ -546,13 +548,13 @@ func TestBadMechListMIC(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		leg  int
-		edit func(r *NegTokenResp)
+		edit func(r *spnego.NegTokenResp)
 		side string
 	}{
-		{"initiator MIC flipped", 2, func(r *NegTokenResp) { r.MechListMIC[len(r.MechListMIC)-1] ^= 1 }, "server"},
-		{"initiator MIC truncated", 2, func(r *NegTokenResp) { r.MechListMIC = r.MechListMIC[:4] }, "server"},
-		{"acceptor MIC flipped", 3, func(r *NegTokenResp) { r.MechListMIC[5] ^= 0x80 }, "client"},
-		{"acceptor MIC missing", 3, func(r *NegTokenResp) { r.MechListMIC = nil }, "client-ok"},
+		{"initiator MIC flipped", 2, func(r *spnego.NegTokenResp) { r.MechListMIC[len(r.MechListMIC)-1] ^= 1 }, "server"},
+		{"initiator MIC truncated", 2, func(r *spnego.NegTokenResp) { r.MechListMIC = r.MechListMIC[:4] }, "server"},
+		{"acceptor MIC flipped", 3, func(r *spnego.NegTokenResp) { r.MechListMIC[5] ^= 0x80 }, "client"},
+		{"acceptor MIC missing", 3, func(r *spnego.NegTokenResp) { r.MechListMIC = nil }, "client-ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ntlm := newToys()
@@ -623,19 +625,19 @@ func TestUnknownMechanismsOnly(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
 	scred := acquire(t, n, sspi.SECPKG_CRED_INBOUND, nil)
-	b, _ := (&NegTokenInit{MechTypes: []OID{MustParseOID("1.2.3.4"), OIDNegoEx}, MechToken: []byte{1, 2, 3}}).Marshal()
-	for _, in := range [][]byte{b, mustMarshal(t, &NegTokenInit{MechTypes: []OID{}})} {
+	b, _ := (&spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.MustParseOID("1.2.3.4"), spnego.OIDNegoEx}, MechToken: []byte{1, 2, 3}}).Marshal()
+	for _, in := range [][]byte{b, mustMarshal(t, &spnego.NegTokenInit{MechTypes: []spnego.OID{}})} {
 		c, out, err := n.AcceptLsaModeContext(context.Background(), scred, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: in})})
 		if !errors.Is(err, sspi.SEC_E_SECPKG_NOT_FOUND) || c != nil {
 			t.Fatalf("err %v", err)
 		}
-		if r := parseResp(t, tok(out)); r.NegState != Reject || r.SupportedMech != nil {
+		if r := parseResp(t, tok(out)); r.NegState != spnego.Reject || r.SupportedMech != nil {
 			t.Fatalf("%+v", r)
 		}
 	}
 }
 
-func mustMarshal(t *testing.T, i *NegTokenInit) []byte {
+func mustMarshal(t *testing.T, i *spnego.NegTokenInit) []byte {
 	b, err := i.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -646,7 +648,7 @@ func mustMarshal(t *testing.T, i *NegTokenInit) []byte {
 func TestRejectTokens(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
-	reject, _ := (&NegTokenResp{NegState: Reject}).Marshal()
+	reject, _ := (&spnego.NegTokenResp{NegState: spnego.Reject}).Marshal()
 	// Reject as the first answer: no mechanism in common.
 	h := newHS(t, n, n)
 	if err := h.client(nil); err != nil {
@@ -681,7 +683,7 @@ func TestRejectTokens(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	r := parseResp(t, tok(h.sout))
-	if r.NegState != Reject || string(r.ResponseToken) != "KE-denied" {
+	if r.NegState != spnego.Reject || string(r.ResponseToken) != "KE-denied" {
 		t.Fatalf("%+v", r)
 	}
 	if err := h.client(tok(h.sout)); !errors.Is(err, sspi.SEC_E_LOGON_DENIED) {
@@ -743,13 +745,13 @@ func TestServerInitiated(t *testing.T) {
 		t.Fatal(err)
 	}
 	init2 := parseInit(t, tok(h.sout))
-	if !init2.Init2 || init2.NegHints == nil || init2.NegHints.HintName != WindowsHintName {
+	if !init2.Init2 || init2.NegHints == nil || init2.NegHints.HintName != spnego.WindowsHintName {
 		t.Fatalf("%+v", init2)
 	}
 	h.firstServerInput = tok(h.sout)
 	mustRun(t, h)
 	// The initiator offered only what the acceptor listed.
-	if init := parseInit(t, h.legs[0]); len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(OIDNTLM) || krb.inits.Load() != 0 {
+	if init := parseInit(t, h.legs[0]); len(init.MechTypes) != 1 || !init.MechTypes[0].Equal(spnego.OIDNTLM) || krb.inits.Load() != 0 {
 		t.Fatalf("%v", init.MechTypes)
 	}
 	userPair(t, h)
@@ -896,10 +898,10 @@ func TestCounterProposalNeedsRequestMIC(t *testing.T) {
 			return b
 		}
 		r := parseResp(t, b)
-		if r.NegState != RequestMIC || !r.SupportedMech.Equal(OIDKerberos) {
+		if r.NegState != spnego.RequestMIC || !r.SupportedMech.Equal(spnego.OIDKerberos) {
 			t.Fatalf("%+v", r)
 		}
-		r.NegState = AcceptIncomplete
+		r.NegState = spnego.AcceptIncomplete
 		out, _ := r.Marshal()
 		return out
 	}
@@ -914,7 +916,7 @@ func TestCounterProposalNeedsRequestMIC(t *testing.T) {
 			return b
 		}
 		r := parseResp(t, b)
-		r.SupportedMech = MustParseOID("1.2.3.4")
+		r.SupportedMech = spnego.MustParseOID("1.2.3.4")
 		out, _ := r.Marshal()
 		return out
 	}

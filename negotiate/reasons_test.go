@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -162,7 +164,7 @@ func TestReasonNotOfferedByAcceptor(t *testing.T) {
 	krb, ntlm := newToys()
 	n := newNego(t, krb, ntlm)
 	h := newHS(t, n, n)
-	h.firstServerInput = mustMarshal(t, &NegTokenInit{MechTypes: []OID{OIDNTLM}, Init2: true})
+	h.firstServerInput = mustMarshal(t, &spnego.NegTokenInit{MechTypes: []spnego.OID{spnego.OIDNTLM}, Init2: true})
 	if err := h.client(h.firstServerInput); err != nil {
 		t.Fatal(err)
 	}

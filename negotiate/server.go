@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/ntlmssp"
 
 	"github.com/gosspi/gosspi/internal/gss"
@@ -85,7 +87,7 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *secpkg.AcceptContextP
 			out.Missing = inc.Missing
 			return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_INCOMPLETE_MESSAGE, Detail: "token cut short"}
 		case err != nil:
-			return invalid("bad InitialContextToken framing")
+			return spnego.Invalid("bad InitialContextToken framing")
 		case k.IsKerberos():
 			return c.acceptDirect(ctx, prm, func(p *innerPkg) bool { return p.krb }, out)
 		}
@@ -96,11 +98,11 @@ func (c *negContext) acceptFirst(ctx context.Context, prm *secpkg.AcceptContextP
 // sendInit2 answers an empty first call with a NegTokenInit2 listing our
 // mechanisms (MS-SPNG 3.2.5.2).
 func (c *negContext) sendInit2(out *secpkg.ContextOutput) error {
-	var mechs []OID
+	var mechs []spnego.OID
 	for _, ic := range c.cred.inners {
 		mechs = append(mechs, ic.pkg.oids...)
 	}
-	t := &NegTokenInit{MechTypes: mechs, Init2: true, NegHints: &NegHints{HintName: WindowsHintName, HasName: true}}
+	t := &spnego.NegTokenInit{MechTypes: mechs, Init2: true, NegHints: &spnego.NegHints{HintName: spnego.WindowsHintName, HasName: true}}
 	b, err := t.Marshal()
 	if err != nil {
 		return err
@@ -150,20 +152,20 @@ func (c *negContext) acceptDirectStep(ctx context.Context, prm *secpkg.AcceptCon
 // acceptInit handles the initiator's NegTokenInit.
 func (c *negContext) acceptInit(ctx context.Context, prm *secpkg.AcceptContextParams, tok []byte, out *secpkg.ContextOutput) error {
 	if !secpkg.RecognizeToken(tok).Framed() {
-		return invalid("not a SPNEGO token")
+		return spnego.Invalid("not a SPNEGO token")
 	}
 	t, err := splitToken(tok, out)
 	if err != nil {
 		return err
 	}
-	init, _, err := ParseToken(t)
+	init, _, err := spnego.ParseToken(t)
 	if err != nil {
 		return err
 	}
 	if init == nil {
-		return invalid("expected a NegTokenInit")
+		return spnego.Invalid("expected a spnego.NegTokenInit")
 	}
-	c.rawMechTypes = init.rawMechTypes
+	c.RawMechTypes = init.RawMechTypes
 	idx := -1
 	var chosen innerCred
 outer:
@@ -207,11 +209,11 @@ outer:
 	}
 	// The optimistic token, if any, is for a mechanism we did not choose:
 	// ignore it and let the initiator start ours.
-	st := AcceptIncomplete
+	st := spnego.AcceptIncomplete
 	if c.micRequired {
-		st = RequestMIC
+		st = spnego.RequestMIC
 	}
-	resp := &NegTokenResp{NegState: st, SupportedMech: c.selOID}
+	resp := &spnego.NegTokenResp{NegState: st, SupportedMech: c.selOID}
 	c.peerMIC = init.MechListMIC
 	return c.emit(resp, sspi.SEC_I_CONTINUE_NEEDED, out)
 }
@@ -223,33 +225,33 @@ func (c *negContext) acceptNext(ctx context.Context, prm *secpkg.AcceptContextPa
 	}
 	tok := prm.Input.Token()
 	if len(tok) == 0 {
-		return invalid("no input token")
+		return spnego.Invalid("no input token")
 	}
 	if !c.negoDone {
 		// We sent a NegTokenInit2; this is the initiator's NegTokenInit.
 		return c.acceptFirst(ctx, prm, out)
 	}
 	if secpkg.RecognizeToken(tok) != secpkg.TokenSPNEGOResp {
-		return invalid("expected a NegTokenResp")
+		return spnego.Invalid("expected a spnego.NegTokenResp")
 	}
 	t, err := splitToken(tok, out)
 	if err != nil {
 		return err
 	}
-	_, resp, err := ParseToken(t)
+	_, resp, err := spnego.ParseToken(t)
 	if err != nil {
 		return err
 	}
 	if resp == nil {
-		return invalid("expected a NegTokenResp")
+		return spnego.Invalid("expected a spnego.NegTokenResp")
 	}
-	if resp.NegState == Reject {
+	if resp.NegState == spnego.Reject {
 		return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_LOGON_DENIED, Detail: "initiator rejected the negotiation"}
 	}
 	if !c.innerDone {
 		if resp.ResponseToken == nil {
 			out.Output = tokenOutput(rejectToken(nil))
-			return invalid("initiator sent no mechanism token")
+			return spnego.Invalid("initiator sent no mechanism token")
 		}
 		mic := resp.MechListMIC
 		if mic == nil {
@@ -260,7 +262,7 @@ func (c *negContext) acceptNext(ctx context.Context, prm *secpkg.AcceptContextPa
 	// The mechanism is done and we sent our MIC: this token carries the
 	// initiator's.
 	if len(resp.ResponseToken) > 0 {
-		return invalid("mechanism token after the mechanism finished")
+		return spnego.Invalid("mechanism token after the mechanism finished")
 	}
 	if resp.MechListMIC == nil {
 		out.Output = tokenOutput(rejectToken(nil))
@@ -291,7 +293,7 @@ func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextP
 		out.Output = tokenOutput(rejectToken(outToken(iout.Output)))
 		return c.innerErr(err)
 	}
-	resp := &NegTokenResp{NegState: AcceptIncomplete}
+	resp := &spnego.NegTokenResp{NegState: spnego.AcceptIncomplete}
 	if first {
 		resp.SupportedMech = c.selOID
 	}
@@ -321,7 +323,7 @@ func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextP
 		if peerMIC != nil {
 			if !first {
 				out.Output = tokenOutput(rejectToken(nil))
-				return invalid("mechListMIC before the mechanism finished")
+				return spnego.Invalid("mechListMIC before the mechanism finished")
 			}
 			c.peerMIC = peerMIC // sent early, in the NegTokenInit
 		}
@@ -356,7 +358,7 @@ func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextP
 		}
 		resp.MechListMIC = mic
 	}
-	resp.NegState = AcceptCompleted
+	resp.NegState = spnego.AcceptCompleted
 	if err := c.emitToken(resp, out); err != nil {
 		return err
 	}

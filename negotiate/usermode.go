@@ -42,7 +42,7 @@ func (c *negContext) contextData() []byte {
 		w.String(tagSkipped, strings.Join(s, "\n"))
 	}
 	if (c.micSent || c.micRcvd) && !c.exported {
-		w.Bytes(tagMechTypes, c.rawMechTypes).Bool(tagMICSent, c.micSent).Bool(tagNTLM, c.sel.ntlm)
+		w.Bytes(tagMechTypes, c.RawMechTypes).Bool(tagMICSent, c.micSent).Bool(tagNTLM, c.sel.ntlm)
 		if c.micRcvd {
 			w.Bytes(tagPeerMIC, c.peerMIC)
 		}

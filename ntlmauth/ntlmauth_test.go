@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/testutil"
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/krbtest"
-	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 )
 
@@ -460,7 +461,7 @@ func TestSPNEGOServerFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	init, _, err := negotiate.ParseToken(tok)
+	init, _, err := spnego.ParseToken(tok)
 	if err != nil || init == nil || !init.Init2 || len(init.MechTypes) == 0 {
 		t.Fatalf("not a NegTokenInit2: %+v %v", init, err)
 	}

@@ -14,11 +14,12 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/ntlmssp"
 
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/oid"
-	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -212,7 +213,7 @@ func mechName(o string) string {
 }
 
 func decodeSPNEGO(b []byte) (*node, error) {
-	init, resp, err := negotiate.ParseToken(b)
+	init, resp, err := spnego.ParseToken(b)
 	if err != nil {
 		return &node{Name: fmt.Sprintf("SPNEGO token (%d bytes)", len(b))}, err
 	}
@@ -242,7 +243,7 @@ func decodeSPNEGO(b []byte) (*node, error) {
 		return n, nil
 	}
 	n := &node{Name: fmt.Sprintf("SPNEGO NegTokenResp (RFC 4178, %d bytes)", len(b))}
-	if resp.NegState != negotiate.NegStateAbsent {
+	if resp.NegState != spnego.NegStateAbsent {
 		n.add("negState", "%s", resp.NegState)
 	}
 	if resp.SupportedMech != nil {

@@ -5,7 +5,7 @@
 // 2743 3.1 InitialContextToken or an RFC 4178 MechTypeList), or arcs
 // (encoding/asn1).
 //
-// The public names (negotiate.OIDKerberos, ntlm.OID, ...) are aliases of
+// The names elsewhere (spnego.OIDKerberos, ntlm.OID, ...) are aliases of
 // these entries.
 package oid
 

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/spnego"
+
 	"github.com/gosspi/gosspi/internal/gss"
 	"github.com/gosspi/gosspi/internal/oid"
-	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
@@ -138,12 +139,12 @@ func TestRecognizeToken(t *testing.T) {
 	resp, _ := hex.DecodeString(mit.Legs[1])
 	check("MIT NegTokenInit", init, secpkg.TokenSPNEGOInit|F)
 	check("MIT NegTokenResp", resp, secpkg.TokenSPNEGOResp)
-	ni, _, err := negotiate.ParseToken(init)
+	ni, _, err := spnego.ParseToken(init)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("MIT optimistic token", ni.MechToken, secpkg.TokenKerberosAPReq|F)
-	_, nr, err := negotiate.ParseToken(resp)
+	_, nr, err := spnego.ParseToken(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestTokenKindString(t *testing.T) {
 // FuzzRecognizeToken: RecognizeToken never panics, reads only the first
 // bytes of an unframed token, and agrees with the parsers: gss.Parse's
 // mechanism (RFC 2743 3.1) and TOK_ID (RFC 4121 4.1) for a framed token,
-// negotiate.ParseToken for SPNEGO. Seeds are the recorded tokens of
+// spnego.ParseToken for SPNEGO. Seeds are the recorded tokens of
 // */testdata.
 func FuzzRecognizeToken(f *testing.F) {
 	for _, tok := range recordedTokens(f) {
@@ -283,9 +284,9 @@ func FuzzRecognizeToken(f *testing.F) {
 				t.Fatalf("%v, but gss.Parse read mechanism %v (%d bytes)", k, g.Mech, n)
 			}
 		}
-		if init, resp, err := negotiate.ParseToken(tok); err == nil {
+		if init, resp, err := spnego.ParseToken(tok); err == nil {
 			if init != nil && k != secpkg.TokenSPNEGOInit|secpkg.TokenFramed || resp != nil && k != secpkg.TokenSPNEGOResp {
-				t.Fatalf("%v for a token negotiate.ParseToken reads", k)
+				t.Fatalf("%v for a token spnego.ParseToken reads", k)
 			}
 		}
 	})

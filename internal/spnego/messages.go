@@ -1,4 +1,4 @@
-package negotiate
+package spnego
 
 import (
 	"errors"
@@ -113,9 +113,9 @@ type NegTokenInit struct {
 	// mechListMIC at [4]).
 	Init2 bool
 
-	// rawMechTypes is the DER MechTypeList exactly as received or sent:
+	// RawMechTypes is the DER MechTypeList exactly as received or sent:
 	// the input of mechListMIC (RFC 4178 5).
-	rawMechTypes []byte
+	RawMechTypes []byte
 }
 
 // NegTokenResp is NegTokenResp. Absent fields are nil (or NegStateAbsent);
@@ -131,7 +131,7 @@ var (
 	errBadOID = errors.New("negotiate: malformed OID")
 )
 
-func invalid(detail string) error {
+func Invalid(detail string) error {
 	return &sspi.Error{Op: "Negotiate", Status: sspi.SEC_E_INVALID_TOKEN, Detail: detail}
 }
 
@@ -161,8 +161,8 @@ const (
 // ctxTag is [n] constructed.
 func ctxTag(n int) byte { return 0xa0 | byte(n) }
 
-// encodeMechTypes returns the DER MechTypeList for mechs.
-func encodeMechTypes(mechs []OID) []byte {
+// EncodeMechTypes returns the DER MechTypeList for mechs.
+func EncodeMechTypes(mechs []OID) []byte {
 	n := 0
 	for _, m := range mechs {
 		n += tlvLen(len(m))
@@ -216,13 +216,13 @@ func errTooLarge() error {
 // mechListMIC covers those exact bytes; to change MechTypes, build a new
 // NegTokenInit.
 func (t *NegTokenInit) Marshal() ([]byte, error) {
-	if t.rawMechTypes == nil && (t.MechTypes != nil || !t.Init2) {
-		t.rawMechTypes = encodeMechTypes(t.MechTypes)
+	if t.RawMechTypes == nil && (t.MechTypes != nil || !t.Init2) {
+		t.RawMechTypes = EncodeMechTypes(t.MechTypes)
 	}
 	var bits []byte
 	seq := 0
-	if t.rawMechTypes != nil {
-		seq += tlvLen(len(t.rawMechTypes))
+	if t.RawMechTypes != nil {
+		seq += tlvLen(len(t.RawMechTypes))
 	}
 	if t.HasReqFlags {
 		bits = reqFlagsBits(t.ReqFlags)
@@ -258,9 +258,9 @@ func (t *NegTokenInit) Marshal() ([]byte, error) {
 	b = gss.AppendHeader(b, gss.OIDSPNEGO, inner)
 	b = appendHdr(b, ctxTag(0), tlvLen(seq))
 	b = appendHdr(b, tagSequence, seq)
-	if t.rawMechTypes != nil {
-		b = appendHdr(b, ctxTag(0), len(t.rawMechTypes))
-		b = append(b, t.rawMechTypes...)
+	if t.RawMechTypes != nil {
+		b = appendHdr(b, ctxTag(0), len(t.RawMechTypes))
+		b = append(b, t.RawMechTypes...)
 	}
 	if t.HasReqFlags {
 		b = appendHdr(b, ctxTag(1), tlvLen(len(bits)))
@@ -333,22 +333,22 @@ func (t *NegTokenResp) Marshal() ([]byte, error) {
 	return b, nil
 }
 
-// elementSize reads the DER tag and length at the start of b and returns
+// ElementSize reads the DER tag and length at the start of b and returns
 // the whole element's size. It reports incomplete when b is a prefix of a
 // longer element, so that the caller can return SEC_E_INCOMPLETE_MESSAGE.
-func elementSize(b []byte) (size int, incomplete bool, err error) {
+func ElementSize(b []byte) (size int, incomplete bool, err error) {
 	if len(b) < 2 {
 		return 0, true, nil
 	}
 	if b[0]&0x1f == 0x1f {
-		return 0, false, invalid("high tag number")
+		return 0, false, Invalid("high tag number")
 	}
 	l := int(b[1])
 	hdr := 2
 	if l&0x80 != 0 {
 		n := l & 0x7f
 		if n == 0 || n > 3 {
-			return 0, false, invalid("bad length") // indefinite, or beyond MaxTokenSize
+			return 0, false, Invalid("bad length") // indefinite, or beyond MaxTokenSize
 		}
 		if len(b) < 2+n {
 			return 0, true, nil
@@ -358,12 +358,12 @@ func elementSize(b []byte) (size int, incomplete bool, err error) {
 			l = l<<8 | int(b[2+i])
 		}
 		if b[2] == 0 || l < 0x80 {
-			return 0, false, invalid("non-minimal length")
+			return 0, false, Invalid("non-minimal length")
 		}
 		hdr += n
 	}
 	if hdr+l > MaxTokenSize {
-		return 0, false, invalid("token too large")
+		return 0, false, Invalid("token too large")
 	}
 	if len(b) < hdr+l {
 		return hdr + l, true, nil
@@ -391,10 +391,10 @@ func ParseToken(b []byte) (init *NegTokenInit, resp *NegTokenResp, err error) {
 
 func parseToken(b []byte) (parsedToken, error) {
 	if len(b) > MaxTokenSize {
-		return parsedToken{}, invalid("token too large")
+		return parsedToken{}, Invalid("token too large")
 	}
 	if len(b) == 0 {
-		return parsedToken{}, invalid("empty token")
+		return parsedToken{}, Invalid("empty token")
 	}
 	switch k := secpkg.RecognizeToken(b); {
 	case k.Framed():
@@ -404,7 +404,7 @@ func parseToken(b []byte) (parsedToken, error) {
 		t, err := parseNegTokenResp(b)
 		return parsedToken{resp: t}, err
 	}
-	return parsedToken{}, invalid("not a SPNEGO token")
+	return parsedToken{}, Invalid("not a SPNEGO token")
 }
 
 func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
@@ -412,12 +412,12 @@ func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
 	// SPNEGO case is checked in place (the general parser, gss.Parse,
 	// decodes the OID by reflection, which costs more than the rest of
 	// this function).
-	n, incomplete, err := elementSize(b)
+	n, incomplete, err := ElementSize(b)
 	if err != nil || incomplete || n != len(b) {
-		return nil, invalid("bad InitialContextToken framing")
+		return nil, Invalid("bad InitialContextToken framing")
 	}
 	if secpkg.RecognizeToken(b) != secpkg.TokenSPNEGOInit|secpkg.TokenFramed {
-		return nil, invalid("thisMech is not SPNEGO")
+		return nil, Invalid("thisMech is not SPNEGO")
 	}
 	h := 2
 	if b[1]&0x80 != 0 {
@@ -426,87 +426,87 @@ func parseInitialContextToken(b []byte) (*NegTokenInit, error) {
 	body := cryptobyte.String(b[h+2+len(OIDSPNEGO):])
 	var inner cryptobyte.String
 	if !body.ReadASN1(&inner, ctx(0)) || !body.Empty() {
-		return nil, invalid("innerToken is not a NegTokenInit")
+		return nil, Invalid("innerToken is not a NegTokenInit")
 	}
 	var seq cryptobyte.String
 	if !inner.ReadASN1(&seq, cbasn1.SEQUENCE) || !inner.Empty() {
-		return nil, invalid("bad NegTokenInit")
+		return nil, Invalid("bad NegTokenInit")
 	}
 	t := &NegTokenInit{}
 	var present bool
 	var mt cryptobyte.String
 	if !seq.ReadOptionalASN1(&mt, &present, ctx(0)) {
-		return nil, invalid("bad mechTypes")
+		return nil, Invalid("bad mechTypes")
 	}
 	if present {
 		raw := []byte(mt)
 		var list cryptobyte.String
 		if !mt.ReadASN1(&list, cbasn1.SEQUENCE) || !mt.Empty() {
-			return nil, invalid("bad MechTypeList")
+			return nil, Invalid("bad MechTypeList")
 		}
-		t.rawMechTypes = raw
+		t.RawMechTypes = raw
 		t.MechTypes = []OID{}
 		for !list.Empty() {
 			var o cryptobyte.String
 			if !list.ReadASN1(&o, cbasn1.OBJECT_IDENTIFIER) || !validOIDBody(o) {
-				return nil, invalid("bad MechType")
+				return nil, Invalid("bad MechType")
 			}
 			if len(t.MechTypes) == maxMechTypes {
-				return nil, invalid("too many mechTypes")
+				return nil, Invalid("too many mechTypes")
 			}
 			t.MechTypes = append(t.MechTypes, OID(o))
 		}
 	}
 	var rf cryptobyte.String
 	if !seq.ReadOptionalASN1(&rf, &t.HasReqFlags, ctx(1)) {
-		return nil, invalid("bad reqFlags")
+		return nil, Invalid("bad reqFlags")
 	}
 	if t.HasReqFlags {
 		f, ok := parseReqFlags(rf)
 		if !ok {
-			return nil, invalid("bad reqFlags")
+			return nil, Invalid("bad reqFlags")
 		}
 		t.ReqFlags = f
 	}
 	var ok bool
 	if t.MechToken, ok = readOptionalOctets(&seq, 2); !ok {
-		return nil, invalid("bad mechToken")
+		return nil, Invalid("bad mechToken")
 	}
 	// [3] is mechListMIC (an OCTET STRING) in NegTokenInit and negHints (a
 	// SEQUENCE) in NegTokenInit2.
 	var f3 cryptobyte.String
 	if !seq.ReadOptionalASN1(&f3, &present, ctx(3)) {
-		return nil, invalid("bad field [3]")
+		return nil, Invalid("bad field [3]")
 	}
 	if present {
 		if !f3.Empty() && f3[0] == byte(cbasn1.SEQUENCE) {
 			t.Init2 = true
 			h, ok := parseNegHints(f3)
 			if !ok {
-				return nil, invalid("bad negHints")
+				return nil, Invalid("bad negHints")
 			}
 			t.NegHints = h
 		} else {
 			var mic []byte
 			if !f3.ReadASN1Bytes(&mic, cbasn1.OCTET_STRING) || !f3.Empty() {
-				return nil, invalid("bad mechListMIC")
+				return nil, Invalid("bad mechListMIC")
 			}
 			t.MechListMIC = nonNil(mic)
 		}
 	}
 	if t.MechListMIC == nil {
 		if t.MechListMIC, ok = readOptionalOctets(&seq, 4); !ok {
-			return nil, invalid("bad mechListMIC")
+			return nil, Invalid("bad mechListMIC")
 		}
 		if t.MechListMIC != nil {
 			t.Init2 = true
 		}
 	}
 	if !seq.Empty() {
-		return nil, invalid("unexpected NegTokenInit field")
+		return nil, Invalid("unexpected NegTokenInit field")
 	}
-	if t.rawMechTypes == nil && !t.Init2 {
-		return nil, invalid("NegTokenInit without mechTypes")
+	if t.RawMechTypes == nil && !t.Init2 {
+		return nil, Invalid("NegTokenInit without mechTypes")
 	}
 	return t, nil
 }
@@ -561,43 +561,43 @@ func parseNegTokenResp(b []byte) (*NegTokenResp, error) {
 	in := cryptobyte.String(b)
 	var inner, seq cryptobyte.String
 	if !in.ReadASN1(&inner, ctx(1)) || !in.Empty() {
-		return nil, invalid("bad NegTokenResp framing")
+		return nil, Invalid("bad NegTokenResp framing")
 	}
 	if !inner.ReadASN1(&seq, cbasn1.SEQUENCE) || !inner.Empty() {
-		return nil, invalid("bad NegTokenResp")
+		return nil, Invalid("bad NegTokenResp")
 	}
 	t := &NegTokenResp{NegState: NegStateAbsent}
 	var present bool
 	var f cryptobyte.String
 	if !seq.ReadOptionalASN1(&f, &present, ctx(0)) {
-		return nil, invalid("bad negState")
+		return nil, Invalid("bad negState")
 	}
 	if present {
 		var st int
 		if !f.ReadASN1Enum(&st) || !f.Empty() || st < 0 || st > 3 {
-			return nil, invalid("bad negState")
+			return nil, Invalid("bad negState")
 		}
 		t.NegState = NegState(st)
 	}
 	if !seq.ReadOptionalASN1(&f, &present, ctx(1)) {
-		return nil, invalid("bad supportedMech")
+		return nil, Invalid("bad supportedMech")
 	}
 	if present {
 		var o cryptobyte.String
 		if !f.ReadASN1(&o, cbasn1.OBJECT_IDENTIFIER) || !f.Empty() || !validOIDBody(o) {
-			return nil, invalid("bad supportedMech")
+			return nil, Invalid("bad supportedMech")
 		}
 		t.SupportedMech = OID(o)
 	}
 	var ok bool
 	if t.ResponseToken, ok = readOptionalOctets(&seq, 2); !ok {
-		return nil, invalid("bad responseToken")
+		return nil, Invalid("bad responseToken")
 	}
 	if t.MechListMIC, ok = readOptionalOctets(&seq, 3); !ok {
-		return nil, invalid("bad mechListMIC")
+		return nil, Invalid("bad mechListMIC")
 	}
 	if !seq.Empty() {
-		return nil, invalid("unexpected NegTokenResp field")
+		return nil, Invalid("unexpected NegTokenResp field")
 	}
 	return t, nil
 }

@@ -1,4 +1,4 @@
-package negotiate
+package spnego
 
 import (
 	"bytes"
@@ -98,7 +98,7 @@ func (o OID) String() string {
 
 // isKerberos reports whether o is either Kerberos OID. Windows and MIT
 // treat them as one mechanism.
-func (o OID) isKerberos() bool { return oid.IsKerberosDER(o) }
+func (o OID) IsKerberos() bool { return oid.IsKerberosDER(o) }
 
 // validOIDBody reports whether b is a well-formed OID body: non-empty,
 // every arc minimally encoded and the last byte ending an arc (X.690 8.19).
