@@ -141,7 +141,7 @@ type connState struct {
 	pending  *gosspi.SecurityContext // a handshake parked between two legs
 	scheme   string                  // of pending
 	slot     *slot                   // of pending
-	identity *sspi.Identity          // persisted identity (Config.Persist)
+	identity *gosspi.PeerIdentity    // persisted identity (Config.Persist)
 	cert     *x509.Certificate       // TLS: presented in the full handshake
 	resumed  *sspi.ChannelBindings   // TLS: of a resumed session, from its ticket
 	closed   bool
@@ -675,8 +675,8 @@ func (a *Authenticator) Handshakes() int { return a.slots.len() }
 //
 // On a connection whose authentication persists (Config.Persist), the
 // identity is the connection's.
-func IdentityFromContext(ctx context.Context) (sspi.Identity, bool) {
-	if id, ok := ctx.Value(identityKey{}).(*sspi.Identity); ok {
+func IdentityFromContext(ctx context.Context) (gosspi.PeerIdentity, bool) {
+	if id, ok := ctx.Value(identityKey{}).(*gosspi.PeerIdentity); ok {
 		return *id, true
 	}
 	if cs, ok := ctx.Value(connKey{}).(*connState); ok {
@@ -687,12 +687,12 @@ func IdentityFromContext(ctx context.Context) (sspi.Identity, bool) {
 			return *id, true
 		}
 	}
-	return sspi.Identity{}, false
+	return gosspi.PeerIdentity{}, false
 }
 
 // WithIdentity returns ctx carrying id, as the middleware does; for tests
 // of handlers.
-func WithIdentity(ctx context.Context, id sspi.Identity) context.Context {
+func WithIdentity(ctx context.Context, id gosspi.PeerIdentity) context.Context {
 	return context.WithValue(ctx, identityKey{}, &id)
 }
 
@@ -787,7 +787,7 @@ func (a *Authenticator) serve(w http.ResponseWriter, r *http.Request, next http.
 // reads the answer, so a client that stalls holds nothing but its own
 // connection.
 func (a *Authenticator) step(w http.ResponseWriter, r *http.Request, cs *connState, connID uint64, scheme string, token []byte,
-	logger *slog.Logger) (id *sspi.Identity, last []byte, ok bool) {
+	logger *slog.Logger) (id *gosspi.PeerIdentity, last []byte, ok bool) {
 	multiplexed := r.ProtoMajor >= 2
 	if multiplexed {
 		// The streams of an HTTP/2 connection are requests of their own:
