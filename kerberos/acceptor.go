@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -328,7 +329,10 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 		for i, e := range et.AuthData {
 			ad[i] = types.AuthorizationDataEntry{ADType: e.Type, ADData: e.Data}
 		}
-		s.sid, s.groups = pacIdentity(ad, skey)
+		var err error
+		if s.sid, s.groups, err = pacIdentity(ad, skey); err != nil {
+			return nil, statusErr(sspi.SEC_E_LOGON_DENIED, err.Error())
+		}
 	}
 
 	// Message keys: the acceptor subkey we send (RFC 4121 enctypes), else
@@ -493,10 +497,10 @@ func (ac *acceptorContext) delegated(b []byte, client string, sessionKey, subkey
 // pacIdentity returns the user SID and the group SIDs of a PAC (MS-PAC
 // KERB_VALIDATION_INFO) in the ticket's authorization data, verified with
 // the service key, or nothing.
-func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid string, groups []string) {
+func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid string, groups []string, err error) {
 	defer func() {
 		if recover() != nil {
-			sid, groups = "", nil
+			sid, groups, err = "", nil, errors.New("PAC does not decode")
 		}
 	}()
 	for _, e := range ad {
@@ -514,19 +518,23 @@ func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid strin
 			if !pacHasLogonInfo(ie.ADData) {
 				continue // a minimal PAC (MIT) has no groups
 			}
+			// A PAC that carries a logon info must decode and its server
+			// signature verify with the service key (MS-PAC 2.8.1): one
+			// that was altered (a group added) refuses the ticket rather
+			// than giving an identity without it.
 			var pt pac.PACType
 			if err := pt.Unmarshal(ie.ADData); err != nil {
-				continue
+				return "", nil, fmt.Errorf("PAC does not decode: %w", err)
 			}
 			if err := pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)); err != nil {
-				continue
+				return "", nil, fmt.Errorf("PAC server signature does not verify: %w", err)
 			}
 			if v := pt.KerbValidationInfo; v != nil {
-				return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs()
+				return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs(), nil
 			}
 		}
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // pacHasLogonInfo reads the PACTYPE header (MS-PAC section 2.3) and reports
