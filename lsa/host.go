@@ -485,10 +485,12 @@ func (h *Host) AcceptLsaModeContext(ctx context.Context, req *sspi.AcceptContext
 }
 
 // applyBindingPolicy makes the host's channel-binding policy the call's:
-// under BindingsOff the package gets no bindings; under
-// BindingsWhenSupported every call allows missing ones
-// (ASC_REQ_ALLOW_MISSING_BINDINGS); under BindingsRequired a call without
-// that flag must give the package the server's bindings.
+// under BindingsOff the package gets no bindings and allows missing ones
+// (ASC_REQ_ALLOW_MISSING_BINDINGS, which also lets an NTLM client that
+// names no target through the service binding); under
+// BindingsWhenSupported every call allows missing ones; under
+// BindingsRequired a call without that flag must give the package the
+// server's bindings.
 func (h *Host) applyBindingPolicy(p *secpkg.AcceptContextParams) error {
 	switch h.opts.ChannelBindings {
 	case sspi.BindingsOff:
@@ -501,6 +503,7 @@ func (h *Host) applyBindingPolicy(p *secpkg.AcceptContextParams) error {
 			}
 			p.Input = in
 		}
+		p.ContextReq |= sspi.ASC_REQ_ALLOW_MISSING_BINDINGS
 	case sspi.BindingsRequired:
 		if p.ContextReq&sspi.ASC_REQ_ALLOW_MISSING_BINDINGS == 0 && p.Input.Find(sspi.SECBUFFER_CHANNEL_BINDINGS) == nil {
 			return &sspi.Error{Op: "AcceptSecurityContext", Status: sspi.SEC_E_BAD_BINDINGS, Detail: "the host requires channel bindings and the call gave the package none (pass SECBUFFER_CHANNEL_BINDINGS, or ASC_REQ_ALLOW_MISSING_BINDINGS)"}
