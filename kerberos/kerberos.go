@@ -50,8 +50,18 @@
 // authenticator (KRB_AP_ERR_REPEAT) SEC_E_OUT_OF_SEQUENCE; a replay cache
 // that is full SEC_E_INSUFFICIENT_MEMORY, or that cannot answer
 // SEC_E_INTERNAL_ERROR (both fail closed, RFC 4120 section 3.2.3); channel
-// bindings that differ (or are missing under BindingsRequired)
-// SEC_E_BAD_BINDINGS.
+// bindings that differ, or that are missing when the call does not allow
+// it (ASC_REQ_ALLOW_MISSING_BINDINGS; sspi.BindingPolicy), SEC_E_BAD_BINDINGS;
+// a PAC with a logon info (MS-PAC 2.5) that does not decode or whose server
+// signature does not verify with the service key SEC_E_LOGON_DENIED.
+//
+// The PAC's identity (the user SID and the group SIDs of
+// SECPKG_ATTR_GOSSPI_IDENTITY) is believed on its server signature, which
+// the service key makes (MS-PAC 2.8.1): enough against a client, who cannot
+// make it. The KDC signature (PAC_PRIVSVR_CHECKSUM) is made with the krbtgt
+// key, which only a domain controller holds; verifying it means asking the
+// DC (Windows does it through NETLOGON's NetrLogonSamLogon generic pass-through
+// for services not running as SYSTEM), which this package does not do.
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
