@@ -60,8 +60,10 @@
 // the service key makes (MS-PAC 2.8.1): enough against a client, who cannot
 // make it. The KDC signature (PAC_PRIVSVR_CHECKSUM) is made with the krbtgt
 // key, which only a domain controller holds; verifying it means asking the
-// DC (Windows sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic pass-through, MS-APDS 3.2,
-// for services not running as SYSTEM), which this package does not do.
+// DC (Windows sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic
+// pass-through, MS-APDS 3.2, for services not running as SYSTEM), which
+// this package does not do.
+//
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
 // SEC_E_MESSAGE_ALTERED; replayed, reordered or too old tokens (as the
