@@ -1,6 +1,7 @@
 package kerberos
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -67,7 +68,7 @@ func (ac *acceptorContext) QueryAttributes(attr sspi.ContextAttribute) (any, err
 	return ac.session.query(attr)
 }
 
-func (ac *acceptorContext) accept(prm *secpkg.AcceptContextParams) (secpkg.ContextOutput, error) {
+func (ac *acceptorContext) accept(ctx context.Context, prm *secpkg.AcceptContextParams) (secpkg.ContextOutput, error) {
 	var out secpkg.ContextOutput
 	if prm.ContextReq&(sspi.ASC_REQ_PROMPT_FOR_CREDS|sspi.ASC_REQ_DATAGRAM) != 0 {
 		return out, statusErr(sspi.SEC_E_UNSUPPORTED_FUNCTION, "unsupported context requirement")
@@ -97,7 +98,7 @@ func (ac *acceptorContext) accept(prm *secpkg.AcceptContextParams) (secpkg.Conte
 	if err != nil {
 		return out, err
 	}
-	rep, err := ac.verify(msg, cb, prm.ContextReq)
+	rep, err := ac.verify(ctx, msg, cb, prm.ContextReq)
 	if err != nil {
 		if prm.ContextReq&sspi.ASC_REQ_EXTENDED_ERROR != 0 {
 			if tok := krbErrorToken(sspi.StatusOf(err)); tok != nil {
@@ -179,7 +180,7 @@ func (c *credential) serviceKey(name, realm string, etype int32, kvno int) (type
 
 // verify checks the AP-REQ (RFC 4120 section 3.2.3, RFC 4121 section
 // 4.1.1) and returns the AP-REP to send, if any.
-func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) ([]byte, error) {
+func (ac *acceptorContext) verify(ctx context.Context, msg []byte, cb *sspi.ChannelBindings, req sspi.ASCReq) ([]byte, error) {
 	p := ac.cred.pkg
 	ap, ok := decodeAPReq(msg)
 	if !ok {
@@ -257,7 +258,7 @@ func (ac *acceptorContext) verify(msg []byte, cb *sspi.ChannelBindings, req sspi
 	if p.replay != nil {
 		h := sha256.Sum256(ap.Auth.Cipher)
 		key := client + "|" + sname + "@" + ap.Realm + "|" + strconv.FormatInt(auth.CTime.Unix(), 10) + "|" + strconv.Itoa(auth.Cusec) + "|" + hex.EncodeToString(h[:12])
-		if err := p.replay.Check(key, ctime.Add(skew)); err != nil {
+		if err := checkReplay(ctx, p.replay, key, ctime.Add(skew)); err != nil {
 			return nil, p.replayRefusal(err)
 		}
 	}

@@ -358,7 +358,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 		return ac, out, err
 	}
 	ac := &acceptorContext{cred: cr}
-	out, err := ac.accept(prm)
+	out, err := ac.accept(ctx, prm)
 	if err != nil {
 		return nil, out, err
 	}

@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -21,6 +22,25 @@ type ReplayCache interface {
 	// AP-REQ, since a cache that cannot record an authenticator cannot
 	// catch its replay. It must be safe for concurrent use.
 	Check(key string, expires time.Time) error
+}
+
+// ReplayCacheContext is a ReplayCache whose check can be cancelled: the
+// acceptor calls CheckContext with the context of AcceptSecurityContext
+// (httpauth's request context, for one), so that a client that goes away
+// or a deadline ends a wait on a remote cache. The result has the meaning
+// of Check's; a cancelled check is an error that is not ErrReplay, so the
+// AP-REQ is refused.
+type ReplayCacheContext interface {
+	ReplayCache
+	CheckContext(ctx context.Context, key string, expires time.Time) error
+}
+
+// checkReplay asks rc, through CheckContext when it has it.
+func checkReplay(ctx context.Context, rc ReplayCache, key string, expires time.Time) error {
+	if c, ok := rc.(ReplayCacheContext); ok && ctx != nil {
+		return c.CheckContext(ctx, key, expires)
+	}
+	return rc.Check(key, expires)
 }
 
 // ErrReplay is what ReplayCache.Check returns (or wraps) for a replay

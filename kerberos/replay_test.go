@@ -150,6 +150,47 @@ func TestReplayCacheUnavailableFailsClosed(t *testing.T) {
 	wantStatus(t, err, sspi.SEC_E_INTERNAL_ERROR)
 }
 
+// ctxCache records the context its CheckContext got, and refuses when the
+// context is done, as a remote cache would.
+type ctxCache struct{ got context.Context }
+
+func (c *ctxCache) Check(string, time.Time) error { return errors.New("Check called instead of CheckContext") }
+func (c *ctxCache) CheckContext(ctx context.Context, _ string, _ time.Time) error {
+	c.got = ctx
+	return ctx.Err()
+}
+
+// The acceptor hands a ReplayCacheContext the context of the accept: a
+// cancelled accept ends the cache's wait and refuses the AP-REQ.
+func TestReplayCacheContext(t *testing.T) {
+	tr := loadTranscript(t, "aes256")
+	now := testutil.PinClock(t, tr.recorded())
+	type key struct{}
+	for _, cancelled := range []bool{false, true} {
+		cache := &ctxCache{}
+		p := New(Config{Now: now, Rand: testutil.NewReplayReader(tr.AcceptorRandom), ReplayCache: cache})
+		cred := serverCred(t, p, tr.keytabFile(t), tr.Service)
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "accept"))
+		if cancelled {
+			cancel()
+		}
+		_, _, err := p.AcceptLsaModeContext(ctx, cred, nil,
+			&secpkg.AcceptContextParams{Input: tokenDesc(tr.APReq, &sspi.ChannelBindings{ApplicationData: tr.CB})})
+		cancel()
+		if cache.got == nil || cache.got.Value(key{}) != "accept" {
+			t.Fatalf("CheckContext did not get the accept's context")
+		}
+		if cancelled {
+			wantStatus(t, err, sspi.SEC_E_INTERNAL_ERROR)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled accept: %v does not carry context.Canceled", err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkMemoryReplayCacheFull is a fresh authenticator refused by a
 // full default-size cache, and one admitted as another expires.
 func BenchmarkMemoryReplayCacheFull(b *testing.B) {

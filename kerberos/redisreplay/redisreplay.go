@@ -104,7 +104,7 @@ type Cache struct {
 	checks, replays, failures, roundTrips atomic.Uint64
 }
 
-var _ kerberos.ReplayCache = (*Cache)(nil)
+var _ kerberos.ReplayCacheContext = (*Cache)(nil)
 
 // request is one queued insert, answered once on done (buffered: a Check
 // that gave up does not hold the flusher).
@@ -206,7 +206,8 @@ func (c *Cache) Check(key string, expires time.Time) error {
 	return c.CheckContext(context.Background(), key, expires)
 }
 
-// CheckContext is Check bounded by ctx as well as by the timeout.
+// CheckContext is Check bounded by ctx as well as by the timeout
+// (kerberos.ReplayCacheContext: the acceptor passes the accept's context).
 func (c *Cache) CheckContext(ctx context.Context, key string, expires time.Time) error {
 	c.checks.Add(1)
 	err := c.check(ctx, key, expires)
