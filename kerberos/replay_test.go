@@ -154,7 +154,9 @@ func TestReplayCacheUnavailableFailsClosed(t *testing.T) {
 // context is done, as a remote cache would.
 type ctxCache struct{ got context.Context }
 
-func (c *ctxCache) Check(string, time.Time) error { return errors.New("Check called instead of CheckContext") }
+func (c *ctxCache) Check(string, time.Time) error {
+	return errors.New("Check called instead of CheckContext")
+}
 func (c *ctxCache) CheckContext(ctx context.Context, _ string, _ time.Time) error {
 	c.got = ctx
 	return ctx.Err()
