@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -176,14 +177,45 @@ func parseCCache(b []byte) (*ccache, error) {
 	return c, nil
 }
 
-// ccachePath resolves a ccache name: "FILE:/path" or a bare path. Other
-// types (KEYRING:, KCM:, MEMORY:, DIR:) are not supported.
+// ccachePath resolves a ccache name to the file that holds it, as MIT
+// does (krb5_cc_resolve; "ccache types" in MIT's documentation):
+//   - "FILE:/path" or a bare path: that file;
+//   - "DIR:/dir", a collection: the primary cache, named by the first line
+//     of /dir/primary ("tkt" when there is none);
+//   - "DIR::/dir/tktNAME": that cache of a collection.
+//
+// KEYRING:, KCM: and MEMORY: are not supported yet and are errors.
 func ccachePath(name string) (string, error) {
-	if strings.HasPrefix(name, "FILE:") {
+	switch {
+	case strings.HasPrefix(name, "FILE:"):
 		return name[len("FILE:"):], nil
+	case strings.HasPrefix(name, "DIR::"):
+		p := name[len("DIR::"):]
+		if !filepath.IsAbs(p) || !strings.HasPrefix(filepath.Base(p), "tkt") {
+			return "", errors.New("kerberos: DIR:: names a cache file of a collection, /dir/tkt...: " + name)
+		}
+		return p, nil
+	case strings.HasPrefix(name, "DIR:"):
+		dir := name[len("DIR:"):]
+		if !filepath.IsAbs(dir) {
+			return "", errors.New("kerberos: DIR: needs an absolute directory: " + name)
+		}
+		primary := "tkt"
+		if b, err := os.ReadFile(filepath.Join(dir, "primary")); err == nil {
+			line, _, _ := strings.Cut(string(b), "\n")
+			// MIT writes a file name of the directory, tkt...: anything
+			// else (a path) is not followed.
+			if line = strings.TrimSpace(line); !strings.HasPrefix(line, "tkt") || strings.ContainsAny(line, "/\\") {
+				return "", errors.New("kerberos: DIR: collection " + dir + " has a malformed primary file")
+			}
+			primary = line
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		return filepath.Join(dir, primary), nil
 	}
 	if i := strings.IndexByte(name, ':'); i > 0 && !strings.HasPrefix(name, "/") {
-		return "", errors.New("kerberos: only FILE: credential caches are supported, not " + name[:i])
+		return "", errors.New("kerberos: credential cache type " + name[:i] + ": only FILE: and DIR: are supported")
 	}
 	return name, nil
 }
