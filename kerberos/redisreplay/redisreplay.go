@@ -34,6 +34,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,21 +99,26 @@ type Cache struct {
 	now         func() time.Time
 
 	mu       sync.Mutex
-	queue    []*request
-	flushers int // flush goroutines running, at most maxInFlight
+	queue    []*batch // batches waiting to be sent, oldest first
+	flushers int      // flush goroutines running, at most maxInFlight
 
 	checks, replays, failures, roundTrips atomic.Uint64
 }
 
 var _ kerberos.ReplayCacheContext = (*Cache)(nil)
 
-// request is one queued insert, answered once on done (buffered: a Check
-// that gave up does not hold the flusher).
-type request struct {
-	ctx  context.Context
-	key  string
-	ttl  time.Duration
-	done chan error
+// batch is the inserts that leave in one pipeline. Checks join the newest
+// batch of the queue until a flusher takes it or it is full; each waits for
+// done, closed once errs holds every answer. A batch's deadline runs from
+// its first Check, so every Check in it is bounded by the cache's timeout,
+// and one timer serves the whole batch.
+type batch struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	keys   []string
+	ttls   []time.Duration
+	errs   []error
+	done   chan struct{}
 }
 
 // New returns a cache on the client. The caller keeps the client and closes
@@ -196,7 +202,13 @@ func (c *Cache) Ping(ctx context.Context) error {
 // the unpadded base64url SHA-256 of key.
 func (c *Cache) Key(key string) string {
 	h := sha256.Sum256([]byte(key))
-	return c.prefix + base64.RawURLEncoding.EncodeToString(h[:])
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], h[:])
+	var sb strings.Builder
+	sb.Grow(len(c.prefix) + len(enc))
+	sb.WriteString(c.prefix)
+	sb.Write(enc[:])
+	return sb.String()
 }
 
 // Check implements kerberos.ReplayCache: nil when key was not recorded (it
@@ -231,24 +243,42 @@ func (c *Cache) check(ctx context.Context, key string, expires time.Time) error 
 	}
 	// Redis counts in milliseconds: round up, never down.
 	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	r := &request{ctx: ctx, key: c.Key(key), ttl: ttl}
+	key = c.Key(key)
 	if c.maxBatch == 1 {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
 		c.roundTrips.Add(1)
-		return c.outcome(c.client.SetNX(ctx, r.key, "1", ttl).Result())
+		return c.outcome(c.client.SetNX(ctx, key, "1", ttl).Result())
 	}
-	r.done = make(chan error, 1)
 	c.mu.Lock()
-	c.queue = append(c.queue, r)
+	var b *batch
+	if n := len(c.queue); n > 0 && len(c.queue[n-1].keys) < c.maxBatch {
+		b = c.queue[n-1]
+	} else {
+		b = &batch{done: make(chan struct{})}
+		b.ctx, b.cancel = context.WithTimeout(context.Background(), c.timeout)
+		c.queue = append(c.queue, b)
+	}
+	i := len(b.keys)
+	b.keys = append(b.keys, key)
+	b.ttls = append(b.ttls, ttl)
 	if c.flushers < c.maxInFlight {
 		c.flushers++
 		go c.flush()
 	}
 	c.mu.Unlock()
 	select {
-	case err := <-r.done:
-		return err
+	case <-b.done:
+		return b.errs[i]
+	case <-b.ctx.Done():
+		// send cancels the batch's context once it has answered: an
+		// answer that is there wins over the end of the wait.
+		select {
+		case <-b.done:
+			return b.errs[i]
+		default:
+		}
+		return fmt.Errorf("%w: no answer: %w", ErrUnavailable, b.ctx.Err())
 	case <-ctx.Done():
 		return fmt.Errorf("%w: no answer: %w", ErrUnavailable, ctx.Err())
 	}
@@ -265,60 +295,57 @@ func (c *Cache) outcome(set bool, err error) error {
 	return nil
 }
 
-// flush sends the queued inserts, a pipeline of at most maxBatch at a time,
-// until the queue is empty; then the goroutine ends. Requests whose Check
-// gave up are left out.
+// flush sends the queued batches, one pipeline each, until the queue is
+// empty; then the goroutine ends.
 func (c *Cache) flush() {
-	var batch []*request
 	for {
 		c.mu.Lock()
-		n := min(len(c.queue), c.maxBatch)
-		if n == 0 {
+		if len(c.queue) == 0 {
 			c.flushers--
 			c.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], c.queue[:n]...)
-		clear(c.queue[:n])
-		c.queue = c.queue[n:]
+		b := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
 		if len(c.queue) == 0 {
 			c.queue = c.queue[:0:0] // let the old backing array go
 		}
 		c.mu.Unlock()
-		c.send(batch)
-		clear(batch)
+		c.send(b)
 	}
 }
 
-func (c *Cache) send(batch []*request) {
-	live := batch[:0]
-	for _, r := range batch {
-		if r.ctx.Err() == nil {
-			live = append(live, r)
+// send runs a batch's pipeline within the batch's deadline and answers its
+// Checks. A batch whose every Check gave up is still sent: the inserts
+// record authenticators the acceptor refused anyway, which is safe.
+func (c *Cache) send(b *batch) {
+	defer b.cancel()
+	b.errs = make([]error, len(b.keys))
+	if err := b.ctx.Err(); err != nil {
+		// Its deadline passed in the queue: its Checks fail closed.
+		for i := range b.errs {
+			b.errs[i] = fmt.Errorf("%w: no answer: %w", ErrUnavailable, err)
 		}
-	}
-	if len(live) == 0 {
+		close(b.done)
 		return
 	}
-	// The pipeline's own bound: every request in it has at most the
-	// timeout left.
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
 	c.roundTrips.Add(1)
-	if len(live) == 1 {
-		r := live[0]
-		r.done <- c.outcome(c.client.SetNX(ctx, r.key, "1", r.ttl).Result())
+	if len(b.keys) == 1 {
+		b.errs[0] = c.outcome(c.client.SetNX(b.ctx, b.keys[0], "1", b.ttls[0]).Result())
+		close(b.done)
 		return
 	}
 	pipe := c.client.Pipeline()
-	cmds := make([]*redis.BoolCmd, len(live))
-	for i, r := range live {
-		cmds[i] = pipe.SetNX(ctx, r.key, "1", r.ttl)
+	cmds := make([]*redis.BoolCmd, len(b.keys))
+	for i, k := range b.keys {
+		cmds[i] = pipe.SetNX(b.ctx, k, "1", b.ttls[i])
 	}
-	pipe.Exec(ctx) // each command carries its own result or error
-	for i, r := range live {
-		r.done <- c.outcome(cmds[i].Result())
+	pipe.Exec(b.ctx) // each command carries its own result or error
+	for i, cmd := range cmds {
+		b.errs[i] = c.outcome(cmd.Result())
 	}
+	close(b.done)
 }
 
 // Stats are a Cache's counters, for metrics.
