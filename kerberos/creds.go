@@ -537,11 +537,25 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 		return fail(err)
 	}
 	sname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, spn)
+	if len(sname.NameString) > 1 {
+		// A service instance, as Windows names an SPN in a TGS-REQ
+		// (MS-KILE 3.3.5.1.1); KDCs refer only such names.
+		sname.NameType = nametype.KRB_NT_SRV_INST
+	}
 	if realm == "" && len(sname.NameString) > 1 {
 		realm = cfg.ResolveRealm(sname.NameString[len(sname.NameString)-1])
 	}
 	if realm == "" {
+		// No realm known for the host: ask our own KDC with the
+		// canonicalize option, so that it can answer with a referral
+		// to the realm that holds the service (RFC 6806 sections 8
+		// and 12; MIT's "referral realm").
 		realm = crealm
+		if !cfg.LibDefaults.Canonicalize && len(sname.NameString) > 1 {
+			canon := *cfg
+			canon.LibDefaults.Canonicalize = true
+			cfg = &canon
+		}
 	}
 	key := spn + "@" + realm
 	now := c.pkg.now()

@@ -70,7 +70,7 @@ func newProfile(etypeID int32, key []byte, random io.Reader) (profile, error) {
 	case etypeAES128SHA1, etypeAES256SHA1:
 		return &aesSHA1{e: e, key: key, rand: random}, nil
 	case etypeAES128SHA256, etypeAES256SHA384:
-		return &generic{e: e, key: key}, nil
+		return newAESSHA2(etypeID, key, random)
 	}
 	return nil, errors.New("kerberos: enctype has no RFC 3961 profile here")
 }
@@ -111,8 +111,6 @@ func (a *aesSHA1) wipe() {
 	a.slots = [4]*aesSlot{}
 	a.other = nil
 }
-
-func (g *generic) wipe() { clear(g.key) }
 
 // wipeDK clears a derived key from aesDK, all 32 bytes of its buffer.
 func wipeDK(k []byte) { clear(k[:cap(k)]) }
@@ -449,44 +447,6 @@ func ctsDecryptIV(blk cipher.Block, iv, b []byte) {
 	}
 	copy(b, d[:])
 	copy(b[bs:], last[:r])
-}
-
-// generic runs any gokrb5 enctype through its EncryptMessage and
-// DecryptMessage (used for the aes-sha2 family of RFC 8009).
-type generic struct {
-	e   etype.EType
-	key []byte
-}
-
-func (g *generic) macSize() int  { return g.e.GetHMACBitLength() / 8 }
-func (g *generic) confSize() int { return g.e.GetConfounderByteSize() }
-
-func (g *generic) encrypt(usage uint32, plaintext []byte) ([]byte, error) {
-	_, ct, err := g.e.EncryptMessage(g.key, plaintext, usage)
-	return ct, err
-}
-
-func (g *generic) decrypt(usage uint32, ct []byte) ([]byte, error) {
-	if len(ct) < g.confSize()+g.macSize() {
-		return nil, errIntegrity
-	}
-	pt, err := g.e.DecryptMessage(g.key, ct, usage)
-	if err != nil {
-		return nil, errIntegrity
-	}
-	return pt, nil
-}
-
-func (g *generic) checksum(usage uint32, parts ...[]byte) []byte {
-	var all []byte
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	c, err := g.e.GetChecksumHash(g.key, all, usage)
-	if err != nil {
-		return nil
-	}
-	return c
 }
 
 // keySize is the protocol key size of an enctype. gokrb5 reports 24 bytes

@@ -379,6 +379,14 @@ func (p *Package) clientLongTermKey(cname types.PrincipalName, realm string, ck 
 	var kb []byte
 	err = safeUnmarshal(func() error {
 		var err error
+		if etype == etypeAES128SHA256 || etype == etypeAES256SHA384 {
+			params, herr := hex.DecodeString(s2k)
+			if herr != nil {
+				return herr
+			}
+			kb, err = sha2StringToKey(etype, ck.password, salt, params)
+			return err
+		}
 		kb, err = et.StringToKey(ck.password, salt, s2k)
 		return err
 	})

@@ -93,8 +93,8 @@ func sessionWiped(t *testing.T, what string, s *session, key, sessionKey []byte,
 				t.Fatalf("%s: derived keys of usage %d kept", what, 22+i)
 			}
 		}
-	case *generic:
-		if !allZero(p.key) {
+	case *aesSHA2:
+		if !allZero(p.key) || p.slots != nil {
 			t.Fatalf("%s: profile key not cleared", what)
 		}
 	case nil:

@@ -117,6 +117,11 @@ func TestInteropOurInitiatorMITAcceptor(t *testing.T) {
 	}{
 		{"aes", svcSPN, realm.svcKeytab, etypeAES256SHA1},
 		{"rc4", rc4SPN, realm.rc4Keytab, etypeRC4HMAC},
+		// RFC 8009 on the initiator: the service's only key and its
+		// session_enctypes are aes-sha2, so the ticket and the session key
+		// (and so the GSS messages) are too.
+		{"aes256-sha384", sha2SPN, realm.sha2Keytab, etypeAES256SHA384},
+		{"aes128-sha256", sha256SPN, realm.sha256Keytab, etypeAES128SHA256},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mit := startMIT(t)

@@ -153,6 +153,14 @@ func encryptEncPart(r io.Reader, pt []byte, key types.EncryptionKey, usage uint3
 		ct, err := (&aesSHA1{key: key.KeyValue, rand: r}).encrypt(usage, pt)
 		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
 	}
+	if key.KeyType == etypeAES128SHA256 || key.KeyType == etypeAES256SHA384 {
+		a, err := newAESSHA2(key.KeyType, key.KeyValue, r)
+		if err != nil {
+			return types.EncryptedData{}, err
+		}
+		ct, err := a.encrypt(usage, pt)
+		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
+	}
 	return krbcrypto.GetEncryptedData(pt, key, usage, 0)
 }
 
@@ -182,6 +190,13 @@ func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint3
 	if (ed.EType == etypeAES128SHA1 && len(key.KeyValue) == 16) || (ed.EType == etypeAES256SHA1 && len(key.KeyValue) == 32) {
 		// Our RFC 3962 path: no allocation-heavy key derivation.
 		return (&aesSHA1{key: key.KeyValue}).decrypt(usage, ed.Cipher)
+	}
+	if ed.EType == etypeAES128SHA256 || ed.EType == etypeAES256SHA384 {
+		a, err := newAESSHA2(ed.EType, key.KeyValue, nil)
+		if err != nil {
+			return nil, errIntegrity
+		}
+		return a.decrypt(usage, ed.Cipher)
 	}
 	e, err := krbcrypto.GetEtype(ed.EType)
 	if err != nil {

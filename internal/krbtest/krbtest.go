@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,15 @@ type Options struct {
 	// Rand is the source of the master key and probe passwords; nil is
 	// the default (internal/sysenv).
 	Rand io.Reader
+	// Peers are realms already running whose KDCs this realm's krb5.conf
+	// also lists, so that its KDC and its clients reach them (cross-realm
+	// trust: see Trust).
+	Peers []*Realm
+	// DomainRealm adds [domain_realm] relations (".host.suffix" or a host
+	// name -> realm) to this realm's krb5.conf. The KDC reads them too: a
+	// host mapped to a peer's realm makes it answer a TGS-REQ for a
+	// service on that host with a referral (RFC 6806 section 8).
+	DomainRealm map[string]string
 }
 
 // Realm is a running throwaway realm.
@@ -129,7 +139,7 @@ func Start(o Options) (*Realm, error) {
 	r.KDCConf = filepath.Join(r.Dir, "kdc.conf")
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = r.start(enc, o.ExtraLibdefaults); err == nil {
+		if err = r.start(enc, o); err == nil {
 			return r, nil
 		}
 		r.stopKDC()
@@ -157,12 +167,25 @@ func freePort() (int, error) {
 	return 0, errors.New("krbtest: no free port")
 }
 
-func (r *Realm) start(enc []string, extra []string) error {
+func (r *Realm) start(enc []string, o Options) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	r.Port = port
+	extra := o.ExtraLibdefaults
+	var peers, domains strings.Builder
+	for _, p := range o.Peers {
+		fmt.Fprintf(&peers, "\t%s = {\n\t\tkdc = %s\n\t}\n", p.Name, p.KDCAddr())
+	}
+	keys := make([]string, 0, len(o.DomainRealm))
+	for k := range o.DomainRealm {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&domains, "\t%s = %s\n", k, o.DomainRealm[k])
+	}
 	var supported []string
 	for _, e := range enc {
 		supported = append(supported, e+":normal")
@@ -186,11 +209,11 @@ func (r *Realm) start(enc []string, extra []string) error {
 	%[1]s = {
 		kdc = 127.0.0.1:%[3]d
 	}
-
+%[5]s
 [domain_realm]
 	localhost = %[1]s
 	.localhost = %[1]s
-`, r.Name, r.Dir, port, strings.Join(extra, "\n\t"))
+%[6]s`, r.Name, r.Dir, port, strings.Join(extra, "\n\t"), peers.String(), domains.String())
 	kdcconf := fmt.Sprintf(`[kdcdefaults]
 	kdc_listen = 127.0.0.1:%[3]d
 	kdc_tcp_listen = 127.0.0.1:%[3]d
@@ -317,6 +340,23 @@ func (r *Realm) run(stdin []byte, tool string, args ...string) (string, error) {
 	}
 	out, err := c.CombinedOutput()
 	return string(out), err
+}
+
+// Trust sets up a two-way cross-realm trust between r and other (RFC 4120
+// section 1.2): the principals krbtgt/OTHER@R and krbtgt/R@OTHER, each
+// made with one random password in both databases, so that both KDCs
+// hold the same keys. For a client of r to reach other's KDC, r's
+// krb5.conf must list it (Options.Peers).
+func (r *Realm) Trust(other *Realm) error {
+	for _, p := range []string{"krbtgt/" + other.Name + "@" + r.Name, "krbtgt/" + r.Name + "@" + other.Name} {
+		pw := r.randomString()
+		for _, realm := range []*Realm{r, other} {
+			if _, err := realm.Kadmin(fmt.Sprintf("addprinc -e aes256-cts-hmac-sha1-96:normal,aes128-cts-hmac-sha1-96:normal -pw %s %s", pw, p)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Kadmin runs kadmin.local queries, one per element. kadmin.local exits 0
