@@ -217,6 +217,11 @@ func (c *credential) loadOutbound(ctx context.Context, req *secpkg.CredentialReq
 	}
 	c.krbConf = cfg
 	c.hosts = hostPolicyOf(ld)
+	if s4uCandidate(req) {
+		// A service that acts for a user needs a forwardable TGT for
+		// forwardable S4U tickets (s4u.go).
+		cfg.LibDefaults.Forwardable = true
+	}
 	ad := req.AuthData
 	var opts map[string]string
 	if ad != nil {
@@ -564,7 +569,7 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 	c.mu.Unlock()
 	var t *kdcTicket
 	if c.s4u != nil {
-		if t, err = c.s4uServiceTicket(ctx, key, sname, realm); err != nil {
+		if t, err = c.s4uServiceTicket(ctx, sname, realm); err != nil {
 			return fail(err)
 		}
 		return c.keepTicket(key, t)

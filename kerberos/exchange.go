@@ -501,7 +501,7 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 		if part.Nonce != body.Nonce {
 			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, x.op()+" for "+who+": the TGS-REP does not match the request")
 		}
-		if err := x.checkReply(&rep, tgt.key); err != nil {
+		if err := x.checkReply(&rep, &part, tgt.key); err != nil {
 			return nil, withDetail(err, x.op()+" for "+who)
 		}
 		return newKDCTicket(rep.Ticket, part)

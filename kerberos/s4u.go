@@ -7,6 +7,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
@@ -49,6 +50,8 @@ type tgsExtra struct {
 	client   s4uUser
 	gotName  types.PrincipalName
 	gotRealm string
+	// kt, for S4U2Self, is the service's keytab, when it has one.
+	kt *keytab.Keytab
 }
 
 func (x *tgsExtra) op() string {
@@ -94,11 +97,15 @@ func (x *tgsExtra) padata(b *messages.KDCReqBody, key types.EncryptionKey) (type
 	return pas, nil
 }
 
-// checkReply checks the TGS-REP of an S4U request: its client is the user
-// and, for S4U2Self, the KDC's PA-S4U-X509-USER verifies (MS-SFU
-// 3.1.5.1.2). A KDC that sends none is refused: without it, nothing in
-// the reply's clear part binds it to the user we asked for.
-func (x *tgsExtra) checkReply(rep *messages.TGSRep, key types.EncryptionKey) error {
+// checkReply checks the TGS-REP of an S4U request: its client is the
+// user and, for S4U2Self, the KDC's copy of PA-S4U-X509-USER verifies
+// (MS-SFU 3.1.5.1.2): its checksum, in the TGT session key, binds the
+// reply to the user we asked for. A KDC that ignores PA-S4U-X509-USER and
+// sends none back (Samba 4.17's, which reads PA-FOR-USER only) is taken at
+// the word of the reply's clear client name, and, when the service has a
+// keytab, of the client name inside the ticket, which only the KDC can
+// encrypt.
+func (x *tgsExtra) checkReply(rep *messages.TGSRep, part *messages.EncKDCRepPart, key types.EncryptionKey) error {
 	got := principalName{NameType: rep.CName.NameType, Names: rep.CName.NameString}
 	if !sameName(got, x.client.name) || !equalFoldASCII(rep.CRealm, x.client.realm) {
 		return statusErr(sspi.SEC_E_INTERNAL_ERROR, "the TGS-REP is for "+principalString(rep.CName, rep.CRealm)+", not the user")
@@ -107,12 +114,35 @@ func (x *tgsExtra) checkReply(rep *messages.TGSRep, key types.EncryptionKey) err
 	if x.userID == nil {
 		return nil
 	}
-	for _, pa := range rep.PAData {
-		if pa.PADataType == paS4UX509User {
-			return verifyS4UReply(pa.PADataValue, key, x.userID)
+	for _, pas := range []types.PADataSequence{rep.PAData, part.EncPAData} {
+		for _, pa := range pas {
+			if pa.PADataType == paS4UX509User {
+				return verifyS4UReply(pa.PADataValue, key, x.userID)
+			}
 		}
 	}
-	return statusErr(sspi.SEC_E_INTERNAL_ERROR, "the KDC's TGS-REP carries no PA-S4U-X509-USER")
+	if x.kt != nil {
+		return x.checkTicketClient(rep.Ticket)
+	}
+	return nil
+}
+
+// checkTicketClient decrypts an S4U2Self ticket with the service's keytab
+// and checks that its client is the user.
+func (x *tgsExtra) checkTicketClient(tkt messages.Ticket) error {
+	err := safeUnmarshal(func() error { return tkt.DecryptEncPart(x.kt, nil) })
+	defer clear(tkt.DecryptedEncPart.Key.KeyValue)
+	if err != nil {
+		// A ticket under a name the keytab lacks (S4U2Self for the
+		// account name of a keytab holding only SPNs): nothing to check
+		// it with.
+		return nil
+	}
+	p := tkt.DecryptedEncPart
+	if !sameName(principalName{Names: p.CName.NameString}, x.client.name) || !equalFoldASCII(p.CRealm, x.client.realm) {
+		return statusErr(sspi.SEC_E_MESSAGE_ALTERED, "the S4U2Self ticket is for "+principalString(p.CName, p.CRealm)+", not the user")
+	}
+	return nil
 }
 
 // s4uState is what an S4U credential holds besides the service's TGT: the
@@ -124,9 +154,9 @@ type s4uState struct {
 	evidence *kdcTicket
 }
 
-// s4u2Self gets a ticket to the service (cname@crealm, whose TGT is tgt)
-// on behalf of user@urealm.
-func (p *Package) s4u2Self(ctx context.Context, cred *credential, user types.PrincipalName, urealm string) (*kdcTicket, types.PrincipalName, string, error) {
+// s4u2Self gets a ticket to the service, under its name sname (nil: the
+// name of its TGT's client), on behalf of user@urealm.
+func (p *Package) s4u2Self(ctx context.Context, cred *credential, user types.PrincipalName, urealm string, sname *types.PrincipalName) (*kdcTicket, types.PrincipalName, string, error) {
 	cfg, cname, crealm, err := cred.outboundState()
 	if err != nil {
 		return nil, user, urealm, err
@@ -137,8 +167,20 @@ func (p *Package) s4u2Self(ctx context.Context, cred *credential, user types.Pri
 	}
 	defer tgt.wipe()
 	u := s4uUser{name: principalName{NameType: user.NameType, Names: user.NameString}, realm: urealm}
-	x := &tgsExtra{kind: "S4U2Self", options: []int{flags.Forwardable}, forUser: &u, client: u}
-	t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, cname, crealm, nil, x)
+	cred.mu.Lock()
+	kt := cred.clientKT
+	cred.mu.Unlock()
+	x := &tgsExtra{kind: "S4U2Self", forUser: &u, client: u, kt: kt}
+	if tgt.forwardable() {
+		// The KDC refuses forwardable from a TGT that is not
+		// (KDC_ERR_BADOPTION); it grants it to services trusted to
+		// authenticate for delegation.
+		x.options = append(x.options, flags.Forwardable)
+	}
+	if sname == nil {
+		sname = &cname
+	}
+	t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, *sname, crealm, nil, x)
 	if err != nil {
 		return nil, user, urealm, err
 	}
@@ -164,10 +206,13 @@ func (c *credential) s4u2Proxy(ctx context.Context, st *s4uState, sname types.Pr
 	defer tgt.wipe()
 	x := &tgsExtra{
 		kind:       "S4U2Proxy",
-		options:    []int{flags.Forwardable, kdcOptCNameInAddlTkt},
+		options:    []int{kdcOptCNameInAddlTkt},
 		addl:       []messages.Ticket{st.evidence.ticket},
 		pacOptions: pacOptionRBCD,
 		client:     s4uUser{name: principalName{NameType: st.user.NameType, Names: st.user.NameString}, realm: st.realm},
+	}
+	if tgt.forwardable() {
+		x.options = append(x.options, flags.Forwardable)
 	}
 	t, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil, x)
 	if err != nil {
@@ -218,7 +263,7 @@ func (c *credential) impersonate(ctx context.Context, principal string) error {
 		realm = crealm
 	}
 	realm = strings.ToUpper(realm)
-	t, name, rrealm, err := c.pkg.s4u2Self(ctx, c, types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), realm)
+	t, name, rrealm, err := c.pkg.s4u2Self(ctx, c, types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), realm, nil)
 	if err != nil {
 		return err
 	}
@@ -259,16 +304,56 @@ func (c *credential) initiatorName() (types.PrincipalName, string) {
 	return c.cname, c.realm
 }
 
-// s4uServiceTicket gets the ticket of an S4U credential for sname@realm
-// by S4U2Proxy and keeps it under key.
-func (c *credential) s4uServiceTicket(ctx context.Context, key string, sname types.PrincipalName, realm string) (*kdcTicket, error) {
+// s4uServiceTicket gets the ticket of an S4U credential for sname@realm:
+// by S4U2Self when it names the service itself (its account name, or a
+// principal of its keytab), as a Windows service reads a user's groups
+// from an S4U logon; else by S4U2Proxy.
+func (c *credential) s4uServiceTicket(ctx context.Context, sname types.PrincipalName, realm string) (*kdcTicket, error) {
 	st := c.s4uSnapshot()
 	if st == nil {
 		return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
 	}
 	defer st.evidence.wipe()
+	if c.isOwnName(sname, realm) {
+		t, _, _, err := c.pkg.s4u2Self(ctx, c, st.user, st.realm, &sname)
+		return t, err
+	}
 	if !st.evidence.valid(c.pkg.now()) {
 		return nil, statusErr(sspi.SEC_E_CONTEXT_EXPIRED, "S4U2Proxy: the S4U2Self ticket of "+principalString(st.user, st.realm)+" expired at "+st.evidence.endTime.Format(time.RFC3339))
 	}
 	return c.s4u2Proxy(ctx, st, sname, realm)
+}
+
+// isOwnName reports whether sname@realm is the service's own: the client
+// of its TGT, or a principal of its client keytab.
+func (c *credential) isOwnName(sname types.PrincipalName, realm string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !equalFoldASCII(realm, c.realm) {
+		return false
+	}
+	want := principalName{Names: sname.NameString}
+	if sameName(want, principalName{Names: c.cname.NameString}) {
+		return true
+	}
+	if c.clientKT != nil {
+		for _, e := range c.clientKT.Entries {
+			if equalFoldASCII(e.Principal.Realm, realm) && sameName(want, principalName{Names: e.Principal.Components}) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// s4uCandidate reports whether an outbound-only credential request may be
+// an S4U one: its principal names a user, and its AuthData another one,
+// the service. wantsS4U decides once the service's TGT is in.
+func s4uCandidate(req *secpkg.CredentialRequest) bool {
+	if req.Use != sspi.SECPKG_CRED_OUTBOUND || req.Principal == "" || strings.Contains(req.Principal, "/") || req.AuthData == nil || req.AuthData.User == "" {
+		return false
+	}
+	u, r := splitUser(req.Principal, "")
+	su, sr := splitUser(req.AuthData.User, req.AuthData.Domain)
+	return !equalFoldASCII(u, su) || r != "" && sr != "" && !equalFoldASCII(r, sr)
 }

@@ -3,20 +3,294 @@
 package adtest
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/internal/testutil"
+	"github.com/gosspi/gosspi/kerberos"
+	"github.com/gosspi/gosspi/sspi"
 )
 
-// TestS4UDelegationSettings shows the delegation settings the harness
-// provisioned, as samba-tool reads them back.
-func TestS4UDelegationSettings(t *testing.T) {
-	dc := addc.Start(t)
-	for _, a := range []addc.Account{addc.SvcFront, addc.SvcKCD, addc.SvcRBCDBack, addc.SvcBack, addc.SvcNoDeleg} {
-		out, err := dc.SambaTool("delegation", "show", a.Name)
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		t.Logf("%s:\n%s", a.Name, out)
+// S4U (MS-SFU) and delegation against the Samba KDC, with the service
+// accounts of internal/addc's S4U part.
+
+// s4uServer is a gosspi acceptor for one of the S4U service accounts, with
+// its exported keytab.
+func s4uServer(t testing.TB, dc *addc.DC, a addc.Account) *gosspi.SecurityContext {
+	t.Helper()
+	h := newHost(t, kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: dc.ServiceKeytab(a), ServicePrincipal: addc.SPNOf(a), PermittedEnctypes: "DEFAULT +rc4"})
+	return newServer(t, h)
+}
+
+// s4uClient is a client context of service svc (authenticating with
+// id, its own credentials) on behalf of user, to target; the error is the
+// credential's (S4U2Self runs in AcquireCredentialsHandle).
+func s4uClient(t testing.TB, dc *addc.DC, id idT, user, target string) (*gosspi.SecurityContext, error) {
+	t.Helper()
+	cli := clientHost(t, dc, "DEFAULT")
+	c, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Kerberos", Target: target, Identity: id, OnBehalfOf: user})
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
 	}
+	return c, err
+}
+
+// wantUser checks that the acceptor sees the user with its SID and the
+// groups of its PAC (Alice: Domain Users, GroupA and, through it, GroupB).
+func wantUser(t *testing.T, dc *addc.DC, s *gosspi.SecurityContext, user addc.Account) sspi.Identity {
+	t.Helper()
+	id := identity(t, s)
+	sid, err := dc.SID(user.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.User != user.Name || id.Domain != addc.Realm || id.SID != sid {
+		t.Errorf("acceptor sees %+v, want %s@%s (%s)", id, user.Name, addc.Realm, sid)
+	}
+	if user == addc.Alice {
+		for _, g := range []string{addc.GroupA, addc.GroupB} {
+			gs, err := dc.SID(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(id.Groups, gs) {
+				t.Errorf("groups %v lack %s (%s)", id.Groups, g, gs)
+			}
+		}
+	}
+	return id
+}
+
+// ticketFlags decrypts the ticket of an AP-REQ with a keytab and returns
+// its client and flags.
+func ticketFlags(t *testing.T, tok []byte, ktPath string) (string, types.PrincipalName, bool) {
+	t.Helper()
+	req := apReq(t, tok)
+	kt, err := keytab.Load(ktPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Ticket.DecryptEncPart(kt, nil); err != nil {
+		t.Fatalf("decrypting the ticket with %s: %v", ktPath, err)
+	}
+	p := req.Ticket.DecryptedEncPart
+	return p.CRealm, p.CName, types.IsFlagSet(&p.Flags, flags.Forwardable)
+}
+
+// TestS4U2Self: a service with its own keytab gets a ticket to itself
+// (one of its keytab's principals) on behalf of Alice (protocol
+// transition), with her PAC; the KDC
+// makes it forwardable only for the service trusted to authenticate for
+// delegation. The service accepts it with its keytab and sees Alice, her
+// SID and her nested groups.
+func TestS4U2Self(t *testing.T) {
+	dc := addc.Start(t)
+	for _, c := range []struct {
+		name        string
+		svc         addc.Account
+		id          idT
+		forwardable bool
+	}{
+		{"trusted-keytab", addc.SvcFront, clientKeytab(addc.SvcFront.Name, dc.ServiceKeytab(addc.SvcFront)), true},
+		{"untrusted", addc.SvcNoDeleg, clientKeytab(addc.SvcNoDeleg.Name, dc.ServiceKeytab(addc.SvcNoDeleg)), false},
+		{"kerberos-only-kcd", addc.SvcKCD, clientKeytab(addc.SvcKCD.Name, dc.ServiceKeytab(addc.SvcKCD)), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl, err := s4uClient(t, dc, c.id, addc.Alice.Name, addc.SPNOf(c.svc))
+			if err != nil {
+				t.Fatalf("S4U2Self: %v", err)
+			}
+			s := s4uServer(t, dc, c.svc)
+			tok, rep := exchange(t, cl, s)
+			if len(rep) == 0 || !mutual(cl) {
+				t.Error("no mutual authentication")
+			}
+			wantUser(t, dc, s, addc.Alice)
+			roundTrip(t, cl, s, "as alice")
+			crealm, cname, fwd := ticketFlags(t, tok, dc.ServiceKeytab(c.svc))
+			if crealm != addc.Realm || len(cname.NameString) != 1 || cname.NameString[0] != addc.Alice.Name {
+				t.Errorf("ticket client %v@%s, want alice", cname.NameString, crealm)
+			}
+			if fwd != c.forwardable {
+				t.Errorf("S4U2Self ticket forwardable = %v, want %v", fwd, c.forwardable)
+			}
+		})
+	}
+}
+
+// TestS4U2Proxy: the front service, trusted for protocol transition and
+// allowed to delegate to the back service (msDS-AllowedToDelegateTo),
+// gets a ticket to the back service as Alice; the back service's
+// acceptor sees Alice with her PAC.
+func TestS4U2Proxy(t *testing.T) {
+	dc := addc.Start(t)
+	for _, id := range []struct {
+		name string
+		id   idT
+	}{
+		{"keytab", clientKeytab(addc.SvcFront.Name, dc.ServiceKeytab(addc.SvcFront))},
+		{"password", password(addc.SvcFront.Name, addc.SvcFront.Password)},
+	} {
+		t.Run(id.name, func(t *testing.T) {
+			cl, err := s4uClient(t, dc, id.id, addc.Alice.Name, addc.BackSPN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := s4uServer(t, dc, addc.SvcBack)
+			exchange(t, cl, s)
+			wantUser(t, dc, s, addc.Alice)
+			roundTrip(t, cl, s, "delegated")
+			roundTrip(t, s, cl, "back")
+		})
+	}
+	t.Run("bob", func(t *testing.T) {
+		cl, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), addc.Bob.Name+"@"+addc.Realm, addc.BackSPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := s4uServer(t, dc, addc.SvcBack)
+		exchange(t, cl, s)
+		wantUser(t, dc, s, addc.Bob)
+	})
+}
+
+// wantRefusal checks that the first Step of a client fails with the KDC's
+// refusal by name and the SSPI status Windows gives it.
+func wantRefusal(t *testing.T, c *gosspi.SecurityContext, name string, st sspi.Status) {
+	t.Helper()
+	_, _, err := step(c, nil)
+	wantKDCError(t, err, name)
+	if got := sspi.StatusOf(err); got != st {
+		t.Errorf("status %v, want %v", got, st)
+	}
+	t.Logf("refused: %v", err)
+}
+
+// TestS4U2ProxyRefused: a service that may not delegate gets the KDC's
+// KDC_ERR_BADOPTION (SEC_E_DELEGATION_POLICY): one with no delegation
+// rights, the front service to a target it is not allowed, and the
+// Kerberos-only service, whose S4U2Self ticket is not forwardable.
+func TestS4U2ProxyRefused(t *testing.T) {
+	dc := addc.Start(t)
+	for _, c := range []struct {
+		name   string
+		svc    addc.Account
+		target string
+	}{
+		{"no-delegation", addc.SvcNoDeleg, addc.BackSPN},
+		{"target-not-allowed", addc.SvcFront, addc.SPN},
+		{"no-protocol-transition", addc.SvcKCD, addc.BackSPN},
+		{"rbcd-front-to-other", addc.SvcRBCDFront, addc.BackSPN},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl, err := s4uClient(t, dc, password(c.svc.Name, c.svc.Password), addc.Alice.Name, c.target)
+			if err != nil {
+				t.Fatalf("S4U2Self: %v", err)
+			}
+			wantRefusal(t, cl, "KDC_ERR_BADOPTION", sspi.SEC_E_DELEGATION_POLICY)
+		})
+	}
+}
+
+// TestRBCD: resource-based constrained delegation. The back service's
+// msDS-AllowedToActOnBehalfOfOtherIdentity names the front service, which
+// has no delegation rights of its own (its S4U2Self ticket is not
+// forwardable); PA-PAC-OPTIONS asks the KDC to consider RBCD (MS-SFU
+// 3.2.5.2). MIT's kvno (-U user -P) is the oracle of what the KDC grants:
+// Debian's Samba 4.17 runs the Heimdal KDC, whose S4U2Proxy checks only
+// msDS-AllowedToDelegateTo (RBCD is in Samba's MIT-KDC glue only), and
+// refuses both clients alike with KDC_ERR_BADOPTION; a KDC that grants
+// RBCD must grant it to gosspi too, and the back service must see Alice.
+func TestRBCD(t *testing.T) {
+	dc := addc.Start(t)
+	testutil.RequirePeer(t, "kinit", "kvno")
+	cc, err := dc.Kinit(t.TempDir(), addc.SvcRBCDFront.Name, addc.SvcRBCDFront.Password, "-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mitOut, mitErr := dc.Run(nil, "kvno", "-c", "FILE:"+cc, "-U", addc.Alice.Name, "-P", addc.RBCDBackSPN)
+	t.Logf("MIT kvno -U %s -P %s: %v\n%s", addc.Alice.Name, addc.RBCDBackSPN, mitErr, mitOut)
+
+	kt := clientKeytab(addc.SvcRBCDFront.Name, dc.ServiceKeytab(addc.SvcRBCDFront))
+	cl, err := s4uClient(t, dc, kt, addc.Alice.Name, addc.RBCDBackSPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mitErr != nil {
+		if !strings.Contains(mitOut, "constrained delegation failed") {
+			t.Fatalf("MIT's kvno failed otherwise than by the KDC's refusal: %s", mitOut)
+		}
+		t.Logf("this KDC (%s) does not grant RBCD; gosspi must get the same refusal", dc.Version)
+		wantRefusal(t, cl, "KDC_ERR_BADOPTION", sspi.SEC_E_DELEGATION_POLICY)
+		return
+	}
+	s := s4uServer(t, dc, addc.SvcRBCDBack)
+	exchange(t, cl, s)
+	wantUser(t, dc, s, addc.Alice)
+	roundTrip(t, cl, s, "rbcd")
+}
+
+// TestS4UWindowsShape makes the S4U credential the way a Windows service
+// does it with SSPI: AcquireCredentialsHandle for the user's principal,
+// no password, with the service's own credentials as pAuthData; then
+// InitializeSecurityContext to the far service with that handle.
+func TestS4UWindowsShape(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "DEFAULT")
+	ft := cli.SSPI()
+	var cred sspi.CredHandle
+	var expiry sspi.TimeStamp
+	svc := &sspi.AuthIdentity{User: addc.SvcFront.Name, Domain: addc.Realm, Password: addc.SvcFront.Password}
+	if st := ft.AcquireCredentialsHandle(addc.Alice.Name+"@"+addc.Realm, "Kerberos", sspi.SECPKG_CRED_OUTBOUND, svc, &cred, &expiry); st.Failed() {
+		t.Fatalf("AcquireCredentialsHandle: %v", st)
+	}
+	defer ft.FreeCredentialsHandle(&cred)
+	var ctx sspi.CtxtHandle
+	out := &sspi.SecBufferDesc{Buffers: []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN}}}
+	var attrs sspi.ISCRet
+	st := ft.InitializeSecurityContext(&cred, nil, addc.BackSPN, sspi.ISC_REQ_MUTUAL_AUTH|sspi.ISC_REQ_CONFIDENTIALITY, 0, nil, &ctx, out, &attrs, nil)
+	if st != sspi.SEC_I_CONTINUE_NEEDED {
+		t.Fatalf("InitializeSecurityContext: %v", st)
+	}
+	defer ft.DeleteSecurityContext(&ctx)
+	s := s4uServer(t, dc, addc.SvcBack)
+	rep, done, err := step(s, out.Token())
+	if err != nil || !done {
+		t.Fatalf("accept: %v", err)
+	}
+	in := &sspi.SecBufferDesc{Buffers: []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN, Buffer: rep}}}
+	out2 := &sspi.SecBufferDesc{Buffers: []sspi.SecBuffer{{BufferType: sspi.SECBUFFER_TOKEN}}}
+	if st := ft.InitializeSecurityContext(&cred, &ctx, addc.BackSPN, sspi.ISC_REQ_MUTUAL_AUTH|sspi.ISC_REQ_CONFIDENTIALITY, 0, in, &ctx, out2, &attrs, nil); st != sspi.SEC_E_OK {
+		t.Fatalf("InitializeSecurityContext with the AP-REP: %v", st)
+	}
+	wantUser(t, dc, s, addc.Alice)
+	var names sspi.SecPkgContextNames
+	if st := ft.QueryContextAttributes(&ctx, sspi.SECPKG_ATTR_NAMES, &names); st.Failed() || !strings.EqualFold(names.UserName, addc.Alice.Name+"@"+addc.Realm) {
+		t.Errorf("client SECPKG_ATTR_NAMES %q (%v), want alice@%s", names.UserName, st, addc.Realm)
+	}
+}
+
+// forwardableConf is the DC's krb5.conf asking for forwardable TGTs.
+func forwardableConf(t *testing.T, dc *addc.DC) string {
+	t.Helper()
+	b, err := os.ReadFile(dc.Krb5Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "krb5.conf")
+	b = []byte(strings.Replace(string(b), "[libdefaults]\n", "[libdefaults]\n\tforwardable = true\n", 1))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
