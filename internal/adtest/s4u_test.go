@@ -4,7 +4,9 @@ package adtest
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -293,4 +295,176 @@ func forwardableConf(t *testing.T, dc *addc.DC) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// delegClient is a client context of Alice (password, forwardable TGT)
+// to target with FlagDelegate, on a host with cfg's DelegateAlways.
+func delegClient(t *testing.T, dc *addc.DC, always bool, target string) *gosspi.SecurityContext {
+	t.Helper()
+	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
+	t.Setenv("KRB5_CLIENT_KTNAME", "FILE:"+filepath.Join(t.TempDir(), "none.keytab"))
+	h := newHost(t, kerberos.Config{Krb5Conf: forwardableConf(t, dc), DelegateAlways: always})
+	c, err := h.NewClient(context.Background(), gosspi.ClientConfig{Package: "Kerberos", Target: target,
+		Identity: password(addc.Alice.Name, addc.Alice.Password), Flags: gosspi.DefaultFlags | gosspi.FlagDelegate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// delegServer is a gosspi acceptor for spn with keytab that stores
+// delegated credentials; it returns the context and its host.
+func delegServer(t *testing.T, dc *addc.DC, keytab, spn string) (*gosspi.SecurityContext, *gosspi.Host) {
+	t.Helper()
+	h := newHost(t, kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: keytab, ServicePrincipal: spn, DelegationDir: t.TempDir()})
+	s, err := h.NewServer(context.Background(), gosspi.ServerConfig{Package: "Kerberos", Flags: gosspi.DefaultFlags | gosspi.FlagDelegate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, h
+}
+
+// delegatedCCache is the path of the ccache an acceptor wrote for the
+// delegated TGT, or "".
+func delegatedCCache(t *testing.T, h *gosspi.Host, s *gosspi.SecurityContext) string {
+	t.Helper()
+	var v any
+	hd := s.Handle()
+	if st := h.SSPI().QueryContextAttributes(&hd, kerberos.SECPKG_ATTR_DELEGATED_CCACHE, &v); st.Failed() {
+		t.Fatalf("SECPKG_ATTR_DELEGATED_CCACHE: %v", st)
+	}
+	path, _ := v.(string)
+	return path
+}
+
+// TestDelegation: Alice's initiator, asked to delegate (ISC_REQ_DELEGATE)
+// with a forwardable TGT, delegates it to the back service, whose account
+// is trusted for delegation (the KDC sets ok-as-delegate on its tickets):
+// the acceptor gets the forwarded TGT in the authenticator's KRB-CRED and
+// uses it, as Alice, to reach a third service; MIT's klist reads the
+// delegated ccache. To the web service (no ok-as-delegate) it does not
+// delegate, as Windows does not by default, unless DelegateAlways is set.
+func TestDelegation(t *testing.T) {
+	dc := addc.Start(t)
+	t.Run("ok-as-delegate", func(t *testing.T) {
+		c := delegClient(t, dc, false, addc.BackSPN)
+		s, h := delegServer(t, dc, dc.ServiceKeytab(addc.SvcBack), addc.BackSPN)
+		exchange(t, c, s)
+		if c.Flags()&gosspi.FlagDelegate == 0 || s.Flags()&gosspi.FlagDelegate == 0 {
+			t.Fatalf("no delegation: client %v, server %v", c.Flags(), s.Flags())
+		}
+		id := wantUser(t, dc, s, addc.Alice)
+		if !id.Delegated {
+			t.Error("identity does not say delegated")
+		}
+		cc := delegatedCCache(t, h, s)
+		if cc == "" {
+			t.Fatal("no delegated ccache")
+		}
+		out, err := dc.Run(nil, "klist", "-f", "-c", cc)
+		if err != nil || !strings.Contains(out, "krbtgt/"+addc.Realm) || !strings.Contains(out, "alice@"+addc.Realm) {
+			t.Fatalf("MIT klist of the delegated ccache: %v\n%s", err, out)
+		}
+		t.Logf("klist -f of the delegated ccache:\n%s", out)
+		// The second hop, as Alice, with the delegated TGT.
+		cli := clientHost(t, dc, "DEFAULT")
+		c2, err := newClient(t, cli.Host, ccacheID(strings.TrimPrefix(cc, "FILE:")), addc.SPN)
+		if err != nil {
+			t.Fatalf("credential from the delegated ccache: %v", err)
+		}
+		s2 := newServer(t, serverHost(t, dc).Host)
+		exchange(t, c2, s2)
+		wantUser(t, dc, s2, addc.Alice)
+	})
+	t.Run("no-ok-as-delegate", func(t *testing.T) {
+		c := delegClient(t, dc, false, addc.SPN)
+		s, h := delegServer(t, dc, dc.Keytab, addc.SPN)
+		exchange(t, c, s)
+		if c.Flags()&gosspi.FlagDelegate != 0 || s.Flags()&gosspi.FlagDelegate != 0 || identity(t, s).Delegated {
+			t.Fatalf("delegated to a service without ok-as-delegate: client %v, server %v", c.Flags(), s.Flags())
+		}
+		if cc := delegatedCCache(t, h, s); cc != "" {
+			t.Fatalf("delegated ccache %s", cc)
+		}
+	})
+	t.Run("delegate-always", func(t *testing.T) {
+		c := delegClient(t, dc, true, addc.SPN)
+		s, h := delegServer(t, dc, dc.Keytab, addc.SPN)
+		exchange(t, c, s)
+		if c.Flags()&gosspi.FlagDelegate == 0 || !identity(t, s).Delegated || delegatedCCache(t, h, s) == "" {
+			t.Fatalf("DelegateAlways did not delegate: client %v, server %v", c.Flags(), s.Flags())
+		}
+	})
+	t.Run("not-forwardable", func(t *testing.T) {
+		// The DC's own krb5.conf asks for no forwardable TGT.
+		cli := clientHost(t, dc, "DEFAULT")
+		c, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Kerberos", Target: addc.BackSPN,
+			Identity: password(addc.Alice.Name, addc.Alice.Password), Flags: gosspi.DefaultFlags | gosspi.FlagDelegate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, _ := delegServer(t, dc, dc.ServiceKeytab(addc.SvcBack), addc.BackSPN)
+		exchange(t, c, s)
+		if c.Flags()&gosspi.FlagDelegate != 0 || identity(t, s).Delegated {
+			t.Fatal("delegated a TGT that is not forwardable")
+		}
+	})
+	t.Run("s4u-credential", func(t *testing.T) {
+		// An S4U credential holds the service's TGT, not the user's: it
+		// never delegates it, even with DelegateAlways.
+		h := newHost(t, kerberos.Config{Krb5Conf: forwardableConf(t, dc), DelegateAlways: true})
+		c, err := h.NewClient(context.Background(), gosspi.ClientConfig{Package: "Kerberos", Target: addc.BackSPN,
+			Identity: password(addc.SvcFront.Name, addc.SvcFront.Password), OnBehalfOf: addc.Alice.Name,
+			Flags: gosspi.DefaultFlags | gosspi.FlagDelegate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, _ := delegServer(t, dc, dc.ServiceKeytab(addc.SvcBack), addc.BackSPN)
+		exchange(t, c, s)
+		wantUser(t, dc, s, addc.Alice)
+		if c.Flags()&gosspi.FlagDelegate != 0 || identity(t, s).Delegated {
+			t.Fatal("an S4U credential delegated the service's TGT")
+		}
+	})
+}
+
+// TestDelegationToMIT: MIT's GSS-API acceptor (python3-gssapi) gets the
+// TGT gosspi's initiator delegates to the back service and uses it to
+// initiate a context, as Alice, to the web service, which gosspi's
+// acceptor accepts.
+func TestDelegationToMIT(t *testing.T) {
+	dc := addc.Start(t)
+	testutil.RequirePeer(t, "/usr/bin/python3")
+	c := delegClient(t, dc, false, addc.BackSPN)
+	tok, _, err := step(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Flags()&gosspi.FlagDelegate == 0 {
+		t.Fatalf("no ISC_RET_DELEGATE to an ok-as-delegate service: %v", c.Flags())
+	}
+	cmd := exec.Command("/usr/bin/python3", "testdata/mit_accept_deleg.py", dc.ServiceKeytab(addc.SvcBack), "HTTP@"+addc.ServiceHost)
+	cmd.Env = append(dc.Env(), "KRB5CCNAME=MEMORY:deleg")
+	cmd.Stdin = strings.NewReader(base64.StdEncoding.EncodeToString(tok) + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("MIT acceptor: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || lines[0] != "alice@"+addc.Realm || lines[1] != "delegated" {
+		t.Fatalf("MIT acceptor said %q", lines)
+	}
+	hop, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, serverHost(t, dc).Host)
+	if _, _, err := step(s, hop); err != nil {
+		t.Fatalf("accepting MIT's AP-REQ made with the delegated TGT: %v", err)
+	}
+	wantUser(t, dc, s, addc.Alice)
 }
