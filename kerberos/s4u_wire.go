@@ -152,13 +152,19 @@ func encodePAS4UX509User(key types.EncryptionKey, u *s4uUserID) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	return marshalPAS4UX509User(id, ct, ck), nil
+}
+
+// marshalPAS4UX509User encodes PA-S4U-X509-USER around the DER of an
+// S4UUserID and its checksum.
+func marshalPAS4UX509User(id []byte, cksumType int32, cksum []byte) []byte {
 	var c []byte
-	c = der(c, explicitTag(0), derInt(int64(ct)))
-	c = der(c, explicitTag(1), der(nil, 0x04, ck))
+	c = der(c, explicitTag(0), derInt(int64(cksumType)))
+	c = der(c, explicitTag(1), der(nil, 0x04, cksum))
 	var b []byte
 	b = der(b, explicitTag(0), id)
 	b = der(b, explicitTag(1), der(nil, 0x30, c))
-	return der(nil, 0x30, b), nil
+	return der(nil, 0x30, b)
 }
 
 // s4uX509User is a decoded PA-S4U-X509-USER: the user-id, its DER (what
