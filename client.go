@@ -20,6 +20,10 @@ type ClientConfig struct {
 	// Credential is an outbound credential to share between contexts
 	// (AcquireCredential); the context does not close it.
 	Credential *Credential
+	// OnBehalfOf names a user ("alice", "alice@REALM") that a service,
+	// authenticating with Identity (its own password or keytab), acts
+	// for; see CredentialConfig.OnBehalfOf. Ignored if Credential is set.
+	OnBehalfOf string
 	// Flags are the requirements; zero means DefaultFlags. A requirement
 	// the package cannot meet fails with ErrUnsupported.
 	Flags Flags
@@ -61,7 +65,7 @@ func (h *Host) NewClient(ctx context.Context, cfg ClientConfig) (*SecurityContex
 		f = DefaultFlags
 	}
 	c := &SecurityContext{t: h.t, client: true, target: cfg.Target, iscReq: f.iscReq(), cb: cfg.ChannelBindings}
-	if err := c.useCredential(ctx, h, cfg.Credential, CredentialConfig{Package: cfg.Package, Identity: cfg.Identity}); err != nil {
+	if err := c.useCredential(ctx, h, cfg.Credential, CredentialConfig{Package: cfg.Package, Identity: cfg.Identity, OnBehalfOf: cfg.OnBehalfOf}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -114,6 +118,17 @@ type CredentialConfig struct {
 	// Identity is who a client authenticates as, or a server's package
 	// options; nil means the package's default.
 	Identity *Identity
+	// OnBehalfOf, for a client credential, names a user ("alice",
+	// "alice@REALM", `DOMAINlice`) on whose behalf the service that
+	// Identity authenticates acts, without the user's password: Kerberos
+	// gets a ticket to the service for the user (S4U2Self, protocol
+	// transition), then tickets to each target for the user (S4U2Proxy,
+	// constrained or resource-based constrained delegation), as a Windows
+	// service does after LsaLogonUser(KERB_S4U_LOGON) and impersonation.
+	// The KDC decides: a service not allowed to delegate to the target
+	// gets its refusal (KDC_ERR_BADOPTION) by name. It is
+	// AcquireCredentialsHandle's pszPrincipal.
+	OnBehalfOf string
 }
 
 // Credential is a credential acquired once and shared between contexts,
@@ -133,7 +148,7 @@ type Credential struct {
 // ServerConfig.Credential).
 func (h *Host) AcquireCredential(ctx context.Context, cfg CredentialConfig) (*Credential, error) {
 	use := sspi.SECPKG_CRED_OUTBOUND
-	principal := ""
+	principal := cfg.OnBehalfOf
 	if cfg.Server {
 		use, principal = sspi.SECPKG_CRED_INBOUND, cfg.Principal
 	}

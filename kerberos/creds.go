@@ -52,6 +52,7 @@ type credential struct {
 
 	mu      sync.Mutex
 	tickets map[string]*kdcTicket // service tickets by "svc/host@REALM"
+	s4u     *s4uState             // an S4U credential's user (s4u.go); set before the credential is handed out
 }
 
 // Free is SpFreeCredentialsHandle. It clears the key bytes of the keytabs
@@ -68,6 +69,9 @@ func (c *credential) Free() {
 		t.wipe()
 	}
 	c.tgts, c.tickets = nil, nil
+	if c.s4u != nil {
+		c.s4u.evidence.wipe()
+	}
 	wipeKeytab(c.clientKT)
 	c.clientKT = nil
 	c.mu.Unlock()
@@ -122,6 +126,12 @@ func (p *Package) acquire(ctx context.Context, req *secpkg.CredentialRequest) (*
 		if err := c.loadOutbound(ctx, req); err != nil {
 			c.Free()
 			return nil, err
+		}
+		if c.wantsS4U(req) {
+			if err := c.impersonate(ctx, req.Principal); err != nil {
+				c.Free()
+				return nil, err
+			}
 		}
 	}
 	return c, nil
@@ -207,6 +217,11 @@ func (c *credential) loadOutbound(ctx context.Context, req *secpkg.CredentialReq
 	}
 	c.krbConf = cfg
 	c.hosts = hostPolicyOf(ld)
+	if s4uCandidate(req) {
+		// A service that acts for a user needs a forwardable TGT for
+		// forwardable S4U tickets (s4u.go).
+		cfg.LibDefaults.Forwardable = true
+	}
 	ad := req.AuthData
 	var opts map[string]string
 	if ad != nil {
@@ -509,7 +524,7 @@ func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, erro
 	}
 	defer home.wipe()
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", realm}}
-	cross, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, home, sname, crealm, nil)
+	cross, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, home, sname, crealm, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -525,12 +540,12 @@ func (c *credential) tgtFor(ctx context.Context, realm string) (*kdcTicket, erro
 
 // serviceTicket gets a ticket for the SPN ("svc/host") through the TGS of
 // realm (the target's explicit realm; else the domain_realm mapping of
-// the host; else ours), following referrals. It returns the ticket, its
-// DER and a copy of the session key (a context clears its keys when
-// deleted).
-func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (messages.Ticket, []byte, types.EncryptionKey, error) {
-	fail := func(err error) (messages.Ticket, []byte, types.EncryptionKey, error) {
-		return messages.Ticket{}, nil, types.EncryptionKey{}, err
+// the host; else ours), following referrals; an S4U credential's by
+// S4U2Proxy. It returns the ticket, its DER, a copy of the session key (a
+// context clears its keys when deleted) and the ticket flags.
+func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (messages.Ticket, []byte, types.EncryptionKey, asn1.BitString, error) {
+	fail := func(err error) (messages.Ticket, []byte, types.EncryptionKey, asn1.BitString, error) {
+		return messages.Ticket{}, nil, types.EncryptionKey{}, asn1.BitString{}, err
 	}
 	cfg, cname, crealm, err := c.outboundState()
 	if err != nil {
@@ -563,16 +578,22 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 	if t := c.tickets[key]; t.valid(now) && !c.freed {
 		k := copyKey(t.key)
 		c.mu.Unlock()
-		return t.ticket, t.der, k, nil
+		return t.ticket, t.der, k, t.flags, nil
 	}
 	c.mu.Unlock()
+	var t *kdcTicket
+	if c.s4u != nil {
+		if t, err = c.s4uServiceTicket(ctx, sname, realm); err != nil {
+			return fail(err)
+		}
+		return c.keepTicket(key, t)
+	}
 	tgt, err := c.tgtFor(ctx, realm)
 	if err != nil {
 		return fail(err)
 	}
-	var t *kdcTicket
 	for hops := 0; ; hops++ {
-		t, err = c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil)
+		t, err = c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, realm, nil, nil)
 		tgt.wipe()
 		if err != nil {
 			return fail(err)
@@ -590,11 +611,17 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 		tgt = t.clone()
 		c.mu.Unlock()
 	}
+	return c.keepTicket(key, t)
+}
+
+// keepTicket keeps a service ticket under key and returns what
+// serviceTicket returns of it.
+func (c *credential) keepTicket(key string, t *kdcTicket) (messages.Ticket, []byte, types.EncryptionKey, asn1.BitString, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.freed {
 		t.wipe()
-		return fail(statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed"))
+		return messages.Ticket{}, nil, types.EncryptionKey{}, asn1.BitString{}, statusErr(sspi.SEC_E_NO_CREDENTIALS, "credential freed")
 	}
 	if c.tickets == nil || len(c.tickets) > 256 {
 		for _, old := range c.tickets {
@@ -606,7 +633,7 @@ func (c *credential) serviceTicket(ctx context.Context, spn, realm string) (mess
 		old.wipe()
 	}
 	c.tickets[key] = t
-	return t.ticket, t.der, copyKey(t.key), nil
+	return t.ticket, t.der, copyKey(t.key), t.flags, nil
 }
 
 // forwardedTGT gets a forwarded TGT (KDC options forwardable|forwarded)
@@ -625,7 +652,7 @@ func (c *credential) forwardedTGT(ctx context.Context) (*kdcTicket, error) {
 	types.SetFlag(&opts, flags.Forwardable)
 	types.SetFlag(&opts, flags.Forwarded)
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", crealm}}
-	t, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, crealm, &opts)
+	t, err := c.pkg.tgsExchange(ctx, cfg, cname, crealm, tgt, sname, crealm, &opts, nil)
 	if err != nil {
 		return nil, withDetail(err, "forwarded TGT")
 	}

@@ -398,8 +398,9 @@ func (p *Package) clientLongTermKey(cname types.PrincipalName, realm string, ck 
 
 // tgsExchange asks the KDC of the TGT's realm for a ticket for sname
 // (RFC 4120 section 3.3), with a PA-TGS-REQ authenticator on the package's
-// clock. kdcOpts are the KDC options; nil means those of krb5.conf.
-func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname types.PrincipalName, crealm string, tgt *kdcTicket, sname types.PrincipalName, srealm string, kdcOpts *asn1.BitString) (*kdcTicket, error) {
+// clock. kdcOpts are the KDC options; nil means those of krb5.conf. x,
+// when not nil, adds to the request and checks the reply (S4U, s4u.go).
+func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname types.PrincipalName, crealm string, tgt *kdcTicket, sname types.PrincipalName, srealm string, kdcOpts *asn1.BitString, x *tgsExtra) (*kdcTicket, error) {
 	if len(tgt.ticket.SName.NameString) != 2 {
 		return nil, statusErr(sspi.SEC_E_NO_CREDENTIALS, "the TGT is not a krbtgt ticket")
 	}
@@ -432,6 +433,7 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 			body.RTime = now.Add(cfg.LibDefaults.RenewLifetime)
 		}
 	}
+	x.applyBody(&body)
 	bodyDER, err := body.Marshal()
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS-REQ body encoding")
@@ -469,6 +471,11 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 		PAData:  types.PADataSequence{{PADataType: patype.PA_TGS_REQ, PADataValue: apReq}},
 		ReqBody: body,
 	}}
+	extra, err := x.padata(&body, tgt.key)
+	if err != nil {
+		return nil, err
+	}
+	req.PAData = append(req.PAData, extra...)
 	b, err := req.Marshal()
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS-REQ encoding")
@@ -482,7 +489,7 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 		if err != nil {
 			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS exchange for "+who+": malformed KRB-ERROR from the KDC")
 		}
-		return nil, kdcStatusErr("TGS exchange", ke.ErrorCode, who, ke.EText)
+		return nil, kdcStatusErr(x.op(), ke.ErrorCode, who, ke.EText)
 	}
 	var rep messages.TGSRep
 	if err := safeUnmarshal(func() error { return rep.Unmarshal(rb) }); err != nil {
@@ -497,6 +504,16 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS exchange for "+who+": malformed EncTGSRepPart")
 	}
 	defer clear(part.Key.KeyValue)
+	if x != nil {
+		// S4U: the reply is for the user, and x checks it.
+		if part.Nonce != body.Nonce {
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, x.op()+" for "+who+": the TGS-REP does not match the request")
+		}
+		if err := x.checkReply(&rep, &part, tgt.key); err != nil {
+			return nil, withDetail(err, x.op()+" for "+who)
+		}
+		return newKDCTicket(rep.Ticket, part)
+	}
 	if part.Nonce != body.Nonce || !rep.CName.Equal(cname) && !cfg.LibDefaults.Canonicalize {
 		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "TGS exchange for "+who+": the TGS-REP does not match the request")
 	}

@@ -73,12 +73,12 @@ func (ic *initiatorContext) first(ctx context.Context, prm *secpkg.InitContextPa
 	if err != nil {
 		return out, err
 	}
-	tkt, tktDER, key, err := ic.cred.serviceTicket(ctx, ask, realm)
+	tkt, tktDER, key, tflags, err := ic.cred.serviceTicket(ctx, ask, realm)
 	var ke *KDCError
 	if errors.As(err, &ke) && ke.Code == errSPrincipalUnknown {
 		// dns_canonicalize_hostname = fallback: the canonical name next.
 		if alt := ic.cred.pkg.fallbackTarget(ctx, hp, spn, realm); alt != "" {
-			tkt, tktDER, key, err = ic.cred.serviceTicket(ctx, alt, realm)
+			tkt, tktDER, key, tflags, err = ic.cred.serviceTicket(ctx, alt, realm)
 		}
 	}
 	if err != nil {
@@ -133,9 +133,9 @@ func (ic *initiatorContext) first(ctx context.Context, prm *secpkg.InitContextPa
 	}
 	ic.subkey = types.EncryptionKey{KeyType: key.KeyType, KeyValue: subkey}
 
-	// Delegation: a forwarded TGT in a KRB-CRED, when asked for and the
-	// TGT may be forwarded.
-	if ic.req&sspi.ISC_REQ_DELEGATE != 0 && ic.cred.tgtFwd {
+	// Delegation: a forwarded TGT in a KRB-CRED, when asked for, the TGT
+	// may be forwarded and the service may be delegated to (delegation.go).
+	if ic.mayDelegate(tflags) {
 		if krbCred, err := ic.delegation(ctx, key); err == nil {
 			ck.Flags |= gssDelegFlag
 			ck.Deleg = krbCred
@@ -147,9 +147,10 @@ func (ic *initiatorContext) first(ctx context.Context, prm *secpkg.InitContextPa
 	ic.ctime = now.Truncate(time.Second)
 	ic.cusec = now.Nanosecond() / 1000
 	ic.seq = randomSeq(ic.cred.pkg.cfg.Rand)
+	cname, crealm := ic.cred.initiatorName()
 	auth := &authenticator{
-		CRealm:    ic.cred.realm,
-		CName:     principalName{NameType: ic.cred.cname.NameType, Names: ic.cred.cname.NameString},
+		CRealm:    crealm,
+		CName:     principalName{NameType: cname.NameType, Names: cname.NameString},
 		HasCksum:  true,
 		CksumType: cksumTypeGSS,
 		Cksum:     ck.marshal(),
@@ -310,10 +311,11 @@ func missingOf(in []byte) int {
 
 func (ic *initiatorContext) finish(acceptorKey *types.EncryptionKey, recvSeq uint64, out *secpkg.ContextOutput) {
 	k := ic.subkey
+	cname, crealm := ic.cred.initiatorName()
 	s := &session{
 		flags:        ic.flags,
 		gssFlags:     ic.gssFlags,
-		client:       principalString(ic.cred.cname, ic.cred.realm),
+		client:       principalString(cname, crealm),
 		server:       ic.server,
 		start:        ic.cred.pkg.now(),
 		expiry:       ic.expiry,

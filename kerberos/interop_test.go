@@ -293,17 +293,35 @@ func TestKinitCCache(t *testing.T) {
 }
 
 // Our initiator delegates (ISC_REQ_DELEGATE, forwardable TGT from kinit -f)
-// to MIT's acceptor, which sees delegated credentials, and to ours.
+// to MIT's acceptor, which sees delegated credentials, and to ours. The
+// MIT KDC sets no ok-as-delegate on the service's ticket: by default (the
+// Windows policy) the initiator does not delegate; Config.DelegateAlways
+// delegates all the same.
 func TestInteropOurDelegation(t *testing.T) {
 	realm := liveRealm(t)
-	p := New(Config{DelegationDir: t.TempDir()})
-	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND,
-		AuthData: &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}})
+	req := stdISC | sspi.ISC_REQ_DELEGATE
+	ccID := &sspi.AuthIdentity{Options: map[string]string{"ccache": "FILE:" + realm.fwdCCache}}
+	{
+		p := New(Config{})
+		cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ccID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: req})
+		cred.Free()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Flags&sspi.FlagDelegate != 0 {
+			t.Fatal("ISC_RET_DELEGATE to a service whose ticket lacks ok-as-delegate")
+		}
+	}
+	p := New(Config{DelegationDir: t.TempDir(), DelegateAlways: true})
+	cred, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: ccID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cred.Free()
-	req := stdISC | sspi.ISC_REQ_DELEGATE
 	_, out, err := p.InitLsaModeContext(context.Background(), cred, nil, &secpkg.InitContextParams{TargetName: svcSPN, ContextReq: req})
 	if err != nil {
 		t.Fatal(err)

@@ -182,6 +182,11 @@ type Config struct {
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
 	// then returns the path. DeleteSecurityContext removes the file.
 	DelegationDir string
+	// DelegateAlways makes the initiator delegate its TGT on
+	// ISC_REQ_DELEGATE to any service, as MIT's GSS_C_DELEG_FLAG does. By
+	// default, as on Windows, it delegates only to services whose ticket
+	// has ok-as-delegate (in AD, accounts trusted for delegation).
+	DelegateAlways bool
 	// Now is the clock; default time.Now. The user-mode half must run on
 	// the same clock: NewUserMode(sspi.Env{Now: cfg.Now, Rand: cfg.Rand}).
 	Now func() time.Time

@@ -78,6 +78,8 @@ func provisionSteps(dir string) []step {
 		tool("computer", "create", strings.TrimSuffix(Machine.Name, "$")),
 		tool("user", "setpassword", Machine.Name, "--newpassword="+Machine.Password),
 	}
+	// S4U part: the delegation service accounts (s4u.go).
+	steps = append(steps, s4uSteps(dir, tool)...)
 	return steps
 }
 
