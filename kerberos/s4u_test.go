@@ -20,15 +20,6 @@ import (
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // impacketVectors are PA-FOR-USER for alice@ADDC.GOSSPI.TEST under two
 // TGT session keys, as impacket computes them
 // (testdata/s4u/impacket_vectors.py): the checksum, then the DER.
