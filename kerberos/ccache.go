@@ -136,37 +136,11 @@ func parseCCache(b []byte) (*ccache, error) {
 	}
 	c := &ccache{Principal: r.principal()}
 	for len(r.b) > 0 && !r.err {
-		var cr ccCred
-		cr.Client = r.principal()
-		cr.Server = r.principal()
-		cr.KeyType = int32(r.u16())
-		if v == 3 {
-			cr.KeyType = int32(r.u16())
-		}
-		cr.Key = r.data()
-		cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill = r.time(), r.time(), r.time(), r.time()
-		cr.IsSKey = r.u8() != 0
-		cr.Flags = r.u32()
-		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // addresses
-			if i > 256 {
-				r.err = true
-			}
-			r.u16()
-			r.data()
-		}
-		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // authdata
-			if i > 256 {
-				r.err = true
-			}
-			r.u16()
-			r.data()
-		}
-		cr.Ticket = r.data()
-		cr.SecondTicket = r.data()
+		cr := r.cred(v)
 		if r.err {
 			break
 		}
-		if strings.HasPrefix(cr.Server.Realm, "X-CACHECONF:") {
+		if cr.isConfig() {
 			continue // configuration entry, not a ticket
 		}
 		c.Creds = append(c.Creds, cr)
@@ -246,44 +220,9 @@ func loadCCache(name string) (*ccache, error) {
 
 // marshalCCache writes a version 4 FILE ccache.
 func marshalCCache(c *ccache) []byte {
-	b := []byte{5, 4, 0, 0}
-	putU32 := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
-	putData := func(d []byte) { putU32(uint32(len(d))); b = append(b, d...) }
-	putTime := func(t time.Time) {
-		if t.IsZero() {
-			putU32(0)
-		} else {
-			putU32(uint32(t.Unix()))
-		}
-	}
-	putPrinc := func(p ccPrincipal) {
-		putU32(uint32(p.NameType))
-		putU32(uint32(len(p.Components)))
-		putData([]byte(p.Realm))
-		for _, s := range p.Components {
-			putData([]byte(s))
-		}
-	}
-	putPrinc(c.Principal)
-	for _, cr := range c.Creds {
-		putPrinc(cr.Client)
-		putPrinc(cr.Server)
-		b = binary.BigEndian.AppendUint16(b, uint16(cr.KeyType))
-		putData(cr.Key)
-		putTime(cr.AuthTime)
-		putTime(cr.StartTime)
-		putTime(cr.EndTime)
-		putTime(cr.RenewTill)
-		if cr.IsSKey {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
-		putU32(cr.Flags)
-		putU32(0)
-		putU32(0)
-		putData(cr.Ticket)
-		putData(cr.SecondTicket)
+	b := appendCCPrincipal([]byte{5, 4, 0, 0}, c.Principal)
+	for i := range c.Creds {
+		b = appendCCCred(b, &c.Creds[i])
 	}
 	return b
 }
