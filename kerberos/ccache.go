@@ -158,7 +158,8 @@ func parseCCache(b []byte) (*ccache, error) {
 //     of /dir/primary ("tkt" when there is none);
 //   - "DIR::/dir/tktNAME": that cache of a collection.
 //
-// KEYRING:, KCM: and MEMORY: are not supported yet and are errors.
+// KEYRING:, KCM: and MEMORY: are no files and are errors here; see
+// ccEnv.resolve (ccache_store.go).
 func ccachePath(name string) (string, error) {
 	switch {
 	case strings.HasPrefix(name, "FILE:"):
@@ -189,16 +190,22 @@ func ccachePath(name string) (string, error) {
 		return filepath.Join(dir, primary), nil
 	}
 	if i := strings.IndexByte(name, ':'); i > 0 && !strings.HasPrefix(name, "/") {
-		return "", errors.New("kerberos: credential cache type " + name[:i] + ": only FILE: and DIR: are supported")
+		return "", errors.New("kerberos: credential cache type " + name[:i] + ": not a FILE: or DIR: cache")
 	}
 	return name, nil
 }
 
+// loadCCache reads a FILE or DIR cache by name.
 func loadCCache(name string) (*ccache, error) {
 	p, err := ccachePath(name)
 	if err != nil {
 		return nil, err
 	}
+	return loadCCacheFile(p)
+}
+
+// loadCCacheFile reads the FILE cache at path p.
+func loadCCacheFile(p string) (*ccache, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
