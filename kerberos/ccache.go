@@ -3,6 +3,7 @@ package kerberos
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,14 +177,10 @@ func ccachePath(name string) (string, error) {
 			return "", errors.New("kerberos: DIR: needs an absolute directory: " + name)
 		}
 		primary := "tkt"
-		if b, err := os.ReadFile(filepath.Join(dir, "primary")); err == nil {
-			line, _, _ := strings.Cut(string(b), "\n")
-			// MIT writes a file name of the directory, tkt...: anything
-			// else (a path) is not followed.
-			if line = strings.TrimSpace(line); !strings.HasPrefix(line, "tkt") || strings.ContainsAny(line, "/\\") {
+		if b, err := readFileLimit(filepath.Join(dir, "primary"), 4097); err == nil {
+			if primary, err = parseDIRPrimary(b); err != nil {
 				return "", errors.New("kerberos: DIR: collection " + dir + " has a malformed primary file")
 			}
-			primary = line
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
@@ -193,6 +190,31 @@ func ccachePath(name string) (string, error) {
 		return "", errors.New("kerberos: credential cache type " + name[:i] + ": not a FILE: or DIR: cache")
 	}
 	return name, nil
+}
+
+// parseDIRPrimary reads a DIR collection's primary file: its first line
+// is the primary cache's file name in the directory. MIT writes tkt...;
+// anything else (a path, a name with a NUL) is not followed.
+func parseDIRPrimary(b []byte) (string, error) {
+	if len(b) > 4096 {
+		return "", errCCache
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSpace(line); !strings.HasPrefix(line, "tkt") || strings.ContainsAny(line, "/\\\x00") {
+		return "", errCCache
+	}
+	return line, nil
+}
+
+// readFileLimit reads at most n bytes of a file (a primary that is a link
+// to /dev/zero ends there).
+func readFileLimit(p string, n int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
 }
 
 // loadCCache reads a FILE or DIR cache by name.

@@ -159,20 +159,49 @@ func (k *kcmConn) call(op uint16, args ...[]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: KCM: %w", err)
 	}
+	return readKCMReply(k.c, op)
+}
+
+// kcmTrace, when set (by tests), sees each reply as it came: the
+// length, the transport status and the body.
+var kcmTrace func(op uint16, frame []byte)
+
+// readKCMReply reads one reply to op from r (kcmio_unix_socket_read).
+func readKCMReply(r io.Reader, op uint16) ([]byte, error) {
 	var hdr [8]byte
-	if _, err := io.ReadFull(k.c, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, fmt.Errorf("kerberos: KCM: reading the reply: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:4])
 	if code := int32(binary.BigEndian.Uint32(hdr[4:])); code != 0 {
+		if kcmTrace != nil {
+			kcmTrace(op, hdr[:])
+		}
 		return nil, &kcmError{Op: op, Code: code}
 	}
 	if n > kcmMaxReply {
 		return nil, errKCMMalformed
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(k.c, body); err != nil {
-		return nil, fmt.Errorf("kerberos: KCM: reading the reply: %w", err)
+	// Grow as the bytes come, so that a length the daemon does not send
+	// costs no more memory than what it sends; an outgrown buffer is wiped
+	// (a reply may carry session keys).
+	body := make([]byte, 0, min(n, 64<<10))
+	for uint32(len(body)) < n {
+		if len(body) == cap(body) {
+			nb := make([]byte, len(body), min(uint64(n), 2*uint64(cap(body))))
+			copy(nb, body)
+			clear(body)
+			body = nb
+		}
+		m := min(int(n)-len(body), cap(body)-len(body))
+		if _, err := io.ReadFull(r, body[len(body):len(body)+m]); err != nil {
+			clear(body)
+			return nil, fmt.Errorf("kerberos: KCM: reading the reply: %w", err)
+		}
+		body = body[:len(body)+m]
+	}
+	if kcmTrace != nil {
+		kcmTrace(op, append(hdr[:], body...))
 	}
 	return parseKCMReply(op, body)
 }

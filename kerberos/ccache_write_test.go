@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -73,6 +74,31 @@ func useCCache(t testing.TB, p *Package, svc secpkg.LsaCredential, name, want st
 	}
 	if _, err := accept(p, svc, outToken(out), nil, 0); err != nil {
 		t.Fatalf("%s: accept: %v", name, err)
+	}
+}
+
+// recordFile copies a file a peer wrote into testdata/dir/name.hex, with
+// -record.
+func recordFile(t testing.TB, path, dir, name string) {
+	t.Helper()
+	if !*record {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordBytes(t, dir, name, b)
+}
+
+func recordBytes(t testing.TB, dir, name string, b []byte) {
+	t.Helper()
+	if !*record {
+		return
+	}
+	os.MkdirAll(filepath.Join("testdata", dir), 0o755)
+	if err := os.WriteFile(filepath.Join("testdata", dir, name+".hex"), []byte(hex.EncodeToString(b)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -189,6 +215,7 @@ func TestStoreCCacheDIRCollection(t *testing.T) {
 	t.Setenv("KRB5CCNAME", "DIR:"+dir)
 	env := withEnv(r.Env(), "KRB5CCNAME=DIR:"+dir)
 	mit(t, env, r.userPW+"\n", "kinit", "alice")
+	recordFile(t, filepath.Join(dir, "primary"), "dircc", "primary-mit")
 	p := New(Config{})
 	svc := serverCred(t, p, r.svcKeytab, "")
 
@@ -201,6 +228,7 @@ func TestStoreCCacheDIRCollection(t *testing.T) {
 		t.Fatalf("bob's logon went into %s, want a new cache of the collection", name)
 	}
 	klistHas(t, mit(t, env, "", "klist"), "ccbob@"+r.Name, svcSPN)
+	recordFile(t, filepath.Join(dir, "primary"), "dircc", "primary-ours")
 	l := mit(t, env, "", "klist", "-l")
 	if !strings.Contains(l, "alice@"+r.Name) || !strings.Contains(l, "ccbob@"+r.Name) {
 		t.Fatalf("klist -l:\n%s", l)
