@@ -3,6 +3,7 @@ package kerberos
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,37 +137,11 @@ func parseCCache(b []byte) (*ccache, error) {
 	}
 	c := &ccache{Principal: r.principal()}
 	for len(r.b) > 0 && !r.err {
-		var cr ccCred
-		cr.Client = r.principal()
-		cr.Server = r.principal()
-		cr.KeyType = int32(r.u16())
-		if v == 3 {
-			cr.KeyType = int32(r.u16())
-		}
-		cr.Key = r.data()
-		cr.AuthTime, cr.StartTime, cr.EndTime, cr.RenewTill = r.time(), r.time(), r.time(), r.time()
-		cr.IsSKey = r.u8() != 0
-		cr.Flags = r.u32()
-		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // addresses
-			if i > 256 {
-				r.err = true
-			}
-			r.u16()
-			r.data()
-		}
-		for i, n := 0, r.u32(); uint32(i) < n && !r.err; i++ { // authdata
-			if i > 256 {
-				r.err = true
-			}
-			r.u16()
-			r.data()
-		}
-		cr.Ticket = r.data()
-		cr.SecondTicket = r.data()
+		cr := r.cred(v)
 		if r.err {
 			break
 		}
-		if strings.HasPrefix(cr.Server.Realm, "X-CACHECONF:") {
+		if cr.isConfig() {
 			continue // configuration entry, not a ticket
 		}
 		c.Creds = append(c.Creds, cr)
@@ -184,7 +159,8 @@ func parseCCache(b []byte) (*ccache, error) {
 //     of /dir/primary ("tkt" when there is none);
 //   - "DIR::/dir/tktNAME": that cache of a collection.
 //
-// KEYRING:, KCM: and MEMORY: are not supported yet and are errors.
+// KEYRING:, KCM: and MEMORY: are no files and are errors here; see
+// ccEnv.resolve (ccache_store.go).
 func ccachePath(name string) (string, error) {
 	switch {
 	case strings.HasPrefix(name, "FILE:"):
@@ -201,30 +177,57 @@ func ccachePath(name string) (string, error) {
 			return "", errors.New("kerberos: DIR: needs an absolute directory: " + name)
 		}
 		primary := "tkt"
-		if b, err := os.ReadFile(filepath.Join(dir, "primary")); err == nil {
-			line, _, _ := strings.Cut(string(b), "\n")
-			// MIT writes a file name of the directory, tkt...: anything
-			// else (a path) is not followed.
-			if line = strings.TrimSpace(line); !strings.HasPrefix(line, "tkt") || strings.ContainsAny(line, "/\\") {
+		if b, err := readFileLimit(filepath.Join(dir, "primary"), 4097); err == nil {
+			if primary, err = parseDIRPrimary(b); err != nil {
 				return "", errors.New("kerberos: DIR: collection " + dir + " has a malformed primary file")
 			}
-			primary = line
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
 		return filepath.Join(dir, primary), nil
 	}
 	if i := strings.IndexByte(name, ':'); i > 0 && !strings.HasPrefix(name, "/") {
-		return "", errors.New("kerberos: credential cache type " + name[:i] + ": only FILE: and DIR: are supported")
+		return "", errors.New("kerberos: credential cache type " + name[:i] + ": not a FILE: or DIR: cache")
 	}
 	return name, nil
 }
 
+// parseDIRPrimary reads a DIR collection's primary file: its first line
+// is the primary cache's file name in the directory. MIT writes tkt...;
+// anything else (a path, a name with a NUL) is not followed.
+func parseDIRPrimary(b []byte) (string, error) {
+	if len(b) > 4096 {
+		return "", errCCache
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSpace(line); !strings.HasPrefix(line, "tkt") || strings.ContainsAny(line, "/\\\x00") {
+		return "", errCCache
+	}
+	return line, nil
+}
+
+// readFileLimit reads at most n bytes of a file (a primary that is a link
+// to /dev/zero ends there).
+func readFileLimit(p string, n int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// loadCCache reads a FILE or DIR cache by name.
 func loadCCache(name string) (*ccache, error) {
 	p, err := ccachePath(name)
 	if err != nil {
 		return nil, err
 	}
+	return loadCCacheFile(p)
+}
+
+// loadCCacheFile reads the FILE cache at path p.
+func loadCCacheFile(p string) (*ccache, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -246,44 +249,9 @@ func loadCCache(name string) (*ccache, error) {
 
 // marshalCCache writes a version 4 FILE ccache.
 func marshalCCache(c *ccache) []byte {
-	b := []byte{5, 4, 0, 0}
-	putU32 := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
-	putData := func(d []byte) { putU32(uint32(len(d))); b = append(b, d...) }
-	putTime := func(t time.Time) {
-		if t.IsZero() {
-			putU32(0)
-		} else {
-			putU32(uint32(t.Unix()))
-		}
-	}
-	putPrinc := func(p ccPrincipal) {
-		putU32(uint32(p.NameType))
-		putU32(uint32(len(p.Components)))
-		putData([]byte(p.Realm))
-		for _, s := range p.Components {
-			putData([]byte(s))
-		}
-	}
-	putPrinc(c.Principal)
-	for _, cr := range c.Creds {
-		putPrinc(cr.Client)
-		putPrinc(cr.Server)
-		b = binary.BigEndian.AppendUint16(b, uint16(cr.KeyType))
-		putData(cr.Key)
-		putTime(cr.AuthTime)
-		putTime(cr.StartTime)
-		putTime(cr.EndTime)
-		putTime(cr.RenewTill)
-		if cr.IsSKey {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
-		putU32(cr.Flags)
-		putU32(0)
-		putU32(0)
-		putData(cr.Ticket)
-		putData(cr.SecondTicket)
+	b := appendCCPrincipal([]byte{5, 4, 0, 0}, c.Principal)
+	for i := range c.Creds {
+		b = appendCCCred(b, &c.Creds[i])
 	}
 	return b
 }

@@ -263,18 +263,17 @@ func (c *credential) loadOutbound(ctx context.Context, req *secpkg.CredentialReq
 	default:
 		name := opts["ccache"]
 		if name == "" {
-			name = os.Getenv("KRB5CCNAME")
+			name = defaultCCacheName(ld) // ccache_store.go
 		}
-		if name == "" {
-			name = fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid())
-		}
-		cc, err := loadCCache(name)
+		cc, err := c.pkg.ccEnv(ld).load(ctx, name)
 		if err == nil {
-			if err = c.fromCCache(cc); err == nil {
+			err = c.fromCCache(cc)
+			cc.wipe()
+			if err == nil {
 				return nil
 			}
 		} else {
-			err = statusErr(sspi.SEC_E_NO_CREDENTIALS, "no usable credential cache "+name)
+			err = &sspi.Error{Status: sspi.SEC_E_NO_CREDENTIALS, Detail: "no usable credential cache " + name, Err: err}
 		}
 		// No TGT in the ccache: the client keytab, as MIT's initiator
 		// takes it.

@@ -93,6 +93,10 @@ type libdefaults struct {
 	dnsCanon     *string // dns_canonicalize_hostname: true, false, fallback
 	rdns         *bool
 	clientKeytab *string // default_client_keytab_name
+
+	// Credential caches (ccache_store.go).
+	defaultCCache *string // default_ccache_name
+	kcmSocket     *string // kcm_socket
 }
 
 // enctypePolicy is an ordered list of enctypes with where it came from.
@@ -298,6 +302,14 @@ func readLibdefaults(path string) (libdefaults, error) {
 			case "default_client_keytab_name":
 				if ld.clientKeytab == nil {
 					ld.clientKeytab = &v
+				}
+			case "default_ccache_name":
+				if ld.defaultCCache == nil {
+					ld.defaultCCache = &v
+				}
+			case "kcm_socket":
+				if ld.kcmSocket == nil {
+					ld.kcmSocket = &v
 				}
 			}
 		}

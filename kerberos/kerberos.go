@@ -81,7 +81,9 @@
 // name.
 //
 // Environment, as MIT Kerberos reads it: KRB5_CONFIG (else /etc/krb5.conf),
-// KRB5CCNAME (FILE: caches; else /tmp/krb5cc_UID) and KRB5_CLIENT_KTNAME
+// KRB5CCNAME (else krb5.conf's default_ccache_name, else FILE:/tmp/krb5cc_UID;
+// FILE:, DIR:, KEYRING:, KCM: and MEMORY: caches, read and, with
+// Package.StoreCCache, written) and KRB5_CLIENT_KTNAME
 // (see AcquireCredentialsHandle) for initiators, and
 // KRB5_KTNAME (else /etc/krb5.keytab) for acceptors.
 package kerberos
@@ -301,7 +303,9 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // the password is forgotten; a wrong password is SEC_E_LOGON_DENIED);
 // AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
 // credential) with User; else the MIT ccache named by Options["ccache"],
-// KRB5CCNAME or /tmp/krb5cc_UID (FILE: only); else, when the ccache has
+// KRB5CCNAME, krb5.conf's default_ccache_name or FILE:/tmp/krb5cc_UID (any
+// type StoreCCache writes; a collection name reads its primary cache);
+// else, when the ccache has
 // no valid TGT, the client keytab as MIT's initiator uses it: the one
 // named by KRB5_CLIENT_KTNAME, else krb5.conf's
 // default_client_keytab_name, else the distributions' default
