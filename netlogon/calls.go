@@ -12,10 +12,10 @@ import (
 var netlogonIf = dcerpc.SyntaxID{UUID: dcerpc.ParseUUID("12345678-1234-abcd-ef00-01234567cffb"), Major: 1}
 
 const (
-	opServerReqChallenge  = 4  // NetrServerReqChallenge (MS-NRPC 3.5.4.4.1)
+	opServerReqChallenge   = 4  // NetrServerReqChallenge (MS-NRPC 3.5.4.4.1)
 	opLogonGetCapabilities = 21 // NetrLogonGetCapabilities (3.5.4.4.10)
-	opServerAuthenticate3 = 26 // NetrServerAuthenticate3 (3.5.4.4.2)
-	opLogonSamLogonEx     = 39 // NetrLogonSamLogonEx (3.5.4.5.1)
+	opServerAuthenticate3  = 26 // NetrServerAuthenticate3 (3.5.4.4.2)
+	opLogonSamLogonEx      = 39 // NetrLogonSamLogonEx (3.5.4.5.1)
 )
 
 // NETLOGON_SECURE_CHANNEL_TYPE (MS-NRPC 2.2.1.3.13).
