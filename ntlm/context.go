@@ -2,6 +2,7 @@ package ntlm
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/ctxdata"
@@ -23,6 +24,7 @@ type session struct {
 	target      string
 	anonymous   bool
 	sid         string
+	groups      []string // group SIDs, from a domain controller
 	start       time.Time
 	expiry      time.Time
 	sendSeq     uint32
@@ -43,6 +45,7 @@ const (
 	tagTarget      uint16 = 6 // omitted when empty
 	tagSID         uint16 = 7 // omitted when empty
 	tagLifetime    uint16 = 8 // start, expiry: Unix nanoseconds
+	tagGroups      uint16 = 9 // group SIDs, comma-separated; omitted when none
 
 	stateSize = 4 + 4 + 4 + 4 + 8 + 8 + 1 + 1
 )
@@ -87,7 +90,7 @@ func (s *session) marshal() []byte {
 	for _, f := range []struct {
 		tag uint16
 		v   string
-	}{{tagWorkstation, s.workstation}, {tagTarget, s.target}, {tagSID, s.sid}} {
+	}{{tagWorkstation, s.workstation}, {tagTarget, s.target}, {tagSID, s.sid}, {tagGroups, strings.Join(s.groups, ",")}} {
 		if f.v != "" {
 			w.String(f.tag, f.v)
 		}
@@ -127,6 +130,9 @@ func parseSession(b []byte) (*session, error) {
 	clear(key) // the reader's copy
 	s.user, s.domain = r.String(tagUser), r.String(tagDomain)
 	s.workstation, s.target, s.sid = r.String(tagWorkstation), r.String(tagTarget), r.String(tagSID)
+	if g := r.String(tagGroups); g != "" {
+		s.groups = strings.Split(g, ",")
+	}
 	return s, nil
 }
 
@@ -182,7 +188,7 @@ func (s *session) attribute(attr sspi.ContextAttribute) (any, error) {
 		return sspi.SecPkgContextNegotiationInfo{PackageInfo: Info(), NegotiationState: sspi.SECPKG_NEGOTIATION_COMPLETE}, nil
 	case sspi.SECPKG_ATTR_GOSSPI_IDENTITY:
 		return sspi.Identity{Package: PackageName, User: s.user, Domain: s.domain, Principal: s.principal(),
-			SID: s.sid, Anonymous: s.anonymous}, nil
+			SID: s.sid, Groups: append([]string(nil), s.groups...), Anonymous: s.anonymous}, nil
 	}
 	return nil, errUnsupportedAttr
 }

@@ -36,6 +36,16 @@ type Config struct {
 	// that, in the NTLM_USER_FILE environment variable.
 	Accounts AccountStore
 
+	// Verifier, when set, verifies the logons of accounts that Accounts
+	// (when set) does not hold: package netlogon passes them to a domain
+	// controller. The SID, groups, canonical names and session key come
+	// from it; the server still checks the timestamp, channel bindings,
+	// target name and MIC itself (see Verifier). When the four names
+	// below are empty and the Verifier has TargetNames (a
+	// *netlogon.Client does), the CHALLENGE advertises those: the
+	// domain's and the machine account's, as a hardened DC expects.
+	Verifier Verifier
+
 	// NetBIOSDomain, NetBIOSComputer, DNSDomain and DNSComputer are the
 	// server's names in the CHALLENGE message. NetBIOSComputer defaults to
 	// the upper-cased host name and NetBIOSDomain to "WORKGROUP".
@@ -143,6 +153,7 @@ func New(cfg Config) *Package {
 	p := &Package{cfg: cfg}
 	p.cfg.Now = sysenv.Clock(p.cfg.Now)
 	p.cfg.Rand = sysenv.Reader(p.cfg.Rand)
+	p.cfg.verifierNames()
 	if p.cfg.MaxClockSkew == 0 {
 		p.cfg.MaxClockSkew = 5 * time.Minute
 	}
@@ -220,6 +231,7 @@ type credential struct {
 	anonymous   bool
 	workstation string
 	store       AccountStore
+	verifier    Verifier
 }
 
 // Free implements secpkg.LsaCredential.
@@ -256,8 +268,8 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.Cred
 		c.workstation = w
 	}
 	if req.Use&sspi.SECPKG_CRED_INBOUND != 0 {
-		c.store = p.cfg.Accounts
-		if c.store == nil {
+		c.store, c.verifier = p.cfg.Accounts, p.cfg.Verifier
+		if c.store == nil && c.verifier == nil {
 			path, source := opts["accounts"], `the "accounts" option`
 			if path == "" {
 				path, source = os.Getenv("NTLM_USER_FILE"), "the environment, NTLM_USER_FILE"
@@ -270,14 +282,14 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.Cred
 				c.store = m
 			}
 		}
-		if c.store == nil && req.Use == sspi.SECPKG_CRED_INBOUND {
+		if c.store == nil && c.verifier == nil && req.Use == sspi.SECPKG_CRED_INBOUND {
 			return nil, time.Time{}, credErr(sspi.SEC_E_NO_CREDENTIALS,
 				`no account store: set ntlm.Config.Accounts (ntlm.LoadHashFile), the "accounts" option or NTLM_USER_FILE`)
 		}
 	}
 	if req.Use&sspi.SECPKG_CRED_OUTBOUND != 0 {
 		if err := p.outbound(c, req.Principal, ai); err != nil {
-			if req.Use == sspi.SECPKG_CRED_BOTH && c.store != nil {
+			if req.Use == sspi.SECPKG_CRED_BOTH && (c.store != nil || c.verifier != nil) {
 				// An acceptor with BOTH may have no client identity.
 				return c, time.Time{}, nil
 			}

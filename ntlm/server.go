@@ -2,6 +2,7 @@ package ntlm
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -17,6 +18,7 @@ import (
 type serverContext struct {
 	p        *Package
 	store    AccountStore
+	verifier Verifier
 	req      sspi.ASCReq
 	bindings *sspi.ChannelBindings
 	negMsg   []byte
@@ -59,7 +61,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 	if !ok || cr == nil {
 		return c, out, ascErr(sspi.SEC_E_INVALID_HANDLE, "not an NTLM credential")
 	}
-	if cr.use&sspi.SECPKG_CRED_INBOUND == 0 || cr.store == nil {
+	if cr.use&sspi.SECPKG_CRED_INBOUND == 0 || (cr.store == nil && cr.verifier == nil) {
 		return c, out, ascErr(sspi.SEC_E_NO_CREDENTIALS, "credential cannot accept")
 	}
 	if params == nil {
@@ -80,7 +82,7 @@ func (p *Package) AcceptLsaModeContext(ctx context.Context, cred secpkg.LsaCrede
 		if err != nil {
 			return nil, out, statusErr(err, &out)
 		}
-		sc := &serverContext{p: p, store: cr.store, req: params.ContextReq, bindings: cb, negMsg: append([]byte(nil), tok...)}
+		sc := &serverContext{p: p, store: cr.store, verifier: cr.verifier, req: params.ContextReq, bindings: cb, negMsg: append([]byte(nil), tok...)}
 		if err := sc.challenge(neg); err != nil {
 			return nil, out, err
 		}
@@ -169,7 +171,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 		sessionBaseKey, kx [16]byte
 		acct               *Account
 		micPresent         bool
-		avs                ntlmssp.AvPairs
+		groups             []string
 	)
 	switch {
 	case anonymous:
@@ -187,18 +189,34 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 		if err != nil {
 			return nil, err
 		}
+		ess := flags&ntlmssp.NegotiateExtendedSessionSecurity != 0
 		var cchal [8]byte
 		copy(cchal[:], am.LmChallengeResponse)
-		ess := flags&ntlmssp.NegotiateExtendedSessionSecurity != 0
 		if ess && len(am.LmChallengeResponse) < 8 {
 			return nil, ntlmssp.ErrInvalid("short LM response")
 		}
-		_, nt, sbk := ntlmssp.NTLMv1Response(hash, [16]byte{}, sc.chal.ServerChallenge, cchal, ess)
-		ok := subtle.ConstantTimeCompare(nt, am.NtChallengeResponse) == 1
-		if !ok || a == nil {
-			return nil, errLogonDenied
+		if a == nil && sc.verifier != nil {
+			// The DC checks the response to the challenge the client
+			// answered: with NTLM2 session security, the first 8 bytes of
+			// MD5(ServerChallenge || ClientChallenge), the LM response
+			// then meaning nothing (MS-NLMP 3.3.1).
+			chal, lm := sc.chal.ServerChallenge, am.LmChallengeResponse
+			if ess {
+				h := md5.Sum(append(chal[:8:8], cchal[:]...))
+				copy(chal[:], h[:8])
+				lm = nil
+			}
+			if acct, groups, sessionBaseKey, err = sc.passThrough(ctx, am, chal, lm); err != nil {
+				return nil, err
+			}
+		} else {
+			_, nt, sbk := ntlmssp.NTLMv1Response(hash, [16]byte{}, sc.chal.ServerChallenge, cchal, ess)
+			ok := subtle.ConstantTimeCompare(nt, am.NtChallengeResponse) == 1
+			if !ok || a == nil {
+				return nil, errLogonDenied
+			}
+			acct, sessionBaseKey = a, sbk
 		}
-		acct, sessionBaseKey = a, sbk
 		lm := am.LmChallengeResponse
 		if len(lm) < 8 {
 			lm = make([]byte, 8)
@@ -210,6 +228,18 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 			return nil, err
 		}
 		nt := am.NtChallengeResponse
+		if a == nil && sc.verifier != nil {
+			// The local checks first: a stale, unbound or misdirected
+			// response never reaches the DC.
+			if _, micPresent, err = sc.checkV2Blob(nt); err != nil {
+				return nil, err
+			}
+			if acct, groups, sessionBaseKey, err = sc.passThrough(ctx, am, sc.chal.ServerChallenge, am.LmChallengeResponse); err != nil {
+				return nil, err
+			}
+			kx = sessionBaseKey
+			break
+		}
 		// NTProofStr is always computed and compared, also for an unknown
 		// user (with a dummy hash), so that both cost the same.
 		rk := ntlmssp.NTOWFv2(hash, am.User, am.Domain)
@@ -221,25 +251,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 		acct = a
 		sessionBaseKey = ntlmssp.HMACMD5(rk[:], proof[:])
 		kx = sessionBaseKey
-		if nt[16] != 1 {
-			return nil, ntlmssp.ErrInvalid("bad NTLMv2 RespType")
-		}
-		var err2 error
-		if avs, err2 = ntlmssp.ParseAvPairs(nt[44:]); err2 != nil {
-			return nil, err2
-		}
-		// Freshness of the client's timestamp.
-		ts := fromFiletime(binary.LittleEndian.Uint64(nt[24:32]))
-		if d := p.now().Sub(ts); d > p.cfg.MaxClockSkew || d < -p.cfg.MaxClockSkew {
-			return nil, ascErr(sspi.SEC_E_TIME_SKEW, "NTLMv2 timestamp too old or in the future")
-		}
-		if f, ok := avs.Get(ntlmssp.AvFlags); ok {
-			micPresent = binary.LittleEndian.Uint32(f)&ntlmssp.AvFlagMICPresent != 0
-		}
-		if err := sc.checkBindings(avs); err != nil {
-			return nil, err
-		}
-		if err := sc.checkTargetName(avs); err != nil {
+		if _, micPresent, err = sc.checkV2Blob(nt); err != nil {
 			return nil, err
 		}
 	default:
@@ -272,6 +284,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
 	if acct != nil {
 		s.user, s.domain, s.sid = sc.p.canonicalName(acct, am)
+		s.groups = groups
 	}
 	s.ctxFlags = contextFlags(flags, anonymous)
 	return s, nil
@@ -285,6 +298,10 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 func (sc *serverContext) lookup(ctx context.Context, am *ntlmssp.AuthenticateMessage) (*Account, [16]byte, error) {
 	var a *Account
 	err := ErrNoAccount
+	if sc.store == nil {
+		// Only a Verifier: every account is the domain's.
+		return nil, sc.p.dummyHash(), nil
+	}
 	if am.Domain == "" {
 		if user, dom, ok := sc.p.splitUPN(am.User); ok {
 			a, err = sc.store.LookupAccount(ctx, dom, user)

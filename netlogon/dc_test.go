@@ -1,0 +1,130 @@
+//go:build linux
+
+package netlogon
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/internal/ntlmssp"
+	"github.com/gosspi/gosspi/ntlm"
+	"github.com/gosspi/gosspi/sspi"
+)
+
+func dcClient(t testing.TB, mod func(*Config)) *Client {
+	t.Helper()
+	addc.Start(t)
+	cfg := Config{DC: addc.Addr, Domain: addc.Domain, DNSDomain: addc.DNSDomain,
+		Account: addc.Machine.Name, NTHash: ntlmssp.NTOWFv1(addc.Machine.Password)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ntlmv2 builds the NTLMv2 responses of user for a server challenge and
+// returns them with the session base key they give.
+func ntlmv2(user, domain, password string, chal [8]byte) (*ntlm.VerifyRequest, [16]byte) {
+	rk := ntlmssp.NTOWFv2(ntlmssp.NTOWFv1(password), user, domain)
+	avs := ntlmssp.AvPairs{{ID: ntlmssp.AvNbDomainName, Value: ntlmssp.ToUTF16(addc.Domain)}, {ID: ntlmssp.AvNbComputerName, Value: ntlmssp.ToUTF16("WS1")}}.Marshal()
+	lm, nt, key := ntlmssp.NTLMv2Response(rk, chal, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, 133000000000000000, avs)
+	return &ntlm.VerifyRequest{User: user, Domain: domain, Workstation: "CLIENT1", ServerChallenge: chal, NTResponse: nt, LMResponse: lm}, key
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestSamLogon logs Alice on through the DC: her SID and groups as the DC
+// has them, the canonical names, and the session key the responses give.
+func TestSamLogon(t *testing.T) {
+	c := dcClient(t, nil)
+	dc := addc.Start(t)
+	ctx := testCtx(t)
+	r, key := ntlmv2("ALICE", "addc", addc.Alice.Password, [8]byte{9, 8, 7, 6, 5, 4, 3, 2})
+	l, err := c.VerifyResponse(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := dc.SID(addc.Alice.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, _ := dc.SID(addc.GroupA)
+	gb, _ := dc.SID(addc.GroupB)
+	if l.SID != sid || l.User != "alice" || l.Domain != addc.Domain || l.SessionKey != key ||
+		l.DNSDomain != addc.DNSDomain || l.UPN != "alice@"+addc.DNSDomain {
+		t.Errorf("logon %+v; want SID %s and the session key %x", l, sid, key)
+	}
+	for _, g := range []string{ga, gb, domainSID(sid) + "-513"} {
+		if !contains(l.Groups, g) {
+			t.Errorf("groups %v lack %s", l.Groups, g)
+		}
+	}
+}
+
+func domainSID(sid string) string { return sid[:strings.LastIndexByte(sid, '-')] }
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSamLogonRefused: a wrong password and an unknown user are the same
+// SEC_E_LOGON_DENIED; the states of accounts their NTSTATUS.
+func TestSamLogonRefused(t *testing.T) {
+	c := dcClient(t, nil)
+	ctx := testCtx(t)
+	cases := []struct {
+		user, password string
+		want           sspi.Status
+	}{
+		{addc.Alice.Name, "wrong", sspi.SEC_E_LOGON_DENIED},
+		{"nosuchuser", "whatever", sspi.SEC_E_LOGON_DENIED},
+		{addc.Disabled.Name, addc.Disabled.Password, sspi.STATUS_ACCOUNT_DISABLED},
+		{addc.Expired.Name, addc.Expired.Password, sspi.STATUS_PASSWORD_EXPIRED},
+		{addc.MustChange.Name, addc.MustChange.Password, sspi.STATUS_PASSWORD_MUST_CHANGE},
+		{addc.AccountExpired.Name, addc.AccountExpired.Password, sspi.STATUS_ACCOUNT_EXPIRED},
+	}
+	var denied []string
+	for _, tc := range cases {
+		r, _ := ntlmv2(tc.user, addc.Domain, tc.password, [8]byte{1})
+		_, err := c.VerifyResponse(ctx, r)
+		if got := sspi.StatusOf(err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.user, err, tc.want)
+		}
+		if tc.want == sspi.SEC_E_LOGON_DENIED && err != nil {
+			denied = append(denied, err.Error())
+		}
+	}
+	if len(denied) == 2 && denied[0] != denied[1] {
+		t.Errorf("a wrong password and an unknown user differ: %q, %q", denied[0], denied[1])
+	}
+}
+
+// TestWrongMachinePassword: a secure channel the DC refuses is
+// SEC_E_NO_AUTHENTICATING_AUTHORITY, never SEC_E_LOGON_DENIED.
+func TestWrongMachinePassword(t *testing.T) {
+	c := dcClient(t, func(cfg *Config) { cfg.NTHash = ntlmssp.NTOWFv1("not the machine password") })
+	r, _ := ntlmv2(addc.Alice.Name, addc.Domain, addc.Alice.Password, [8]byte{1})
+	_, err := c.VerifyResponse(testCtx(t), r)
+	if !errors.Is(err, sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY) {
+		t.Fatalf("%v, want SEC_E_NO_AUTHENTICATING_AUTHORITY", err)
+	}
+	t.Log(err)
+}
