@@ -12,6 +12,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/kcmtest"
 	"github.com/gosspi/gosspi/internal/krbtest"
+	"github.com/gosspi/gosspi/internal/testutil"
 )
 
 // klist runs MIT's klist with env and returns its output.
@@ -24,22 +25,6 @@ func klist(t *testing.T, env []string, args ...string) string {
 		t.Fatalf("klist %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-func setenv(env []string, kv ...string) []string {
-	out := append([]string(nil), kv...)
-	for _, e := range env {
-		keep := true
-		for _, s := range kv {
-			if n, _, _ := strings.Cut(s, "="); strings.HasPrefix(e, n+"=") {
-				keep = false
-			}
-		}
-		if keep {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // gosspi kinit with a password (standard input) and with a keytab (-k
@@ -62,7 +47,7 @@ func TestKinitCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KRB5_CONFIG", r.Krb5Con)
-	env := setenv(r.Env())
+	env := testutil.Env(r.Env())
 	ctx := context.Background()
 	run := func(o kinitOptions, principal, stdin string) (int, string, string) {
 		t.Helper()
@@ -95,13 +80,13 @@ func TestKinitCommand(t *testing.T) {
 	if code, name, errs := run(kinitOptions{useKeytab: true, keytab: kt}, "", ""); code != exitOK || name != "DIR::"+dir+"/tkt" {
 		t.Fatalf("kinit -k -t: exit %d, %q, %s", code, name, errs)
 	}
-	if out := klist(t, setenv(env, "KRB5CCNAME=DIR:"+dir)); !strings.Contains(out, "Default principal: batch@"+r.Name) {
+	if out := klist(t, testutil.Env(env, "KRB5CCNAME=DIR:"+dir)); !strings.Contains(out, "Default principal: batch@"+r.Name) {
 		t.Fatalf("klist of the DIR collection:\n%s", out)
 	}
 	if code, name, _ := run(kinitOptions{}, "alice", "alice-Secret-1\n"); code != exitOK || !strings.HasPrefix(name, "DIR::"+dir+"/tkt") || name == "DIR::"+dir+"/tkt" {
 		t.Fatalf("kinit of another principal into the collection: exit %d, %q", code, name)
 	}
-	if out := klist(t, setenv(env, "KRB5CCNAME=DIR:"+dir), "-l"); !strings.Contains(out, "alice@") || !strings.Contains(out, "batch@") {
+	if out := klist(t, testutil.Env(env, "KRB5CCNAME=DIR:"+dir), "-l"); !strings.Contains(out, "alice@") || !strings.Contains(out, "batch@") {
 		t.Fatalf("klist -l:\n%s", out)
 	}
 
@@ -116,7 +101,7 @@ func TestKinitCommand(t *testing.T) {
 	if code, name, errs := run(kinitOptions{}, "alice", "alice-Secret-1\n"); code != exitOK || !strings.HasPrefix(name, "KCM:0") {
 		t.Fatalf("kinit into KCM: exit %d, %q, %s", code, name, errs)
 	}
-	if out := klist(t, setenv(env, "KRB5_CONFIG="+conf, "KRB5CCNAME=KCM:")); !strings.Contains(out, "Default principal: alice@"+r.Name) {
+	if out := klist(t, testutil.Env(env, "KRB5_CONFIG="+conf, "KRB5CCNAME=KCM:")); !strings.Contains(out, "Default principal: alice@"+r.Name) {
 		t.Fatalf("klist of KCM:\n%s", out)
 	}
 
