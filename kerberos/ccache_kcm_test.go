@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/internal/kcmtest"
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
 
@@ -64,7 +65,7 @@ func TestKCMCCache(t *testing.T) {
 	bobPW := ccUser(t, r, "kcmbob")
 	t.Setenv("KRB5_CONFIG", conf)
 	t.Setenv("KRB5CCNAME", "KCM:")
-	env := withEnv(r.Env(), "KRB5_CONFIG="+conf, "KRB5CCNAME=KCM:")
+	env := testutil.Env(r.Env(), "KRB5_CONFIG="+conf, "KRB5CCNAME=KCM:")
 	ctx := context.Background()
 
 	mit(t, env, r.userPW+"\n", "kinit", "alice")

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -102,7 +103,7 @@ func TestKEYRINGCCache(t *testing.T) {
 
 	// The persistent collection as the default cache, kinit's way.
 	t.Setenv("KRB5CCNAME", "KEYRING:persistent:0")
-	env = withEnv(env, "KRB5CCNAME=KEYRING:persistent:0")
+	env = testutil.Env(env, "KRB5CCNAME=KEYRING:persistent:0")
 	bob := logon(t, p, "krbob", bobPW)
 	bname, err := p.StoreCCache(ctx, bob, "")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
 )
@@ -114,23 +115,6 @@ func mit(t testing.TB, env []string, stdin string, tool string, args ...string) 
 	return string(out)
 }
 
-// withEnv returns env with the variables of kv (NAME=value) replaced.
-func withEnv(env []string, kv ...string) []string {
-	out := append([]string(nil), kv...)
-	for _, e := range env {
-		keep := true
-		for _, s := range kv {
-			if name, _, _ := strings.Cut(s, "="); strings.HasPrefix(e, name+"=") {
-				keep = false
-			}
-		}
-		if keep {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // klistHas checks that MIT's klist output shows the principal and the
 // servers.
 func klistHas(t testing.TB, out, principal string, servers ...string) {
@@ -213,7 +197,7 @@ func TestStoreCCacheDIRCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KRB5CCNAME", "DIR:"+dir)
-	env := withEnv(r.Env(), "KRB5CCNAME=DIR:"+dir)
+	env := testutil.Env(r.Env(), "KRB5CCNAME=DIR:"+dir)
 	mit(t, env, r.userPW+"\n", "kinit", "alice")
 	recordFile(t, filepath.Join(dir, "primary"), "dircc", "primary-mit")
 	p := New(Config{})

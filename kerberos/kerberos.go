@@ -381,6 +381,7 @@ func KeytabPrincipals(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer wipeKeytab(kt) // the names are all that is wanted
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range kt.Entries {
