@@ -95,9 +95,3 @@ func (c *credentialChain) checkReturn(ret [8]byte) bool {
 	c.stored = next
 	return true
 }
-
-// decryptAES undoes the AES encryption (CFB8, zero IV, the session key) of
-// a key in a validation structure (MS-NRPC 3.2.4.1, 3.4.5.3.1 step 4).
-func decryptAES(sk [16]byte, b []byte) {
-	newCFB8(sk[:], make([]byte, 16), true).XORKeyStream(b, b)
-}
