@@ -84,8 +84,10 @@ type Client struct {
 	addr   string // NETLOGON's "host:port", once known
 	closed bool
 
-	// trace, when set (tests), sees every PDU of every connection.
-	trace func(out bool, pdu []byte)
+	// trace, when set (tests), sees every PDU of every connection, the
+	// connections numbered in the order they are dialed.
+	trace  func(conn int, out bool, pdu []byte)
+	nconns int
 }
 
 // session is a secure channel: its session key and negotiated flags.
@@ -417,7 +419,7 @@ func (c *Client) handshake(ctx context.Context) (*session, *channel, error) {
 		return nil, nil, unavailable("cannot connect to the domain controller", err)
 	}
 	defer conn.Close()
-	conn.Trace = c.trace
+	c.traceConn(conn)
 	if err := conn.Bind(ctx, netlogonIf, nil); err != nil {
 		return nil, nil, unavailable("cannot bind NETLOGON at the domain controller", err)
 	}
@@ -524,13 +526,25 @@ func (c *Client) dialSealed(ctx context.Context, sess *session) (*channel, error
 		c.forgetAddr(addr)
 		return nil, err
 	}
-	conn.Trace = c.trace
+	c.traceConn(conn)
 	sec := &schannel{sk: sess.sk, domain: strings.ToUpper(c.cfg.Domain), computer: c.computer, rand: c.cfg.Rand}
 	if err := conn.Bind(ctx, netlogonIf, sec); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return &channel{conn: conn, sess: sess}, nil
+}
+
+// traceConn hooks a new connection to c.trace.
+func (c *Client) traceConn(conn *dcerpc.Conn) {
+	if c.trace == nil {
+		return
+	}
+	c.mu.Lock()
+	n := c.nconns
+	c.nconns++
+	c.mu.Unlock()
+	conn.Trace = func(out bool, pdu []byte) { c.trace(n, out, pdu) }
 }
 
 // dcHost is the DC's host as configured ("" when it is discovered).

@@ -4,12 +4,18 @@ package netlogon
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/internal/dcerpc"
 	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -127,4 +133,74 @@ func TestWrongMachinePassword(t *testing.T) {
 		t.Fatalf("%v, want SEC_E_NO_AUTHENTICATING_AUTHORITY", err)
 	}
 	t.Log(err)
+}
+
+// TestTranscripts makes the logons of the transcripts under testdata/
+// against the DC, with the recorded clock and seed: with -record it
+// rewrites the transcripts; without, it checks the live result against
+// the recorded one (the DC's SIDs and keys are those of the cached
+// provision).
+func TestTranscripts(t *testing.T) {
+	dc := addc.Start(t)
+	port, err := dcerpc.LookupPort(testCtx(t), addc.Addr, netlogonIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := dcerpc.JoinPort(addc.Addr, port)
+	for _, tc := range []struct{ name, password string }{
+		{"samlogon-alice.json", addc.Alice.Password},
+		{"samlogon-wrong-password.json", "not Alice's password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &transcript{Samba: dc.Version, Time: time.Now().UTC().Truncate(time.Second), Seed: "netlogon transcript " + tc.name,
+				Domain: addc.Domain, DNSDomain: addc.DNSDomain, Account: addc.Machine.Name,
+				User: addc.Alice.Name, UserDomain: addc.Domain, Workstation: "CLIENT1"}
+			h := ntlmssp.NTOWFv1(addc.Machine.Password)
+			tr.NTHash = hex.EncodeToString(h[:])
+			if !*record {
+				old := loadTranscript(t, tc.name)
+				tr.Time, tr.Seed = old.Time, old.Seed
+				defer func() {
+					if tr.Want.SID != old.Want.SID || tr.Want.Status != old.Want.Status || !slices.Equal(tr.Want.Groups, old.Want.Groups) {
+						t.Errorf("live logon %+v, recorded %+v", tr.Want, old.Want)
+					}
+				}()
+			}
+			chal := [8]byte{0x51, 0x0a, 0x33, 0x74, 0x20, 0x19, 0x8c, 0x7e}
+			r, key := ntlmv2(tr.User, tr.UserDomain, tc.password, chal)
+			tr.Challenge, tr.NT, tr.LM = hex.EncodeToString(chal[:]), hex.EncodeToString(r.NTResponse), hex.EncodeToString(r.LMResponse)
+			cfg := tr.config(t, addr)
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var mu sync.Mutex
+			c.trace = func(n int, out bool, pdu []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				for len(tr.Conns) <= n {
+					tr.Conns = append(tr.Conns, nil)
+				}
+				tr.Conns[n] = append(tr.Conns[n], pduRec{Out: out, PDU: hex.EncodeToString(pdu)})
+			}
+			l, err := c.VerifyResponse(testCtx(t), r)
+			tr.SessionKey = hex.EncodeToString(c.sess.sk[:])
+			if err != nil {
+				tr.Want.Status = sspi.StatusOf(err).String()
+			} else {
+				if l.SessionKey != key {
+					t.Errorf("session key %x, want %x", l.SessionKey, key)
+				}
+				tr.Want = wantLogon{User: l.User, Domain: l.Domain, SID: l.SID, SessionKey: hex.EncodeToString(l.SessionKey[:]),
+					UPN: l.UPN, DNSDomain: l.DNSDomain, Groups: l.Groups}
+			}
+			if *record {
+				b, _ := json.MarshalIndent(tr, "", "  ")
+				if err := os.WriteFile("testdata/"+tc.name, append(b, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }

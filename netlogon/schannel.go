@@ -114,8 +114,11 @@ func (s *schannel) sealKey() [16]byte {
 func doubled(b [8]byte) []byte { return append(b[:], b[:]...) }
 
 // Seal signs and encrypts a request's stub (MS-NRPC 3.3.4.2.1).
-func (s *schannel) Seal(data, signed []byte) ([]byte, error) {
-	seq := s.seqBytes(true)
+func (s *schannel) Seal(data, signed []byte) ([]byte, error) { return s.sealAs(data, signed, true) }
+
+// sealAs seals a message of the client, or (tests) of the server.
+func (s *schannel) sealAs(data, signed []byte, fromClient bool) ([]byte, error) {
+	seq := s.seqBytes(fromClient)
 	var confounder [8]byte
 	if _, err := io.ReadFull(s.rand, confounder[:]); err != nil {
 		return nil, err
