@@ -125,8 +125,8 @@ type pacType struct {
 	server     *pacSignature
 	kdc        *pacSignature
 	full       *pacSignature // PAC_FULL_CHECKSUM, made with the krbtgt key
-	claims     []byte // PAC_CLIENT_CLAIMS_INFO, undecoded
-	attributes uint32 // PAC_ATTRIBUTES_INFO's first word
+	claims     []byte        // PAC_CLIENT_CLAIMS_INFO, undecoded
+	attributes uint32        // PAC_ATTRIBUTES_INFO's first word
 	requestor  sidBytes
 }
 

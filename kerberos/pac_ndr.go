@@ -311,23 +311,23 @@ func (r *ndrReader) deferredGroups(n uint32) []groupMembership {
 // kerbValidationInfo is KERB_VALIDATION_INFO (MS-PAC 2.5), the PAC's
 // logon information, as the KDC's NETLOGON_VALIDATION_SAM_INFO4 prefix.
 type kerbValidationInfo struct {
-	LogonTime, LogoffTime, KickOffTime                        fileTime
-	PasswordLastSet, PasswordCanChange, PasswordMustChange    fileTime
-	EffectiveName, FullName, LogonScript, ProfilePath         string
-	HomeDirectory, HomeDirectoryDrive                         string
-	LogonCount, BadPasswordCount                              uint16
-	UserID, PrimaryGroupID                                    uint32
-	GroupIDs                                                  []groupMembership
-	UserFlags                                                 uint32
-	UserSessionKey                                            [16]byte
-	LogonServer, LogonDomainName                              string
-	LogonDomainID                                             sidBytes
-	UserAccountControl, SubAuthStatus                         uint32
-	LastSuccessfulILogon, LastFailedILogon                    fileTime
-	FailedILogonCount                                         uint32
-	ExtraSIDs                                                 []sidAndAttributes
-	ResourceGroupDomainSID                                    sidBytes
-	ResourceGroupIDs                                          []groupMembership
+	LogonTime, LogoffTime, KickOffTime                     fileTime
+	PasswordLastSet, PasswordCanChange, PasswordMustChange fileTime
+	EffectiveName, FullName, LogonScript, ProfilePath      string
+	HomeDirectory, HomeDirectoryDrive                      string
+	LogonCount, BadPasswordCount                           uint16
+	UserID, PrimaryGroupID                                 uint32
+	GroupIDs                                               []groupMembership
+	UserFlags                                              uint32
+	UserSessionKey                                         [16]byte
+	LogonServer, LogonDomainName                           string
+	LogonDomainID                                          sidBytes
+	UserAccountControl, SubAuthStatus                      uint32
+	LastSuccessfulILogon, LastFailedILogon                 fileTime
+	FailedILogonCount                                      uint32
+	ExtraSIDs                                              []sidAndAttributes
+	ResourceGroupDomainSID                                 sidBytes
+	ResourceGroupIDs                                       []groupMembership
 }
 
 // maxPACGroups bounds the SIDs a logon info may carry (Windows tokens
