@@ -78,6 +78,8 @@ func provisionSteps(dir string) []step {
 		tool("computer", "create", strings.TrimSuffix(Machine.Name, "$")),
 		tool("user", "setpassword", Machine.Name, "--newpassword="+Machine.Password),
 	}
+	// PAC part: the accounts and groups of the PAC tests (pac.go).
+	steps = append(steps, pacSteps(dir, tool)...)
 	return steps
 }
 
