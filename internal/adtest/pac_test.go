@@ -30,6 +30,14 @@ import (
 // identity and its SECPKG_ATTR_NAMES.
 func pacLogon(t *testing.T, dc *addc.DC, user, pw string) ([]byte, sspi.Identity, string) {
 	t.Helper()
+	tok, id, names, _ := pacLogonNative(t, dc, user, pw)
+	return tok, id, names
+}
+
+// pacLogonNative is pacLogon that also returns the client name of
+// SECPKG_ATTR_NATIVE_NAMES: the ticket's, as the KDC wrote it.
+func pacLogonNative(t *testing.T, dc *addc.DC, user, pw string) ([]byte, sspi.Identity, string, string) {
+	t.Helper()
 	cli := clientHost(t, dc, "DEFAULT")
 	c, err := newClient(t, cli.Host, password(user, pw), addc.SPN)
 	if err != nil {
@@ -38,7 +46,12 @@ func pacLogon(t *testing.T, dc *addc.DC, user, pw string) ([]byte, sspi.Identity
 	srv := serverHost(t, dc)
 	s := newServer(t, srv.Host)
 	tok, _ := exchange(t, c, s)
-	return tok, identity(t, s), clientName(t, srv.Host, s)
+	var nn sspi.SecPkgContextNativeNames
+	h := s.Handle()
+	if st := srv.Host.SSPI().QueryContextAttributes(&h, sspi.SECPKG_ATTR_NATIVE_NAMES, &nn); st.Failed() {
+		t.Fatalf("SECPKG_ATTR_NATIVE_NAMES: %v", st)
+	}
+	return tok, identity(t, s), clientName(t, srv.Host, s), nn.ClientName
 }
 
 // sidOf is the objectSid of an account or group, from the DC's database.
@@ -180,8 +193,8 @@ func TestPACCanonicalName(t *testing.T) {
 	dc := addc.Start(t)
 	for _, typed := range []string{strings.ToUpper(addc.Alice.Name), "aLiCe@" + addc.Realm} {
 		t.Run(typed, func(t *testing.T) {
-			_, id, names := pacLogon(t, dc, typed, addc.Alice.Password)
-			t.Logf("typed %q: identity User %q Principal %q LogonName %q; SECPKG_ATTR_NAMES %q", typed, id.User, id.Principal, id.LogonName, names)
+			_, id, names, native := pacLogonNative(t, dc, typed, addc.Alice.Password)
+			t.Logf("typed %q: the ticket names %q; identity User %q Principal %q LogonName %q; SECPKG_ATTR_NAMES %q", typed, native, id.User, id.Principal, id.LogonName, names)
 			if id.User != addc.Alice.Name || id.Principal != addc.Alice.Name+"@"+addc.Realm {
 				t.Errorf("User %q Principal %q, want the account's spelling %q", id.User, id.Principal, addc.Alice.Name)
 			}
