@@ -5,17 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/gosspi/gosspi/internal/spn"
@@ -325,15 +321,16 @@ func (ac *acceptorContext) verify(ctx context.Context, msg []byte, cb *sspi.Chan
 		f |= sspi.FlagDelegate
 	}
 	s.flags = f
-	if len(et.AuthData) > 0 {
-		ad := make(types.AuthorizationData, len(et.AuthData))
-		for i, e := range et.AuthData {
-			ad[i] = types.AuthorizationDataEntry{ADType: e.Type, ADData: e.Data}
-		}
-		var err error
-		if s.sid, s.groups, err = pacIdentity(ad, skey); err != nil {
-			return nil, statusErr(sspi.SEC_E_LOGON_DENIED, err.Error())
-		}
+	// MS-KILE 3.4.5.3: the PAC, verified with the service key, is the
+	// client's identity; an altered one refuses the ticket.
+	kdcKeys, err := p.kdcKeysFor(ap.Realm)
+	if err != nil {
+		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "cannot read the KDC keytab (Config.KDCKeytab)")
+	}
+	if pi, err := verifyTicketPAC(et.AuthData, skey.KeyType, skey.KeyValue, et.CName, et.CRealm, et.AuthTime, kdcKeys); err != nil {
+		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, err.Error())
+	} else if pi != nil {
+		s.pac = *pi
 	}
 
 	// Message keys: the acceptor subkey we send (RFC 4121 enctypes), else
@@ -493,65 +490,4 @@ func (ac *acceptorContext) delegated(b []byte, client string, sessionKey, subkey
 		d.Path = "FILE:" + f.Name()
 	}
 	return d, nil
-}
-
-// pacIdentity returns the user SID and the group SIDs of a PAC (MS-PAC
-// KERB_VALIDATION_INFO) in the ticket's authorization data, verified with
-// the service key, or nothing.
-func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid string, groups []string, err error) {
-	defer func() {
-		if recover() != nil {
-			sid, groups, err = "", nil, errors.New("PAC does not decode")
-		}
-	}()
-	for _, e := range ad {
-		if e.ADType != 1 { // AD-IF-RELEVANT
-			continue
-		}
-		var inner types.AuthorizationData
-		if err := inner.Unmarshal(e.ADData); err != nil {
-			continue
-		}
-		for _, ie := range inner {
-			if ie.ADType != 128 { // AD-WIN2K-PAC
-				continue
-			}
-			if !pacHasLogonInfo(ie.ADData) {
-				continue // a minimal PAC (MIT) has no groups
-			}
-			// A PAC that carries a logon info must decode and its server
-			// signature verify with the service key (MS-PAC 2.8.1): one
-			// that was altered (a group added) refuses the ticket rather
-			// than giving an identity without it.
-			var pt pac.PACType
-			if err := pt.Unmarshal(ie.ADData); err != nil {
-				return "", nil, fmt.Errorf("PAC does not decode: %w", err)
-			}
-			if err := pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)); err != nil {
-				return "", nil, fmt.Errorf("PAC server signature does not verify: %w", err)
-			}
-			if v := pt.KerbValidationInfo; v != nil {
-				return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs(), nil
-			}
-		}
-	}
-	return "", nil, nil
-}
-
-// pacHasLogonInfo reads the PACTYPE header (MS-PAC section 2.3) and reports
-// whether a KERB_VALIDATION_INFO buffer (type 1) is present.
-func pacHasLogonInfo(b []byte) bool {
-	if len(b) < 8 {
-		return false
-	}
-	n := binary.LittleEndian.Uint32(b)
-	if n > 64 || uint64(len(b)) < 8+16*uint64(n) {
-		return false
-	}
-	for i := uint32(0); i < n; i++ {
-		if binary.LittleEndian.Uint32(b[8+16*i:]) == 1 {
-			return true
-		}
-	}
-	return false
 }

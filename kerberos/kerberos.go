@@ -180,6 +180,13 @@ type Config struct {
 	ReplayCache ReplayCache
 	// DisableReplayCache turns the replay cache off.
 	DisableReplayCache bool
+	// KDCKeytab, when set, is a keytab with the keys of krbtgt/REALM (on
+	// a domain controller: samba-tool domain exportkeytab
+	// --principal=krbtgt). The acceptor then verifies the KDC and full
+	// signatures of each PAC too (MS-PAC 2.8), and refuses a PAC that
+	// someone holding only the service key re-signed (a "silver ticket").
+	// Without it only the server signature is verified; see pac.go.
+	KDCKeytab string
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
 	// then returns the path. DeleteSecurityContext removes the file.
@@ -210,6 +217,7 @@ type Config struct {
 type Package struct {
 	cfg    Config
 	replay ReplayCache
+	kdc    kdcKeys // Config.KDCKeytab, loaded once (pac_kdc.go)
 
 	logMu          sync.Mutex // rate limit of the replay-refusal log line
 	lastRefusalLog time.Time

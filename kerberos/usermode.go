@@ -45,8 +45,7 @@ type session struct {
 	expiry       time.Time
 	sessionKey   []byte
 	sessionEtype int32
-	sid          string // the user's SID, from the PAC
-	groups       []string
+	pac          pacIdentity // from the ticket's PAC (pac_identity.go)
 	delegated    bool
 	delegCCache  string
 }
@@ -68,10 +67,11 @@ func (s *session) marshal() []byte {
 		Time(tagExpiry, s.expiry).
 		Bytes(tagSessionKey, s.sessionKey).
 		Uint64(tagSessionEtype, uint64(uint32(s.sessionEtype))).
-		String(tagGroups, strings.Join(s.groups, ",")).
-		String(tagSID, s.sid).
+		String(tagGroups, strings.Join(s.pac.groups, ",")).
+		String(tagSID, s.pac.sid).
 		Bool(tagDelegated, s.delegated).
 		String(tagDelegCCache, s.delegCCache)
+	s.pac.marshal(w)
 	return w.Finish()
 }
 
@@ -104,10 +104,9 @@ func unmarshalSession(b []byte, random io.Reader) (*session, error) {
 	errs = append(errs, err)
 	s.sessionKey = r.Bytes(tagSessionKey)
 	s.sessionEtype = int32(uint32(u(tagSessionEtype)))
-	if g := r.String(tagGroups); g != "" {
-		s.groups = strings.Split(g, ",")
+	if !s.pac.unmarshal(r) {
+		errs = append(errs, ctxdata.ErrFormat)
 	}
-	s.sid = r.String(tagSID)
 	s.delegated = r.Bool(tagDelegated)
 	s.delegCCache = r.String(tagDelegCCache)
 	for _, e := range errs {
@@ -418,8 +417,10 @@ func (s *session) query(attr sspi.ContextAttribute) (any, error) {
 		z := s.sizes()
 		return sspi.SecPkgContextStreamSizes{Header: z.SecurityTrailer, Trailer: 1, MaximumMessage: 1 << 16, Buffers: 4, BlockSize: 1}, nil
 	case sspi.SECPKG_ATTR_NAMES:
-		if s.initiator {
-			return sspi.SecPkgContextNames{UserName: s.client}, nil
+		// An acceptor with a PAC names the client DOMAIN\user, as Windows
+		// does; the Kerberos principal is in SECPKG_ATTR_NATIVE_NAMES.
+		if n := s.pac.logonName(); !s.initiator && n != "" {
+			return sspi.SecPkgContextNames{UserName: n}, nil
 		}
 		return sspi.SecPkgContextNames{UserName: s.client}, nil
 	case sspi.SECPKG_ATTR_NATIVE_NAMES:
@@ -437,10 +438,9 @@ func (s *session) query(attr sspi.ContextAttribute) (any, error) {
 		return sspi.SecPkgContextPackageInfo{PackageInfo: packageInfo()}, nil
 	case sspi.SECPKG_ATTR_GOSSPI_IDENTITY:
 		user, realm := splitPrincipal(s.client)
-		return sspi.Identity{
-			Package: PackageName, User: user, Domain: realm, Principal: s.client, SID: s.sid,
-			Groups: append([]string(nil), s.groups...), Delegated: s.delegated,
-		}, nil
+		id := sspi.Identity{Package: PackageName, User: user, Domain: realm, Principal: s.client, Delegated: s.delegated}
+		s.pac.fill(&id)
+		return id, nil
 	case SECPKG_ATTR_DELEGATED_CCACHE:
 		return s.delegCCache, nil
 	}

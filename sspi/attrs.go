@@ -141,4 +141,37 @@ type Identity struct {
 	Groups    []string // group SIDs, where known (Kerberos PAC)
 	Anonymous bool     // a NULL session
 	Delegated bool     // credentials were delegated to the acceptor
+
+	// The fields below come from a domain controller (a Kerberos ticket's
+	// PAC, MS-PAC, once its server signature verified) and are empty
+	// where the package learns none of them.
+
+	// LogonName is DOMAIN\user: the NetBIOS domain and the account name
+	// as the domain controller spells them, whatever the client typed
+	// (Windows' NameSamCompatible).
+	LogonName string
+	// PrimaryGroup is the SID of the account's primary group.
+	PrimaryGroup string
+	// GroupAttributes are the SE_GROUP_* attributes of Groups, one for
+	// each SID in the same order; SE_GROUP_RESOURCE (0x20000000) marks a
+	// group of a resource domain.
+	GroupAttributes []uint32
+	// UPN is the account's user principal name, and DNSDomain the DNS
+	// name of its domain.
+	UPN, DNSDomain string
+	// LogonTime is when the account logged on to the domain.
+	LogonTime time.Time
+	// Claims are the account's claims (MS-ADTS 2.2.18), where the KDC
+	// issued them.
+	Claims []Claim
+}
+
+// Claim is one claim of an Active Directory claims set (MS-ADTS 2.2.18.3,
+// CLAIM_ENTRY): an identifier and its values, all of one type.
+type Claim struct {
+	ID     string // as the directory names it ("ad://ext/department:88d...")
+	Source uint16 // CLAIMS_SOURCE_TYPE: 1 the directory, 2 a certificate
+	// Values are all int64 (CLAIM_TYPE_INT64), uint64 (CLAIM_TYPE_UINT64),
+	// string (CLAIM_TYPE_STRING) or bool (CLAIM_TYPE_BOOLEAN).
+	Values []any
 }

@@ -80,6 +80,8 @@ func provisionSteps(dir string) []step {
 	}
 	// S4U part: the delegation service accounts (s4u.go).
 	steps = append(steps, s4uSteps(dir, tool)...)
+	// PAC part: the accounts and groups of the PAC tests (pac.go).
+	steps = append(steps, pacSteps(dir, tool)...)
 	return steps
 }
 
