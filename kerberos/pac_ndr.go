@@ -56,13 +56,6 @@ func (r *ndrReader) bytes(n int) []byte {
 	return v
 }
 
-func (r *ndrReader) u8() uint8 {
-	if b := r.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
 func (r *ndrReader) u16() uint16 {
 	r.align(2)
 	if b := r.bytes(2); b != nil {
@@ -284,12 +277,6 @@ const (
 	seGroupEnabledByDefault = 0x00000002
 	seGroupEnabled          = 0x00000004
 	seGroupResource         = 0x20000000
-)
-
-// The UserFlags bits of MS-PAC 2.5.
-const (
-	logonExtraSIDs      = 0x20  // D: ExtraSids holds SIDs
-	logonResourceGroups = 0x200 // H: ResourceGroupIds holds RIDs
 )
 
 func (r *ndrReader) deferredGroups(n uint32) []groupMembership {

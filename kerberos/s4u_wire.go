@@ -31,9 +31,8 @@ const (
 	usageS4UUserRequest = 26
 	usageS4UUserReply   = 27
 
-	// cksumHMACMD5 is KERB_CHECKSUM_HMAC_MD5 (RFC 4757), the checksum
-	// type of PA-FOR-USER whatever the key's enctype.
-	cksumHMACMD5 = -138
+	// PA-FOR-USER's checksum is cksumHMACMD5 (KERB_CHECKSUM_HMAC_MD5,
+	// RFC 4757; pac.go) whatever the key's enctype.
 
 	// s4uOptReplyKeyUsage is the signed-with-kun-27 bit of S4UUserID's
 	// options (MS-SFU 2.2.2): the KDC signs its reply's copy with usage 27.
