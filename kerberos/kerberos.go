@@ -287,7 +287,7 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.NewFromString(fallbackRe.ReplaceAllString(string(b), "${1}true"))
+	return parseKrb5ConfCached(fallbackRe.ReplaceAllString(string(b), "${1}true")) // krb5conf_cache.go
 }
 
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle.
