@@ -173,9 +173,8 @@ func (e ccEnv) storeDefault(ctx context.Context, defname string, c *ccache) (ccS
 			return nil, err
 		}
 		doSwitch = true
-	} else if !errors.Is(err, errNoCCache) {
-		return nil, err
-	}
+	} // else the default cache holds no principal it can tell: kinit writes it
+
 	if err := target.store(ctx, c); err != nil {
 		return nil, err
 	}
