@@ -300,7 +300,7 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.NewFromString(fallbackRe.ReplaceAllString(string(b), "${1}true"))
+	return parseKrb5ConfCached(fallbackRe.ReplaceAllString(string(b), "${1}true")) // krb5conf_cache.go
 }
 
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle.
@@ -312,7 +312,9 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
 // credential) with User; else the MIT ccache named by Options["ccache"],
 // KRB5CCNAME, krb5.conf's default_ccache_name or FILE:/tmp/krb5cc_UID (any
-// type StoreCCache writes; a collection name reads its primary cache);
+// type StoreCCache writes; a collection name reads its primary cache, or
+// with AuthData.User and no password, the collection's cache of that user,
+// as MIT's gss_acquire_cred does for a desired name);
 // else, when the ccache has
 // no valid TGT, the client keytab as MIT's initiator uses it: the one
 // named by KRB5_CLIENT_KTNAME, else krb5.conf's
