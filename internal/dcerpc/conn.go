@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -101,20 +102,32 @@ func (c *Conn) Broken() error { return c.broken }
 func (c *Conn) HeaderSigning() bool { return c.headerSign }
 
 // withContext applies ctx's deadline to the connection and interrupts a
-// blocked read or write when ctx is done; the returned func undoes it and
-// reports whether ctx interrupted the I/O.
-func (c *Conn) withContext(ctx context.Context) func() error {
-	dl, _ := ctx.Deadline()
+// blocked read or write when ctx is done. The returned func undoes it and
+// returns the call's error: ctx's error (with the I/O error it caused)
+// when ctx ended the I/O.
+func (c *Conn) withContext(ctx context.Context) func(err error) error {
+	dl, hasDeadline := ctx.Deadline()
 	_ = c.nc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
-	return func() error {
-		if !stop() {
-			// ctx ended while we were working: whatever I/O it cut is
-			// unusable, and the deadline stays in the past.
-			return ctx.Err()
+	return func(err error) error {
+		if stop() {
+			_ = c.nc.SetDeadline(time.Time{})
 		}
-		_ = c.nc.SetDeadline(time.Time{})
-		return nil
+		// The deadline of ctx can cut the I/O a moment before ctx
+		// reports it ended.
+		if cerr := ctx.Err(); cerr != nil || hasDeadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			if cerr == nil {
+				cerr = context.DeadlineExceeded
+			}
+			if err == nil {
+				return cerr
+			}
+			var f *Fault
+			if !errors.As(err, &f) {
+				return fmt.Errorf("%w (%v)", cerr, err)
+			}
+		}
+		return err
 	}
 }
 
@@ -165,10 +178,7 @@ func (c *Conn) nextCallID() uint32 {
 func (c *Conn) Bind(ctx context.Context, iface SyntaxID, sec Security) (err error) {
 	done := c.withContext(ctx)
 	defer func() {
-		if cerr := done(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err = done(err); err != nil {
 			c.broken = err
 		}
 	}()
@@ -265,9 +275,7 @@ func (c *Conn) Call(ctx context.Context, opnum uint16, stub []byte) (out []byte,
 	}
 	done := c.withContext(ctx)
 	defer func() {
-		if cerr := done(); cerr != nil {
-			err = cerr
-		}
+		err = done(err)
 		var f *Fault
 		if err != nil && !errors.As(err, &f) {
 			c.broken = err
