@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/internal/testutil"
+	"golang.org/x/crypto/md4"
 )
 
 var (
@@ -327,4 +330,114 @@ func ntlmClient(t testing.TB, id *gosspi.Identity) *gosspi.SecurityContext {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// mschapv1 is the MS-CHAP (v1) NT response of password to a challenge:
+// DESL of the NT hash (RFC 2433), an NTLMv1 response without NTLM2
+// session security.
+func mschapv1(password string, chal [8]byte) []byte {
+	_, nt, _ := ntlmssp.NTLMv1Response(ntlmssp.NTOWFv1(password), [16]byte{}, chal, [8]byte{}, false)
+	return nt
+}
+
+// TestNTLMAuthRequestNTKey: the command-line form FreeRADIUS runs prints
+// NT_KEY (MD4 of the NT hash, what MS-CHAP's MPPE keys come from) for a
+// domain user, and the NT status for a refusal, exiting 1 as Samba's.
+func TestNTLMAuthRequestNTKey(t *testing.T) {
+	addc.Start(t)
+	machine := machineFile(t, addc.Machine.Password)
+	chal := [8]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4}
+	run := func(user, password string) (string, int) {
+		cmd := exec.Command(gosspiBinary(t), "ntlm-auth", "--request-nt-key", "--allow-mschapv2", "--username="+user, "--domain="+addc.Domain,
+			"--challenge="+hex.EncodeToString(chal[:]), "--nt-response="+hex.EncodeToString(mschapv1(password, chal)),
+			"-dc", addc.Addr, "-machine", machine)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out)), code
+	}
+	h := ntlmssp.NTOWFv1(addc.Alice.Password)
+	key := md4.New()
+	key.Write(h[:])
+	out, code := run(addc.Alice.Name, addc.Alice.Password)
+	if want := "NT_KEY: " + strings.ToUpper(hex.EncodeToString(key.Sum(nil))); code != 0 || out != want {
+		t.Errorf("alice: exit %d %q, want %q", code, out, want)
+	}
+	out, code = run(addc.Alice.Name, "wrong")
+	if code != 1 || !strings.HasPrefix(out, "NT_STATUS_LOGON_FAILURE: ") || !strings.HasSuffix(out, "(0xc000006d)") {
+		t.Errorf("wrong password: exit %d %q", code, out)
+	}
+	out, code = run(addc.Expired.Name, addc.Expired.Password)
+	if code != 1 || !strings.HasPrefix(out, "NT_STATUS_PASSWORD_EXPIRED: ") || !strings.HasSuffix(out, "(0xc0000071)") {
+		t.Errorf("expired password: exit %d %q", code, out)
+	}
+}
+
+// TestNTLMServer1: the ntlm-server-1 helper protocol at the DC.
+func TestNTLMServer1(t *testing.T) {
+	addc.Start(t)
+	cmd := exec.Command(gosspiBinary(t), "ntlm-auth", "--helper-protocol=ntlm-server-1", "-dc", addc.Addr, "-machine", machineFile(t, addc.Machine.Password))
+	in, _ := cmd.StdinPipe()
+	outp, _ := cmd.StdoutPipe()
+	stderr := &testutil.SyncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { in.Close(); cmd.Wait() }()
+	r := bufio.NewReader(outp)
+	ask := func(lines ...string) []string {
+		for _, l := range lines {
+			fmt.Fprintln(in, l)
+		}
+		fmt.Fprintln(in, ".")
+		var out []string
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("helper: %v\n%s", err, stderr.String())
+			}
+			if l = strings.TrimSpace(l); l == "." {
+				return out
+			}
+			out = append(out, l)
+		}
+	}
+	chal := [8]byte{9, 9, 9, 9, 1, 1, 1, 1}
+	req := func(user, password string) []string {
+		return ask("Username: "+user, "NT-Domain: "+addc.Domain, "LANMAN-Challenge: "+hex.EncodeToString(chal[:]),
+			"NT-Response: "+hex.EncodeToString(mschapv1(password, chal)), "Request-User-Session-Key: Yes")
+	}
+	got := req(addc.Alice.Name, addc.Alice.Password)
+	if len(got) != 2 || got[0] != "Authenticated: Yes" || !strings.HasPrefix(got[1], "User-Session-Key: ") {
+		t.Errorf("alice: %q", got)
+	}
+	got = req(addc.Alice.Name, "wrong")
+	if len(got) != 2 || got[0] != "Authenticated: No" || !strings.Contains(got[1], "NT_STATUS_LOGON_FAILURE") {
+		t.Errorf("wrong password: %q", got)
+	}
+	if got = ask("Username: alice"); len(got) != 1 || !strings.HasPrefix(got[0], "Error: ") {
+		t.Errorf("no challenge: %q", got)
+	}
+}
+
+// TestServeDCKeytab: the machine account's secret from a keytab that
+// samba-tool exported (its RC4 key is the NT hash).
+func TestServeDCKeytab(t *testing.T) {
+	dc := addc.Start(t)
+	kt := filepath.Join(t.TempDir(), "machine.keytab")
+	if out, err := dc.SambaTool("domain", "exportkeytab", kt, "--principal="+addc.Machine.Name); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	os.Chmod(kt, 0o600)
+	url, _ := startServe(t, "-machine", kt)
+	out, err := exec.Command("curl", "-s", "--ntlm", "-u", `ADDC\alice:`+addc.Alice.Password, url+"/whoami").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWhoami(t, string(out))
 }
