@@ -307,7 +307,7 @@ func (c *Client) channel(ctx context.Context) (*channel, error) {
 		for len(c.idle) > 0 {
 			ch := c.idle[len(c.idle)-1]
 			c.idle = c.idle[:len(c.idle)-1]
-			if ch.sess == c.sess && alive(ch.conn.NetConn()) {
+			if ch.sess == c.sess && ch.conn.Buffered() == 0 && alive(ch.conn.NetConn()) {
 				c.mu.Unlock()
 				return ch, nil
 			}

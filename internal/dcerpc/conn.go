@@ -1,6 +1,7 @@
 package dcerpc
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -57,6 +58,7 @@ const (
 // (a Netlogon secure channel's sequence numbers require it anyway).
 type Conn struct {
 	nc         net.Conn
+	br         *bufio.Reader // reads nc: a PDU in one read where it can
 	sec        Security
 	callID     uint32
 	maxXmit    int // the largest fragment we may send
@@ -82,7 +84,7 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 
 // NewConn wraps an established byte stream.
 func NewConn(nc net.Conn) *Conn {
-	return &Conn{nc: nc, maxXmit: MaxFrag, maxRecv: MaxFrag, authCtxID: 1}
+	return &Conn{nc: nc, br: bufio.NewReaderSize(nc, MaxFrag), maxXmit: MaxFrag, maxRecv: MaxFrag, authCtxID: 1}
 }
 
 // Close closes the connection.
@@ -90,6 +92,11 @@ func (c *Conn) Close() error { return c.nc.Close() }
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Buffered reports the bytes read from the connection and not yet
+// consumed: none between calls, unless the peer sent something
+// unsolicited.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
 
 // Broken reports why the connection cannot carry further calls: a call
 // was interrupted or the peer broke the protocol. It is nil while the
@@ -142,7 +149,7 @@ func (c *Conn) write(pdu []byte) error {
 // read reads one PDU of at most c.maxRecv bytes.
 func (c *Conn) read() ([]byte, header, error) {
 	var hb [headerLen]byte
-	if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+	if _, err := io.ReadFull(c.br, hb[:]); err != nil {
 		return nil, header{}, err
 	}
 	h, err := parseHeader(hb[:])
@@ -154,7 +161,7 @@ func (c *Conn) read() ([]byte, header, error) {
 	}
 	pdu := make([]byte, h.fragLen)
 	copy(pdu, hb[:])
-	if _, err := io.ReadFull(c.nc, pdu[headerLen:]); err != nil {
+	if _, err := io.ReadFull(c.br, pdu[headerLen:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
