@@ -31,7 +31,6 @@ import (
 	"github.com/gosspi/gosspi/internal/addc"
 	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/internal/testutil"
-	"golang.org/x/crypto/md4"
 )
 
 var (
@@ -360,11 +359,10 @@ func TestNTLMAuthRequestNTKey(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out)), code
 	}
-	h := ntlmssp.NTOWFv1(addc.Alice.Password)
-	key := md4.New()
-	key.Write(h[:])
+	// The user session key of an NTLMv1 response: MD4 of the NT hash.
+	_, _, key := ntlmssp.NTLMv1Response(ntlmssp.NTOWFv1(addc.Alice.Password), [16]byte{}, chal, [8]byte{}, false)
 	out, code := run(addc.Alice.Name, addc.Alice.Password)
-	if want := "NT_KEY: " + strings.ToUpper(hex.EncodeToString(key.Sum(nil))); code != 0 || out != want {
+	if want := "NT_KEY: " + strings.ToUpper(hex.EncodeToString(key[:])); code != 0 || out != want {
 		t.Errorf("alice: exit %d %q, want %q", code, out, want)
 	}
 	out, code = run(addc.Alice.Name, "wrong")
