@@ -307,7 +307,7 @@ func (c *Client) channel(ctx context.Context) (*channel, error) {
 		for len(c.idle) > 0 {
 			ch := c.idle[len(c.idle)-1]
 			c.idle = c.idle[:len(c.idle)-1]
-			if ch.sess == c.sess && alive(ch.conn.NetConn()) {
+			if ch.sess == c.sess && ch.conn.Buffered() == 0 && alive(ch.conn.NetConn()) {
 				c.mu.Unlock()
 				return ch, nil
 			}
@@ -438,7 +438,11 @@ func (c *Client) handshake(ctx context.Context) (*session, *channel, error) {
 	if status != statusSuccess {
 		return nil, nil, trustError("NetrServerReqChallenge: "+statusName(status), nil)
 	}
-	sk := computeSessionKey(c.cfg.NTHash, cc, sc)
+	c.mu.Lock()
+	ntHash := c.cfg.NTHash // Close wipes it
+	c.mu.Unlock()
+	sk := computeSessionKey(ntHash, cc, sc)
+	ntHash = [16]byte{}
 	cred := computeCredential(cc, sk)
 	out, err = conn.Call(ctx, opServerAuthenticate3, encodeAuthenticate3(c.cfg.Account, c.computer, cred, clientFlags))
 	if err != nil {
