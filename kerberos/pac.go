@@ -19,24 +19,13 @@ import (
 
 // This file reads the Privilege Attribute Certificate that an Active
 // Directory KDC puts in every ticket (MS-PAC), verifies its server
-// signature with the service key and checks it against the ticket.
-// The acceptor believes what a verified PAC says of the client: its SIDs,
-// its account and domain names as the domain controller spells them, its
-// UPN and DNS domain, its logon time and its claims.
-//
-// What the server signature proves, and what it does not. The KDC signs
-// the PAC twice (MS-PAC 2.8): the server signature with the service's own
-// key, which a client cannot make, and the KDC signature (and, since
-// 2021, the ticket and full-PAC signatures) with the krbtgt key, which
-// only a domain controller (or a read-only DC, for its own krbtgt_NNNN)
-// holds. An acceptor with a keytab can verify only the first. That is
-// enough against a client, who has neither key; it is not enough against
-// someone who holds the service's key (a stolen keytab forges "silver
-// tickets"). Verifying the KDC signature needs the DC: Windows does it by
-// sending a KERB_VERIFY_PAC_REQUEST to a DC through NETLOGON generic
-// pass-through (MS-APDS 3.2.5.2, NetrLogonSamLogonEx with
-// NetlogonGenericInformation) for services not running as SYSTEM, which
-// this package does not do.
+// signature with the service key (and, with Config.KDCKeytab, its KDC
+// signatures with the krbtgt key) and checks it against the ticket. The
+// acceptor believes what a verified PAC says of the client: its SIDs, its
+// account and domain names as the domain controller spells them, its UPN
+// and DNS domain, its logon time and its claims. The package
+// documentation says what the server signature proves and what verifying
+// the KDC signature needs.
 
 // The PAC buffer types of MS-PAC 2.4.
 const (

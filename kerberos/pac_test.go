@@ -268,10 +268,10 @@ func retype(p []byte, from, to uint32) []byte {
 	return p
 }
 
-// TestPACWindowsVector decodes gokrb5's PAC from a Windows KDC: every
+// TestPACGroups decodes gokrb5's PAC from a Windows KDC: every
 // field of the identity, the server signature with the service key, and
 // the refusal of a changed group RID or a wrong key.
-func TestPACWindowsVector(t *testing.T) {
+func TestPACGroups(t *testing.T) {
 	raw, _ := hex.DecodeString(testdata.MarshaledPAC_AD_WIN2K_PAC)
 	ktb, _ := hex.DecodeString(testdata.KEYTAB_SYSHTTP_TEST_GOKRB5)
 	kt := keytab.New()
