@@ -57,13 +57,6 @@ func (r *ndrReader) bytes(n int) []byte {
 	return v
 }
 
-func (r *ndrReader) u8() uint8 {
-	if b := r.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
 func (r *ndrReader) u16() uint16 {
 	r.align(2)
 	if b := r.bytes(2); b != nil {
@@ -280,19 +273,9 @@ type sidAndAttributes struct {
 	Attributes uint32
 }
 
-// The SE_GROUP_* attributes of MS-PAC 2.2.1 (MS-DTYP 2.4.2.4... for tokens).
-const (
-	seGroupMandatory        = 0x00000001
-	seGroupEnabledByDefault = 0x00000002
-	seGroupEnabled          = 0x00000004
-	seGroupResource         = 0x20000000
-)
-
-// The UserFlags bits of MS-PAC 2.5.
-const (
-	logonExtraSIDs      = 0x20  // D: ExtraSids holds SIDs
-	logonResourceGroups = 0x200 // H: ResourceGroupIds holds RIDs
-)
+// seGroupResource is the SE_GROUP_RESOURCE attribute of MS-PAC 2.2.1: a
+// group of a resource domain.
+const seGroupResource = 0x20000000
 
 func (r *ndrReader) deferredGroups(n uint32) []groupMembership {
 	m := r.count(8)
