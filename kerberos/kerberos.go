@@ -66,15 +66,15 @@
 // believed on its server signature, which the service key makes (MS-PAC
 // 2.8.1): enough against a client, who cannot make it, but not against a
 // holder of the service key, who can sign a PAC of his own (a "silver
-// ticket"). The KDC signature (PAC_PRIVSVR_CHECKSUM, 2.8.2) and the full
-// PAC signature are made with the krbtgt key, which only a domain
-// controller holds (a read-only DC holds its own krbtgt_NNNN only). An
-// acceptor that runs on a DC can be given those keys (Config.KDCKeytab)
-// and then verifies both; elsewhere verifying them means asking a DC:
-// Windows sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic
-// pass-through (MS-APDS 3.2.5.2) for services not running as SYSTEM, which
-// this package does not do. The ticket signature (PAC_TICKET_CHECKSUM) is
-// not verified.
+// ticket"). The KDC signature (PAC_PRIVSVR_CHECKSUM, 2.8.2), the ticket
+// signature (2.8.3, over the rest of the ticket) and the full PAC
+// signature are made with the krbtgt key, which only a domain controller
+// holds (a read-only DC holds its own krbtgt_NNNN only). An acceptor that
+// runs on a DC can be given those keys (Config.KDCKeytab) and then
+// verifies all three; elsewhere verifying them means asking a DC: Windows
+// sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic pass-through
+// (MS-APDS 3.2.5.2) for services not running as SYSTEM, which this package
+// does not do.
 //
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
@@ -192,10 +192,11 @@ type Config struct {
 	DisableReplayCache bool
 	// KDCKeytab, when set, is a keytab with the keys of krbtgt/REALM (on
 	// a domain controller: samba-tool domain exportkeytab
-	// --principal=krbtgt). The acceptor then verifies the KDC and full
-	// signatures of each PAC too (MS-PAC 2.8), and refuses a PAC that
-	// someone holding only the service key re-signed (a "silver ticket").
-	// Without it only the server signature is verified; see pac.go.
+	// --principal=krbtgt), read once. The acceptor then verifies the
+	// KDC, ticket and full signatures of each PAC too (MS-PAC 2.8), and
+	// refuses a PAC, or a ticket around it, that someone holding only the
+	// service key changed (a "silver ticket"). Without it only the server
+	// signature is verified; see the package documentation.
 	KDCKeytab string
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE

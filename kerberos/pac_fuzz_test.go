@@ -58,7 +58,7 @@ func FuzzDecodePAC(f *testing.F) {
 			return
 		}
 		p.verifyServerSignature(key.KeyType, key.KeyValue)
-		p.verifyKDCSignatures(krbtgt)
+		p.verifyKDCSignatures(krbtgt, nil)
 		p.checkClient(principalName{Names: []string{"carol"}}, r.Realm, r.RecordedAt)
 		checkIdentity(t, p.identity())
 		if p.claims != nil {

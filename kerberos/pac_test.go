@@ -303,6 +303,70 @@ func TestADPACAltered(t *testing.T) {
 	}
 }
 
+// TestADPACTicketSignature: the recorded ticket with its endtime moved by
+// a second and the PAC untouched: the PAC signatures still hold, only the
+// ticket signature (PAC_TICKET_CHECKSUM) shows the change, which the
+// acceptor checks with the krbtgt keys.
+func TestADPACTicketSignature(t *testing.T) {
+	r := loadADPAC(t)
+	key := r.serviceKey(t)
+	ap, err := pactest.ParseAPReq(r.APReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et, err := ap.Ticket(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The placeholder encoding of the untouched ticket is what the KDC
+	// signed: it verifies.
+	p, err := decodePAC(r.pac(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ticket == nil {
+		t.Fatal("the recorded PAC has no ticket signature")
+	}
+	kdc := r.kdcKeys(t)
+	if err := p.verifyTicketSignature(et, kdc); err != nil {
+		t.Fatal(err)
+	}
+	end := r.RecordedAt.Add(10*time.Hour + time.Second)
+	moved, err := pactest.SetTimes(et, 3, map[int]time.Time{7: end}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ap.SetTicket(moved, key); err != nil {
+		t.Fatal(err)
+	}
+	tok := ap.Bytes()
+	if _, _, _, err := r.accept(t, tok, false); err != nil {
+		t.Fatalf("without the KDC keytab: %v", err)
+	}
+	_, _, _, err = r.accept(t, tok, true)
+	if err == nil || sspi.StatusOf(err) != sspi.SEC_E_LOGON_DENIED || !strings.Contains(err.Error(), "ticket signature") {
+		t.Fatalf("a changed ticket with the KDC keytab: %v", err)
+	}
+}
+
+// kdcKeys reads the recording's krbtgt keys.
+func (r *adPAC) kdcKeys(t testing.TB) func(int32) [][]byte {
+	t.Helper()
+	kt, err := keytab.Load(r.KDCKeytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(et int32) [][]byte {
+		var out [][]byte
+		for _, e := range kt.Entries {
+			if e.Key.KeyType == et {
+				out = append(out, e.Key.KeyValue)
+			}
+		}
+		return out
+	}
+}
+
 // retype changes the type of a PAC's buffer.
 func retype(p []byte, from, to uint32) []byte {
 	p = append([]byte(nil), p...)

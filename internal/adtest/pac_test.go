@@ -310,8 +310,9 @@ func acceptPAC(t *testing.T, dc *addc.DC, svc pacService, tok []byte, withKDC bo
 // the service's keytab can do): only the KDC signature shows it, which
 // the acceptor verifies when it has the krbtgt keys (Config.KDCKeytab,
 // on a DC); without them it cannot tell, and this test shows that limit.
-// A client info naming another client or another logon time, signed
-// again with the service key: refused either way.
+// Likewise a ticket changed around an untouched PAC: only the ticket
+// signature shows it. A client info naming another client or another
+// logon time, signed again with the service key: refused either way.
 func TestPACAltered(t *testing.T) {
 	dc := addc.Start(t)
 	tok, _, _ := pacLogon(t, dc, addc.Alice.Name, addc.Alice.Password)
@@ -410,6 +411,29 @@ func testAltered(t *testing.T, dc *addc.DC, svc pacService, tok []byte) {
 			ci := pactest.Buffer(pac, 10)
 			return pactest.SetClientInfo(pac, addc.Alice.Name, clientInfoTime(ci).Add(-time.Hour))
 		})), false)
+	})
+	t.Run("ticket-changed-pac-untouched", func(t *testing.T) {
+		// The endtime a day later: the PAC's own signatures hold, the
+		// ticket signature (PAC_TICKET_CHECKSUM) does not.
+		ap, err := pactest.ParseAPReq(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := svc.key(t)
+		et, err := ap.Ticket(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if et, err = pactest.SetTimes(et, 3, map[int]time.Time{7: sysenv.Now().Add(34 * time.Hour)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := ap.SetTicket(et, key); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, ap.Bytes(), true)
+		if _, err := acceptPAC(t, dc, svc, ap.Bytes(), false); err != nil {
+			t.Fatalf("without the KDC keytab: %v", err)
+		}
 	})
 	t.Run("server-signature-wrong-key", func(t *testing.T) {
 		refused(t, alterPAC(t, svc, tok, func(pac []byte, key krbtypes.EncryptionKey) ([]byte, error) {
