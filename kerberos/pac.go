@@ -21,12 +21,11 @@ import (
 // Directory KDC puts in every ticket (MS-PAC), verifies its server
 // signature with the service key (and, with Config.KDCKeytab, its KDC,
 // ticket and full signatures with the krbtgt key) and checks it against
-// the ticket. The
-// acceptor believes what a verified PAC says of the client: its SIDs, its
-// account and domain names as the domain controller spells them, its UPN
-// and DNS domain, its logon time and its claims. The package
-// documentation says what the server signature proves and what verifying
-// the KDC signature needs.
+// the ticket. The acceptor believes what a verified PAC says of the
+// client: its SIDs, its account and domain names as the domain controller
+// spells them, its UPN and DNS domain, its logon time and its claims. The
+// package documentation says what the server signature proves and what
+// verifying the KDC signatures needs.
 
 // The PAC buffer types of MS-PAC 2.4.
 const (
