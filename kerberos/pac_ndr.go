@@ -273,9 +273,13 @@ type sidAndAttributes struct {
 	Attributes uint32
 }
 
-// seGroupResource is the SE_GROUP_RESOURCE attribute of MS-PAC 2.2.1: a
-// group of a resource domain.
-const seGroupResource = 0x20000000
+// The SE_GROUP_* attributes of MS-PAC 2.2.1 (MS-DTYP 2.4.2.4... for tokens).
+const (
+	seGroupMandatory        = 0x00000001
+	seGroupEnabledByDefault = 0x00000002
+	seGroupEnabled          = 0x00000004
+	seGroupResource         = 0x20000000
+)
 
 func (r *ndrReader) deferredGroups(n uint32) []groupMembership {
 	m := r.count(8)
