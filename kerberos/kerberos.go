@@ -52,17 +52,29 @@
 // SEC_E_INTERNAL_ERROR (both fail closed, RFC 4120 section 3.2.3); channel
 // bindings that differ, or that are missing when the call does not allow
 // it (ASC_REQ_ALLOW_MISSING_BINDINGS; sspi.BindingPolicy), SEC_E_BAD_BINDINGS;
-// a PAC with a logon info (MS-PAC 2.5) that does not decode or whose server
-// signature does not verify with the service key SEC_E_LOGON_DENIED.
+// a PAC (MS-PAC) that does not decode, whose server signature does not
+// verify with the service key, whose PAC_CLIENT_INFO names another client
+// or another authtime than the ticket, or (with Config.KDCKeytab) whose KDC
+// signatures do not verify with the krbtgt key, SEC_E_LOGON_DENIED.
 //
-// The PAC's identity (the user SID and the group SIDs of
-// SECPKG_ATTR_GOSSPI_IDENTITY) is believed on its server signature, which
-// the service key makes (MS-PAC 2.8.1): enough against a client, who cannot
-// make it. The KDC signature (PAC_PRIVSVR_CHECKSUM) is made with the krbtgt
-// key, which only a domain controller holds; verifying it means asking the
-// DC (Windows sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic
-// pass-through, MS-APDS 3.2, for services not running as SYSTEM), which
-// this package does not do.
+// The PAC is the client's identity (SECPKG_ATTR_GOSSPI_IDENTITY): the user,
+// primary group and group SIDs (nested and domain-local groups as the KDC
+// resolved them) with their attributes, DOMAIN\user in the domain
+// controller's spelling (also SECPKG_ATTR_NAMES, as on Windows; the ticket's
+// principal stays in SECPKG_ATTR_NATIVE_NAMES), the UPN and DNS domain, the
+// logon time and the claims. The package decodes it itself (pac.go). It is
+// believed on its server signature, which the service key makes (MS-PAC
+// 2.8.1): enough against a client, who cannot make it, but not against a
+// holder of the service key, who can sign a PAC of his own (a "silver
+// ticket"). The KDC signature (PAC_PRIVSVR_CHECKSUM, 2.8.2), the ticket
+// signature (2.8.3, over the rest of the ticket) and the full PAC
+// signature are made with the krbtgt key, which only a domain controller
+// holds (a read-only DC holds its own krbtgt_NNNN only). An acceptor that
+// runs on a DC can be given those keys (Config.KDCKeytab) and then
+// verifies all three; elsewhere verifying them means asking a DC: Windows
+// sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic pass-through
+// (MS-APDS 3.2.5.2) for services not running as SYSTEM, which this package
+// does not do.
 //
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
@@ -182,10 +194,11 @@ type Config struct {
 	DisableReplayCache bool
 	// KDCKeytab, when set, is a keytab with the keys of krbtgt/REALM (on
 	// a domain controller: samba-tool domain exportkeytab
-	// --principal=krbtgt). The acceptor then verifies the KDC and full
-	// signatures of each PAC too (MS-PAC 2.8), and refuses a PAC that
-	// someone holding only the service key re-signed (a "silver ticket").
-	// Without it only the server signature is verified; see pac.go.
+	// --principal=krbtgt), read once. The acceptor then verifies the
+	// KDC, ticket and full signatures of each PAC too (MS-PAC 2.8), and
+	// refuses a PAC, or a ticket around it, that someone holding only the
+	// service key changed (a "silver ticket"). Without it only the server
+	// signature is verified; see the package documentation.
 	KDCKeytab string
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
