@@ -2,6 +2,9 @@ package kerberos
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log"
 	"strings"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/gosspi/gosspi/sspi"
@@ -130,7 +134,10 @@ func (x *tgsExtra) checkReply(rep *messages.TGSRep, part *messages.EncKDCRepPart
 // checkTicketClient decrypts an S4U2Self ticket with the service's keytab
 // and checks that its client is the user.
 func (x *tgsExtra) checkTicketClient(tkt messages.Ticket) error {
-	err := safeUnmarshal(func() error { return tkt.DecryptEncPart(x.kt, nil) })
+	key, err := x.ticketKey(&tkt)
+	if err == nil {
+		err = safeUnmarshal(func() error { return tkt.Decrypt(key) })
+	}
 	defer clear(tkt.DecryptedEncPart.Key.KeyValue)
 	if err != nil {
 		// A ticket under a name the keytab lacks (S4U2Self for the
@@ -166,25 +173,36 @@ func (p *Package) s4u2Self(ctx context.Context, cred *credential, user types.Pri
 		return nil, user, urealm, err
 	}
 	defer tgt.wipe()
-	u := s4uUser{name: principalName{NameType: user.NameType, Names: user.NameString}, realm: urealm}
 	cred.mu.Lock()
 	kt := cred.clientKT
 	cred.mu.Unlock()
-	x := &tgsExtra{kind: "S4U2Self", forUser: &u, client: u, kt: kt}
-	if tgt.forwardable() {
-		// The KDC refuses forwardable from a TGT that is not
-		// (KDC_ERR_BADOPTION); it grants it to services trusted to
-		// authenticate for delegation.
-		x.options = append(x.options, flags.Forwardable)
-	}
 	if sname == nil {
 		sname = &cname
 	}
-	t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, *sname, crealm, nil, x)
-	if err != nil {
-		return nil, user, urealm, err
+	for try := 0; ; try++ {
+		u := s4uUser{name: principalName{NameType: user.NameType, Names: user.NameString}, realm: urealm}
+		x := &tgsExtra{kind: "S4U2Self", forUser: &u, client: u, kt: kt}
+		if tgt.forwardable() {
+			// The KDC refuses forwardable from a TGT that is not
+			// (KDC_ERR_BADOPTION); it grants it to services trusted to
+			// authenticate for delegation.
+			x.options = append(x.options, flags.Forwardable)
+		}
+		t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, *sname, crealm, nil, x)
+		if err != nil {
+			return nil, user, urealm, err
+		}
+		// A KDC that spells the client as asked (Samba 4.17: "ALICE" for
+		// alice) makes tickets with that spelling down the S4U2Proxy
+		// chain; the PAC has the account's. With a keytab, ask again
+		// under it, once, so that the far service sees the account's name.
+		if acct := x.pacAccountName(t.ticket); try == 0 && acct != "" && acct != strings.Join(x.gotName.NameString, "/") {
+			t.wipe()
+			user = types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acct)
+			continue
+		}
+		return t, x.gotName, x.gotRealm, nil
 	}
-	return t, x.gotName, x.gotRealm, nil
 }
 
 // s4u2Proxy gets a ticket to sname@realm for the user of the evidence
@@ -356,4 +374,60 @@ func s4uCandidate(req *secpkg.CredentialRequest) bool {
 	u, r := splitUser(req.Principal, "")
 	su, sr := splitUser(req.AuthData.User, req.AuthData.Domain)
 	return !equalFoldASCII(u, su) || r != "" && sr != "" && !equalFoldASCII(r, sr)
+}
+
+// ticketKey is the keytab key of a ticket to the service.
+func (x *tgsExtra) ticketKey(tkt *messages.Ticket) (types.EncryptionKey, error) {
+	if x.kt == nil {
+		return types.EncryptionKey{}, errNoKeytab
+	}
+	var k types.EncryptionKey
+	err := safeUnmarshal(func() error {
+		var err error
+		k, _, err = x.kt.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
+		return err
+	})
+	return k, err
+}
+
+var errNoKeytab = errors.New("kerberos: no keytab")
+
+// pacAccountName returns the account name of the PAC of an S4U2Self
+// ticket (KERB_VALIDATION_INFO's EffectiveName, MS-PAC 2.5), opened with
+// the service's keytab and its server signature verified (MS-PAC 2.8.1);
+// "" without a keytab key, a PAC or a valid signature.
+func (x *tgsExtra) pacAccountName(tkt messages.Ticket) string {
+	key, err := x.ticketKey(&tkt)
+	if err != nil {
+		return ""
+	}
+	var name string
+	_ = safeUnmarshal(func() error {
+		if err := tkt.Decrypt(key); err != nil {
+			return err
+		}
+		defer clear(tkt.DecryptedEncPart.Key.KeyValue)
+		for _, e := range tkt.DecryptedEncPart.AuthorizationData {
+			if e.ADType != 1 { // AD-IF-RELEVANT
+				continue
+			}
+			var inner types.AuthorizationData
+			if err := inner.Unmarshal(e.ADData); err != nil {
+				continue
+			}
+			for _, ie := range inner {
+				if ie.ADType != 128 || !pacHasLogonInfo(ie.ADData) { // AD-WIN2K-PAC
+					continue
+				}
+				var pt pac.PACType
+				if pt.Unmarshal(ie.ADData) != nil || pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)) != nil || pt.KerbValidationInfo == nil {
+					return nil
+				}
+				name = pt.KerbValidationInfo.EffectiveName.Value
+				return nil
+			}
+		}
+		return nil
+	})
+	return name
 }

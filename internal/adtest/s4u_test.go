@@ -155,6 +155,35 @@ func TestS4U2Proxy(t *testing.T) {
 			roundTrip(t, s, cl, "back")
 		})
 	}
+	t.Run("case", func(t *testing.T) {
+		// The user as typed (another case, the DNS domain for the
+		// realm). Samba 4.17's KDC spells the ticket's client as asked;
+		// a service with a keytab reads the account's spelling from the
+		// PAC of its S4U2Self ticket and asks again under it, so the far
+		// service sees "alice".
+		cl, err := s4uClient(t, dc, clientKeytab(addc.SvcFront.Name, dc.ServiceKeytab(addc.SvcFront)), "ALICE@"+addc.DNSDomain, addc.BackSPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := s4uServer(t, dc, addc.SvcBack)
+		exchange(t, cl, s)
+		wantUser(t, dc, s, addc.Alice)
+		// With only a password the service cannot open its S4U2Self
+		// ticket: the name is the KDC's (here the caller's) spelling, the
+		// SID and groups the PAC's.
+		cl, err = s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), "ALICE", addc.BackSPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = s4uServer(t, dc, addc.SvcBack)
+		exchange(t, cl, s)
+		id := identity(t, s)
+		sid, _ := dc.SID(addc.Alice.Name)
+		if !strings.EqualFold(id.User, addc.Alice.Name) || id.SID != sid {
+			t.Errorf("acceptor sees %+v", id)
+		}
+		t.Logf("password credential, user typed ALICE: the far service sees %q", id.User)
+	})
 	t.Run("bob", func(t *testing.T) {
 		cl, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), addc.Bob.Name+"@"+addc.Realm, addc.BackSPN)
 		if err != nil {
