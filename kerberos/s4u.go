@@ -62,7 +62,11 @@ func (x *tgsExtra) op() string {
 	if x == nil {
 		return "TGS exchange"
 	}
-	return x.kind
+	u := strings.Join(x.client.name.Names, "/") + "@" + x.client.realm
+	if x.forUser != nil {
+		return x.kind + " for " + u
+	}
+	return x.kind + " as " + u
 }
 
 func (x *tgsExtra) applyBody(b *messages.KDCReqBody) {

@@ -497,3 +497,29 @@ func TestDelegationToMIT(t *testing.T) {
 	}
 	wantUser(t, dc, s, addc.Alice)
 }
+
+// TestS4U2SelfRefused: the KDC's refusals of S4U2Self come out of the
+// credential by name, with the user in the text: a user it does not know,
+// and a disabled account (Samba 4.17 answers KDC_ERR_POLICY for it).
+func TestS4U2SelfRefused(t *testing.T) {
+	dc := addc.Start(t)
+	for _, c := range []struct {
+		user, want string
+		st         sspi.Status
+	}{
+		{"nosuchuser", "KDC_ERR_C_PRINCIPAL_UNKNOWN", sspi.SEC_E_NO_CREDENTIALS},
+		{addc.Disabled.Name, "KDC_ERR_POLICY", sspi.SEC_E_LOGON_DENIED},
+	} {
+		t.Run(c.user, func(t *testing.T) {
+			_, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), c.user, addc.BackSPN)
+			wantKDCError(t, err, c.want)
+			if got := sspi.StatusOf(err); got != c.st {
+				t.Errorf("status %v, want %v", got, c.st)
+			}
+			if !strings.Contains(err.Error(), c.user+"@"+addc.Realm) {
+				t.Errorf("error %q does not name the user", err)
+			}
+			t.Logf("%s: %v", c.user, err)
+		})
+	}
+}
