@@ -499,9 +499,22 @@ func (ac *acceptorContext) delegated(b []byte, client string, sessionKey, subkey
 // KERB_VALIDATION_INFO) in the ticket's authorization data, verified with
 // the service key, or nothing.
 func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid string, groups []string, err error) {
+	pt, err := verifiedPAC(ad, key)
+	if err != nil || pt == nil || pt.KerbValidationInfo == nil {
+		return "", nil, err
+	}
+	v := pt.KerbValidationInfo
+	return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs(), nil
+}
+
+// verifiedPAC returns the first PAC with a logon info in the ticket's
+// authorization data (AD-WIN2K-PAC inside AD-IF-RELEVANT), decoded, with
+// its server signature verified with the service key; nil when there is
+// none.
+func verifiedPAC(ad types.AuthorizationData, key types.EncryptionKey) (pt *pac.PACType, err error) {
 	defer func() {
 		if recover() != nil {
-			sid, groups, err = "", nil, errors.New("PAC does not decode")
+			pt, err = nil, errors.New("PAC does not decode")
 		}
 	}()
 	for _, e := range ad {
@@ -525,17 +538,15 @@ func pacIdentity(ad types.AuthorizationData, key types.EncryptionKey) (sid strin
 			// than giving an identity without it.
 			var pt pac.PACType
 			if err := pt.Unmarshal(ie.ADData); err != nil {
-				return "", nil, fmt.Errorf("PAC does not decode: %w", err)
+				return nil, fmt.Errorf("PAC does not decode: %w", err)
 			}
 			if err := pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)); err != nil {
-				return "", nil, fmt.Errorf("PAC server signature does not verify: %w", err)
+				return nil, fmt.Errorf("PAC server signature does not verify: %w", err)
 			}
-			if v := pt.KerbValidationInfo; v != nil {
-				return fmt.Sprintf("%s-%d", v.LogonDomainID.String(), v.UserID), v.GetGroupMembershipSIDs(), nil
-			}
+			return &pt, nil
 		}
 	}
-	return "", nil, nil
+	return nil, nil
 }
 
 // pacHasLogonInfo reads the PACTYPE header (MS-PAC section 2.3) and reports

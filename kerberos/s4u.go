@@ -3,8 +3,6 @@ package kerberos
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"strings"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/gosspi/gosspi/sspi"
@@ -411,25 +408,8 @@ func (x *tgsExtra) pacAccountName(tkt messages.Ticket) string {
 			return err
 		}
 		defer clear(tkt.DecryptedEncPart.Key.KeyValue)
-		for _, e := range tkt.DecryptedEncPart.AuthorizationData {
-			if e.ADType != 1 { // AD-IF-RELEVANT
-				continue
-			}
-			var inner types.AuthorizationData
-			if err := inner.Unmarshal(e.ADData); err != nil {
-				continue
-			}
-			for _, ie := range inner {
-				if ie.ADType != 128 || !pacHasLogonInfo(ie.ADData) { // AD-WIN2K-PAC
-					continue
-				}
-				var pt pac.PACType
-				if pt.Unmarshal(ie.ADData) != nil || pt.ProcessPACInfoBuffers(key, log.New(io.Discard, "", 0)) != nil || pt.KerbValidationInfo == nil {
-					return nil
-				}
-				name = pt.KerbValidationInfo.EffectiveName.Value
-				return nil
-			}
+		if pt, err := verifiedPAC(tkt.DecryptedEncPart.AuthorizationData, key); err == nil && pt != nil && pt.KerbValidationInfo != nil {
+			name = pt.KerbValidationInfo.EffectiveName.Value
 		}
 		return nil
 	})
