@@ -184,6 +184,23 @@ func TestS4U2Proxy(t *testing.T) {
 		}
 		t.Logf("password credential, user typed ALICE: the far service sees %q", id.User)
 	})
+	t.Run("negotiate", func(t *testing.T) {
+		// Through SPNEGO: Negotiate hands the principal to Kerberos.
+		cli := clientHost(t, dc, "DEFAULT")
+		cl, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: addc.BackSPN,
+			Identity: password(addc.SvcFront.Name, addc.SvcFront.Password), OnBehalfOf: addc.Alice.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		h := newHost(t, kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: dc.ServiceKeytab(addc.SvcBack), ServicePrincipal: addc.BackSPN})
+		s := newServerOf(t, h, "Negotiate")
+		exchange(t, cl, s)
+		if cl.Package() != "Kerberos" {
+			t.Errorf("Negotiate chose %q", cl.Package())
+		}
+		wantUser(t, dc, s, addc.Alice)
+	})
 	t.Run("bob", func(t *testing.T) {
 		cl, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), addc.Bob.Name+"@"+addc.Realm, addc.BackSPN)
 		if err != nil {
@@ -231,6 +248,27 @@ func TestS4U2ProxyRefused(t *testing.T) {
 			wantRefusal(t, cl, "KDC_ERR_BADOPTION", sspi.SEC_E_DELEGATION_POLICY)
 		})
 	}
+}
+
+// TestS4U2ProxyRefusedNegotiate: through Negotiate, the refusal stays a
+// refusal: NTLM has no credentials of the user and does not stand in with
+// the service's own password (the far service would see the service, not
+// the user).
+func TestS4U2ProxyRefusedNegotiate(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "DEFAULT")
+	cl, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: addc.BackSPN,
+		Identity: password(addc.SvcNoDeleg.Name, addc.SvcNoDeleg.Password), OnBehalfOf: addc.Alice.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tok, _, err := step(cl, nil)
+	if err == nil {
+		t.Fatalf("Negotiate sent a %d-byte token (package %q) for a refused S4U2Proxy", len(tok), cl.Package())
+	}
+	wantKDCError(t, err, "KDC_ERR_BADOPTION")
+	t.Logf("refused: %v", err)
 }
 
 // TestRBCD: resource-based constrained delegation. The back service's
