@@ -32,6 +32,12 @@
 // caller; and it hands out the session key of its ticket cache by
 // reference. Every gokrb5 decoder runs behind a recover.
 //
+// Delegation (ISC_REQ_DELEGATE) sends a forwarded TGT in the
+// authenticator only to services whose ticket has ok-as-delegate, as
+// Windows does, unless Config.DelegateAlways (delegation.go); S4U2Self and
+// S4U2Proxy for services acting on behalf of users are described at
+// AcquireCredentialsHandle.
+//
 // DCE style (ISC_REQ_USE_DCE_STYLE, MS-KILE 3.2.5.5) is supported on both
 // sides: bare AP-REQ and AP-REP tokens and a third leg, the initiator's own
 // AP-REP; the acceptor follows the client's GSS checksum flag.
@@ -338,6 +344,27 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // of the request (User, or the principal argument) or else the keytab's
 // first; a TGT from a keytab is got again when it expires. With none of
 // these, SEC_E_NO_CREDENTIALS.
+//
+// Service for User (MS-SFU; s4u.go): an outbound-only request whose
+// principal names a user ("alice", "alice@REALM", `DOMAIN\alice`) other
+// than the owner of the credentials its AuthData supplies (a service's
+// password or keytab, the User of AuthData) is the service acting for that
+// user without the user's password, as a Windows service does with
+// LsaLogonUser(KERB_S4U_LOGON) and impersonation: the credential gets the
+// service's TGT (forwardable), then a ticket to the service for the user
+// (S4U2Self: PA-FOR-USER and PA-S4U-X509-USER, whose copy in the reply is
+// verified when the KDC sends one). InitializeSecurityContext with it
+// gets, for a target that is the service itself (its account name or a
+// principal of its keytab), a fresh S4U2Self ticket, which the service's
+// own acceptor reads the user's groups from; for any other target, a
+// ticket for the user by S4U2Proxy (constrained delegation, or
+// resource-based with PA-PAC-OPTIONS). The AP-REQs are the user's; the
+// service's TGT is never delegated. The KDC decides what is allowed: a
+// refusal is a *KDCError by name (KDC_ERR_BADOPTION, SEC_E_DELEGATION_POLICY,
+// for a service not allowed to delegate to the target or whose S4U2Self
+// ticket is not forwardable), from AcquireCredentialsHandle for S4U2Self
+// and from InitializeSecurityContext for S4U2Proxy. gosspi's
+// CredentialConfig.OnBehalfOf is the same request.
 //
 // Inbound (acceptor) credentials read the keytab named by
 // Options["keytab"], Config.Keytab, KRB5_KTNAME or /etc/krb5.keytab. The

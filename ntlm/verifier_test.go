@@ -56,7 +56,7 @@ func (v *domainVerifier) VerifyResponse(ctx context.Context, r *VerifyRequest) (
 
 type namedVerifier struct{ domainVerifier }
 
-func (namedVerifier) TargetNames() (string, string, string, string) {
+func (*namedVerifier) TargetNames() (string, string, string, string) {
 	return "EXAMPLE", "WS1", "example.com", "ws1.example.com"
 }
 
