@@ -587,6 +587,21 @@ func (c *Client) netlogonAddr(ctx context.Context) (string, error) {
 		if hosts, err = discoverDCs(ctx, c.cfg.Resolver, c.cfg.DNSDomain); err != nil {
 			return "", err
 		}
+		// The SRV targets' addresses come from the same resolver as the
+		// records (a deployment that points Resolver at the domain's DNS
+		// expects every name of the domain to be looked up there).
+		var ips []string
+		for _, h := range hosts {
+			a, err := c.cfg.Resolver.LookupHost(ctx, h)
+			if err != nil {
+				continue
+			}
+			ips = append(ips, a...)
+		}
+		if len(ips) == 0 {
+			return "", fmt.Errorf("netlogon: no address for the domain controllers %v of %s", hosts, c.cfg.DNSDomain)
+		}
+		hosts = ips
 	}
 	var last error
 	for _, h := range hosts {
