@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -332,8 +331,7 @@ func (g *goServer) serve(nc net.Conn, cfg *ssh.ServerConfig) {
 func opensshClient(t *testing.T, addr, ccache, cmd string) (string, error) {
 	t.Helper()
 	bin := testutil.RequirePeer(t, "ssh")
-	host, port, _ := net.SplitHostPort(addr)
-	_ = host
+	_, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := exec.CommandContext(ctx, bin, "-F", "/dev/null", "-p", port,
@@ -345,6 +343,3 @@ func opensshClient(t *testing.T, addr, ccache, cmd string) (string, error) {
 	out, err := c.CombinedOutput()
 	return string(out), err
 }
-
-// ensure io is used by helpers in other files.
-var _ = io.EOF

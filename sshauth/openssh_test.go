@@ -3,8 +3,6 @@ package sshauth
 import (
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // Our client logs in to OpenSSH's sshd with the user's ticket
@@ -217,5 +215,3 @@ func buildMICField(session []byte, user string) []byte {
 	str([]byte("gssapi-with-mic"))
 	return b
 }
-
-var _ = ssh.Marshal
