@@ -1,0 +1,313 @@
+package httpauth
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/internal/squidtest"
+	"github.com/gosspi/gosspi/internal/testutil"
+)
+
+// One Squid for the proxy tests: NTLM and Negotiate answered by
+// `gosspi ntlm-auth`, with the test NTLM account and the keytab of
+// HTTP/localhost.
+var squid struct {
+	once sync.Once
+	*squidtest.Squid
+}
+
+// startSquid starts the shared Squid, in the first test that needs it.
+// Its cleanup is that test's, so each test gets its own.
+func startSquid(t *testing.T, schemes ...string) *squidtest.Squid {
+	t.Helper()
+	return squidtest.Start(t, squidtest.Options{
+		Accounts: map[string]string{ntDomain + `\` + ntUser: ntPW},
+		Keytab:   realm.keytab,
+		Krb5Conf: realm.Krb5Con,
+		Schemes:  schemes,
+	})
+}
+
+// origin is an HTTPS server on 127.0.0.1 (no authentication of its own)
+// that answers with the request's method and whether it came over TLS.
+func origin(t *testing.T, tlsOn bool) (*httptest.Server, *x509.CertPool) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "origin %s %s tls=%v proxy-authorization=%q", r.Method, r.URL.Path, r.TLS != nil, r.Header.Get("Proxy-Authorization"))
+	}))
+	if !tlsOn {
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv, nil
+	}
+	cert := selfSigned(t, "origin")
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	return srv, pool
+}
+
+func proxyURL(t *testing.T, s *squidtest.Squid) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// getThrough fetches url with an http.Client whose transport is
+// configured by d (and wrapped by a Transport for plain-HTTP 407s).
+func getThrough(t *testing.T, d *ProxyDialer, pool *x509.CertPool, url string) (string, error) {
+	t.Helper()
+	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	d.ConfigureTransport(base)
+	tr := &Transport{Host: d.Host, Base: base, Identity: d.Identity, Schemes: d.Schemes}
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), nil
+}
+
+// The dialer through Squid to an HTTPS origin, with NTLM (two legs on
+// one connection) and with Kerberos inside Negotiate (one leg; Squid
+// never relays the AP-REP).
+func TestProxySquidCONNECT(t *testing.T) {
+	s := startSquid(t)
+	srv, pool := origin(t, true)
+	for _, tc := range []struct {
+		name    string
+		schemes []string
+		id      *gosspi.Identity
+		user    string // as Squid's access log names the user
+	}{
+		{"NTLM", []string{SchemeNTLM}, ntlmIdentity(), ntDomain + `\` + ntUser},
+		{"Negotiate-NTLM", []string{SchemeNegotiate}, ntlmIdentity(), ntDomain + `\` + ntUser},
+		{"Kerberos", []string{SchemeNegotiate}, kerberosIdentity(), "alice@" + realm.Name},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: tc.id, Schemes: tc.schemes}
+			defer d.Close()
+			body, err := getThrough(t, d, pool, srv.URL+"/through")
+			if err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			if want := `origin GET /through tls=true proxy-authorization=""`; body != want {
+				t.Fatalf("body %q, want %q", body, want)
+			}
+			host := strings.TrimPrefix(srv.URL, "https://")
+			wantAccess(t, s, "CONNECT "+host, strings.ToLower(tc.user))
+		})
+	}
+}
+
+// wantAccess waits for Squid's access log to hold a line with all parts
+// (compared case-insensitively: Squid lowercases some user names).
+func wantAccess(t *testing.T, s *squidtest.Squid, parts ...string) {
+	t.Helper()
+	// Squid writes the line when the tunnel closes; the client closed it.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		// Squid writes a user's backslash as \\.
+		log := strings.ReplaceAll(strings.ToLower(s.AccessLog()), `\\`, `\`)
+		for _, line := range strings.Split(log, "\n") {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, strings.ToLower(p))
+			}
+			if ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line with %q:\n%s", parts, s.AccessLog())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Plain-HTTP requests go to Squid as absolute URIs, and Transport answers
+// its 407 on the kept-alive connection.
+func TestProxySquidPlainHTTP(t *testing.T) {
+	s := startSquid(t)
+	srv, _ := origin(t, false)
+	for _, tc := range []struct {
+		name    string
+		schemes []string
+		id      *gosspi.Identity
+	}{
+		{"NTLM", []string{SchemeNTLM}, ntlmIdentity()},
+		{"Kerberos", []string{SchemeNegotiate}, kerberosIdentity()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: tc.id, Schemes: tc.schemes}
+			defer d.Close()
+			body, err := getThrough(t, d, nil, srv.URL+"/plain")
+			if err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			// Squid takes the Proxy-Authorization off.
+			if want := `origin GET /plain tls=false proxy-authorization=""`; body != want {
+				t.Fatalf("body %q, want %q", body, want)
+			}
+		})
+	}
+}
+
+// A wrong password: the dialer fails with the proxy's 407 and
+// SEC_E_LOGON_DENIED, and leaves no connection behind.
+func TestProxySquidWrongPassword(t *testing.T) {
+	s := startSquid(t, "ntlm")
+	srv, _ := origin(t, true)
+	bad := &gosspi.Identity{User: ntUser, Domain: ntDomain, Password: "wrong-" + ntPW}
+	d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: bad, Schemes: []string{SchemeNTLM}}
+	defer d.Close()
+	var conns countingDialer
+	d.Dial = conns.dial
+	_, err := d.DialContext(t.Context(), "tcp", strings.TrimPrefix(srv.URL, "https://"))
+	var pe *ProxyError
+	if !errors.As(err, &pe) || pe.StatusCode != http.StatusProxyAuthRequired || !errors.Is(err, gosspi.ErrLogonDenied) {
+		t.Fatalf("err = %v, want a ProxyError with 407 and SEC_E_LOGON_DENIED", err)
+	}
+	if strings.Contains(err.Error(), bad.Password) {
+		t.Fatal("the error shows the password")
+	}
+	if open := conns.open(); open != 0 {
+		t.Fatalf("%d connections to the proxy left open", open)
+	}
+	// The same through the http.Client: an error, no response.
+	if body, err := getThrough(t, d, nil, srv.URL+"/"); err == nil {
+		t.Fatalf("got through with a wrong password: %s", body)
+	}
+}
+
+// countingDialer counts the proxy connections still open.
+type countingDialer struct {
+	mu sync.Mutex
+	n  int
+}
+
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	d    *countingDialer
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.d.mu.Lock(); c.d.n--; c.d.mu.Unlock() })
+	return c.Conn.Close()
+}
+
+func (d *countingDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.n++
+	d.mu.Unlock()
+	return &countedConn{Conn: c, d: d}, nil
+}
+
+func (d *countingDialer) open() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
+
+// The raw tunnel carries any TCP protocol, including one whose server
+// speaks first (its banner may come with the 200).
+func TestProxySquidRawTunnel(t *testing.T) {
+	s := startSquid(t, "ntlm")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "BANNER\n")
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "echo "+line)
+	}()
+	d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer d.Close()
+	c, err := d.DialContext(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	if l, err := br.ReadString('\n'); err != nil || l != "BANNER\n" {
+		t.Fatalf("banner %q, %v", l, err)
+	}
+	io.WriteString(c, "hi\n")
+	if l, err := br.ReadString('\n'); err != nil || l != "echo hi\n" {
+		t.Fatalf("echo %q, %v", l, err)
+	}
+}
+
+// curl through the same Squid is the control: --proxy-ntlm and
+// --proxy-negotiate (MIT's GSS-API, alice's ticket).
+func TestProxySquidCurl(t *testing.T) {
+	curl := testutil.RequirePeer(t, "curl")
+	s := startSquid(t)
+	srv, _ := origin(t, true)
+	cafile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(cafile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.TLS.Certificates[0].Certificate[0]}), 0o644)
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, curl, append([]string{"-sS", "--fail", "--proxy", s.URL, "--cacert", cafile}, args...)...)
+		cmd.Env = testutil.Env(os.Environ(), "KRB5_CONFIG="+realm.Krb5Con, "KRB5CCNAME=FILE:"+realm.ccache, "KRB5_CLIENT_KTNAME=FILE:/nonexistent")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	want := `origin GET /curl tls=true proxy-authorization=""`
+	if out, err := run("--proxy-ntlm", "--proxy-user", ntDomain+`\`+ntUser+":"+ntPW, srv.URL+"/curl"); err != nil || out != want {
+		t.Fatalf("curl --proxy-ntlm: %v: %s", err, out)
+	}
+	if out, err := run("--proxy-negotiate", "--proxy-user", ":", srv.URL+"/curl"); err != nil || out != want {
+		t.Fatalf("curl --proxy-negotiate: %v: %s", err, out)
+	}
+	// A wrong password: the CONNECT ends with 407 (%{http_connect}).
+	if out, err := run("--proxy-ntlm", "--proxy-user", ntDomain+`\`+ntUser+":wrong", "-o", "/dev/null", "-w", "connect=%{http_connect}", srv.URL+"/curl"); err == nil {
+		t.Fatalf("curl with a wrong password got through: %s", out)
+	} else if !strings.Contains(out, "connect=407") {
+		t.Fatalf("curl with a wrong password: %v: %s (want a 407)", err, out)
+	}
+}
