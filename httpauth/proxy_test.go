@@ -26,16 +26,9 @@ import (
 	"github.com/gosspi/gosspi/internal/testutil"
 )
 
-// One Squid for the proxy tests: NTLM and Negotiate answered by
-// `gosspi ntlm-auth`, with the test NTLM account and the keytab of
-// HTTP/localhost.
-var squid struct {
-	once sync.Once
-	*squidtest.Squid
-}
-
-// startSquid starts the shared Squid, in the first test that needs it.
-// Its cleanup is that test's, so each test gets its own.
+// startSquid starts a Squid for the test: NTLM and Negotiate (or the
+// schemes given) answered by `gosspi ntlm-auth`, with the test NTLM
+// account and the keytab of HTTP/localhost.
 func startSquid(t *testing.T, schemes ...string) *squidtest.Squid {
 	t.Helper()
 	return squidtest.Start(t, squidtest.Options{
