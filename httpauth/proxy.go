@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -250,8 +251,14 @@ func (d *ProxyDialer) DialContext(ctx context.Context, network, addr string) (co
 	defer func() {
 		if err != nil {
 			h.close()
-			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-				err = fmt.Errorf("%w (%w)", err, ctx.Err())
+			// The connection's deadline is the context's: its expiry is
+			// the context's, whichever fired first.
+			cerr := ctx.Err()
+			if _, ok := ctx.Deadline(); cerr == nil && ok && errors.Is(err, os.ErrDeadlineExceeded) {
+				cerr = context.DeadlineExceeded
+			}
+			if cerr != nil && !errors.Is(err, cerr) {
+				err = fmt.Errorf("%w (%w)", err, cerr)
 			}
 		}
 	}()
