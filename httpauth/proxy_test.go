@@ -29,7 +29,7 @@ import (
 // startSquid starts a Squid for the test: NTLM and Negotiate (or the
 // schemes given) answered by `gosspi ntlm-auth`, with the test NTLM
 // account and the keytab of HTTP/localhost.
-func startSquid(t *testing.T, schemes ...string) *squidtest.Squid {
+func startSquid(t testing.TB, schemes ...string) *squidtest.Squid {
 	t.Helper()
 	return squidtest.Start(t, squidtest.Options{
 		Accounts: map[string]string{ntDomain + `\` + ntUser: ntPW},
@@ -41,7 +41,7 @@ func startSquid(t *testing.T, schemes ...string) *squidtest.Squid {
 
 // origin is an HTTPS server on 127.0.0.1 (no authentication of its own)
 // that answers with the request's method and whether it came over TLS.
-func origin(t *testing.T, tlsOn bool) (*httptest.Server, *x509.CertPool) {
+func origin(t testing.TB, tlsOn bool) (*httptest.Server, *x509.CertPool) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "origin %s %s tls=%v proxy-authorization=%q", r.Method, r.URL.Path, r.TLS != nil, r.Header.Get("Proxy-Authorization"))
@@ -60,7 +60,7 @@ func origin(t *testing.T, tlsOn bool) (*httptest.Server, *x509.CertPool) {
 	return srv, pool
 }
 
-func proxyURL(t *testing.T, s *squidtest.Squid) *url.URL {
+func proxyURL(t testing.TB, s *squidtest.Squid) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s.URL)
 	if err != nil {
@@ -71,8 +71,12 @@ func proxyURL(t *testing.T, s *squidtest.Squid) *url.URL {
 
 // getThrough fetches url with an http.Client whose transport is
 // configured by d (and wrapped by a Transport for plain-HTTP 407s).
-func getThrough(t *testing.T, d *ProxyDialer, pool *x509.CertPool, url string) (string, error) {
+func getThrough(t testing.TB, d *ProxyDialer, pool *x509.CertPool, url string) (string, error) {
 	t.Helper()
+	return fetchThrough(d, pool, url)
+}
+
+func fetchThrough(d *ProxyDialer, pool *x509.CertPool, url string) (string, error) {
 	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	d.ConfigureTransport(base)
 	tr := &Transport{Host: d.Host, Base: base, Identity: d.Identity, Schemes: d.Schemes}
@@ -302,5 +306,30 @@ func TestProxySquidCurl(t *testing.T) {
 		t.Fatalf("curl with a wrong password got through: %s", out)
 	} else if !strings.Contains(out, "connect=407") {
 		t.Fatalf("curl with a wrong password: %v: %s (want a 407)", err, out)
+	}
+}
+
+// Squid never relays its helper's final Negotiate token (the AP-REP): a
+// client that requires the proxy's mutual authentication fails through
+// it, with ErrMutualAuth, on CONNECT and on plain HTTP alike.
+func TestProxySquidRequireMutualAuth(t *testing.T) {
+	s := startSquid(t, "negotiate")
+	srv, pool := origin(t, true)
+	d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: kerberosIdentity(), Schemes: []string{SchemeNegotiate}, RequireMutualAuth: true}
+	defer d.Close()
+	_, err := d.DialContext(t.Context(), "tcp", strings.TrimPrefix(srv.URL, "https://"))
+	if !errors.Is(err, ErrMutualAuth) {
+		t.Fatalf("CONNECT: err %v, want ErrMutualAuth", err)
+	}
+	plain, _ := origin(t, false)
+	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	d.ConfigureTransport(base)
+	tr := &Transport{Host: d.Host, Base: base, Identity: d.Identity, Schemes: d.Schemes, RequireProxyMutualAuth: true}
+	defer tr.Close()
+	if resp, err := (&http.Client{Transport: tr}).Get(plain.URL + "/"); !errors.Is(err, ErrMutualAuth) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("plain HTTP: err %v, want ErrMutualAuth", err)
 	}
 }

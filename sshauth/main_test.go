@@ -120,7 +120,7 @@ type sshd struct {
 // startSSHD runs sshd -D with a private configuration: only
 // gssapi-with-mic, with the host keytab of host/HOSTNAME (the default
 // GSSAPIStrictAcceptorCheck yes), and the account the tests run as.
-func startSSHD(t *testing.T) *sshd {
+func startSSHD(t testing.TB) *sshd {
 	t.Helper()
 	bin := "/usr/sbin/sshd"
 	if _, err := os.Stat(bin); err != nil {
@@ -204,7 +204,7 @@ LogLevel VERBOSE
 
 // runRemote logs in with auth over addr and runs cmd, returning its
 // output.
-func runRemote(t *testing.T, addr, user string, auth ssh.AuthMethod, cmd string) (string, error) {
+func runRemote(t testing.TB, addr, user string, auth ssh.AuthMethod, cmd string) (string, error) {
 	t.Helper()
 	c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
 		User:            user,
