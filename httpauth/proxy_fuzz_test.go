@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -250,7 +251,14 @@ func FuzzProxyResponse(f *testing.F) {
 		defer d.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// A watchdog: an exec that takes seconds is a hang to report,
+		// with where it is.
+		watch := time.AfterFunc(3*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic(fmt.Sprintf("DialContext hangs on %q:\n%s", script, buf[:runtime.Stack(buf, true)]))
+		})
 		c, err := d.DialContext(ctx, "tcp", "origin.test:443")
+		watch.Stop()
 		if err == nil {
 			c.Close()
 			return
@@ -263,6 +271,5 @@ func FuzzProxyResponse(f *testing.F) {
 				t.Fatalf("connection %d left open after %v", i, err)
 			}
 		}
-		_ = fmt.Sprint(err)
 	})
 }
