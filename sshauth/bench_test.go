@@ -46,3 +46,24 @@ func BenchmarkLoginOpenSSH(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLoginGoServer logs in to an x/crypto/ssh server that uses our
+// Server (and runs a command): our Client beside OpenSSH's ssh.
+func BenchmarkLoginGoServer(b *testing.B) {
+	g := startGoServer(b, newAcceptor(b), AllowLocalUser(realm.Name))
+	b.Run("ours", func(b *testing.B) {
+		c := &Client{Host: newHost(b, ""), Identity: ccacheIdentity(realm.userCC)}
+		for b.Loop() {
+			if out, err := runRemote(b, g.addr, realm.account, c.AuthMethod("localhost"), "x"); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+	b.Run("openssh", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := opensshClient(b, g.addr, realm.userCC, "x"); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+}

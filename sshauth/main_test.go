@@ -239,7 +239,7 @@ type goServer struct {
 	errs []error // authentication failures, as x/crypto/ssh reports them
 }
 
-func startGoServer(t *testing.T, acc *Acceptor, allow func(ssh.ConnMetadata, gosspi.PeerIdentity) (*ssh.Permissions, error)) *goServer {
+func startGoServer(t testing.TB, acc *Acceptor, allow func(ssh.ConnMetadata, gosspi.PeerIdentity) (*ssh.Permissions, error)) *goServer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -328,7 +328,7 @@ func (g *goServer) serve(nc net.Conn, cfg *ssh.ServerConfig) {
 
 // opensshClient runs OpenSSH's ssh with gssapi-with-mic only, with the
 // ccache given, to ACCOUNT@localhost at addr.
-func opensshClient(t *testing.T, addr, ccache, cmd string) (string, error) {
+func opensshClient(t testing.TB, addr, ccache, cmd string) (string, error) {
 	t.Helper()
 	bin := testutil.RequirePeer(t, "ssh")
 	_, port, _ := net.SplitHostPort(addr)

@@ -190,7 +190,7 @@ func TestLocalUser(t *testing.T) {
 	}
 }
 
-func newAcceptor(t *testing.T) *Acceptor {
+func newAcceptor(t testing.TB) *Acceptor {
 	t.Helper()
 	acc, err := NewAcceptor(t.Context(), newHost(t, realm.goKT), "")
 	if err != nil {
