@@ -241,6 +241,13 @@ type goServer struct {
 
 func startGoServer(t testing.TB, acc *Acceptor, allow func(ssh.ConnMetadata, gosspi.PeerIdentity) (*ssh.Permissions, error)) *goServer {
 	t.Helper()
+	return startGoServerWith(t, func() *ssh.GSSAPIWithMICConfig { return acc.Config(allow) })
+}
+
+// startGoServerWith is startGoServer with the gssapi-with-mic
+// configuration of each connection made by config.
+func startGoServerWith(t testing.TB, config func() *ssh.GSSAPIWithMICConfig) *goServer {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +275,7 @@ func startGoServer(t testing.TB, acc *Acceptor, allow func(ssh.ConnMetadata, gos
 			}
 			// One configuration, and one Server, per connection.
 			cfg := *base
-			cfg.GSSAPIWithMICConfig = acc.Config(allow)
+			cfg.GSSAPIWithMICConfig = config()
 			cfg.AuthLogCallback = func(conn ssh.ConnMetadata, method string, err error) {
 				if method == "gssapi-with-mic" && err != nil {
 					g.mu.Lock()
@@ -328,16 +335,16 @@ func (g *goServer) serve(nc net.Conn, cfg *ssh.ServerConfig) {
 
 // opensshClient runs OpenSSH's ssh with gssapi-with-mic only, with the
 // ccache given, to ACCOUNT@localhost at addr.
-func opensshClient(t testing.TB, addr, ccache, cmd string) (string, error) {
+func opensshClient(t testing.TB, addr, ccache, cmd string, opts ...string) (string, error) {
 	t.Helper()
 	bin := testutil.RequirePeer(t, "ssh")
 	_, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, bin, "-F", "/dev/null", "-p", port,
+	args := append([]string{"-F", "/dev/null", "-p", port,
 		"-o", "BatchMode=yes", "-o", "GSSAPIAuthentication=yes", "-o", "PreferredAuthentications=gssapi-with-mic",
-		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-		realm.account+"@localhost", cmd)
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"}, opts...)
+	c := exec.CommandContext(ctx, bin, append(args, realm.account+"@localhost", cmd)...)
 	c.Env = testutil.Env(os.Environ(), "KRB5_CONFIG="+realm.Krb5Con, "KRB5CCNAME=FILE:"+ccache,
 		"KRB5_CLIENT_KTNAME=FILE:/nonexistent", "KRB5_KTNAME=FILE:/nonexistent")
 	out, err := c.CombinedOutput()

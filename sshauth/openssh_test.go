@@ -1,8 +1,15 @@
 package sshauth
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/gosspi/gosspi"
 )
 
 // Our client logs in to OpenSSH's sshd with the user's ticket
@@ -81,6 +88,67 @@ func TestOpenSSHToServer(t *testing.T) {
 	}
 	if errs := g.authErrors(); len(errs) != 0 {
 		t.Fatalf("authentication errors: %v", errs)
+	}
+}
+
+// ssh -K (GSSAPIDelegateCredentials) delegates the user's TGT: the peer
+// that AllowLogin sees says so, with the canonical principal.
+func TestOpenSSHToServerDelegated(t *testing.T) {
+	var cfg gosspi.HostConfig
+	cfg.Kerberos.Keytab = realm.goKT
+	cfg.Kerberos.DelegationDir = t.TempDir()
+	h, err := gosspi.NewHost(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	acc, err := NewAcceptor(t.Context(), h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	peers := make(chan gosspi.PeerIdentity, 1)
+	ccaches := make(chan string, 1)
+	// The test's own Config: AllowLogin reaches the connection's Server
+	// for the delegated ccache.
+	g := startGoServerWith(t, func() *ssh.GSSAPIWithMICConfig {
+		s := acc.NewServer()
+		return &ssh.GSSAPIWithMICConfig{Server: s, AllowLogin: func(conn ssh.ConnMetadata, src string) (*ssh.Permissions, error) {
+			p, _ := s.Peer()
+			peers <- p
+			cc, err := s.DelegatedCCache()
+			if err != nil {
+				return nil, err
+			}
+			// The file goes with the context: copy it now.
+			b, err := os.ReadFile(strings.TrimPrefix(cc, "FILE:"))
+			if err != nil {
+				return nil, err
+			}
+			keep := filepath.Join(t.TempDir(), "session.ccache")
+			if err := os.WriteFile(keep, b, 0o600); err != nil {
+				return nil, err
+			}
+			ccaches <- keep
+			return AllowLocalUser(realm.Name)(conn, p)
+		}}
+	})
+	out, err := opensshClient(t, g.addr, realm.userCC, "hello", "-K")
+	if err != nil {
+		t.Fatalf("ssh -K: %v\n%s", err, out)
+	}
+	p := <-peers
+	if !p.Delegated || p.Principal != realm.Principal(realm.account) || p.Package != "Kerberos" {
+		t.Fatalf("peer %+v: want %s, Kerberos, delegated", p, realm.Principal(realm.account))
+	}
+	// MIT's klist reads the delegated ccache: the user's TGT.
+	cc := <-ccaches
+	if _, err := os.Stat(cc); err != nil {
+		t.Fatal(err)
+	}
+	klist, err := exec.Command("klist", "-c", cc).CombinedOutput()
+	if err != nil || !strings.Contains(string(klist), "krbtgt/"+realm.Name+"@"+realm.Name) {
+		t.Fatalf("klist -c %s: %v\n%s", cc, err, klist)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/kerberos"
 )
 
 // Acceptor is what the Servers of an SSH server share: the host and its
@@ -158,6 +159,28 @@ func (s *Server) Peer() (gosspi.PeerIdentity, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peer, s.ok
+}
+
+// DelegatedCCache returns the path of the MIT credential cache (FILE:)
+// holding the TGT the client delegated (ssh -K), from the verified
+// context: it is written only when the host's kerberos.Config.DelegationDir
+// is set, and is "" when the client delegated nothing. The file goes away
+// with the context, which x/crypto/ssh deletes when AllowLogin returns:
+// copy it there for the session (as sshd stores it in the user's
+// KRB5CCNAME).
+func (s *Server) DelegatedCCache() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sc == nil || !s.ok {
+		return "", errNoContext
+	}
+	var v any
+	hd := s.sc.Handle()
+	if st := s.Host.SSPI().QueryContextAttributes(&hd, kerberos.SECPKG_ATTR_DELEGATED_CCACHE, &v); st.Failed() {
+		return "", st
+	}
+	path, _ := v.(string)
+	return path, nil
 }
 
 // DeleteSecContext deletes the context and forgets the peer
