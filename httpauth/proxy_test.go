@@ -333,3 +333,83 @@ func TestProxySquidRequireMutualAuth(t *testing.T) {
 		t.Fatalf("plain HTTP: err %v, want ErrMutualAuth", err)
 	}
 }
+
+// A proxy reached over TLS (Squid's https_port): the dialer checks the
+// proxy's certificate, binds its tokens to it (channel bindings, which
+// Squid does not pass to its helper, so nothing checks them here) and
+// tunnels TLS to the origin inside the proxy's TLS.
+func TestProxySquidOverTLS(t *testing.T) {
+	cert := selfSigned(t, "proxy")
+	dir := t.TempDir()
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "proxy.crt"), filepath.Join(dir, "proxy.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+	s := squidtest.Start(t, squidtest.Options{
+		Accounts: map[string]string{ntDomain + `\` + ntUser: ntPW},
+		Keytab:   realm.keytab, Krb5Conf: realm.Krb5Con,
+		TLSCert: certFile, TLSKey: keyFile,
+	})
+	proxyPool := x509.NewCertPool()
+	proxyPool.AddCert(cert.Leaf)
+	srv, pool := origin(t, true)
+	pu, _ := url.Parse(s.TLSURL)
+	for _, tc := range []struct {
+		name   string
+		scheme string
+		id     *gosspi.Identity
+	}{{"NTLM", SchemeNTLM, ntlmIdentity()}, {"Kerberos", SchemeNegotiate, kerberosIdentity()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &ProxyDialer{Host: clientHost(t), Proxy: pu, Identity: tc.id, Schemes: []string{tc.scheme}, TLSConfig: &tls.Config{RootCAs: proxyPool}}
+			defer d.Close()
+			body, err := getThrough(t, d, pool, srv.URL+"/over-tls")
+			if err != nil || body != `origin GET /over-tls tls=true proxy-authorization=""` {
+				t.Fatalf("%v: %q", err, body)
+			}
+		})
+	}
+	// A proxy certificate the client does not trust: no tunnel, no token.
+	d := &ProxyDialer{Host: clientHost(t), Proxy: pu, Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer d.Close()
+	if _, err := d.DialContext(t.Context(), "tcp", strings.TrimPrefix(srv.URL, "https://")); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted proxy certificate: err %v", err)
+	}
+}
+
+// NTLM to a plain-HTTP proxy binds to the kept-alive connection: Squid
+// authenticates the connection once, and the next request on it goes
+// through without another handshake.
+func TestProxySquidPlainHTTPKeepAlive(t *testing.T) {
+	s := startSquid(t, "ntlm")
+	srv, _ := origin(t, false)
+	d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer d.Close()
+	base := &http.Transport{}
+	d.ConfigureTransport(base)
+	var conns countingDialer
+	base.DialContext = conns.dial
+	tr := &Transport{Host: d.Host, Base: base, Identity: d.Identity, Schemes: d.Schemes}
+	defer tr.Close()
+	c := &http.Client{Transport: tr}
+	for i := range 3 {
+		resp, err := c.Get(fmt.Sprintf("%s/keepalive-%d", srv.URL, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+	}
+	wantAccess(t, s, "keepalive-2", ntDomain+`\`+ntUser)
+	if n := strings.Count(s.AccessLog(), "TCP_DENIED/407"); n != 2 {
+		t.Fatalf("%d 407s for three requests, want the two of one NTLM handshake:\n%s", n, s.AccessLog())
+	}
+	if open := conns.open(); open != 1 {
+		t.Fatalf("%d connections to the proxy, want the one kept alive", open)
+	}
+}

@@ -43,13 +43,17 @@ type Options struct {
 	// Schemes are the schemes Squid offers, in order: "ntlm",
 	// "negotiate"; empty means both.
 	Schemes []string
+	// TLSCert and TLSKey, PEM files, make Squid also listen for proxy
+	// clients over TLS (https_port; Squid.TLSURL).
+	TLSCert, TLSKey string
 }
 
 // Squid is a running Squid.
 type Squid struct {
-	Addr string // 127.0.0.1:port
-	URL  string // http://localhost:port, the proxy URL (SPN HTTP/localhost)
-	Dir  string
+	Addr   string // 127.0.0.1:port
+	URL    string // http://localhost:port, the proxy URL (SPN HTTP/localhost)
+	TLSURL string // https://localhost:port with Options.TLSCert
+	Dir    string
 
 	log *testutil.SyncBuffer
 }
@@ -134,10 +138,23 @@ func Start(t testing.TB, o Options) *Squid {
 			t.Fatalf("unknown scheme %q", s)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	freePort := func() int {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		must(err)
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	port := freePort()
+	var tlsPort int
+	if o.TLSCert != "" {
+		tlsPort = freePort()
+		for _, f := range []struct{ from, to string }{{o.TLSCert, "proxy.crt"}, {o.TLSKey, "proxy.key"}} {
+			b, err := os.ReadFile(f.from)
+			must(err)
+			must(os.WriteFile(filepath.Join(dir, f.to), b, 0o644))
+		}
+		fmt.Fprintf(&auth, "https_port 127.0.0.1:%d tls-cert=%s/proxy.crt tls-key=%s/proxy.key\n", tlsPort, dir, dir)
+	}
 	conf := fmt.Sprintf(`http_port 127.0.0.1:%[1]d
 pid_filename %[2]s/squid.pid
 cache_log %[3]s/cache.log
@@ -168,6 +185,9 @@ http_access deny all
 	must(err)
 	must(cmd.Start())
 	s := &Squid{Addr: fmt.Sprintf("127.0.0.1:%d", port), URL: fmt.Sprintf("http://localhost:%d", port), Dir: dir, log: &testutil.SyncBuffer{}}
+	if tlsPort != 0 {
+		s.TLSURL = fmt.Sprintf("https://localhost:%d", tlsPort)
+	}
 	ready, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -202,16 +222,22 @@ http_access deny all
 	}
 	// Squid logs that it accepts a little before its socket does: wait
 	// until a connection goes through.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
+	addrs := []string{s.Addr}
+	if tlsPort != 0 {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", tlsPort))
+	}
+	for _, addr := range addrs {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("squid does not accept connections on %s: %v\n%s", addr, err, s.log.String())
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("squid does not accept connections: %v\n%s", err, s.log.String())
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	return s
 }
