@@ -52,6 +52,7 @@ type ProxyError struct {
 	Err        error
 }
 
+// Error says which tunnel failed, with the proxy's status and the cause.
 func (e *ProxyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "httpauth: CONNECT %s through proxy %s", e.Target, e.Proxy)
