@@ -102,7 +102,8 @@ type ProxyDialer struct {
 	// go with the authentication). Userinfo in it is ignored. Required.
 	Proxy *url.URL
 	// Identity is the credential: nil means the packages' defaults (the
-	// Kerberos ccache of KRB5CCNAME, NTLM_USER_FILE).
+	// Kerberos ccache of KRB5CCNAME, NTLM_USER_FILE). A request's
+	// WithCredentials does not apply to the proxy.
 	Identity *gosspi.Identity
 	// Schemes are the schemes answered, in order of preference; empty
 	// means Negotiate, Kerberos, NTLM.
@@ -247,6 +248,9 @@ func (d *ProxyDialer) DialContext(ctx context.Context, network, addr string) (co
 	}
 	ctx, cancel := handshakeContext(ctx)
 	defer cancel()
+	// The proxy's credential is Identity's, never a request's
+	// (WithCredentials, which reaches here through net/http's dial).
+	ctx = context.WithValue(ctx, credentialsKey{}, (*gosspi.Identity)(nil))
 	h := &proxyHandshake{d: d, ctx: ctx, proxy: paddr, target: addr,
 		log: d.authenticator().logger().With("proxy", paddr, "target", addr)}
 	defer func() {
