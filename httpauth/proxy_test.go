@@ -413,3 +413,27 @@ func TestProxySquidPlainHTTPKeepAlive(t *testing.T) {
 		t.Fatalf("%d connections to the proxy, want the one kept alive", open)
 	}
 }
+
+// A request's WithCredentials is for the origin: the tunnel still
+// authenticates to the proxy with the dialer's Identity.
+func TestProxySquidIgnoresRequestCredentials(t *testing.T) {
+	s := startSquid(t, "ntlm")
+	srv, pool := origin(t, true)
+	d := &ProxyDialer{Host: clientHost(t), Proxy: proxyURL(t, s), Identity: ntlmIdentity(), Schemes: []string{SchemeNTLM}}
+	defer d.Close()
+	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	d.ConfigureTransport(base)
+	tr := &Transport{Host: d.Host, Base: base, Schemes: d.Schemes}
+	defer tr.Close()
+	other := &gosspi.Identity{User: "mallory", Domain: ntDomain, Password: "not-the-proxy's"}
+	req, _ := http.NewRequestWithContext(WithCredentials(t.Context(), other), http.MethodGet, srv.URL+"/mine", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatal(resp.Status)
+	}
+	wantAccess(t, s, "CONNECT", ntDomain+`\`+ntUser)
+}
