@@ -6,7 +6,7 @@ import (
 
 // FuzzServer feeds any client token, then any MIC, to a Server (the
 // acceptor of the host/localhost keytab), seeded with a real AP-REQ and
-// MIC of our Client: an error or a login, never a panic, and never a
+// MIC of our Client and those MIT's ssh sent (testdata): an error or a login, never a panic, and never a
 // Peer without a verified MIC.
 func FuzzServer(f *testing.F) {
 	acc, err := NewAcceptor(f.Context(), newHost(f, realm.goKT), "")
@@ -35,6 +35,8 @@ func FuzzServer(f *testing.F) {
 	s.DeleteSecContext()
 	c.DeleteSecContext()
 	f.Add(tok, mic)
+	mit := loadTranscript(f)
+	f.Add(mit.Tokens[0], mit.MIC)
 	f.Add(tok[:len(tok)/2], mic[:len(mic)/2])
 	f.Add([]byte{0x60, 0x80}, []byte{0x04, 0x04})
 	f.Fuzz(func(t *testing.T, token, micToken []byte) {
