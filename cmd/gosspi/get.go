@@ -41,8 +41,9 @@ tunnel whose 407 is answered with Negotiate, Kerberos or NTLM (service
 principal HTTP/PROXY), a plain-HTTP URL as a proxied request whose 407 is
 answered on the kept-alive connection. -proxy-user gives the proxy's
 credentials like -u (default: those of -u, else the ticket cache); over
-plain HTTP one credential answers both, -proxy-user's when given. The
-environment's proxy settings (HTTPS_PROXY...) are not used.
+plain HTTP one credential answers both, -proxy-user's when given. A
+https://PROXY:PORT proxy is reached over TLS (-cacert and -k apply to it
+too). The environment's proxy settings (HTTPS_PROXY...) are not used.
 
 Exit status: 0 for a 1xx-3xx answer; 4 when authentication failed (a 401,
 403 or 407 answer, or a handshake that failed with a status such as
