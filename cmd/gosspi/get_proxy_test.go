@@ -70,3 +70,14 @@ func TestGetThroughSquid(t *testing.T) {
 		t.Errorf("Squid's access log names neither user:\n%s", log)
 	}
 }
+
+// A -proxy that is not an http:// or https:// URL is a usage error.
+func TestGetProxyUsage(t *testing.T) {
+	for _, p := range []string{"ftp://proxy:21", "proxy:3128", "http://"} {
+		var out, errb bytes.Buffer
+		code, err := get(t.Context(), &getOptions{proxy: p, timeout: time.Second}, "https://127.0.0.1:1/", strings.NewReader(""), &out, &errb)
+		if code != exitUsage || err == nil || !strings.Contains(err.Error(), "-proxy") {
+			t.Errorf("-proxy %q: exit %d, err %v", p, code, err)
+		}
+	}
+}
