@@ -112,7 +112,7 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	if direct, err = StartWorker(WorkerConfig{Exe: exe, UID: uidDirect, GID: uidDirect, Env: []string{
-		"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + directKT, "KRB5RCACHETYPE=none",
+		"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + directKT, "KRB5RCACHETYPE=none", workerCCache,
 	}}); err != nil {
 		return 1, err
 	}
@@ -122,11 +122,18 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
+// workerCCache is the workers' credential cache. The interposer keeps the
+// handle of a credential that gss_acquire_cred got from the daemon in the
+// default ccache (krb5.conf names one in the realm's root-only directory):
+// without a cache of its own the proxied worker's gss_acquire_cred fails
+// with KRB5_FCC_PERM.
+const workerCCache = "KRB5CCNAME=MEMORY:gssproxy-worker"
+
 // proxiedEnv is the proxied worker's environment: the interposer on, the
 // daemon's socket, and a keytab name this uid cannot open.
 func proxiedEnv(conf string) []string {
 	return []string{
-		"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + keytab, "KRB5RCACHETYPE=none",
+		"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + keytab, "KRB5RCACHETYPE=none", workerCCache,
 		"GSS_USE_PROXY=yes", "GSSPROXY_SOCKET=" + daemon.Socket,
 	}
 }
