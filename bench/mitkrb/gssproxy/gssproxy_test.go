@@ -375,3 +375,58 @@ func BenchmarkAcceptParallel64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAcceptParallel64Procs is BenchmarkAcceptParallel64 with the 64
+// callers spread over 8 worker processes per side (8 threads each), so
+// that gssproxy gets 8 connections with a call in flight on each. Times
+// are the parent's wall time per batch of 640 accepts (80 per process).
+func BenchmarkAcceptParallel64Procs(b *testing.B) {
+	const procs, threads = 8, 8
+	conf := filepath.Join(pub, "krb5.conf")
+	start := func(uid int, env []string) []*Worker {
+		ws := make([]*Worker, procs)
+		for i := range ws {
+			w, err := StartWorker(WorkerConfig{Exe: exe, UID: uid, GID: uid, Env: env})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { w.Close() })
+			ws[i] = w
+		}
+		return ws
+	}
+	directs := start(uidDirect, []string{"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + filepath.Join(pub, "direct.keytab"), "KRB5RCACHETYPE=none", workerCCache})
+	proxieds := start(uidProxied, proxiedEnv(conf))
+	ic, tok := apReq(b)
+	defer ic.Delete()
+	// fan runs k accepts over ws at once and returns the wall time.
+	fan := func(ws []*Worker, k int, cred bool) (time.Duration, error) {
+		errs := make(chan error, len(ws))
+		t0 := time.Now()
+		for i, w := range ws {
+			share := k / len(ws)
+			if i < k%len(ws) {
+				share++
+			}
+			go func() { _, err := w.AcceptParallel(tok, share, threads, cred); errs <- err }()
+		}
+		var err error
+		for range ws {
+			if e := <-errs; e != nil {
+				err = e
+			}
+		}
+		return time.Since(t0), err
+	}
+	for _, m := range credModes {
+		b.Run(m.name, func(b *testing.B) {
+			d, p := alternate(b, b.N, 640, func(w *Worker, k int) (time.Duration, error) {
+				if w == direct {
+					return fan(directs, k, m.cred)
+				}
+				return fan(proxieds, k, m.cred)
+			})
+			reportPair(b, d, p, b.N)
+		})
+	}
+}
