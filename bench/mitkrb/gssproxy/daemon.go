@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -143,8 +144,32 @@ func StartDaemon(c DaemonConfig) (*Daemon, error) {
 	}
 }
 
-// Pid is the daemon's process id.
-func (d *Daemon) Pid() string { return strconv.Itoa(d.cmd.Process.Pid) }
+// CPU is the CPU time the daemon's threads have used so far: the sum of
+// the first field (time on CPU, ns) of /proc/PID/task/*/schedstat.
+func (d *Daemon) CPU() (time.Duration, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(d.cmd.Process.Pid), "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("gssproxy: schedstat of task %s: %q", t.Name(), b)
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("gssproxy: schedstat of task %s: %v", t.Name(), err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
+}
 
 // Close stops the daemon (SIGTERM, then SIGKILL after 5 s).
 func (d *Daemon) Close() {

@@ -315,12 +315,17 @@ func BenchmarkAccept(b *testing.B) {
 }
 
 // alternate runs n operations on each side in alternating batches (so
-// that both see the same machine load) and returns each side's total as
-// the worker measured it.
-func alternate(b *testing.B, n, batch int, run func(w *Worker, k int) (time.Duration, error)) (dDirect, dProxied time.Duration) {
+// that both see the same machine load) and returns each side's totals:
+// wall time as the workers measured it, and CPU time (the workers', plus
+// the daemon's for the proxied side).
+func alternate(b *testing.B, n, batch int, run func(w *Worker, k int) (Timing, error)) (dDirect, dProxied Timing) {
 	for done := 0; done < n; done += batch {
 		k := min(batch, n-done)
 		d, err := run(direct, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0, err := daemon.CPU()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -328,18 +333,26 @@ func alternate(b *testing.B, n, batch int, run func(w *Worker, k int) (time.Dura
 		if err != nil {
 			b.Fatal(err)
 		}
-		dDirect += d
-		dProxied += p
+		c1, err := daemon.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dDirect.Wall += d.Wall
+		dDirect.CPU += d.CPU
+		dProxied.Wall += p.Wall
+		dProxied.CPU += p.CPU + c1 - c0
 	}
 	return dDirect, dProxied
 }
 
-func reportPair(b *testing.B, d, p time.Duration, n int) {
-	dn, pn := float64(d.Nanoseconds())/float64(n), float64(p.Nanoseconds())/float64(n)
-	b.ReportMetric(dn, "direct-ns/accept")
-	b.ReportMetric(pn, "gssproxy-ns/accept")
-	b.ReportMetric(pn-dn, "added-ns/accept")
-	b.ReportMetric(pn/dn, "gssproxy/direct")
+func reportPair(b *testing.B, d, p Timing, n int) {
+	per := func(t time.Duration) float64 { return float64(t.Nanoseconds()) / float64(n) }
+	b.ReportMetric(per(d.Wall), "direct-ns/accept")
+	b.ReportMetric(per(p.Wall), "gssproxy-ns/accept")
+	b.ReportMetric(per(p.Wall)-per(d.Wall), "added-ns/accept")
+	b.ReportMetric(per(p.Wall)/per(d.Wall), "gssproxy/direct")
+	b.ReportMetric(per(d.CPU), "direct-cpu-ns/accept")
+	b.ReportMetric(per(p.CPU), "gssproxy-cpu-ns/accept")
 }
 
 // BenchmarkAcceptAlternating: an op is one accept direct plus one through
@@ -352,7 +365,7 @@ func BenchmarkAcceptAlternating(b *testing.B) {
 	defer ic.Delete()
 	for _, m := range credModes {
 		b.Run(m.name, func(b *testing.B) {
-			d, p := alternate(b, b.N, 100, func(w *Worker, k int) (time.Duration, error) { return w.AcceptLoop(tok, k, m.cred) })
+			d, p := alternate(b, b.N, 100, func(w *Worker, k int) (Timing, error) { return w.AcceptLoop(tok, k, m.cred) })
 			reportPair(b, d, p, b.N)
 		})
 	}
@@ -370,7 +383,7 @@ func BenchmarkAcceptParallel64(b *testing.B) {
 	defer ic.Delete()
 	for _, m := range credModes {
 		b.Run(m.name, func(b *testing.B) {
-			d, p := alternate(b, b.N, 640, func(w *Worker, k int) (time.Duration, error) { return w.AcceptParallel(tok, k, 64, m.cred) })
+			d, p := alternate(b, b.N, 640, func(w *Worker, k int) (Timing, error) { return w.AcceptParallel(tok, k, 64, m.cred) })
 			reportPair(b, d, p, b.N)
 		})
 	}
@@ -400,27 +413,35 @@ func BenchmarkAcceptParallel64Procs(b *testing.B) {
 	ic, tok := apReq(b)
 	defer ic.Delete()
 	// fan runs k accepts over ws at once and returns the wall time.
-	fan := func(ws []*Worker, k int, cred bool) (time.Duration, error) {
-		errs := make(chan error, len(ws))
+	type result struct {
+		t   Timing
+		err error
+	}
+	fan := func(ws []*Worker, k int, cred bool) (Timing, error) {
+		res := make(chan result, len(ws))
 		t0 := time.Now()
 		for i, w := range ws {
 			share := k / len(ws)
 			if i < k%len(ws) {
 				share++
 			}
-			go func() { _, err := w.AcceptParallel(tok, share, threads, cred); errs <- err }()
+			go func() { t, err := w.AcceptParallel(tok, share, threads, cred); res <- result{t, err} }()
 		}
+		var sum Timing
 		var err error
 		for range ws {
-			if e := <-errs; e != nil {
-				err = e
+			r := <-res
+			sum.CPU += r.t.CPU
+			if r.err != nil {
+				err = r.err
 			}
 		}
-		return time.Since(t0), err
+		sum.Wall = time.Since(t0)
+		return sum, err
 	}
 	for _, m := range credModes {
 		b.Run(m.name, func(b *testing.B) {
-			d, p := alternate(b, b.N, 640, func(w *Worker, k int) (time.Duration, error) {
+			d, p := alternate(b, b.N, 640, func(w *Worker, k int) (Timing, error) {
 				if w == direct {
 					return fan(directs, k, m.cred)
 				}
