@@ -229,6 +229,16 @@ func TestProxiedAccept(t *testing.T) {
 			if err != nil || !conf || !bytes.Equal(got, msg) {
 				t.Fatalf("unwrap in the worker: %q conf %v: %v", got, conf, err)
 			}
+			// The benchmarks' loops, with and without a held credential,
+			// serial and from 4 threads.
+			for _, cred := range []bool{true, false} {
+				if _, err := c.w.AcceptLoop(tok, 3, cred); err != nil {
+					t.Fatalf("accept loop (held credential %v): %v", cred, err)
+				}
+				if _, err := c.w.AcceptParallel(tok, 8, 4, cred); err != nil {
+					t.Fatalf("parallel accepts (held credential %v): %v", cred, err)
+				}
+			}
 		})
 	}
 	// The proxied worker cannot read the keytab it names.
