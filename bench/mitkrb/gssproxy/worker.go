@@ -2,7 +2,6 @@ package gssproxy
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/bench/mitkrb"
+	"github.com/gosspi/gosspi/internal/testutil"
 )
 
 // A worker is a process that runs MIT's acceptor on the benchmark
@@ -170,7 +170,7 @@ type Worker struct {
 	in     io.WriteCloser
 	enc    *json.Encoder
 	dec    *json.Decoder
-	stderr bytes.Buffer
+	stderr testutil.SyncBuffer // written by exec's copying goroutine
 }
 
 // StartWorker starts a worker process.
