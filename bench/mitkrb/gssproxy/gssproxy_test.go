@@ -231,6 +231,10 @@ func TestProxiedAccept(t *testing.T) {
 			}
 			// The benchmarks' loops, with and without a held credential,
 			// serial and from 4 threads.
+			c0, err := daemon.CPU()
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, cred := range []bool{true, false} {
 				if _, err := c.w.AcceptLoop(tok, 3, cred); err != nil {
 					t.Fatalf("accept loop (held credential %v): %v", cred, err)
@@ -238,6 +242,10 @@ func TestProxiedAccept(t *testing.T) {
 				if _, err := c.w.AcceptParallel(tok, 8, 4, cred); err != nil {
 					t.Fatalf("parallel accepts (held credential %v): %v", cred, err)
 				}
+			}
+			// The daemon did the proxied side's work.
+			if c1, err := daemon.CPU(); err != nil || (c.w == proxied && c1 <= c0) {
+				t.Fatalf("daemon CPU %v before, %v after 22 accepts by the %s worker (%v)", c0, c1, c.name, err)
 			}
 		})
 	}
