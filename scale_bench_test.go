@@ -2,9 +2,11 @@ package gosspi_test
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +162,16 @@ func BenchmarkAcceptScale(b *testing.B) {
 	if testing.Short() { // a quick check of the harness: 1k, 10k, 20k
 		sizes = []int{1_000, 10_000, 20_000}
 	}
+	if v := os.Getenv("GOSSPI_SCALE_SIZES"); v != "" { // e.g. "1000000", to profile one size alone
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
 	hosts := make([]*scaleHosts, len(sizes))
 	var estB, halfB float64
 	for i, n := range sizes {
@@ -182,7 +194,7 @@ func BenchmarkAcceptScale(b *testing.B) {
 	for k, n := range sizes {
 		b.ReportMetric(median(lat[k]), "accept-ns/"+strconv.Itoa(n/1000)+"k")
 	}
-	b.ReportMetric(median(lat[len(sizes)-1])/median(lat[0]), "1M/1k")
+	b.ReportMetric(median(lat[len(sizes)-1])/median(lat[0]), "largest/smallest")
 	b.ReportMetric(estB, "B/established")
 	b.ReportMetric(halfB, "B/half-built")
 }
