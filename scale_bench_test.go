@@ -34,10 +34,9 @@ const (
 // contexts) and a client host with an outbound credential: two hosts,
 // because a host refuses to answer its own CHALLENGE (NTLM reflection).
 type scaleHosts struct {
-	srv, cli   *sspi.FunctionTable
-	scred, cc  sspi.CredHandle
-	negotiate  []byte
-	challenges [][]byte
+	srv, cli  *sspi.FunctionTable
+	scred, cc sspi.CredHandle
+	negotiate []byte
 }
 
 func newScaleHosts(tb testing.TB, maxCtx int) *scaleHosts {
