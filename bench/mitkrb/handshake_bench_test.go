@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,9 +121,10 @@ func (g *goSide) handshake() error {
 
 // alternate runs every side once per iteration, rotating which goes first
 // so that none pays for another's garbage or cache misses more often, and
-// returns each side's mean ns per iteration.
+// returns each side's median ns per iteration (a mean moves with every
+// interruption on a shared machine).
 func alternate(b *testing.B, sides ...func() error) []float64 {
-	t := make([]time.Duration, len(sides))
+	t := make([][]time.Duration, len(sides))
 	i := 0
 	for b.Loop() {
 		for k := range sides {
@@ -131,13 +133,14 @@ func alternate(b *testing.B, sides ...func() error) []float64 {
 			if err := sides[j](); err != nil {
 				b.Fatal(err)
 			}
-			t[j] += time.Since(t0)
+			t[j] = append(t[j], time.Since(t0))
 		}
 		i++
 	}
 	ns := make([]float64, len(sides))
 	for k := range t {
-		ns[k] = float64(t[k].Nanoseconds()) / float64(b.N)
+		slices.Sort(t[k])
+		ns[k] = float64(t[k][len(t[k])/2].Nanoseconds())
 	}
 	return ns
 }
