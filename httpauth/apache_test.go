@@ -37,7 +37,7 @@ const apacheModules = "/usr/lib/apache2/modules"
 // (with the realm's HTTP/localhost keytab) or "ntlmssp" (gss-ntlmssp, with
 // the accounts of userFile in NTLM_USER_FILE). The test fails when a piece
 // is missing.
-func startApache(t *testing.T, mech, userFile string) *apache {
+func startApache(t testing.TB, mech, userFile string) *apache {
 	t.Helper()
 	bin, err := exec.LookPath("apache2")
 	if err != nil {
@@ -115,6 +115,11 @@ DocumentRoot %[1]s/htdocs
 	Require valid-user
 </Directory>
 `, dir, port, apacheModules, mech, credStore)
+	if apacheBench { // apache_bench_test.go: quiet logs, workers for the load
+		conf = strings.Replace(conf, "LogLevel info auth_gssapi:debug", "LogLevel warn", 1)
+		conf = strings.Replace(conf, "CustomLog "+dir+"/access.log short\n", "", 1)
+		conf = strings.Replace(conf, "StartServers 2\nMaxRequestWorkers 8", apacheBenchWorkers, 1)
+	}
 	must(os.WriteFile(filepath.Join(dir, "httpd.conf"), []byte(conf), 0o644))
 	cmd := exec.Command(bin, "-f", filepath.Join(dir, "httpd.conf"), "-DFOREGROUND")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KRB5_CONFIG=" + filepath.Join(dir, "krb5.conf"),

@@ -94,6 +94,37 @@ type aesSlot struct {
 	base   cipher.Block
 	usage  uint32
 	keyLen int
+
+	cbc cipher.BlockMode // CBC with ke, made on first use; SetIV per message
+	sc  sealScratch      // sealSSPI's working blocks
+}
+
+// sealScratch holds the blocks sealSSPI hands to cipher.Block and
+// hash.Hash methods: on the stack they would escape through those
+// interfaces, one allocation each per message. A slot serves one
+// direction of one context, which is used by one goroutine at a time.
+type sealScratch struct {
+	mac         [sha1.Size]byte
+	hdr, iv     [aes.BlockSize]byte
+	x, c1, last [aes.BlockSize]byte
+}
+
+// cbcEncrypt CBC-encrypts whole blocks b in place chained from iv, with
+// the slot's mode reused (cipher.NewCBCEncrypter allocates its 512-byte
+// state on every call, a third of a 64-byte seal).
+func (s *aesSlot) cbcEncrypt(iv *[aes.BlockSize]byte, b []byte) {
+	if len(b) == aes.BlockSize {
+		x := &s.sc.x
+		subtle.XORBytes(x[:], b, iv[:])
+		s.ke.Encrypt(b, x[:])
+		return
+	}
+	if s.cbc == nil {
+		s.cbc = cipher.NewCBCEncrypter(s.ke, iv[:])
+	} else {
+		s.cbc.(interface{ SetIV([]byte) }).SetIV(iv[:])
+	}
+	s.cbc.CryptBlocks(b, b)
 }
 
 func (s *aesSlot) checksumKey() hash.Hash {
@@ -292,6 +323,23 @@ func ctsEncryptIV(blk cipher.Block, iv, b []byte) {
 	copy(b[full*bs:], cprev[:r])
 }
 
+// ctsEncryptTail is ctsEncryptIV for the 17 to 32 bytes at the end of a
+// message (one whole block, then the stolen one), without a CBC mode.
+func (s *aesSlot) ctsEncryptTail(iv *[aes.BlockSize]byte, b []byte) {
+	const bs = aes.BlockSize
+	r := len(b) - bs
+	c1, last := &s.sc.c1, &s.sc.last
+	subtle.XORBytes(c1[:], b[:bs], iv[:])
+	s.ke.Encrypt(c1[:], c1[:])
+	clear(last[:])
+	copy(last[:], b[bs:])
+	subtle.XORBytes(last[:], last[:], c1[:])
+	s.ke.Encrypt(last[:], last[:])
+	// CBC-CS3: the last (full) block first, then C1 truncated to r.
+	copy(b, last[:])
+	copy(b[bs:], c1[:r])
+}
+
 // ctsDecrypt is the inverse of ctsEncrypt; dst and src have the same length
 // and either are the same slice or do not overlap.
 func ctsDecrypt(blk cipher.Block, dst, src []byte) {
@@ -336,30 +384,33 @@ func ctsDecrypt(blk cipher.Block, dst, src []byte) {
 //
 // The plaintext is confounder || data || header; its ciphertext C || MAC
 // rotated right by 28 is C[L-16:] || MAC || C[:16] || C[16:16+n].
-func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data []byte) ([]byte, error) {
+func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data, tok []byte) ([]byte, error) {
 	const bs = aes.BlockSize
 	s, err := a.slot(usage)
 	if err != nil {
 		return nil, err
 	}
 	n := len(data)
-	tok := make([]byte, 16+16+12+16)
+	if cap(tok) < 16+16+12+16 {
+		tok = make([]byte, 16+16+12+16)
+	}
+	tok = tok[:16+16+12+16]
 	copy(tok, hdr[:])
 	tok[6], tok[7] = 0, 16+12 // RRC in the outer header only
 	conf := tok[44:60]
 	if err := sysenv.Read(a.rand, conf); err != nil {
 		return nil, err
 	}
+	s.sc.hdr = *hdr
 	s.ki.Reset()
 	s.ki.Write(conf)
 	s.ki.Write(data)
-	s.ki.Write(hdr[:])
-	var mac [sha1.Size]byte
-	copy(tok[32:44], s.ki.Sum(mac[:0]))
+	s.ki.Write(s.sc.hdr[:])
+	copy(tok[32:44], s.ki.Sum(s.sc.mac[:0]))
 	// C0 = E(confounder), then the data's whole blocks in place, leaving
 	// the last 16+q data/header bytes (q = n mod 16, or 16 when 0) to the
 	// stealing step together with the header.
-	var iv [bs]byte
+	iv := &s.sc.iv
 	blk := s.ke
 	blk.Encrypt(conf, conf) // IV zero
 	q := n % bs
@@ -369,14 +420,14 @@ func (a *aesSHA1) sealSSPI(usage uint32, hdr *[16]byte, data []byte) ([]byte, er
 	head := n - q
 	copy(iv[:], conf)
 	if head > 0 {
-		cipher.NewCBCEncrypter(blk, iv[:]).CryptBlocks(data[:head], data[:head])
+		s.cbcEncrypt(iv, data[:head])
 		copy(iv[:], data[head-bs:head])
 	}
 	var tail [2 * bs]byte
 	copy(tail[:], data[head:])
 	copy(tail[q:], hdr[:])
 	t := tail[:q+bs]
-	ctsEncryptIV(blk, iv[:], t)
+	s.ctsEncryptTail(iv, t)
 	copy(data[head:], t[:q])
 	copy(tok[16:32], t[q:])
 	return tok, nil

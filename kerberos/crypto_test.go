@@ -65,7 +65,7 @@ func TestSealInPlaceLengths(t *testing.T) {
 			data[i] = byte(i * 7)
 		}
 		buf := append([]byte(nil), data...)
-		tok, ok, err := snd.sealInPlace(buf)
+		tok, ok, err := snd.sealInPlace(buf, nil)
 		if err != nil || !ok {
 			t.Fatalf("n=%d: %v %v", n, ok, err)
 		}
@@ -100,7 +100,7 @@ func TestOpenInPlaceLengths(t *testing.T) {
 			data[i] = byte(i*13 + n)
 		}
 		buf := append([]byte(nil), data...)
-		tok, ok, err := snd.sealInPlace(buf)
+		tok, ok, err := snd.sealInPlace(buf, nil)
 		if err != nil || !ok {
 			t.Fatal(err)
 		}

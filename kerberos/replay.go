@@ -1,9 +1,9 @@
 package kerberos
 
 import (
-	"container/heap"
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -60,17 +60,36 @@ const DefaultReplayCacheSize = 100000
 // entries it refuses new ones (ErrReplayCacheFull) rather than forget one,
 // since RFC 4120 section 3.2.3 requires a server that loses track of
 // authenticators to reject all requests until the clock skew has passed.
-// Expired entries leave through a min-heap on their expiry, so each Check
-// costs O(log n) amortized, whatever the cache holds.
+// Expired entries leave by the second of their expiry: each second's
+// entries are listed together, and a min-heap orders the seconds (a few
+// hundred for the usual five-minute skew), so each Check costs one map
+// lookup, an append and, amortized, one map delete (at most purgeStep per
+// Check), whatever the cache holds. An entry is forgotten at most a second after it expired (a replay
+// of it is told apart by its exact expiry, kept in the map).
 type MemoryReplayCache struct {
 	mu      sync.Mutex
 	max     int
 	now     func() time.Time
-	seen    map[string]int64 // key -> expiry, unix nanoseconds
-	byExp   expiryHeap
+	seed    [2]maphash.Seed
+	seen    map[replayDigest]int64   // key digest -> expiry, unix nanoseconds
+	buckets map[int64][]replayDigest // expiry second (rounded up) -> digests
+	seconds secondHeap               // the buckets' seconds, earliest first
+	drain   []replayDigest           // an ended second's digests, being dropped
+	drainAt int64                    // that second's end, unix nanoseconds
 	refused uint64
 	replays uint64
 }
+
+// replayDigest is a key's 128-bit seeded digest. The cache holds digests,
+// not the keys: the map and the heap then hold no pointers, so the garbage
+// collector does not walk a million strings, and a lookup compares 16
+// bytes in the table instead of following a pointer to the key. The seeds
+// are the process's own hash seeds (hash/maphash, like the runtime's map
+// seeds: not protocol randomness, so not from Config.Rand), so no one can
+// aim two keys at one digest; a chance
+// collision (about n/2^128 per insert) refuses a fresh authenticator as a
+// replay, which fails closed.
+type replayDigest [2]uint64
 
 // ReplayCacheStats are a MemoryReplayCache's counters, for metrics.
 type ReplayCacheStats struct {
@@ -80,24 +99,45 @@ type ReplayCacheStats struct {
 	Replays  uint64 // replays detected
 }
 
-type expiryEntry struct {
-	expires int64
-	key     string
+// secondHeap is a min-heap of unix seconds (container/heap would box
+// every push).
+type secondHeap []int64
+
+func (h *secondHeap) push(v int64) {
+	*h = append(*h, v)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
 }
 
-// expiryHeap is a min-heap of entries by expiry (container/heap).
-type expiryHeap []expiryEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = expiryEntry{}
-	*h = old[:len(old)-1]
-	return e
+func (h *secondHeap) pop() int64 {
+	a := *h
+	v := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l] < a[m] {
+			m = l
+		}
+		if r := l + 1; r < n && a[r] < a[m] {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[m], a[i] = a[i], a[m]
+		i = m
+	}
+	*h = a
+	return v
 }
 
 // NewMemoryReplayCache returns a cache holding at most max entries (max <=
@@ -112,13 +152,16 @@ func NewMemoryReplayCacheWithClock(max int, now func() time.Time) *MemoryReplayC
 	if max <= 0 {
 		max = DefaultReplayCacheSize
 	}
-	return &MemoryReplayCache{max: max, now: sysenv.Clock(now), seen: make(map[string]int64)}
+	return &MemoryReplayCache{max: max, now: sysenv.Clock(now), seed: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		seen: make(map[replayDigest]int64), buckets: make(map[int64][]replayDigest)}
 }
 
-// Len returns the number of entries held.
+// Len returns the number of entries held (after dropping those whose
+// second has ended).
 func (c *MemoryReplayCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.purge(c.now().UnixNano(), -1)
 	return len(c.seen)
 }
 
@@ -126,16 +169,18 @@ func (c *MemoryReplayCache) Len() int {
 func (c *MemoryReplayCache) Stats() ReplayCacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.purge(c.now().UnixNano(), -1)
 	return ReplayCacheStats{Entries: len(c.seen), Capacity: c.max, Refused: c.refused, Replays: c.replays}
 }
 
 // Check implements ReplayCache.
 func (c *MemoryReplayCache) Check(key string, expires time.Time) error {
+	d := replayDigest{maphash.String(c.seed[0], key), maphash.String(c.seed[1], key)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now().UnixNano()
-	c.purge(now)
-	if _, ok := c.seen[key]; ok {
+	c.purge(now, purgeStep)
+	if e, ok := c.seen[d]; ok && e > now {
 		c.replays++
 		return ErrReplay
 	}
@@ -145,22 +190,64 @@ func (c *MemoryReplayCache) Check(key string, expires time.Time) error {
 		// an authenticator; there is nothing to remember.
 		return nil
 	}
-	if len(c.seen) >= c.max {
-		c.refused++
-		return ErrReplayCacheFull
+	if _, stale := c.seen[d]; !stale && len(c.seen) >= c.max {
+		c.purge(now, -1)
+		if len(c.seen) >= c.max {
+			c.refused++
+			return ErrReplayCacheFull
+		}
 	}
-	c.seen[key] = exp
-	heap.Push(&c.byExp, expiryEntry{expires: exp, key: key})
+	c.seen[d] = exp
+	sec := (exp + int64(time.Second) - 1) / int64(time.Second)
+	b, ok := c.buckets[sec]
+	if !ok {
+		c.seconds.push(sec)
+	}
+	c.buckets[sec] = append(b, d)
 	return nil
 }
 
-// purge drops the entries that expired by now. Each entry is pushed once
-// and popped once, so the cost is amortized over the inserts.
-func (c *MemoryReplayCache) purge(now int64) {
-	for len(c.byExp) > 0 && c.byExp[0].expires <= now {
-		e := heap.Pop(&c.byExp).(expiryEntry)
-		delete(c.seen, e.key)
+// purgeStep bounds the expired entries one Check drops, so that the end
+// of a busy second is not one long pause; a full cache drops them all
+// before it refuses.
+const purgeStep = 8
+
+// purge drops up to limit entries (no limit when negative) of the seconds
+// that have ended by now. Each entry is listed once and dropped once, so
+// the cost is amortized over the inserts. An entry whose digest was stored
+// again after it expired (a later authenticator) keeps its newer expiry.
+func (c *MemoryReplayCache) purge(now int64, limit int) {
+	for limit != 0 {
+		if len(c.drain) == 0 {
+			c.drain = nil
+			if len(c.seconds) == 0 || c.seconds[0]*int64(time.Second) > now {
+				return
+			}
+			sec := c.seconds.pop()
+			c.drain, c.drainAt = c.buckets[sec], sec*int64(time.Second)
+			delete(c.buckets, sec)
+			continue
+		}
+		d := c.drain[0]
+		c.drain = c.drain[1:]
+		if e, ok := c.seen[d]; ok && e <= c.drainAt {
+			delete(c.seen, d)
+		}
+		if limit > 0 {
+			limit--
+		}
 	}
+}
+
+// queued is the number of digests listed in the buckets (tests).
+func (c *MemoryReplayCache) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.drain)
+	for _, b := range c.buckets {
+		n += len(b)
+	}
+	return n
 }
 
 // replayLogInterval spaces the log lines of a refusing replay cache, so

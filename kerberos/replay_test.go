@@ -63,12 +63,12 @@ func TestMemoryReplayCache(t *testing.T) {
 			t.Fatalf("after expiry, insert %d: %v", i, err)
 		}
 	}
-	if len(c.byExp) != len(c.seen) {
-		t.Fatalf("expiry heap %d entries, map %d", len(c.byExp), len(c.seen))
+	if c.queued() != c.Len() {
+		t.Fatalf("expiry lists %d entries, map %d", c.queued(), c.Len())
 	}
 	clk.Advance(3 * time.Hour)
-	if err := c.Check("last", clk.Now().Add(time.Minute)); err != nil || c.Len() != 1 || len(c.byExp) != 1 {
-		t.Fatalf("after everything expired: %v, Len %d, heap %d", err, c.Len(), len(c.byExp))
+	if err := c.Check("last", clk.Now().Add(time.Minute)); err != nil || c.Len() != 1 || c.queued() != 1 {
+		t.Fatalf("after everything expired: %v, Len %d, listed %d", err, c.Len(), c.queued())
 	}
 }
 

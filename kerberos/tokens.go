@@ -207,9 +207,10 @@ func (m *msgState) wrap(data []byte, conf, sspiLayout bool) ([]byte, error) {
 }
 
 // sealInPlace is the sealed wrap of SealMessage without copies: data is
-// encrypted where it lies, and the returned token goes in front of it. It
-// reports false when the fast path does not apply (then use wrap).
-func (m *msgState) sealInPlace(data []byte) ([]byte, bool, error) {
+// encrypted where it lies, and the returned token (written into tok when
+// its capacity allows) goes in front of it. It reports false when the fast
+// path does not apply (then use wrap).
+func (m *msgState) sealInPlace(data, tok []byte) ([]byte, bool, error) {
 	a, ok := m.prof.(*aesSHA1)
 	if !ok || len(data) < 32 {
 		return nil, false, nil
@@ -218,7 +219,7 @@ func (m *msgState) sealInPlace(data []byte) ([]byte, bool, error) {
 	var hdr [16]byte
 	hdr[0], hdr[1], hdr[2], hdr[3] = 0x05, 0x04, m.cfxFlags(true), 0xff
 	binary.BigEndian.PutUint64(hdr[8:], m.sendSeq)
-	tok, err := a.sealSSPI(seal, &hdr, data)
+	tok, err := a.sealSSPI(seal, &hdr, data, tok)
 	if err != nil {
 		return nil, true, statusErr(sspi.SEC_E_INTERNAL_ERROR, "encrypt failed")
 	}

@@ -168,10 +168,10 @@ func (c *userContext) expired() error {
 	return nil
 }
 
-// dataBuffers returns the SECBUFFER_DATA buffers; with writable, only
-// those that are not read-only.
-func dataBuffers(msg *sspi.SecBufferDesc, writable bool) []*sspi.SecBuffer {
-	var out []*sspi.SecBuffer
+// dataBuffers appends the SECBUFFER_DATA buffers to out (which may be a
+// caller's stack array) and returns it; with writable, only those that are
+// not read-only.
+func dataBuffers(out []*sspi.SecBuffer, msg *sspi.SecBufferDesc, writable bool) []*sspi.SecBuffer {
 	if msg == nil {
 		return nil
 	}
@@ -202,7 +202,7 @@ func (c *userContext) MakeSignature(qop uint32, msg *sspi.SecBufferDesc, seqNo u
 		return statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN for the signature")
 	}
 	var parts [][]byte
-	for _, b := range dataBuffers(msg, false) {
+	for _, b := range dataBuffers(nil, msg, false) {
 		parts = append(parts, b.Buffer)
 	}
 	tok, err := c.s.mic(parts...)
@@ -223,7 +223,7 @@ func (c *userContext) VerifySignature(msg *sspi.SecBufferDesc, seqNo uint32) (ui
 		return 0, statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN")
 	}
 	var parts [][]byte
-	for _, b := range dataBuffers(msg, false) {
+	for _, b := range dataBuffers(nil, msg, false) {
 		parts = append(parts, b.Buffer)
 	}
 	return 0, c.s.verifyMIC(tb.Buffer, parts...)
@@ -250,7 +250,8 @@ func (c *userContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 	if tb == nil {
 		return statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN")
 	}
-	bufs := dataBuffers(msg, true)
+	var bufArr [4]*sspi.SecBuffer // the usual descriptor has one or two data buffers
+	bufs := dataBuffers(bufArr[:0], msg, true)
 	var data []byte
 	if len(bufs) == 1 {
 		data = bufs[0].Buffer
@@ -270,12 +271,16 @@ func (c *userContext) SealMessage(qop uint32, msg *sspi.SecBufferDesc, seqNo uin
 		pb = nil
 	}
 	if conf && len(bufs) == 1 && padLen == 0 {
-		tok, ok, err := c.s.sealInPlace(bufs[0].Buffer)
+		var dst []byte // the caller's token buffer, written in place unless it overlaps the data
+		if !overlaps(tb.Buffer[:cap(tb.Buffer)], bufs[0].Buffer) {
+			dst = tb.Buffer[:0]
+		}
+		tok, ok, err := c.s.sealInPlace(bufs[0].Buffer, dst)
 		if err != nil {
 			return err
 		}
 		if ok {
-			tb.Buffer = append(tb.Buffer[:0], tok...)
+			tb.Buffer = tok
 			return nil
 		}
 	}
@@ -319,7 +324,8 @@ func (c *userContext) UnsealMessage(msg *sspi.SecBufferDesc, seqNo uint32) (uint
 	if tb == nil {
 		return 0, statusErr(sspi.SEC_E_INVALID_TOKEN, "no SECBUFFER_TOKEN or SECBUFFER_STREAM")
 	}
-	bufs := dataBuffers(msg, true)
+	var bufArr [4]*sspi.SecBuffer // the usual descriptor has one or two data buffers
+	bufs := dataBuffers(bufArr[:0], msg, true)
 	if pb := msg.Find(sspi.SECBUFFER_PADDING); len(bufs) == 1 && (pb == nil || len(pb.Buffer) == 0) {
 		if ok, err := c.s.openInPlace(tb.Buffer, bufs[0].Buffer); ok {
 			if err != nil {

@@ -144,23 +144,19 @@ func credOf(b *testing.B, p secpkg.LsaModePackage, use sspi.CredentialUse, id *s
 func BenchmarkHandshakeNTLM(b *testing.B) {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
-	np := ntlm.New(ntlm.Config{Accounts: store})
-	nego, err := New(Config{Packages: []secpkg.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	np, nego, nps, negos := ntlmPairs(b, store)
 	id := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
 	req := sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY
 	for _, tc := range []struct {
 		name string
-		p    secpkg.LsaModePackage
+		p, s secpkg.LsaModePackage
 		um   sspi.UserModePackage
-	}{{"bare", np, nil}, {"negotiate", nego, nil}, {"bare+map", np, ntlm.UserMode()}, {"negotiate+map", nego, nego}} {
+	}{{"bare", np, nps, nil}, {"negotiate", nego, negos, nil}, {"bare+map", np, nps, ntlm.UserMode()}, {"negotiate+map", nego, negos, negos}} {
 		b.Run(tc.name, func(b *testing.B) {
-			cc, sc := credOf(b, tc.p, sspi.SECPKG_CRED_OUTBOUND, id), credOf(b, tc.p, sspi.SECPKG_CRED_INBOUND, nil)
+			cc, sc := credOf(b, tc.p, sspi.SECPKG_CRED_OUTBOUND, id), credOf(b, tc.s, sspi.SECPKG_CRED_INBOUND, nil)
 			b.ReportAllocs()
 			for b.Loop() {
-				handshakeOnce(b, tc.p, tc.p, cc, sc, "HTTP/"+svcHost, req, tc.um)
+				handshakeOnce(b, tc.p, tc.s, cc, sc, "HTTP/"+svcHost, req, tc.um)
 			}
 		})
 	}
@@ -230,11 +226,7 @@ func pairedOverhead(b *testing.B, bare, nego func()) {
 func BenchmarkOverhead(b *testing.B) {
 	store := ntlm.NewMemoryStore()
 	store.Add(ntlmDomain, ntlmUser, ntlmPass)
-	np := ntlm.New(ntlm.Config{Accounts: store})
-	nn, err := New(Config{Packages: []secpkg.LsaModePackage{np}, UserPackages: []sspi.UserModePackage{ntlm.UserMode()}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	np, nn, nps, nns := ntlmPairs(b, store)
 	nid := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
 	r := realm(b)
 	kp := kerberos.New(kerberos.Config{Krb5Conf: r.Krb5Con, Keytab: r.svcKeytab, DisableReplayCache: true})
@@ -245,27 +237,28 @@ func BenchmarkOverhead(b *testing.B) {
 	for _, tc := range []struct {
 		name         string
 		bare, nego   secpkg.LsaModePackage
+		bares, negos secpkg.LsaModePackage // the server side
 		bum, num     sspi.UserModePackage
 		id           *sspi.AuthIdentity
 		target       string
 		req          sspi.ISCReq
 		fetchTickets bool
 	}{
-		{"NTLM", np, nn, nil, nil, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
-		{"NTLM+map", np, nn, ntlm.UserMode(), nn, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
-		{"Kerberos", kp, kn, nil, nil, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
-		{"Kerberos+map", kp, kn, kerberos.UserMode(), kn, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
+		{"NTLM", np, nn, nps, nns, nil, nil, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
+		{"NTLM+map", np, nn, nps, nns, ntlm.UserMode(), nn, nid, "HTTP/" + svcHost, sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_INTEGRITY, false},
+		{"Kerberos", kp, kn, kp, kn, nil, nil, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
+		{"Kerberos+map", kp, kn, kp, kn, kerberos.UserMode(), kn, krbIdentity(r), svcSPN, sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			bc, bs := credOf(b, tc.bare, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.bare, sspi.SECPKG_CRED_INBOUND, nil)
-			nc, ns := credOf(b, tc.nego, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.nego, sspi.SECPKG_CRED_INBOUND, nil)
+			bc, bs := credOf(b, tc.bare, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.bares, sspi.SECPKG_CRED_INBOUND, nil)
+			nc, ns := credOf(b, tc.nego, sspi.SECPKG_CRED_OUTBOUND, tc.id), credOf(b, tc.negos, sspi.SECPKG_CRED_INBOUND, nil)
 			if tc.fetchTickets {
-				handshakeOnce(b, tc.bare, tc.bare, bc, bs, tc.target, tc.req, nil)
-				handshakeOnce(b, tc.nego, tc.nego, nc, ns, tc.target, tc.req, nil)
+				handshakeOnce(b, tc.bare, tc.bares, bc, bs, tc.target, tc.req, nil)
+				handshakeOnce(b, tc.nego, tc.negos, nc, ns, tc.target, tc.req, nil)
 			}
 			pairedOverhead(b,
-				func() { handshakeOnce(b, tc.bare, tc.bare, bc, bs, tc.target, tc.req, tc.bum) },
-				func() { handshakeOnce(b, tc.nego, tc.nego, nc, ns, tc.target, tc.req, tc.num) })
+				func() { handshakeOnce(b, tc.bare, tc.bares, bc, bs, tc.target, tc.req, tc.bum) },
+				func() { handshakeOnce(b, tc.nego, tc.negos, nc, ns, tc.target, tc.req, tc.num) })
 		})
 	}
 }
@@ -275,45 +268,9 @@ func BenchmarkOverhead(b *testing.B) {
 // ContextData (NTLM derives its sealing keys and RC4 states there), make
 // or verify the MIC over the mechanism list, and export the state.
 func BenchmarkMechListMIC(b *testing.B) {
-	store := ntlm.NewMemoryStore()
-	store.Add(ntlmDomain, ntlmUser, ntlmPass)
-	np := ntlm.New(ntlm.Config{Accounts: store})
-	id := &sspi.AuthIdentity{User: ntlmUser, Domain: ntlmDomain, Password: ntlmPass}
-	cc, sc := credOf(b, np, sspi.SECPKG_CRED_OUTBOUND, id), credOf(b, np, sspi.SECPKG_CRED_INBOUND, nil)
-	var cdata []byte
-	ctx := context.Background()
-	c, out, _ := np.InitLsaModeContext(ctx, cc, nil, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY})
-	s, sout, _ := np.AcceptLsaModeContext(ctx, sc, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
-	_, out, err := np.InitLsaModeContext(ctx, cc, c, &secpkg.InitContextParams{ContextReq: sspi.ISC_REQ_INTEGRITY, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(sout)})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cdata = out.ContextData
-	_, sout, err = np.AcceptLsaModeContext(ctx, sc, s, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok(out)})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mechTypes := spnego.EncodeMechTypes([]spnego.OID{spnego.OIDKerberos, spnego.OIDMSKerberos, spnego.OIDNTLM})
-	um := ntlm.UserMode()
-	u, _ := um.InitUserModeContext(cdata)
-	mic, _ := makeMechListMIC(u, true, mechTypes)
+	work := mechListMICWork(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		cu, err := um.InitUserModeContext(cdata)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := makeMechListMIC(cu, true, mechTypes); err != nil {
-			b.Fatal(err)
-		}
-		cu.(sspi.UserModeExporter).ExportContext()
-		su, err := um.InitUserModeContext(sout.ContextData)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := verifyMechListMIC(su, true, mechTypes, mic); err != nil {
-			b.Fatal(err)
-		}
-		su.(sspi.UserModeExporter).ExportContext()
+		work()
 	}
 }

@@ -65,7 +65,7 @@ package negotiate
 
 import (
 	"context"
-	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -337,11 +337,17 @@ func targetIsIP(target string) bool {
 	if i := strings.IndexByte(h, '/'); i >= 0 { // service/host/domain
 		h = h[:i]
 	}
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	// Strip a port ("host:port", "[v6]:port") without net.SplitHostPort,
+	// which allocates its error for every name that has none.
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[1:i]
+		}
+	} else if i := strings.IndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
 	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	return net.ParseIP(h) != nil
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Zone() == ""
 }
 
 func asLsaCred(c secpkg.LsaCredential) (*credential, error) {

@@ -373,14 +373,26 @@ func (c *negContext) acceptInner(ctx context.Context, prm *secpkg.AcceptContextP
 // header, 2.2.2.7). The inner package has verified that MIC and the AV
 // pairs by the time this is asked.
 func ntlmMICPresent(tok []byte) bool {
-	am, err := ntlmssp.ParseAuthenticate(tok)
-	if err != nil || len(am.NtChallengeResponse) < 16+28+4 {
+	// MS-NLMP 2.2.1.3: NtChallengeResponseFields (length, max, offset) at
+	// byte 20; the NTLMv2 response (2.2.2.8) is NTProofStr (16) and the
+	// client challenge header (28) before its AV pairs (2.2.2.1). Read in
+	// place: this runs on every NTLM accept through Negotiate.
+	if len(tok) < 28 || string(tok[:8]) != "NTLMSSP\x00" || binary.LittleEndian.Uint32(tok[8:]) != 3 {
 		return false
 	}
-	avs, err := ntlmssp.ParseAvPairs(am.NtChallengeResponse[16+28:])
-	if err != nil {
+	n := int(binary.LittleEndian.Uint16(tok[20:]))
+	off := int(binary.LittleEndian.Uint32(tok[24:]))
+	if n < 16+28+4 || off > len(tok) || n > len(tok)-off {
 		return false
 	}
-	f, ok := avs.Get(ntlmssp.AvFlags)
-	return ok && binary.LittleEndian.Uint32(f)&ntlmssp.AvFlagMICPresent != 0
+	var flags uint32
+	var found bool
+	if ntlmssp.WalkAvPairs(tok[off+16+28:off+n], func(id uint16, v []byte) {
+		if id == ntlmssp.AvFlags && !found {
+			flags, found = binary.LittleEndian.Uint32(v), true
+		}
+	}) != nil {
+		return false
+	}
+	return found && flags&ntlmssp.AvFlagMICPresent != 0
 }

@@ -24,7 +24,7 @@ type FunctionTable struct {
 	host Host
 	user map[string]UserModePackage
 
-	ctxs     sync.Map // CtxtHandle -> *userContext
+	ctxs     ctxMap // CtxtHandle -> *userContext
 	imported *handles.Table[struct{}]
 
 	poolMu sync.Mutex // guards pool and orders closed against its start
@@ -98,11 +98,10 @@ func (t *FunctionTable) lookup(c *CtxtHandle) (*userContext, error) {
 	if c == nil || !c.IsValid() {
 		return nil, SEC_E_INVALID_HANDLE
 	}
-	v, ok := t.ctxs.Load(*c)
+	uc, ok := t.ctxs.Load(*c)
 	if !ok {
 		return nil, SEC_E_INVALID_HANDLE
 	}
-	uc := v.(*userContext)
 	if uc.um == nil {
 		return nil, &Error{Status: SEC_E_UNSUPPORTED_FUNCTION, Detail: uc.pkg + " has no user-mode package here"}
 	}
@@ -346,10 +345,8 @@ func (t *FunctionTable) mapContext(res *ContextResult) error {
 		}
 		uc.um = um
 	}
-	if old, loaded := t.ctxs.Swap(res.Context, uc); loaded {
-		if o := old.(*userContext); o.um != nil {
-			o.um.Delete()
-		}
+	if o, loaded := t.ctxs.Swap(res.Context, uc); loaded && o.um != nil {
+		o.um.Delete()
 	}
 	return nil
 }
@@ -360,8 +357,7 @@ func (t *FunctionTable) CompleteAuthToken(phContext *CtxtHandle, pToken *SecBuff
 	if phContext == nil || !phContext.IsValid() {
 		return SEC_E_INVALID_HANDLE
 	}
-	if v, ok := t.ctxs.Load(*phContext); ok {
-		uc := v.(*userContext)
+	if uc, ok := t.ctxs.Load(*phContext); ok {
 		comp, ok := uc.um.(UserModeCompleter)
 		if !ok {
 			return SEC_E_UNSUPPORTED_FUNCTION
@@ -386,8 +382,7 @@ func (t *FunctionTable) deleteSecurityContext(ctx context.Context, phContext *Ct
 		return SEC_E_INVALID_HANDLE
 	}
 	found := false
-	if v, ok := t.ctxs.LoadAndDelete(*phContext); ok {
-		uc := v.(*userContext)
+	if uc, ok := t.ctxs.LoadAndDelete(*phContext); ok {
 		uc.mu.Lock()
 		if uc.um != nil {
 			uc.um.Delete()
@@ -425,8 +420,7 @@ func (t *FunctionTable) queryContextAttributes(ctx context.Context, phContext *C
 	if phContext == nil || !phContext.IsValid() {
 		return nil, SEC_E_INVALID_HANDLE
 	}
-	if v, ok := t.ctxs.Load(*phContext); ok {
-		uc := v.(*userContext)
+	if uc, ok := t.ctxs.Load(*phContext); ok {
 		if uc.um != nil {
 			uc.mu.Lock()
 			val, err := uc.um.QueryAttributes(attr)

@@ -117,30 +117,39 @@ type AvPairs []AvPair
 // SEC_E_INVALID_TOKEN.
 func ParseAvPairs(b []byte) (AvPairs, error) {
 	out := make(AvPairs, 0, 8)
+	if err := WalkAvPairs(b, func(id uint16, v []byte) { out = append(out, AvPair{ID: id, Value: v}) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WalkAvPairs checks an AV_PAIR list as ParseAvPairs does and calls fn
+// with each pair before MsvAvEOL, in order, without allocating.
+func WalkAvPairs(b []byte, fn func(id uint16, value []byte)) error {
 	var seen uint32
 	for {
 		if len(b) < 4 {
-			return nil, ErrInvalid("AV_PAIR list not terminated")
+			return ErrInvalid("AV_PAIR list not terminated")
 		}
 		id := binary.LittleEndian.Uint16(b)
 		n := int(binary.LittleEndian.Uint16(b[2:]))
 		b = b[4:]
 		if id == AvEOL {
-			return out, nil
+			return nil
 		}
 		if n > len(b) {
-			return nil, ErrInvalid("AV_PAIR past end of list")
+			return ErrInvalid("AV_PAIR past end of list")
 		}
 		if id <= AvChannelBindings {
 			if seen&(1<<id) != 0 {
-				return nil, ErrInvalid("repeated AV_PAIR")
+				return ErrInvalid("repeated AV_PAIR")
 			}
 			seen |= 1 << id
 			if err := checkAvValue(id, n); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		out = append(out, AvPair{ID: id, Value: b[:n:n]})
+		fn(id, b[:n:n])
 		b = b[n:]
 	}
 }
