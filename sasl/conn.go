@@ -1,0 +1,133 @@
+package sasl
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+)
+
+// Conn is a net.Conn that carries a SASL security layer (RFC 4422 3.7):
+// each Write is sent as one or more buffers of a 4-octet big-endian length
+// and a wrapped token no larger than the peer's maximum buffer, and Read
+// returns the plaintext of the buffers the peer sent, refusing any longer
+// than this side's maximum with a *FrameError and any that does not
+// verify with a *LayerError. After a read error every Read returns it: the
+// stream cannot be resynchronized. Under LayerNone it passes bytes through.
+//
+// Read and Write may run in separate goroutines.
+type Conn struct {
+	net.Conn
+	sec *Security
+
+	rmu   sync.Mutex
+	r     io.Reader // the underlying stream (Conn, or what was read ahead)
+	plain []byte    // the unread rest of the last buffer
+	rerr  error     // sticky read error
+
+	wmu sync.Mutex
+}
+
+// NewConn returns c with the security layer sec on it. Closing the Conn
+// closes c and sec.
+func NewConn(c net.Conn, sec *Security) *Conn {
+	return &Conn{Conn: c, sec: sec, r: c}
+}
+
+// NewConnReadAhead is NewConn for a stream whose first octets were
+// already read from c into ahead (a bufio.Reader's buffered data).
+func NewConnReadAhead(c net.Conn, ahead []byte, sec *Security) *Conn {
+	sc := NewConn(c, sec)
+	if len(ahead) > 0 {
+		sc.r = io.MultiReader(&onceReader{b: append([]byte(nil), ahead...)}, c)
+	}
+	return sc
+}
+
+type onceReader struct{ b []byte }
+
+func (o *onceReader) Read(p []byte) (int, error) {
+	if len(o.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, o.b)
+	o.b = o.b[n:]
+	return n, nil
+}
+
+// Security returns the layer the Conn carries.
+func (c *Conn) Security() *Security { return c.sec }
+
+// Read reads plaintext.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.sec.layer == LayerNone {
+		return c.r.Read(p)
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for len(c.plain) == 0 {
+		if c.rerr != nil {
+			return 0, c.rerr
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		c.plain, c.rerr = readFrame(c.r, c.sec)
+	}
+	n := copy(p, c.plain)
+	c.plain = c.plain[n:]
+	return n, nil
+}
+
+// readFrame reads one buffer and unwraps it.
+func readFrame(r io.Reader, sec *Security) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > sec.maxRecv {
+		return nil, &FrameError{Length: n, Max: sec.maxRecv}
+	}
+	tok := make([]byte, n)
+	if _, err := io.ReadFull(r, tok); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return sec.Unwrap(tok)
+}
+
+// Write wraps p in buffers within the peer's maximum and sends them.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.sec.layer == LayerNone {
+		return c.Conn.Write(p)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	chunk := c.sec.maxPlain()
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), chunk)
+		tok, err := c.sec.Wrap(p[:n])
+		if err != nil {
+			return written, err
+		}
+		frame := make([]byte, 4, 4+len(tok))
+		binary.BigEndian.PutUint32(frame, uint32(len(tok)))
+		if _, err := c.Conn.Write(append(frame, tok...)); err != nil {
+			return written, err
+		}
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Close closes the connection and deletes the security context.
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	c.sec.Close()
+	return err
+}
