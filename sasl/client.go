@@ -39,10 +39,10 @@ type ClientConfig struct {
 type clientState int
 
 const (
-	clientContext clientState = iota // the context is being established
-	clientOffer                      // GSSAPI: waiting for the server's offer
-	clientDone                       // the last response was produced
-	clientFinished                   // Finish was called, or a step failed
+	clientContext  clientState = iota // the context is being established
+	clientOffer                       // GSSAPI: waiting for the server's offer
+	clientDone                        // the last response was produced
+	clientFinished                    // Finish was called, or a step failed
 )
 
 // Client is the client side of a SASL exchange. Start gives the initial
@@ -124,6 +124,10 @@ func flagsFor(mech string, layers Layer) gosspi.Flags {
 	}
 	return f
 }
+
+// SetAuthzID sets the authorization identity the GSSAPI choice carries
+// (ClientConfig.AuthzID), before the server's offer is answered.
+func (c *Client) SetAuthzID(id string) { c.authzID = id }
 
 // Mechanism returns the mechanism's name, for the protocol's
 // authentication request.

@@ -390,7 +390,7 @@ func record(t testing.TB, name string, tr *transcript, frames [][]byte) {
 		return
 	}
 	for i, m := range tr.messages {
-		writeSeed(t, "FuzzClientNext", name, i, m)
+		writeSeed(t, "FuzzServerNext", name, i, m)
 	}
 	for i, f := range frames {
 		writeSeed(t, "FuzzReadFrame", name, i, f)
