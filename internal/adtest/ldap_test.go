@@ -1,0 +1,204 @@
+//go:build linux
+
+package adtest
+
+// LDAP binds to the DC's own LDAP server (Samba's, on 389 and 636) with
+// package sasl and sasl/ldapsasl, and go-ldap for the operations: GSSAPI
+// with signing and sealing, GSS-SPNEGO with NTLM and with Kerberos, then
+// searches that must return Alice's entry through the layer. The DC's
+// default "ldap server require strong auth = yes" refuses binds that
+// neither sign nor seal on plain LDAP.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/gosspi/gosspi"
+	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/sasl"
+	"github.com/gosspi/gosspi/sasl/ldapsasl"
+)
+
+const (
+	ldapSPN    = "ldap/" + addc.HostName + "." + addc.DNSDomain
+	ldapBaseDN = "DC=addc,DC=gosspi,DC=test"
+)
+
+func dialLDAP(t testing.TB, port string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(addc.Addr, port), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial the DC's LDAP: %v", err)
+	}
+	return c
+}
+
+// searchAlice looks Alice up by sAMAccountName and checks her entry.
+func searchAlice(t testing.TB, l *ldap.Conn) *ldap.Entry {
+	t.Helper()
+	res, err := l.Search(ldap.NewSearchRequest(ldapBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 10, false,
+		"(sAMAccountName="+addc.Alice.Name+")", []string{"sAMAccountName", "memberOf", "userPrincipalName"}, nil))
+	if err != nil {
+		t.Fatalf("search through the layer: %v", err)
+	}
+	if len(res.Entries) != 1 || !strings.EqualFold(res.Entries[0].DN, "CN=alice,CN=Users,"+ldapBaseDN) {
+		t.Fatalf("search returned %d entries: %v", len(res.Entries), res.Entries)
+	}
+	e := res.Entries[0]
+	if e.GetAttributeValue("sAMAccountName") != addc.Alice.Name {
+		t.Fatalf("entry %s has sAMAccountName %q", e.DN, e.GetAttributeValue("sAMAccountName"))
+	}
+	return e
+}
+
+// checkBoundAsAlice checks who the bind made us: the rootDSE's tokenGroups
+// (the bound user's groups, as the DC computed them) hold GroupA's SID,
+// and only Alice is in GroupA. Samba has no WhoAmI extended operation.
+func checkBoundAsAlice(t testing.TB, l *ldap.Conn) {
+	t.Helper()
+	g, err := l.Search(ldap.NewSearchRequest(ldapBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 10, false,
+		"(sAMAccountName="+addc.GroupA+")", []string{"objectSid"}, nil))
+	if err != nil || len(g.Entries) != 1 {
+		t.Fatalf("search %s: %v", addc.GroupA, err)
+	}
+	sid := g.Entries[0].GetRawAttributeValue("objectSid")
+	root, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 10, false,
+		"(objectClass=*)", []string{"tokenGroups"}, nil))
+	if err != nil || len(root.Entries) != 1 {
+		t.Fatalf("rootDSE tokenGroups: %v", err)
+	}
+	groups := root.Entries[0].GetRawAttributeValues("tokenGroups")
+	for _, v := range groups {
+		if string(v) == string(sid) && len(sid) > 0 {
+			return
+		}
+	}
+	t.Fatalf("the bound user's %d tokenGroups do not hold %s's SID: not bound as alice", len(groups), addc.GroupA)
+}
+
+// aliceClient makes a SASL client for Alice.
+func aliceClient(t testing.TB, h *gosspi.Host, mech string, layers sasl.Layer, id *gosspi.Identity, cb *gosspi.ChannelBindings) *sasl.Client {
+	t.Helper()
+	c, err := sasl.NewClient(context.Background(), h, sasl.ClientConfig{Mechanism: mech, Layers: layers,
+		Context: gosspi.ClientConfig{Target: ldapSPN, Identity: id, ChannelBindings: cb}})
+	if err != nil {
+		t.Fatalf("sasl.NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestLDAPGoLDAPGSSAPIBind: go-ldap's own GSSAPIBind with ldapsasl's
+// GSSAPIClient, signing and sealing on the Conn go-ldap runs on.
+func TestLDAPGoLDAPGSSAPIBind(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "")
+	for _, tc := range []struct {
+		name   string
+		layers sasl.Layer
+		want   sasl.Layer
+	}{
+		{"sealing", sasl.AllLayers, sasl.LayerConfidentiality},
+		{"signing", sasl.LayerIntegrity, sasl.LayerIntegrity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := ldapsasl.NewConn(dialLDAP(t, "389"))
+			l := ldap.NewConn(conn, false)
+			l.Start()
+			defer l.Close()
+			g, err := ldapsasl.NewGSSAPIClient(context.Background(), cli.Host, conn, sasl.ClientConfig{Layers: tc.layers,
+				Context: gosspi.ClientConfig{Identity: password(addc.Alice.Name, addc.Alice.Password)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.GSSAPIBind(g, ldapSPN, ""); err != nil {
+				t.Fatalf("GSSAPIBind: %v", err)
+			}
+			sec := conn.Security()
+			if sec == nil || sec.Layer() != tc.want {
+				t.Fatalf("layer after the bind: %v, want %v", sec, tc.want)
+			}
+			searchAlice(t, l)
+			checkBoundAsAlice(t, l)
+		})
+	}
+}
+
+// TestLDAPBind: ldapsasl.Bind on the raw connection, GSSAPI and
+// GSS-SPNEGO (Kerberos, NTLM), then go-ldap over the layer.
+func TestLDAPBind(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "")
+	alice := password(addc.Alice.Name, addc.Alice.Password)
+	aliceNTLM := &gosspi.Identity{User: addc.Alice.Name, Domain: addc.Domain, Password: addc.Alice.Password, Packages: "!kerberos"}
+	for _, tc := range []struct {
+		name    string
+		mech    string
+		id      *gosspi.Identity
+		layers  sasl.Layer
+		want    sasl.Layer
+		wantPkg string
+	}{
+		{"GSSAPI sealing", sasl.GSSAPI, alice, sasl.AllLayers, sasl.LayerConfidentiality, "Kerberos"},
+		{"GSSAPI signing", sasl.GSSAPI, alice, sasl.LayerIntegrity, sasl.LayerIntegrity, "Kerberos"},
+		{"GSS-SPNEGO Kerberos sealing", sasl.GSSSPNEGO, alice, sasl.AllLayers, sasl.LayerConfidentiality, "Kerberos"},
+		{"GSS-SPNEGO NTLM sealing", sasl.GSSSPNEGO, aliceNTLM, sasl.AllLayers, sasl.LayerConfidentiality, "NTLM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c := aliceClient(t, cli.Host, tc.mech, tc.layers, tc.id, nil)
+			conn, sec, err := ldapsasl.Bind(ctx, dialLDAP(t, "389"), c)
+			if err != nil {
+				t.Fatalf("bind: %v", err)
+			}
+			if sec.Layer() != tc.want || sec.Context().Package() != tc.wantPkg {
+				t.Fatalf("layer %v with %s, want %v with %s", sec.Layer(), sec.Context().Package(), tc.want, tc.wantPkg)
+			}
+			l := ldap.NewConn(conn, false)
+			l.Start()
+			defer l.Close()
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(dc.Log()[max(0, len(dc.Log())-3000):])
+				}
+			})
+			searchAlice(t, l)
+			checkBoundAsAlice(t, l)
+		})
+	}
+}
+
+// TestLDAPUnsignedRefused: on plain LDAP the DC refuses what neither
+// signs nor seals: a simple bind, and a GSSAPI bind that chooses no layer.
+func TestLDAPUnsignedRefused(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "")
+	t.Run("simple bind", func(t *testing.T) {
+		l := ldap.NewConn(dialLDAP(t, "389"), false)
+		l.Start()
+		defer l.Close()
+		err := l.Bind("CN=alice,CN=Users,"+ldapBaseDN, addc.Alice.Password)
+		if !ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired) {
+			t.Fatalf("simple bind on plain LDAP: %v, want strongerAuthRequired", err)
+		}
+	})
+	t.Run("GSSAPI without a layer", func(t *testing.T) {
+		c := aliceClient(t, cli.Host, sasl.GSSAPI, sasl.LayerNone, password(addc.Alice.Name, addc.Alice.Password), nil)
+		_, _, err := ldapsasl.Bind(context.Background(), dialLDAP(t, "389"), c)
+		var ne *sasl.NegotiationError
+		if !ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired) && !errors.As(err, &ne) {
+			t.Fatalf("GSSAPI bind with no layer on plain LDAP: %v, want strongerAuthRequired", err)
+		}
+		t.Logf("refused: %v", err)
+	})
+}
+
+var _ = tls.VersionTLS12
