@@ -211,7 +211,6 @@ func TestLDAPUnsignedRefused(t *testing.T) {
 	})
 }
 
-
 // dcTLSConfig trusts the certificate authority Samba generated for the DC
 // (private/tls/ca.pem) and names the DC as its certificate does.
 func dcTLSConfig(t testing.TB, dc *addc.DC) *tls.Config {
