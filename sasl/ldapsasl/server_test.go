@@ -46,6 +46,7 @@ type miniServer struct {
 	h      *gosspi.Host
 	mech   string
 	layers sasl.Layer
+	cb     *gosspi.ChannelBindings // the server's view of the TLS channel
 
 	mu      sync.Mutex
 	sec     *sasl.Security
@@ -118,7 +119,7 @@ func (m *miniServer) serve(raw net.Conn) {
 			m.creds = append(m.creds, append([]byte{}, creds...))
 			m.mu.Unlock()
 			if srv == nil {
-				if srv, err = sasl.NewServer(ctx, m.h, sasl.ServerConfig{Mechanism: m.mech, Layers: m.layers}); err != nil {
+				if srv, err = sasl.NewServer(ctx, m.h, sasl.ServerConfig{Mechanism: m.mech, Layers: m.layers, Context: gosspi.ServerConfig{ChannelBindings: m.cb}}); err != nil {
 					m.fail(err)
 					return
 				}
@@ -245,7 +246,7 @@ func TestServerAgainstCyrus(t *testing.T) {
 				t.Fatalf("the client's whoami did not come in a frame: % x", m.frames[:min(8, len(m.frames))])
 			}
 			if os.Getenv("SASL_RECORD") != "" {
-				recordSeeds(t, "cyrus-"+tc.name, m.creds, m.frames)
+				recordSeeds(t, "cyrus-"+strings.ReplaceAll(tc.name, " ", "-"), m.creds, m.frames)
 			}
 		})
 	}
