@@ -24,8 +24,10 @@ type Conn struct {
 	r     io.Reader // the underlying stream (Conn, or what was read ahead)
 	plain []byte    // the unread rest of the last buffer
 	rerr  error     // sticky read error
+	rbuf  []byte    // the frame being read (Unwrap does not keep it)
 
-	wmu sync.Mutex
+	wmu  sync.Mutex
+	wbuf []byte // the frame being written
 }
 
 // NewConn returns c with the security layer sec on it. Closing the Conn
@@ -72,15 +74,35 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		c.plain, c.rerr = readFrame(c.r, c.sec)
+		c.plain, c.rerr = c.readFrame()
 	}
 	n := copy(p, c.plain)
 	c.plain = c.plain[n:]
 	return n, nil
 }
 
+// readFrame reads one buffer into rbuf and unwraps it.
+func (c *Conn) readFrame() ([]byte, error) {
+	var err error
+	c.rbuf, err = readFrameInto(c.r, c.sec, c.rbuf)
+	if err != nil {
+		return nil, err
+	}
+	return c.sec.Unwrap(c.rbuf)
+}
+
 // readFrame reads one buffer and unwraps it.
 func readFrame(r io.Reader, sec *Security) ([]byte, error) {
+	tok, err := readFrameInto(r, sec, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sec.Unwrap(tok)
+}
+
+// readFrameInto reads one buffer's wrapped token into buf (grown as
+// needed, within the maximum buffer).
+func readFrameInto(r io.Reader, sec *Security, buf []byte) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
@@ -89,14 +111,17 @@ func readFrame(r io.Reader, sec *Security) ([]byte, error) {
 	if n == 0 || n > sec.maxRecv {
 		return nil, &FrameError{Length: n, Max: sec.maxRecv}
 	}
-	tok := make([]byte, n)
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	tok := buf[:n]
 	if _, err := io.ReadFull(r, tok); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	return sec.Unwrap(tok)
+	return tok, nil
 }
 
 // Write wraps p in buffers within the peer's maximum and sends them.
@@ -114,9 +139,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if err != nil {
 			return written, err
 		}
-		frame := make([]byte, 4, 4+len(tok))
-		binary.BigEndian.PutUint32(frame, uint32(len(tok)))
-		if _, err := c.Conn.Write(append(frame, tok...)); err != nil {
+		// One write per frame (one TLS record, one segment).
+		c.wbuf = binary.BigEndian.AppendUint32(c.wbuf[:0], uint32(len(tok)))
+		c.wbuf = append(c.wbuf, tok...)
+		if _, err := c.Conn.Write(c.wbuf); err != nil {
 			return written, err
 		}
 		written += n
