@@ -32,6 +32,8 @@ func TestREADMESamplesCompile(t *testing.T) {
 		"gosspi.": "github.com/gosspi/gosspi", "sspi.": "github.com/gosspi/gosspi/sspi", "ntlm.": "github.com/gosspi/gosspi/ntlm",
 		"kerberos.": "github.com/gosspi/gosspi/kerberos", "httpauth.": "github.com/gosspi/gosspi/httpauth",
 		"http.": "net/http", "fmt.": "fmt", "context.": "context",
+		"sasl.": "github.com/gosspi/gosspi/sasl", "ldapsasl.": "github.com/gosspi/gosspi/sasl/ldapsasl",
+		"ldap.": "github.com/go-ldap/ldap/v3", "net.": "net",
 	}
 	var src strings.Builder
 	src.WriteString("package readme\n\nimport (\n\t\"context\"\n\t\"github.com/gosspi/gosspi\"\n")
