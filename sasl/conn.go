@@ -1,11 +1,16 @@
 package sasl
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"net"
 	"sync"
 )
+
+// initialFrame is the frame size read at once; a larger frame's buffer
+// grows as its octets arrive.
+const initialFrame = 1 << 16
 
 // Conn is a net.Conn that carries a SASL security layer (RFC 4422 3.7):
 // each Write is sent as one or more buffers of a 4-octet big-endian length
@@ -111,16 +116,30 @@ func readFrameInto(r io.Reader, sec *Security, buf []byte) ([]byte, error) {
 	if n == 0 || n > sec.maxRecv {
 		return nil, &FrameError{Length: n, Max: sec.maxRecv}
 	}
-	if uint32(cap(buf)) < n {
-		buf = make([]byte, n)
+	if uint32(cap(buf)) >= n || n <= initialFrame {
+		if uint32(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		tok := buf[:n]
+		if _, err := io.ReadFull(r, tok); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return tok, nil
 	}
-	tok := buf[:n]
-	if _, err := io.ReadFull(r, tok); err != nil {
+	// A large frame: memory grows with what arrives, not with what the
+	// header claims.
+	var b bytes.Buffer
+	b.Grow(initialFrame)
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
+	tok := b.Bytes()
 	return tok, nil
 }
 

@@ -285,9 +285,14 @@ func TestOpenLDAP(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				conn, sec, err := ldapsasl.Bind(context.Background(), raw, c)
+				rec := ldapsasl.NewRecorder(raw)
+				conn, sec, err := ldapsasl.Bind(context.Background(), rec, c)
 				if err != nil {
 					t.Fatalf("Bind: %v", err)
+				}
+				if os.Getenv("SASL_RECORD") != "" {
+					// slapd's BindResponses, as sent.
+					ldapsasl.RecordMessages(t, "slapd-"+strings.NewReplacer(" ", "-", "=", "").Replace(tc.name), rec.Recorded())
 				}
 				if sec.Layer() != tc.want {
 					t.Fatalf("layer %v, want %v", sec.Layer(), tc.want)

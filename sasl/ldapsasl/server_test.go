@@ -51,7 +51,8 @@ type miniServer struct {
 	mu      sync.Mutex
 	sec     *sasl.Security
 	creds   [][]byte // the client's SASL messages
-	frames  []byte   // what the client sent after the bind
+	frames   []byte   // what the client sent after the bind
+	requests []byte   // the client's bind requests, as sent
 	err     error
 	whoamis int
 }
@@ -144,6 +145,7 @@ func (m *miniServer) serve(raw net.Conn) {
 				m.sec = sec
 				m.mu.Unlock()
 				rec.mu.Lock()
+				m.requests = append([]byte(nil), rec.buf.Bytes()...)
 				rec.buf.Reset()
 				rec.mu.Unlock()
 				if sec.Layer() != sasl.LayerNone {
@@ -247,6 +249,7 @@ func TestServerAgainstCyrus(t *testing.T) {
 			}
 			if os.Getenv("SASL_RECORD") != "" {
 				recordSeeds(t, "cyrus-"+strings.ReplaceAll(tc.name, " ", "-"), m.creds, m.frames)
+				recordMessages(t, "cyrus-requests-"+strings.ReplaceAll(tc.name, " ", "-"), m.requests)
 			}
 		})
 	}
@@ -270,5 +273,17 @@ func recordSeeds(t testing.TB, name string, creds [][]byte, frames []byte) {
 	}
 	if len(frames) > 0 {
 		write("FuzzReadFrame", name, frames)
+	}
+}
+
+// recordMessages writes a real LDAP stream as a seed of FuzzReadMessage.
+func recordMessages(t testing.TB, name string, stream []byte) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzReadMessage")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(stream)) + ")\n"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
