@@ -48,13 +48,13 @@ type miniServer struct {
 	layers sasl.Layer
 	cb     *gosspi.ChannelBindings // the server's view of the TLS channel
 
-	mu      sync.Mutex
-	sec     *sasl.Security
-	creds   [][]byte // the client's SASL messages
+	mu       sync.Mutex
+	sec      *sasl.Security
+	creds    [][]byte // the client's SASL messages
 	frames   []byte   // what the client sent after the bind
 	requests []byte   // the client's bind requests, as sent
-	err     error
-	whoamis int
+	err      error
+	whoamis  int
 }
 
 func ldapResponse(id int64, op ber.Tag, code int64, diag string, extra ...*ber.Packet) []byte {
