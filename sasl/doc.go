@@ -15,7 +15,7 @@
 //     established: the server sends a wrapped 4-octet offer (a bit mask of
 //     layers and its maximum buffer), the client answers with its choice,
 //     its own maximum buffer and an optional authorization identity.
-//   - GSS-SPNEGO, as Windows and Cyrus SASL do it, has no such step: the
+//   - GSS-SPNEGO, as Windows and Cyrus SASL (2.1.28) do it, has no such step: the
 //     layer is the one the context's flags give (confidentiality if the
 //     context can seal, else integrity if it can sign, else none), which
 //     is how an Active Directory DC signs and seals LDAP binds done with

@@ -76,7 +76,8 @@ func startSlapd(t testing.TB, r *krbtest.Realm, keytab, ccache, security string)
 	if security != "" {
 		sec = "security " + security
 	}
-	// The SASL identity uid=alice,cn=GOSSPI.TEST,cn=gssapi,cn=auth is
+	// The SASL identity uid=alice,cn=GOSSPI.TEST,cn=gssapi,cn=auth (or
+	// cn=gss-spnego) is
 	// alice's entry.
 	conf := fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -87,7 +88,7 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 sasl-host localhost
 sasl-realm %[2]s
-authz-regexp "^uid=([^,]*),cn=%[2]s,cn=gssapi,cn=auth$" "uid=$1,ou=people,%[3]s"
+authz-regexp "^uid=([^,]*),cn=%[2]s,cn=(gssapi|gss-spnego),cn=auth$" "uid=$1,ou=people,%[3]s"
 %[4]s
 database mdb
 suffix "%[3]s"
@@ -308,6 +309,48 @@ func TestOpenLDAP(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOpenLDAPGSSSPNEGO: Cyrus SASL's GSS-SPNEGO, which like Windows
+// negotiates no layer but takes it from the context's flags (Kerberos
+// here: MIT's acceptor sees gosspi's GSS_C_CONF_FLAG, so the session is
+// sealed), against slapd with ssf=56; ldapwhoami -Y GSS-SPNEGO is the
+// control.
+func TestOpenLDAPGSSSPNEGO(t *testing.T) {
+	m := newMIT(t)
+	s := startSlapd(t, m.r, m.keytab, m.ccache, "ssf=56")
+	cmd := exec.Command(lookTool(t, "ldapwhoami"), "-Q", "-N", "-Y", "GSS-SPNEGO", "-H", s.url())
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ldapwhoami -Y GSS-SPNEGO (the control): %v\n%s", err, out)
+	}
+	control := strings.TrimSpace(string(out))
+	raw, err := net.Dial("tcp", s.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sasl.NewClient(context.Background(), m.host, sasl.ClientConfig{Mechanism: sasl.GSSSPNEGO,
+		Context: gosspi.ClientConfig{Target: slapdSPN, Identity: m.identity()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, sec, err := ldapsasl.Bind(context.Background(), raw, c)
+	if err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	if sec.Layer() != sasl.LayerConfidentiality || sec.Context().Package() != "Kerberos" {
+		t.Fatalf("layer %v with %s", sec.Layer(), sec.Context().Package())
+	}
+	l := ldap.NewConn(conn, false)
+	l.Start()
+	defer l.Close()
+	who, err := l.WhoAmI(nil)
+	if err != nil || who.AuthzID != control || control != "dn:"+aliceDN {
+		t.Fatalf("whoami through the layer: %v, %v; the control says %q", who, err, control)
+	}
+	searchAlice(t, l)
 }
 
 // TestOpenLDAPTooWeak: slapd with ssf=56 refuses the operations of a bind
