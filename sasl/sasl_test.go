@@ -411,3 +411,56 @@ func writeSeed(t testing.TB, target, name string, i int, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuthzID: the GSSAPI choice carries the authorization identity to
+// the server's Authorize, which may refuse it; without Authorize only the
+// client's own identity ("") passes.
+func TestAuthzID(t *testing.T) {
+	ctx := context.Background()
+	r := mitRealm(t)
+	ch := newHost(t, gosspi.HostConfig{Kerberos: kerberos.Config{Krb5Conf: r.r.Krb5Con}})
+	sh := newHost(t, gosspi.HostConfig{Kerberos: kerberos.Config{Krb5Conf: r.r.Krb5Con, Keytab: r.keytab}})
+	for _, tc := range []struct {
+		name      string
+		authz     string
+		authorize func(gosspi.PeerIdentity, string) error
+		ok        bool
+	}{
+		{"allowed", "u:bob", func(p gosspi.PeerIdentity, id string) error {
+			if p.Principal == "alice@GOSSPI.TEST" && id == "u:bob" {
+				return nil
+			}
+			return errors.New("no")
+		}, true},
+		{"refused", "u:bob", func(gosspi.PeerIdentity, string) error { return errors.New("alice may not act as bob") }, false},
+		{"no Authorize", "u:bob", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewClient(ctx, ch, ClientConfig{AuthzID: tc.authz, Context: gosspi.ClientConfig{Target: "ldap/localhost",
+				Identity: &gosspi.Identity{Options: map[string]string{"ccache": "FILE:" + r.ccache}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s, err := NewServer(ctx, sh, ServerConfig{Authorize: tc.authorize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			resp, err := c.Start(ctx)
+			var done bool
+			for i := 0; err == nil && !done && i < 6; i++ {
+				var chal []byte
+				if chal, done, err = s.Next(ctx, resp); err == nil && !done {
+					resp, err = c.Next(ctx, chal)
+				}
+			}
+			if tc.ok != (err == nil && done) {
+				t.Fatalf("done %v, err %v", done, err)
+			}
+			if tc.ok && s.AuthzID() != tc.authz {
+				t.Fatalf("AuthzID %q", s.AuthzID())
+			}
+		})
+	}
+}

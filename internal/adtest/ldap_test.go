@@ -336,3 +336,32 @@ func TestLDAPChannelBindings(t *testing.T) {
 		})
 	}
 }
+
+// TestLDAPGoLDAPStartTLSBindings: go-ldap's own StartTLS, then its
+// GSSAPIBind with ldapsasl's GSSAPIClient carrying the channel bindings of
+// the certificate go-ldap's TLS connection saw, and no layer.
+func TestLDAPGoLDAPStartTLSBindings(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "")
+	l := ldap.NewConn(dialLDAP(t, "389"), false)
+	l.Start()
+	defer l.Close()
+	if err := l.StartTLS(dcTLSConfig(t, dc)); err != nil {
+		t.Fatalf("StartTLS: %v", err)
+	}
+	cs, _ := l.TLSConnectionState()
+	cb, err := ldapsasl.ChannelBindings(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ldapsasl.NewGSSAPIClient(context.Background(), cli.Host, nil, sasl.ClientConfig{
+		Context: gosspi.ClientConfig{Identity: password(addc.Alice.Name, addc.Alice.Password), ChannelBindings: cb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.GSSAPIBind(g, ldapSPN, ""); err != nil {
+		t.Fatalf("GSSAPIBind over StartTLS: %v", err)
+	}
+	searchAlice(t, l)
+	checkBoundAsAlice(t, l)
+}
