@@ -64,40 +64,11 @@ type Client struct {
 // NewClient returns a client for cfg's mechanism, with its security
 // context made in h.
 func NewClient(ctx context.Context, h *gosspi.Host, cfg ClientConfig) (*Client, error) {
-	c := &Client{mech: cfg.Mechanism, layers: cfg.Layers, maxRecv: cfg.MaxBuffer, authzID: cfg.AuthzID}
-	if c.mech == "" {
-		c.mech = GSSAPI
-	}
-	if c.layers == 0 {
-		c.layers = AllLayers
-	}
-	if c.layers&^AllLayers != 0 {
-		return nil, &NegotiationError{Reason: "unknown security layer in ClientConfig.Layers"}
-	}
+	c := &Client{authzID: cfg.AuthzID}
 	cc := cfg.Context
-	switch c.mech {
-	case GSSAPI:
-		if cc.Package == "" {
-			cc.Package = "Kerberos"
-		}
-		if c.maxRecv == 0 {
-			c.maxRecv = DefaultMaxBuffer
-		}
-	case GSSSPNEGO:
-		if cc.Package == "" {
-			cc.Package = "Negotiate"
-		}
-		if c.maxRecv == 0 {
-			c.maxRecv = defaultSPNEGOMaxBuffer
-		}
-	default:
-		return nil, &NegotiationError{Reason: "unknown mechanism " + c.mech}
-	}
-	if c.maxRecv > MaxBufferLimit {
-		return nil, &NegotiationError{Reason: "MaxBuffer exceeds three octets"}
-	}
-	if cc.Flags == 0 {
-		cc.Flags = flagsFor(c.mech, c.layers)
+	var err error
+	if c.mech, c.layers, c.maxRecv, err = settle(cfg.Mechanism, cfg.Layers, cfg.MaxBuffer, &cc.Package, &cc.Flags); err != nil {
+		return nil, err
 	}
 	sc, err := h.NewClient(ctx, cc)
 	if err != nil {
@@ -105,6 +76,41 @@ func NewClient(ctx context.Context, h *gosspi.Host, cfg ClientConfig) (*Client, 
 	}
 	c.sc = sc
 	return c, nil
+}
+
+// settle fills in a config's defaults (the mechanism, AllLayers, the
+// mechanism's package, maximum buffer and context flags) and checks it.
+func settle(mech string, layers Layer, maxBuf uint32, pkg *string, flags *gosspi.Flags) (string, Layer, uint32, error) {
+	if mech == "" {
+		mech = GSSAPI
+	}
+	if layers == 0 {
+		layers = AllLayers
+	}
+	if layers&^AllLayers != 0 {
+		return "", 0, 0, &NegotiationError{Reason: "unknown security layer in the config's Layers"}
+	}
+	def, defMax := "Kerberos", uint32(DefaultMaxBuffer)
+	switch mech {
+	case GSSAPI:
+	case GSSSPNEGO:
+		def, defMax = "Negotiate", defaultSPNEGOMaxBuffer
+	default:
+		return "", 0, 0, &NegotiationError{Reason: "unknown mechanism " + mech}
+	}
+	if *pkg == "" {
+		*pkg = def
+	}
+	if maxBuf == 0 {
+		maxBuf = defMax
+	}
+	if maxBuf > MaxBufferLimit {
+		return "", 0, 0, &NegotiationError{Reason: "MaxBuffer exceeds three octets"}
+	}
+	if *flags == 0 {
+		*flags = flagsFor(mech, layers)
+	}
+	return mech, layers, maxBuf, nil
 }
 
 // flagsFor returns the context flags a mechanism needs for layers: GSSAPI

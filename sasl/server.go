@@ -55,40 +55,11 @@ type Server struct {
 // NewServer returns a server for cfg's mechanism, with its security
 // context made in h.
 func NewServer(ctx context.Context, h *gosspi.Host, cfg ServerConfig) (*Server, error) {
-	s := &Server{mech: cfg.Mechanism, layers: cfg.Layers, maxRecv: cfg.MaxBuffer, authz: cfg.Authorize}
-	if s.mech == "" {
-		s.mech = GSSAPI
-	}
-	if s.layers == 0 {
-		s.layers = AllLayers
-	}
-	if s.layers&^AllLayers != 0 {
-		return nil, &NegotiationError{Reason: "unknown security layer in ServerConfig.Layers"}
-	}
+	s := &Server{authz: cfg.Authorize}
 	sc := cfg.Context
-	switch s.mech {
-	case GSSAPI:
-		if sc.Package == "" {
-			sc.Package = "Kerberos"
-		}
-		if s.maxRecv == 0 {
-			s.maxRecv = DefaultMaxBuffer
-		}
-	case GSSSPNEGO:
-		if sc.Package == "" {
-			sc.Package = "Negotiate"
-		}
-		if s.maxRecv == 0 {
-			s.maxRecv = defaultSPNEGOMaxBuffer
-		}
-	default:
-		return nil, &NegotiationError{Reason: "unknown mechanism " + s.mech}
-	}
-	if s.maxRecv > MaxBufferLimit {
-		return nil, &NegotiationError{Reason: "MaxBuffer exceeds three octets"}
-	}
-	if sc.Flags == 0 {
-		sc.Flags = flagsFor(s.mech, s.layers)
+	var err error
+	if s.mech, s.layers, s.maxRecv, err = settle(cfg.Mechanism, cfg.Layers, cfg.MaxBuffer, &sc.Package, &sc.Flags); err != nil {
+		return nil, err
 	}
 	ctxt, err := h.NewServer(ctx, sc)
 	if err != nil {

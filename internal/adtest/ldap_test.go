@@ -93,6 +93,13 @@ func checkBoundAsAlice(t testing.TB, l *ldap.Conn) {
 	t.Fatalf("the bound user's %d tokenGroups do not hold %s's SID: not bound as alice", len(groups), addc.GroupA)
 }
 
+// aliceIdentities are Alice with her password, for Kerberos (or
+// Negotiate's choice) and for NTLM only (Negotiate without Kerberos).
+func aliceIdentities() (kerberos, ntlm *gosspi.Identity) {
+	return password(addc.Alice.Name, addc.Alice.Password),
+		&gosspi.Identity{User: addc.Alice.Name, Domain: addc.Domain, Password: addc.Alice.Password, Packages: "!kerberos"}
+}
+
 // aliceClient makes a SASL client for Alice.
 func aliceClient(t testing.TB, h *gosspi.Host, mech string, layers sasl.Layer, id *gosspi.Identity, cb *gosspi.ChannelBindings) *sasl.Client {
 	t.Helper()
@@ -146,8 +153,7 @@ func TestLDAPGoLDAPGSSAPIBind(t *testing.T) {
 func TestLDAPBind(t *testing.T) {
 	dc := addc.Start(t)
 	cli := clientHost(t, dc, "")
-	alice := password(addc.Alice.Name, addc.Alice.Password)
-	aliceNTLM := &gosspi.Identity{User: addc.Alice.Name, Domain: addc.Domain, Password: addc.Alice.Password, Packages: "!kerberos"}
+	alice, aliceNTLM := aliceIdentities()
 	for _, tc := range []struct {
 		name    string
 		mech    string
@@ -279,8 +285,7 @@ func dcTLSConfig(t testing.TB, dc *addc.DC) *tls.Config {
 func TestLDAPChannelBindings(t *testing.T) {
 	dc := addc.Start(t)
 	cli := clientHost(t, dc, "")
-	alice := password(addc.Alice.Name, addc.Alice.Password)
-	aliceNTLM := &gosspi.Identity{User: addc.Alice.Name, Domain: addc.Domain, Password: addc.Alice.Password, Packages: "!kerberos"}
+	alice, aliceNTLM := aliceIdentities()
 	for _, tc := range []struct {
 		name     string
 		starttls bool
