@@ -24,7 +24,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,10 +173,17 @@ func TestLDAPBind(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c := aliceClient(t, cli.Host, tc.mech, tc.layers, tc.id, nil)
-			conn, sec, err := ldapsasl.Bind(ctx, dialLDAP(t, "389"), c)
+			rec := &recordingConn{Conn: dialLDAP(t, "389")}
+			conn, sec, err := ldapsasl.Bind(ctx, rec, c)
 			if err != nil {
 				t.Fatalf("bind: %v", err)
 			}
+			rec.reset()
+			defer func() {
+				if os.Getenv("SASL_RECORD") != "" && !t.Failed() {
+					recordFrames(t, "samba-"+strings.ReplaceAll(tc.name, " ", "-"), rec.bytes())
+				}
+			}()
 			if sec.Layer() != tc.want || sec.Context().Package() != tc.wantPkg {
 				t.Fatalf("layer %v with %s, want %v with %s", sec.Layer(), sec.Context().Package(), tc.want, tc.wantPkg)
 			}
@@ -369,4 +378,37 @@ func TestLDAPGoLDAPStartTLSBindings(t *testing.T) {
 	}
 	searchAlice(t, l)
 	checkBoundAsAlice(t, l)
+}
+
+// recordingConn keeps what is read from the DC, for fuzz seeds.
+type recordingConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (r *recordingConn) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	r.buf = append(r.buf, p[:n]...)
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *recordingConn) reset() { r.mu.Lock(); r.buf = nil; r.mu.Unlock() }
+
+func (r *recordingConn) bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]byte(nil), r.buf...)
+}
+
+// recordFrames writes the DC's security-layer frames as a seed of package
+// sasl's FuzzReadFrame (SASL_RECORD=1).
+func recordFrames(t testing.TB, name string, stream []byte) {
+	dir := filepath.Join("..", "..", "sasl", "testdata", "fuzz", "FuzzReadFrame")
+	body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(stream)) + ")\n"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
