@@ -53,6 +53,7 @@ func NewConnReadAhead(c net.Conn, ahead []byte, sec *Security) *Conn {
 
 type onceReader struct{ b []byte }
 
+// Read returns the octets read ahead, then io.EOF.
 func (o *onceReader) Read(p []byte) (int, error) {
 	if len(o.b) == 0 {
 		return 0, io.EOF

@@ -13,6 +13,7 @@ type NegotiationError struct {
 	Reason string
 }
 
+// Error returns the reason.
 func (e *NegotiationError) Error() string { return "sasl: " + e.Reason }
 
 // FrameError is a security-layer frame that cannot be read: a length of
@@ -22,6 +23,7 @@ type FrameError struct {
 	Max    uint32 // the largest this side accepts
 }
 
+// Error describes the frame.
 func (e *FrameError) Error() string {
 	if e.Length == 0 {
 		return "sasl: empty security-layer frame"
@@ -38,6 +40,7 @@ type LayerError struct {
 	Err error
 }
 
+// Error returns the operation and the context's error.
 func (e *LayerError) Error() string { return "sasl: " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the context's error.
