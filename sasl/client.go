@@ -29,7 +29,7 @@ type ClientConfig struct {
 	Layers Layer
 	// MaxBuffer is the largest wrapped token the client accepts (GSSAPI
 	// advertises it); zero means DefaultMaxBuffer for GSSAPI and the
-	// three-octet limit for GSS-SPNEGO.
+	// three-octet limit for GSS-SPNEGO. It must be at least 256.
 	MaxBuffer uint32
 	// AuthzID is the authorization identity to act as (GSSAPI), or "" to
 	// act as the authenticated identity.
@@ -104,8 +104,8 @@ func settle(mech string, layers Layer, maxBuf uint32, pkg *string, flags *gosspi
 	if maxBuf == 0 {
 		maxBuf = defMax
 	}
-	if maxBuf > MaxBufferLimit {
-		return "", 0, 0, &NegotiationError{Reason: "MaxBuffer exceeds three octets"}
+	if maxBuf > MaxBufferLimit || maxBuf < minMaxBuffer {
+		return "", 0, 0, &NegotiationError{Reason: "MaxBuffer is not between 256 and 2^24-1"}
 	}
 	if *flags == 0 {
 		*flags = flagsFor(mech, layers)
@@ -246,8 +246,8 @@ func (c *Client) negotiate(challenge []byte, authzID string) ([]byte, error) {
 	if choice == 0 {
 		return nil, &NegotiationError{Reason: "no common security layer: the server offers " + offer.layers.String() + ", the client accepts " + c.layers.String()}
 	}
-	if choice != LayerNone && offer.maxBuffer == 0 {
-		return nil, &NegotiationError{Reason: "the server offers a security layer with a maximum buffer of 0"}
+	if choice != LayerNone && offer.maxBuffer < minMaxBuffer {
+		return nil, &NegotiationError{Reason: "the server's maximum buffer is too small for a wrapped buffer"}
 	}
 	if strings.IndexByte(authzID, 0) >= 0 {
 		return nil, &NegotiationError{Reason: "the authorization identity holds a NUL"}

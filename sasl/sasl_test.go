@@ -349,6 +349,18 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a maximum buffer out of range", func(t *testing.T) {
+		h := newHost(t, gosspi.HostConfig{})
+		for _, mb := range []uint32{1, 255, 1 << 24} {
+			var ne *NegotiationError
+			if _, err := NewClient(ctx, h, ClientConfig{MaxBuffer: mb}); !errors.As(err, &ne) {
+				t.Errorf("MaxBuffer %d: %v", mb, err)
+			}
+			if _, err := NewServer(ctx, h, ServerConfig{MaxBuffer: mb}); !errors.As(err, &ne) {
+				t.Errorf("server MaxBuffer %d: %v", mb, err)
+			}
+		}
+	})
 	t.Run("success before the end", func(t *testing.T) {
 		c, _ := kerberosPair(t, GSSAPI, AllLayers, AllLayers)
 		if _, err := c.Start(ctx); err != nil {

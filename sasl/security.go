@@ -20,6 +20,10 @@ const (
 // maximum buffer.
 const wrapOverhead = 128
 
+// minMaxBuffer is the smallest maximum buffer a side may advertise for a
+// layer: room for the overhead and as much data.
+const minMaxBuffer = 2 * wrapOverhead
+
 // Security is the security layer a finished exchange installed: the layer,
 // the buffer limits and the context that protects the traffic. Wrap and
 // Unwrap may run in separate goroutines; each is used by one goroutine at
@@ -54,10 +58,7 @@ func (s *Security) Context() *gosspi.SecurityContext { return s.sc }
 
 // maxPlain is the largest plaintext Wrap keeps within MaxSend.
 func (s *Security) maxPlain() int {
-	if s.maxSend <= 2*wrapOverhead {
-		return int(s.maxSend) / 2
-	}
-	return int(s.maxSend) - wrapOverhead
+	return int(max(s.maxSend, minMaxBuffer)) - wrapOverhead
 }
 
 // Wrap protects one buffer under the layer: a wrap token (sealed or

@@ -19,7 +19,7 @@ type ServerConfig struct {
 	Layers Layer
 	// MaxBuffer is the largest wrapped token the server accepts (GSSAPI
 	// advertises it); zero means DefaultMaxBuffer for GSSAPI and the
-	// three-octet limit for GSS-SPNEGO.
+	// three-octet limit for GSS-SPNEGO. It must be at least 256.
 	MaxBuffer uint32
 	// Authorize decides whether the authenticated peer may act as authzID
 	// (which the GSSAPI client may send; "" means as itself). Nil allows
@@ -168,8 +168,8 @@ func (s *Server) readChoice(tok []byte) error {
 	if choice.layers&s.offer.layers == 0 {
 		return &NegotiationError{Reason: "the client chose " + choice.layers.String() + ", which was not offered"}
 	}
-	if choice.layers != LayerNone && choice.maxBuffer == 0 {
-		return &NegotiationError{Reason: "the client chose a security layer with a maximum buffer of 0"}
+	if choice.layers != LayerNone && choice.maxBuffer < minMaxBuffer {
+		return &NegotiationError{Reason: "the client's maximum buffer is too small for a wrapped buffer"}
 	}
 	if err := s.authorize(choice.authzID); err != nil {
 		return err
