@@ -33,6 +33,8 @@ func TestREADMESamplesCompile(t *testing.T) {
 		"kerberos.": "github.com/gosspi/gosspi/kerberos", "httpauth.": "github.com/gosspi/gosspi/httpauth",
 		"http.": "net/http", "fmt.": "fmt", "context.": "context",
 		"sshauth.": "github.com/gosspi/gosspi/sshauth", "ssh.": "golang.org/x/crypto/ssh", "url.": "net/url",
+		"sasl.": "github.com/gosspi/gosspi/sasl", "ldapsasl.": "github.com/gosspi/gosspi/sasl/ldapsasl",
+		"ldap.": "github.com/go-ldap/ldap/v3", "net.": "net",
 	}
 	var src strings.Builder
 	src.WriteString("package readme\n\nimport (\n\t\"context\"\n\t\"github.com/gosspi/gosspi\"\n")

@@ -84,6 +84,8 @@ func provisionSteps(dir string) []step {
 	steps = append(steps, pacSteps(dir, tool)...)
 	// Lockout part: an account under a PSO that locks it (lockout.go).
 	steps = append(steps, lockoutSteps(tool)...)
+	// LDAP part: SASL binds over TLS (ldap.go).
+	steps = append(steps, ldapSteps(dir)...)
 	return steps
 }
 
