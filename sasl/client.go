@@ -116,6 +116,14 @@ func settle(mech string, layers Layer, maxBuf uint32, pkg *string, flags *gosspi
 // flagsFor returns the context flags a mechanism needs for layers: GSSAPI
 // always wraps its negotiation, so it needs integrity; GSS-SPNEGO asks for
 // the strongest layer, since the context's flags are the layer.
+//
+// GSS-SPNEGO's integrity is sealing, as Active Directory runs it: a DC
+// treats an NTLM session that negotiated signing as sealed (what Samba
+// calls the LDAP style: NTLMSSP_NEGOTIATE_SIGN handled as
+// NTLMSSP_NEGOTIATE_SEAL) and expects sealed buffers, and a Kerberos
+// initiator always puts GSS_C_CONF_FLAG in its authenticator, so the
+// acceptor seals. Asking for confidentiality whenever integrity is wanted
+// makes both packages negotiate what the server will apply.
 func flagsFor(mech string, layers Layer) gosspi.Flags {
 	f := gosspi.FlagMutualAuth
 	want := layers.strongest()
@@ -125,7 +133,7 @@ func flagsFor(mech string, layers Layer) gosspi.Flags {
 	if want >= LayerIntegrity {
 		f |= gosspi.FlagIntegrity | gosspi.FlagReplayDetect | gosspi.FlagSequenceDetect
 	}
-	if want == LayerConfidentiality {
+	if want == LayerConfidentiality || (mech == GSSSPNEGO && want == LayerIntegrity) {
 		f |= gosspi.FlagConfidentiality
 	}
 	return f
@@ -199,7 +207,10 @@ func (c *Client) checkContext() error {
 	if c.mech == GSSAPI && f&gosspi.FlagIntegrity == 0 {
 		return &NegotiationError{Reason: "the context has no integrity to protect the layer negotiation"}
 	}
-	if l := c.contextLayer(); c.mech == GSSSPNEGO && c.layers&l == 0 {
+	// GSS-SPNEGO: a client that accepts integrity gets sealing when the
+	// context seals (see flagsFor); one that wants no layer at all cannot
+	// have one it does not apply.
+	if l := c.contextLayer(); c.mech == GSSSPNEGO && c.layers&l == 0 && !(c.layers&LayerIntegrity != 0 && l == LayerConfidentiality) {
 		return &NegotiationError{Reason: "the context's protection (" + l.String() + ") is not among the acceptable layers (" + c.layers.String() + ")"}
 	}
 	return nil

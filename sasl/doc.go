@@ -19,7 +19,11 @@
 //     layer is the one the context's flags give (confidentiality if the
 //     context can seal, else integrity if it can sign, else none), which
 //     is how an Active Directory DC signs and seals LDAP binds done with
-//     Negotiate (Kerberos or NTLM).
+//     Negotiate (Kerberos or NTLM). A DC seals every GSS-SPNEGO session
+//     that signs (an NTLM session that negotiated only signing is sealed
+//     all the same, and a Kerberos initiator always offers
+//     confidentiality), so a Client that accepts integrity negotiates
+//     confidentiality and its Security reports it.
 //
 // Wrapped tokens are what the package's Wrap produces: an RFC 4121 (or RFC
 // 4757) wrap token for Kerberos, and for NTLM the 16-octet signature

@@ -168,6 +168,8 @@ func TestLDAPBind(t *testing.T) {
 		{"GSSAPI signing", sasl.GSSAPI, alice, sasl.LayerIntegrity, sasl.LayerIntegrity, "Kerberos"},
 		{"GSS-SPNEGO Kerberos sealing", sasl.GSSSPNEGO, alice, sasl.AllLayers, sasl.LayerConfidentiality, "Kerberos"},
 		{"GSS-SPNEGO NTLM sealing", sasl.GSSSPNEGO, aliceNTLM, sasl.AllLayers, sasl.LayerConfidentiality, "NTLM"},
+		{"GSS-SPNEGO NTLM signing", sasl.GSSSPNEGO, aliceNTLM, sasl.LayerIntegrity, sasl.LayerConfidentiality, "NTLM"},
+		{"GSS-SPNEGO Kerberos signing", sasl.GSSSPNEGO, alice, sasl.LayerIntegrity, sasl.LayerConfidentiality, "Kerberos"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
