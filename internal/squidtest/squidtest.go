@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/gosspi/internal/sysenv"
 	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/ntlm"
 )
@@ -227,13 +228,13 @@ http_access deny all
 		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", tlsPort))
 	}
 	for _, addr := range addrs {
-		for deadline := time.Now().Add(10 * time.Second); ; {
+		for deadline := sysenv.Deadline(10 * time.Second); ; {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
 				c.Close()
 				break
 			}
-			if time.Now().After(deadline) {
+			if sysenv.Now().After(deadline) {
 				t.Fatalf("squid does not accept connections on %s: %v\n%s", addr, err, s.log.String())
 			}
 			time.Sleep(10 * time.Millisecond)
