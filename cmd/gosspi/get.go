@@ -41,6 +41,7 @@ answer); 2 for a usage error; 3 for a configuration error (-cacert).`
 
 type getOptions struct {
 	user, method, data, out, scheme, spn, cacert string
+	lsa                                          string // -lsa (serve_lsa.go)
 	headers                                      headerList
 	include, verbose, insecure, noMutual, noCB   bool
 	timeout                                      time.Duration
@@ -71,6 +72,7 @@ func runGet(args []string) int {
 	fs.StringVar(&o.scheme, "scheme", "", "answer only this scheme: Negotiate, Kerberos or NTLM")
 	fs.StringVar(&o.spn, "spn", "", "service principal (default HTTP/<host>)")
 	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM file")
+	lsaFlag(fs, &o.lsa)
 	fs.BoolVar(&o.include, "i", false, "print the response status and headers")
 	fs.BoolVar(&o.verbose, "v", false, "print each handshake leg to standard error")
 	fs.BoolVar(&o.insecure, "k", false, "do not verify the server's TLS certificate")
@@ -154,7 +156,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 
-	host, err := gosspi.NewHost(gosspi.HostConfig{})
+	host, err := gosspi.NewHost(gosspi.HostConfig{LSA: lsaAddress(o.lsa)})
 	if err != nil {
 		return exitConfig, err
 	}
