@@ -33,6 +33,11 @@ type FileConfig struct {
 	// HandshakeTimeout is how long a half-built context may wait for its
 	// next leg, as a Go duration ("2m" by default).
 	HandshakeTimeout string `json:"handshake_timeout"`
+	// AllowNTLMReflection lets the daemon's NTLM client log on to its own
+	// NTLM server (MS08-068 reflection, refused by default): only for a
+	// daemon whose callers authenticate to each other through it, as in
+	// tests.
+	AllowNTLMReflection bool `json:"allow_ntlm_reflection"`
 	// Services is the policy; a caller that matches none is refused.
 	Services []Service `json:"services"`
 }

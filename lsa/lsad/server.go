@@ -127,8 +127,12 @@ func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd
 		krb5conf = "/etc/krb5.conf"
 	}
 	krb := kerberos.New(kerberos.Config{Krb5Conf: krb5conf, Logger: log, Now: now, Rand: rnd})
-	nt := ntlm.New(ntlm.Config{Now: now, Rand: rnd})
-	nego, err := negotiate.New(negotiate.Config{Packages: []secpkg.LsaModePackage{krb, nt}})
+	nt := ntlm.New(ntlm.Config{Now: now, Rand: rnd, AllowReflection: f.AllowNTLMReflection})
+	// Negotiate's LSA half needs the inner user-mode halves to build its
+	// own ContextData; their clock and random source are the daemon's.
+	env := sspi.Env{Now: now, Rand: rnd}
+	nego, err := negotiate.New(negotiate.Config{Packages: []secpkg.LsaModePackage{krb, nt},
+		UserPackages: []sspi.UserModePackage{kerberos.NewUserMode(env), ntlm.NewUserMode(env)}})
 	if err != nil {
 		return nil, err
 	}
