@@ -104,8 +104,6 @@ func ParseConfig(data []byte) (*FileConfig, error) {
 	return &c, nil
 }
 
-var knownPackages = []string{"negotiate", "kerberos", "ntlm"}
-
 func (c *FileConfig) check() error {
 	if len(c.Services) == 0 {
 		return fmt.Errorf("lsad: config: no services: every caller would be refused")
@@ -117,11 +115,6 @@ func (c *FileConfig) check() error {
 		}
 		if len(s.UIDs) == 0 && len(s.GIDs) == 0 {
 			return fmt.Errorf("lsad: config: service %q names no uids or gids", s.Name)
-		}
-		for _, p := range s.Packages {
-			if !slices.Contains(knownPackages, strings.ToLower(p)) {
-				return fmt.Errorf("lsad: config: service %q: unknown package %q", s.Name, p)
-			}
 		}
 		if !s.Inbound && !s.Outbound {
 			return fmt.Errorf("lsad: config: service %q allows neither inbound nor outbound", s.Name)

@@ -68,6 +68,12 @@ type Server struct {
 	lns    []net.Listener
 	closed bool
 	wg     sync.WaitGroup
+
+	// peerOf reads a connection's caller (SO_PEERCRED); released, when
+	// set, is called after a closed connection's handles are freed. Both
+	// are for tests.
+	peerOf   func(net.Conn) (Peer, error)
+	released func(Peer)
 }
 
 // quota counts what one caller uid holds over all its connections.
@@ -104,9 +110,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, svc := range f.Services {
+		for _, p := range svc.Packages {
+			if _, err := host.QuerySecurityPackageInfo(context.Background(), p); err != nil {
+				host.Close()
+				return nil, fmt.Errorf("lsad: config: service %q: unknown package %q", svc.Name, p)
+			}
+		}
+	}
 	s := &Server{
 		cfg: cfg, file: f, host: host, log: log, now: sysenv.Clock(cfg.Now),
 		maxFrame: f.MaxFrame, conns: make(map[*conn]struct{}), quotas: make(map[uint32]*quota),
+		peerOf: peerOf,
 	}
 	if s.maxFrame <= 0 {
 		s.maxFrame = lsarpc.DefaultMaxFrame
@@ -137,6 +152,18 @@ func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd
 		return nil, err
 	}
 	return []secpkg.LsaModePackage{nego, krb, nt}, nil
+}
+
+// SetPolicy replaces the policy (the Services of f) for connections made
+// from now on; connections already open keep the section they matched.
+func (s *Server) SetPolicy(f *FileConfig) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.file.Services = f.Services
+	s.mu.Unlock()
+	return nil
 }
 
 // Host returns the daemon's package host.
@@ -245,7 +272,7 @@ const maxInFlight = 256
 
 func (s *Server) serveConn(nc net.Conn) {
 	defer nc.Close()
-	peer, err := peerOf(nc)
+	peer, err := s.peerOf(nc)
 	if err != nil {
 		s.log.Warn("lsad: no peer credentials; connection refused", "err", err)
 		return
@@ -268,6 +295,9 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.mu.Unlock()
 		s.met.conns.Dec()
 		c.release()
+		if s.released != nil {
+			s.released(peer)
+		}
 	}()
 
 	br := bufio.NewReaderSize(nc, 64<<10)
@@ -335,7 +365,9 @@ func (c *conn) hello() bool {
 	case h.Version != lsarpc.Version:
 		rep.Status, rep.Detail = uint32(sspi.SEC_E_UNSUPPORTED_FUNCTION), fmt.Sprintf("protocol version %d; this daemon speaks %d", h.Version, lsarpc.Version)
 	default:
+		s.mu.Lock()
 		c.svc = s.file.match(c.peer.UID, c.peer.GID, c.peer.Groups)
+		s.mu.Unlock()
 		if c.svc == nil {
 			rep.Status = uint32(sspi.SEC_E_NOT_OWNER)
 			rep.Detail = fmt.Sprintf("uid %d gid %d is not in the lsad policy", c.peer.UID, c.peer.GID)
@@ -441,6 +473,9 @@ func (c *conn) release() {
 	q.creds -= len(creds)
 	q.contexts -= len(ctxs)
 	q.handshakes -= hs
+	if *q == (quota{}) {
+		delete(c.s.quotas, c.peer.UID)
+	}
 	c.s.mu.Unlock()
 	if len(creds)+len(ctxs) > 0 {
 		c.s.log.Info("lsad: disconnect freed handles", "uid", c.peer.UID, "pid", c.peer.PID, "credentials", len(creds), "contexts", len(ctxs), "half_built", hs)
