@@ -24,9 +24,9 @@ type realDaemon struct {
 	user, pw string
 }
 
-func startRealDaemon(t *testing.T) *realDaemon {
+// startRealmForDaemon starts an MIT realm with alice and HTTP/svc.localhost.
+func startRealmForDaemon(t *testing.T) *realDaemon {
 	t.Helper()
-	dir := t.TempDir()
 	r := krbtest.NewRealm(t, krbtest.Options{})
 	d := &realDaemon{realm: r, user: "alice", pw: "alice-Secret-1"}
 	kt, _, err := r.UserAndService(d.user, d.pw, "HTTP/svc.localhost")
@@ -34,6 +34,14 @@ func startRealDaemon(t *testing.T) *realDaemon {
 		t.Fatal(err)
 	}
 	d.keytab = kt
+	return d
+}
+
+func startRealDaemon(t *testing.T) *realDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := startRealmForDaemon(t)
+	r, kt := d.realm, d.keytab
 	accounts := filepath.Join(dir, "ntlm_users")
 	if err := os.WriteFile(accounts, []byte("CONTOSO:alice:correct horse\n"), 0o600); err != nil {
 		t.Fatal(err)

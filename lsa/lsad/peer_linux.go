@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,8 +22,8 @@ type Peer struct {
 
 // peerOf reads SO_PEERCRED of a Unix socket connection.
 func peerOf(c net.Conn) (Peer, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
+	uc, ok := c.(syscall.Conn)
+	if _, unix := c.LocalAddr().(*net.UnixAddr); !ok || !unix {
 		return Peer{}, errors.New("lsad: not a Unix socket connection")
 	}
 	raw, err := uc.SyscallConn()
