@@ -86,6 +86,7 @@ type child struct {
 	cfg     string
 	metrics string
 	logs    *testutil.SyncBuffer
+	wrap    func(*exec.Cmd) *exec.Cmd // runs the daemon under another command
 }
 
 // writeConfig writes f as JSON into dir and returns its path.
@@ -131,6 +132,9 @@ func (c *child) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+c.cfg)
+	if c.wrap != nil {
+		cmd = c.wrap(cmd)
+	}
 	cmd.Stderr = c.logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
