@@ -28,6 +28,9 @@ type FileConfig struct {
 	Krb5Conf string `json:"krb5_conf"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"log_level"`
+	// MaxInFlight bounds the calls one connection has running at once
+	// (default 256); beyond it the daemon stops reading that connection.
+	MaxInFlight int `json:"max_in_flight"`
 	// MaxFrame caps one message (default 1 MiB).
 	MaxFrame int `json:"max_frame"`
 	// HandshakeTimeout is how long a half-built context may wait for its

@@ -22,10 +22,11 @@ type realDaemon struct {
 	realm    *krbtest.Realm
 	keytab   string
 	user, pw string
+	file     *FileConfig
 }
 
 // startRealmForDaemon starts an MIT realm with alice and HTTP/svc.localhost.
-func startRealmForDaemon(t *testing.T) *realDaemon {
+func startRealmForDaemon(t testing.TB) *realDaemon {
 	t.Helper()
 	r := krbtest.NewRealm(t, krbtest.Options{})
 	d := &realDaemon{realm: r, user: "alice", pw: "alice-Secret-1"}
@@ -37,7 +38,7 @@ func startRealmForDaemon(t *testing.T) *realDaemon {
 	return d
 }
 
-func startRealDaemon(t *testing.T) *realDaemon {
+func startRealDaemon(t testing.TB) *realDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := startRealmForDaemon(t)
@@ -51,6 +52,7 @@ func startRealDaemon(t *testing.T) *realDaemon {
 	f.Krb5Conf = r.Krb5Con
 	f.Services[0].Keytab = kt
 	f.Services[0].NTLMAccounts = accounts
+	d.file = f
 	d.child = startChild(t, writeConfig(t, dir, f), sock)
 	return d
 }

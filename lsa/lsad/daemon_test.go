@@ -22,8 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// childEnv names the config file of a test binary started as the daemon.
-const childEnv = "GOSSPI_LSAD_TEST_CHILD_CONFIG"
+// childEnv names the config file of a test binary started as the daemon;
+// gateEnv makes its TestPkg hold every accept until SIGUSR1.
+const (
+	childEnv = "GOSSPI_LSAD_TEST_CHILD_CONFIG"
+	gateEnv  = "GOSSPI_LSAD_TEST_GATE"
+)
 
 // testAccounts are the TestPkg accounts of the daemons the tests start.
 var testAccounts = map[string]string{"alice": "correct horse", "bob": "battery staple"}
@@ -52,7 +56,16 @@ func childDaemon(path string) int {
 		return 3
 	}
 	reg := prometheus.NewRegistry()
-	s, err := New(Config{File: f, Logger: log, Registerer: reg, Packages: append(std, secpkg.LsaModePackage(sspitest.New(sspitest.Config{Accounts: testAccounts})))})
+	tc := sspitest.Config{Accounts: testAccounts}
+	if os.Getenv(gateEnv) != "" {
+		// TestPkg's accepts wait until SIGUSR1.
+		gate := make(chan struct{})
+		tc.Gate = gate
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() { <-usr1; close(gate) }()
+	}
+	s, err := New(Config{File: f, Logger: log, Registerer: reg, Packages: append(std, secpkg.LsaModePackage(sspitest.New(tc)))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -87,6 +100,7 @@ type child struct {
 	metrics string
 	logs    *testutil.SyncBuffer
 	wrap    func(*exec.Cmd) *exec.Cmd // runs the daemon under another command
+	env     []string                  // more environment for the daemon
 }
 
 // writeConfig writes f as JSON into dir and returns its path.
@@ -131,7 +145,7 @@ func tail(s string, n int) string {
 func (c *child) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+c.cfg)
+	cmd.Env = append(append(os.Environ(), childEnv+"="+c.cfg), c.env...)
 	if c.wrap != nil {
 		cmd = c.wrap(cmd)
 	}

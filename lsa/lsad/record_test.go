@@ -171,7 +171,7 @@ type realInProcess struct {
 	user, pw string
 }
 
-func startRealDaemonInProcess(t *testing.T) *realInProcess {
+func startRealDaemonInProcess(t testing.TB) *realInProcess {
 	t.Helper()
 	r := startRealmForDaemon(t)
 	f := ntlmPolicy(t)

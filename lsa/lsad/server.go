@@ -266,8 +266,8 @@ type ctxRec struct {
 // helloTimeout bounds how long a new connection may take to say hello.
 const helloTimeout = 5 * time.Second
 
-// maxInFlight bounds the calls running at once for one connection; the
-// reader stops reading when it is reached.
+// maxInFlight is the default bound on the calls running at once for one
+// connection; the reader stops reading when it is reached.
 const maxInFlight = 256
 
 func (s *Server) serveConn(nc net.Conn) {
@@ -301,7 +301,11 @@ func (s *Server) serveConn(nc net.Conn) {
 	}()
 
 	br := bufio.NewReaderSize(nc, 64<<10)
-	sem := make(chan struct{}, maxInFlight)
+	inFlight := s.file.MaxInFlight
+	if inFlight <= 0 {
+		inFlight = maxInFlight
+	}
+	sem := make(chan struct{}, inFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var buf []byte

@@ -360,7 +360,8 @@ func (h *Host) callAsync(ctx context.Context, req *lsarpc.Request, done func(*ls
 	}
 	id := h.ids.Add(1)
 	req.ID = id
-	pd := &pending{done: func(r *lsarpc.Reply, err error) { done(r, replyErr(req.Op, r, err)) }}
+	op := req.Op // the closure keeps the op, not the request and its buffers
+	pd := &pending{done: func(r *lsarpc.Reply, err error) { done(r, replyErr(op, r, err)) }}
 	if ctx.Done() != nil {
 		pd.stop = context.AfterFunc(ctx, func() { c.cancel(id, ctx.Err()) })
 	}
