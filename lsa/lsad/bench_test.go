@@ -28,7 +28,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	e := &benchEnv{}
-	e.d = startRealDaemon(b)
+	e.d = startRealDaemon(b, func(f *FileConfig) { f.ReplayCacheSize = 1 << 23 })
 	f := e.d.file
 	std, err := standardPackages(f, nil, nil, nil)
 	if err != nil {
@@ -229,4 +229,33 @@ func TestAsyncAcceptMemory(t *testing.T) {
 		}(&calls[i])
 	}
 	wg.Wait()
+}
+
+// BenchmarkRoundTrip is one call that does no package work
+// (QuerySecurityPackageInfo) through gosspi lsad: the protocol's own
+// cost, sequential and with 64 callers on one connection.
+func BenchmarkRoundTrip(b *testing.B) {
+	dir := b.TempDir()
+	sock := filepath.Join(dir, "lsad.sock")
+	startChild(b, writeConfig(b, dir, baseConfig(sock)), sock)
+	tbl, _ := dialTable(b, sock)
+	b.Run("sequential", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, st := tbl.QuerySecurityPackageInfo("NTLM"); st != sspi.SEC_E_OK {
+				b.Fatal(st)
+			}
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, st := tbl.QuerySecurityPackageInfo("NTLM"); st != sspi.SEC_E_OK {
+					b.Error(st)
+					return
+				}
+			}
+		})
+	})
 }

@@ -26,6 +26,12 @@ type FileConfig struct {
 	// Krb5Conf is the krb5.conf of the Kerberos package (default
 	// /etc/krb5.conf); a caller's KRB5_CONFIG is not used.
 	Krb5Conf string `json:"krb5_conf"`
+	// ReplayCacheSize bounds the Kerberos replay cache the daemon holds
+	// for every acceptor (default kerberos.DefaultReplayCacheSize). When
+	// it is full the acceptor refuses AP-REQs (fail closed) until entries
+	// age out of the clock-skew window: size it for the handshakes a
+	// window sees.
+	ReplayCacheSize int `json:"replay_cache_size"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"log_level"`
 	// MaxInFlight bounds the calls one connection has running at once

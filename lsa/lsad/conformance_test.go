@@ -38,7 +38,7 @@ func startRealmForDaemon(t testing.TB) *realDaemon {
 	return d
 }
 
-func startRealDaemon(t testing.TB) *realDaemon {
+func startRealDaemon(t testing.TB, opts ...func(*FileConfig)) *realDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := startRealmForDaemon(t)
@@ -52,6 +52,9 @@ func startRealDaemon(t testing.TB) *realDaemon {
 	f.Krb5Conf = r.Krb5Con
 	f.Services[0].Keytab = kt
 	f.Services[0].NTLMAccounts = accounts
+	for _, o := range opts {
+		o(f)
+	}
 	d.file = f
 	d.child = startChild(t, writeConfig(t, dir, f), sock)
 	return d

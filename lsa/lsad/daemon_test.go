@@ -49,7 +49,11 @@ func childDaemon(path string) int {
 		return 3
 	}
 	SanitizeEnvironment()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelInfo
+	if f.LogLevel == "debug" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	std, err := standardPackages(f, log, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -74,6 +74,8 @@ type Server struct {
 	// are for tests.
 	peerOf   func(net.Conn) (Peer, error)
 	released func(Peer)
+
+	work *workers
 }
 
 // quota counts what one caller uid holds over all its connections.
@@ -121,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, file: f, host: host, log: log, now: sysenv.Clock(cfg.Now),
 		maxFrame: f.MaxFrame, conns: make(map[*conn]struct{}), quotas: make(map[uint32]*quota),
-		peerOf: peerOf,
+		peerOf: peerOf, work: newWorkers(),
 	}
 	if s.maxFrame <= 0 {
 		s.maxFrame = lsarpc.DefaultMaxFrame
@@ -141,7 +143,11 @@ func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd
 	if krb5conf == "" {
 		krb5conf = "/etc/krb5.conf"
 	}
-	krb := kerberos.New(kerberos.Config{Krb5Conf: krb5conf, Logger: log, Now: now, Rand: rnd})
+	kc := kerberos.Config{Krb5Conf: krb5conf, Logger: log, Now: now, Rand: rnd}
+	if f.ReplayCacheSize > 0 {
+		kc.ReplayCache = kerberos.NewMemoryReplayCacheWithClock(f.ReplayCacheSize, sysenv.Clock(now))
+	}
+	krb := kerberos.New(kc)
 	nt := ntlm.New(ntlm.Config{Now: now, Rand: rnd, AllowReflection: f.AllowNTLMReflection})
 	// Negotiate's LSA half needs the inner user-mode halves to build its
 	// own ContextData; their clock and random source are the daemon's.
@@ -233,6 +239,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.work.stop()
 	return s.host.Close()
 }
 
@@ -339,14 +346,14 @@ func (s *Server) serveConn(nc net.Conn) {
 		}
 		sem <- struct{}{}
 		wg.Add(1)
-		go func() {
+		s.work.run(func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			rep := c.call(ctx, req)
 			c.untrack(req.ID)
 			cancel()
 			c.reply(rep)
-		}()
+		})
 	}
 }
 

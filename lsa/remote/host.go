@@ -55,7 +55,7 @@ func (h *Host) QueryCredentialsAttributes(ctx context.Context, cred sspi.CredHan
 	return rep.Attr, nil
 }
 
-func legResult(op lsarpc.Op, rep *lsarpc.Reply, err error) (*sspi.ContextResult, error) {
+func (h *Host) legResult(op lsarpc.Op, rep *lsarpc.Reply, err error) (*sspi.ContextResult, error) {
 	var res *sspi.ContextResult
 	if rep != nil {
 		res = rep.Result
@@ -63,33 +63,38 @@ func legResult(op lsarpc.Op, rep *lsarpc.Reply, err error) (*sspi.ContextResult,
 	if err == nil && res == nil {
 		err = &sspi.Error{Op: op.String(), Status: sspi.SEC_E_INTERNAL_ERROR, Detail: "gosspi lsad returned no result"}
 	}
+	if err == nil && res.Mapped && res.Status == sspi.SEC_E_OK {
+		// The daemon dropped the LSA half: deleting it later only frees
+		// the daemon's record, and need not wait for the answer.
+		h.mapped.Store(res.Context, struct{}{})
+	}
 	return res, err
 }
 
 // InitLsaModeContext implements sspi.Host.
 func (h *Host) InitLsaModeContext(ctx context.Context, req *sspi.InitContextRequest) (*sspi.ContextResult, error) {
 	rep, err := h.call(ctx, &lsarpc.Request{Op: lsarpc.OpInitContext, Init: req})
-	return legResult(lsarpc.OpInitContext, rep, err)
+	return h.legResult(lsarpc.OpInitContext, rep, err)
 }
 
 // AcceptLsaModeContext implements sspi.Host.
 func (h *Host) AcceptLsaModeContext(ctx context.Context, req *sspi.AcceptContextRequest) (*sspi.ContextResult, error) {
 	rep, err := h.call(ctx, &lsarpc.Request{Op: lsarpc.OpAcceptContext, Accept: req})
-	return legResult(lsarpc.OpAcceptContext, rep, err)
+	return h.legResult(lsarpc.OpAcceptContext, rep, err)
 }
 
 // InitLsaModeContextAsync implements sspi.AsyncHost: done runs on the
 // connection's reader when the reply arrives.
 func (h *Host) InitLsaModeContextAsync(ctx context.Context, req *sspi.InitContextRequest, done func(*sspi.ContextResult, error)) {
 	h.callAsync(ctx, &lsarpc.Request{Op: lsarpc.OpInitContext, Init: req}, func(rep *lsarpc.Reply, err error) {
-		done(legResult(lsarpc.OpInitContext, rep, err))
+		done(h.legResult(lsarpc.OpInitContext, rep, err))
 	})
 }
 
 // AcceptLsaModeContextAsync implements sspi.AsyncHost.
 func (h *Host) AcceptLsaModeContextAsync(ctx context.Context, req *sspi.AcceptContextRequest, done func(*sspi.ContextResult, error)) {
 	h.callAsync(ctx, &lsarpc.Request{Op: lsarpc.OpAcceptContext, Accept: req}, func(rep *lsarpc.Reply, err error) {
-		done(legResult(lsarpc.OpAcceptContext, rep, err))
+		done(h.legResult(lsarpc.OpAcceptContext, rep, err))
 	})
 }
 
@@ -99,8 +104,13 @@ func (h *Host) CompleteAuthToken(ctx context.Context, c sspi.CtxtHandle, token *
 	return err
 }
 
-// DeleteContext implements sspi.Host.
+// DeleteContext implements sspi.Host. Deleting an established, mapped
+// context does not wait for the daemon: it holds no secret of it any more.
 func (h *Host) DeleteContext(ctx context.Context, c sspi.CtxtHandle) error {
+	if _, ok := h.mapped.LoadAndDelete(c); ok {
+		h.callAsync(context.Background(), &lsarpc.Request{Op: lsarpc.OpDeleteContext, Ctx: c}, func(*lsarpc.Reply, error) {})
+		return nil
+	}
 	_, err := h.call(ctx, &lsarpc.Request{Op: lsarpc.OpDeleteContext, Ctx: c})
 	return err
 }

@@ -54,6 +54,8 @@ type Host struct {
 	addr string
 	cfg  Config
 
+	mapped sync.Map // sspi.CtxtHandle -> struct{}: established contexts the daemon mapped
+
 	mu   sync.Mutex
 	cur  *clientConn
 	ids  atomic.Uint64
