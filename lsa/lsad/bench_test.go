@@ -18,11 +18,11 @@ import (
 // benchEnv is one package's handshake, in process and through a daemon
 // process, with the same packages and files on both sides.
 type benchEnv struct {
-	d       *realDaemon
-	inproc  *sspi.FunctionTable
-	lsad    *sspi.FunctionTable
-	ntlm sspitest.Setup
-	krb  sspitest.Setup
+	d      *realDaemon
+	inproc *sspi.FunctionTable
+	lsad   *sspi.FunctionTable
+	ntlm   sspitest.Setup
+	krb    sspitest.Setup
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {

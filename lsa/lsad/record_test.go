@@ -13,11 +13,12 @@ import (
 	"testing"
 
 	"github.com/gosspi/gosspi/internal/lsarpc"
+	"github.com/gosspi/gosspi/internal/ntlmssp"
 	"github.com/gosspi/gosspi/internal/sspitest"
 	"github.com/gosspi/gosspi/kerberos"
-	"github.com/gosspi/gosspi/lsa/remote"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 )
 
 // recordEnv makes TestRecordRequests rewrite the fuzz seed corpus of the
@@ -112,6 +113,24 @@ func TestRecordRequests(t *testing.T) {
 	defer d.tap.mu.Unlock()
 	frames := splitFrames(t, d.tap.conns, func(p []byte) error { _, err := lsarpc.DecodeRequest(p); return err })
 	replies := splitFrames(t, d.tap.writes, func(p []byte) error { _, err := lsarpc.DecodeReply(p); return err })
+	// What crosses to the application never holds a long-term key: no
+	// reply carries the NT hash of an account or a key of the keytab.
+	nt := ntlmssp.NTOWFv1("correct horse")
+	secrets := [][]byte{nt[:]}
+	kt, err := keytab.Load(d.keytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range kt.Entries {
+		secrets = append(secrets, e.Key.KeyValue)
+	}
+	for _, r := range replies {
+		for _, k := range secrets {
+			if bytes.Contains(r, k) {
+				t.Fatalf("a reply to the application holds a long-term key")
+			}
+		}
+	}
 	if len(frames) < 20 {
 		t.Fatalf("recorded only %d requests", len(frames))
 	}
@@ -169,6 +188,7 @@ type realInProcess struct {
 	sock     string
 	tap      *tapListener
 	user, pw string
+	keytab   string
 }
 
 func startRealDaemonInProcess(t testing.TB) *realInProcess {
@@ -177,7 +197,7 @@ func startRealDaemonInProcess(t testing.TB) *realInProcess {
 	f := ntlmPolicy(t)
 	f.Krb5Conf = r.realm.Krb5Con
 	f.Services[0].Keytab = r.keytab
-	d := &realInProcess{user: r.user, pw: r.pw}
+	d := &realInProcess{user: r.user, pw: r.pw, keytab: r.keytab}
 	ip := startInProcess(t, f, func(s *Server, sock string) {})
 	// Serve a second, tapped socket.
 	d.sock = filepath.Join(filepath.Dir(ip.sock), "tap.sock")
@@ -188,6 +208,5 @@ func startRealDaemonInProcess(t testing.TB) *realInProcess {
 	d.tap = &tapListener{Listener: ln}
 	go ip.s.Serve(d.tap)
 	d.s = ip.s
-	_ = remote.EnvVar
 	return d
 }
