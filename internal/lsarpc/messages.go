@@ -196,12 +196,6 @@ func DecodeRequest(p []byte) (*Request, error) {
 	return r, nil
 }
 
-// replyFlag bits say which optional parts a reply carries.
-const (
-	hasResult = 1 << iota
-	hasAttr
-)
-
 // AppendReply appends the framed reply to b. An attribute value of a type
 // the protocol does not know is an error.
 func AppendReply(b []byte, r *Reply) ([]byte, error) {

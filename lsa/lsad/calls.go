@@ -177,7 +177,7 @@ func (c *conn) applyPolicy(r *sspi.AcquireCredentialsRequest, env lsarpc.Env) (f
 	isKrb := strings.EqualFold(r.Package, "Kerberos") || strings.EqualFold(r.Package, "Negotiate")
 	isNTLM := strings.EqualFold(r.Package, "NTLM") || strings.EqualFold(r.Package, "Negotiate")
 	if r.Use&sspi.SECPKG_CRED_INBOUND != 0 {
-		if k := opts["keytab"]; k != "" && k != svc.Keytab && strings.TrimPrefix(k, "FILE:") != svc.Keytab && r.Use != sspi.SECPKG_CRED_OUTBOUND {
+		if k := opts["keytab"]; k != "" && k != svc.Keytab && strings.TrimPrefix(k, "FILE:") != svc.Keytab {
 			return noop, policyErr(op, "keytab "+k+" is not the keytab of service "+svc.Name)
 		}
 		opts["keytab"] = svc.Keytab

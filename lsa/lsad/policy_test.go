@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -303,22 +304,10 @@ func TestHelperDial(t *testing.T) {
 		return
 	}
 	uid, _, _, svc := h.Caller()
-	println("HELPER uid=" + itoa(uid) + " service=" + svc)
+	println("HELPER uid=" + strconv.Itoa(int(uid)) + " service=" + svc)
 	h.Close()
 }
 
-func itoa(v uint32) string {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
-}
 
 // copyTestBinary copies the test binary where another uid can run it.
 func copyTestBinary(t testing.TB) string {
