@@ -308,7 +308,6 @@ func TestHelperDial(t *testing.T) {
 	h.Close()
 }
 
-
 // copyTestBinary copies the test binary where another uid can run it.
 func copyTestBinary(t testing.TB) string {
 	t.Helper()
