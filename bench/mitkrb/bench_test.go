@@ -16,6 +16,7 @@ import (
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/sspi"
+	"github.com/gosspi/gosspi/sspi/secpkg"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/service"
@@ -103,18 +104,18 @@ func TestMITHarness(t *testing.T) {
 // ours: gosspi contexts through the public API.
 type ours struct {
 	pkg    *kerberos.Package
-	client sspi.LsaCredential
-	server sspi.LsaCredential
+	client secpkg.LsaCredential
+	server secpkg.LsaCredential
 }
 
 func newOurs(t testing.TB, cfg kerberos.Config) *ours {
 	p := kerberos.New(cfg)
 	ctx := context.Background()
-	c, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "alice", Password: password}})
+	c, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "alice", Password: password}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := p.AcquireCredentialsHandle(ctx, &sspi.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND, AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": keytabPath}}})
+	s, _, err := p.AcquireCredentialsHandle(ctx, &secpkg.CredentialRequest{Use: sspi.SECPKG_CRED_INBOUND, AuthData: &sspi.AuthIdentity{Options: map[string]string{"keytab": keytabPath}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +123,15 @@ func newOurs(t testing.TB, cfg kerberos.Config) *ours {
 }
 
 func (o *ours) apReq(t testing.TB, req sspi.ISCReq) []byte {
-	_, out, err := o.pkg.InitLsaModeContext(context.Background(), o.client, nil, &sspi.InitContextParams{TargetName: spn, ContextReq: req})
+	_, out, err := o.pkg.InitLsaModeContext(context.Background(), o.client, nil, &secpkg.InitContextParams{TargetName: spn, ContextReq: req})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out.Output[0].Buffer
 }
 
-func (o *ours) accept(tok []byte) (sspi.ContextOutput, error) {
-	_, out, err := o.pkg.AcceptLsaModeContext(context.Background(), o.server, nil, &sspi.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok})})
+func (o *ours) accept(tok []byte) (secpkg.ContextOutput, error) {
+	_, out, err := o.pkg.AcceptLsaModeContext(context.Background(), o.server, nil, &secpkg.AcceptContextParams{Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: tok})})
 	return out, err
 }
 
@@ -212,7 +213,7 @@ func ourPair(b *testing.B) (sspi.UserModeContext, sspi.UserModeContext) {
 	o := newOurs(b, kerberos.Config{DisableReplayCache: true})
 	ctx := context.Background()
 	req := sspi.ISC_REQ_MUTUAL_AUTH | sspi.ISC_REQ_CONFIDENTIALITY
-	c, out, err := o.pkg.InitLsaModeContext(ctx, o.client, nil, &sspi.InitContextParams{TargetName: spn, ContextReq: req})
+	c, out, err := o.pkg.InitLsaModeContext(ctx, o.client, nil, &secpkg.InitContextParams{TargetName: spn, ContextReq: req})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func ourPair(b *testing.B) (sspi.UserModeContext, sspi.UserModeContext) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, out, err = o.pkg.InitLsaModeContext(ctx, o.client, c, &sspi.InitContextParams{TargetName: spn, ContextReq: req, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: sout.Output[0].Buffer})})
+	_, out, err = o.pkg.InitLsaModeContext(ctx, o.client, c, &secpkg.InitContextParams{TargetName: spn, ContextReq: req, Input: sspi.NewDesc(sspi.SecBuffer{BufferType: sspi.SECBUFFER_TOKEN, Buffer: sout.Output[0].Buffer})})
 	if err != nil {
 		b.Fatal(err)
 	}
