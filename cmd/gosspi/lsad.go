@@ -28,6 +28,8 @@ packages, inbound or outbound, with which keytab and account file. A caller
 in no section is refused. See contrib/lsad/lsad.json; with systemd, use
 contrib/lsad/gosspi-lsad.socket and .service (socket activation).
 
+SIGHUP rereads the policy (the services) for new connections.
+
 Logs (one JSON line per call: uid, package, status; never secrets) go to
 standard error.
 
@@ -68,7 +70,10 @@ func runLsad(args []string) int {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := lsad.Run(ctx, f, log, nil); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := func() (*lsad.FileConfig, error) { return lsad.LoadConfig(*cfgPath) }
+	if err := lsad.Run(ctx, f, log, nil, hup, reload); err != nil {
 		fmt.Fprintln(os.Stderr, "gosspi lsad:", err)
 		return exitConfig
 	}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +111,7 @@ func TestServeUnprivilegedThroughLsad(t *testing.T) {
 	}
 	sock := filepath.Join(dir, "lsad.sock")
 	cfg := map[string]any{
-		"socket": sock, "socket_mode": "0666", "krb5_conf": r.Krb5Con, "log_level": "debug",
+		"socket": sock, "socket_mode": "0666", "krb5_conf": r.Krb5Con, "log_level": "debug", "metrics": "127.0.0.1:0",
 		"services": []map[string]any{{
 			"name": "web", "uids": []int{65534}, "inbound": true,
 			"keytab": kt, "ntlm_accounts": accounts, "principals": []string{"HTTP/*"},
@@ -120,7 +122,8 @@ func TestServeUnprivilegedThroughLsad(t *testing.T) {
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, lsadLog := startProc(t, exec.Command(bin, "lsad", "-config", cfgPath), regexp.MustCompile(`"msg":"lsad: (listening)"`))
+	lsadCmd := exec.Command(bin, "lsad", "-config", cfgPath)
+	metricsAddr, lsadLog := startProc(t, lsadCmd, regexp.MustCompile(`"msg":"lsad: metrics","addr":"([^"]+)"`))
 
 	asNobody := func(args ...string) *exec.Cmd {
 		return exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--"}, args...)...)
@@ -175,9 +178,45 @@ func TestServeUnprivilegedThroughLsad(t *testing.T) {
 		}
 	}
 
+	// The metrics listener counts the calls.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`gosspi_lsad_calls_total{call="AcceptSecurityContext",status="SEC_E_OK"}`, `gosspi_lsad_calls_total{call="AcceptSecurityContext",status="SEC_E_LOGON_DENIED"}`, "gosspi_lsad_call_duration_seconds_bucket", "gosspi_lsad_connections 1"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	// A caller in no section of the policy is refused.
-	out, err := exec.Command(setpriv, "--reuid=4242", "--regid=4242", "--clear-groups", "--", bin, "get", "-lsa", "unix:"+sock, "-u", `EXAMPLE\alice:Alice-Pw-1`, url+"/whoami").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "not in the lsad policy") {
+	get := func() (string, error) {
+		out, err := exec.Command(setpriv, "--reuid=4242", "--regid=4242", "--clear-groups", "--", bin, "get", "-lsa", "unix:"+sock, "-u", `EXAMPLE\alice:Alice-Pw-1`, url+"/whoami").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := get(); err == nil || !strings.Contains(out, "not in the lsad policy") {
 		t.Errorf("uid 4242 through lsad: %v\n%s", err, out)
+	}
+	// SIGHUP rereads the policy: uid 4242 may now initiate. (Its NTLM
+	// logon to serve is then refused as reflection: the daemon's own NTLM
+	// client answered the daemon's own challenge, MS08-068.)
+	cfg["services"] = append(cfg["services"].([]map[string]any), map[string]any{"name": "client", "uids": []int{4242}, "outbound": true, "packages": []string{"NTLM", "Negotiate"}})
+	b, _ = json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := lsadCmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500 && !strings.Contains(lsadLog.String(), "lsad: policy reloaded"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out, _ := get(); strings.Contains(out, "not in the lsad policy") {
+		t.Errorf("uid 4242 still refused after the reload:\n%s", out)
+	}
+	if logs := lsadLog.String(); !strings.Contains(logs, `"uid":4242,`) || !strings.Contains(logs, `"service":"client"`) || !strings.Contains(logs, "reflected") && !strings.Contains(serveLog.String(), "reflected") {
+		t.Errorf("no call of uid 4242 under the reloaded policy, or not refused as reflection")
 	}
 }

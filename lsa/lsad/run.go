@@ -69,7 +69,9 @@ func Listen(f *FileConfig) ([]net.Listener, error) {
 // Run is `gosspi lsad`: it clears the daemon's environment, starts the
 // server and the metrics listener, serves until ctx ends, then closes
 // every connection. ready, when set, gets the listeners' addresses.
-func Run(ctx context.Context, f *FileConfig, log *slog.Logger, ready func(addrs []string)) error {
+// reload, when set, returns a new configuration whose policy (Services)
+// replaces the running one each time hup receives (SIGHUP).
+func Run(ctx context.Context, f *FileConfig, log *slog.Logger, ready func(addrs []string), hup <-chan os.Signal, reload func() (*FileConfig, error)) error {
 	SanitizeEnvironment()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -105,9 +107,27 @@ func Run(ctx context.Context, f *FileConfig, log *slog.Logger, ready func(addrs 
 	if ready != nil {
 		ready(addrs)
 	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-errc:
+			break loop
+		case <-hup:
+			if reload == nil {
+				continue
+			}
+			nf, rerr := reload()
+			if rerr == nil {
+				rerr = s.SetPolicy(nf)
+			}
+			if rerr != nil {
+				log.Error("lsad: policy not reloaded", "err", rerr)
+				continue
+			}
+			log.Info("lsad: policy reloaded", "services", len(nf.Services))
+		}
 	}
 	if msrv != nil {
 		msrv.Close()
