@@ -198,3 +198,26 @@ func TestAttributesAndErrorsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Frames appended after others (the Writer's queue) carry their own
+// length, and a reader splits them back.
+func TestAppendAfterOtherFrames(t *testing.T) {
+	b, _ := AppendRequest(nil, &Request{Op: OpQueryPackageInfo, ID: 1, Name: "NTLM"})
+	b, _ = AppendRequest(b, &Request{Op: OpDeleteContext, ID: 2, Ctx: sspi.CtxtHandle{Lower: 3, Upper: 4}})
+	b = AppendHello(b, Hello{Version: Version})
+	r := bytes.NewReader(b)
+	for i, want := range []Op{OpQueryPackageInfo, OpDeleteContext} {
+		p, err := ReadFrame(r, DefaultMaxFrame, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := DecodeRequest(p)
+		if err != nil || q.Op != want || q.ID != uint64(i+1) {
+			t.Fatalf("frame %d: %+v %v", i, q, err)
+		}
+	}
+	p, err := ReadFrame(r, DefaultMaxFrame, nil)
+	if _, herr := DecodeHello(p); err != nil || herr != nil {
+		t.Fatalf("hello after requests: %v %v", err, herr)
+	}
+}

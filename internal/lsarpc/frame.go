@@ -49,10 +49,10 @@ func ReadFrame(r io.Reader, max int, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// frame prefixes an encoded payload with its length: AppendFrame's
-// encoders leave four bytes at the start for it.
-func frame(b []byte) []byte {
-	binary.BigEndian.PutUint32(b[:4], uint32(len(b)-4))
+// frame writes the length of the frame that starts at b[start:]: the
+// Append encoders leave four bytes there for it.
+func frame(b []byte, start int) []byte {
+	binary.BigEndian.PutUint32(b[start:start+4], uint32(len(b)-start-4))
 	return b
 }
 
@@ -75,11 +75,12 @@ type HelloReply struct {
 
 // AppendHello returns the framed Hello.
 func AppendHello(b []byte, h Hello) []byte {
+	start := len(b)
 	e := enc{b: append(b, 0, 0, 0, 0)}
 	e.b = append(e.b, magic[:]...)
 	e.u16(h.Version)
 	e.u32(h.MaxFrame)
-	return frame(e.b)
+	return frame(e.b, start)
 }
 
 // DecodeHello decodes a Hello payload.
@@ -94,6 +95,7 @@ func DecodeHello(p []byte) (Hello, error) {
 
 // AppendHelloReply returns the framed HelloReply.
 func AppendHelloReply(b []byte, h HelloReply) []byte {
+	start := len(b)
 	e := enc{b: append(b, 0, 0, 0, 0)}
 	e.b = append(e.b, magic[:]...)
 	e.u16(h.Version)
@@ -104,7 +106,7 @@ func AppendHelloReply(b []byte, h HelloReply) []byte {
 	e.u32(h.GID)
 	e.u32(h.PID)
 	e.str(h.Service)
-	return frame(e.b)
+	return frame(e.b, start)
 }
 
 // DecodeHelloReply decodes a HelloReply payload.

@@ -86,6 +86,7 @@ type Reply struct {
 
 // AppendRequest appends the framed request to b.
 func AppendRequest(b []byte, r *Request) ([]byte, error) {
+	start := len(b)
 	e := enc{b: append(b, 0, 0, 0, 0)}
 	e.u8(uint8(r.Op))
 	e.u64(r.ID)
@@ -144,7 +145,7 @@ func AppendRequest(b []byte, r *Request) ([]byte, error) {
 	default:
 		return b, fmt.Errorf("lsarpc: unknown op %d", r.Op)
 	}
-	return frame(e.b), nil
+	return frame(e.b, start), nil
 }
 
 // DecodeRequest decodes a request payload. It is the daemon's privilege
@@ -199,6 +200,7 @@ func DecodeRequest(p []byte) (*Request, error) {
 // AppendReply appends the framed reply to b. An attribute value of a type
 // the protocol does not know is an error.
 func AppendReply(b []byte, r *Reply) ([]byte, error) {
+	start := len(b)
 	e := enc{b: append(b, 0, 0, 0, 0)}
 	e.u8(uint8(r.Op) | 0x80)
 	e.u64(r.ID)
@@ -230,7 +232,7 @@ func AppendReply(b []byte, r *Reply) ([]byte, error) {
 	default:
 		return b, fmt.Errorf("lsarpc: unknown op %d", r.Op)
 	}
-	return frame(e.b), nil
+	return frame(e.b, start), nil
 }
 
 // DecodeReply decodes a reply payload.

@@ -250,8 +250,7 @@ type conn struct {
 	peer Peer
 	svc  *Service
 
-	wmu  sync.Mutex // orders frames on the socket
-	wbuf []byte
+	w *lsarpc.Writer // frames to the socket
 
 	mu      sync.Mutex
 	creds   map[sspi.CredHandle]string // handle -> package
@@ -284,7 +283,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.log.Warn("lsad: no peer credentials; connection refused", "err", err)
 		return
 	}
-	c := &conn{s: s, nc: nc, peer: peer, creds: map[sspi.CredHandle]string{}, ctxs: map[sspi.CtxtHandle]*ctxRec{}, pending: map[uint64]context.CancelFunc{}}
+	c := &conn{s: s, nc: nc, w: lsarpc.NewWriter(nc), peer: peer, creds: map[sspi.CredHandle]string{}, ctxs: map[sspi.CtxtHandle]*ctxRec{}, pending: map[uint64]context.CancelFunc{}}
 	if !c.hello() {
 		return
 	}
@@ -437,24 +436,24 @@ func (c *conn) cancelAll() {
 	}
 }
 
-// reply writes one reply frame, then wipes the frame and the ContextData
-// it carried: the keys leave the daemon once, on the socket.
+// reply writes one reply frame (coalesced with others: lsarpc.Writer,
+// which wipes what it wrote), then wipes the ContextData it carried: the
+// keys leave the daemon once, on the socket.
 func (c *conn) reply(r *lsarpc.Reply) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	b, err := lsarpc.AppendReply(c.wbuf[:0], r)
-	if err != nil {
-		b, _ = lsarpc.AppendReply(c.wbuf[:0], &lsarpc.Reply{Op: r.Op, ID: r.ID, Err: &sspi.Error{Status: sspi.SEC_E_INTERNAL_ERROR, Detail: err.Error()}})
-	}
+	err := c.w.Write(func(b []byte) ([]byte, error) {
+		n := len(b)
+		out, err := lsarpc.AppendReply(b, r)
+		if err != nil {
+			clear(out[n:])
+			return lsarpc.AppendReply(b[:n], &lsarpc.Reply{Op: r.Op, ID: r.ID, Err: &sspi.Error{Status: sspi.SEC_E_INTERNAL_ERROR, Detail: err.Error()}})
+		}
+		return out, nil
+	})
 	if r.Result != nil {
 		clear(r.Result.ContextData)
 	}
-	_, _ = c.nc.Write(b)
-	clear(b)
-	if cap(b) <= 64<<10 {
-		c.wbuf = b
-	} else {
-		c.wbuf = nil
+	if err != nil {
+		c.nc.Close() // the reader sees it and the connection is released
 	}
 }
 

@@ -169,7 +169,7 @@ func dial(path string, timeout time.Duration) (*clientConn, lsarpc.HelloReply, e
 		return nil, rep, &sspi.Error{Status: sspi.Status(rep.Status), Detail: "gosspi lsad refused this caller: " + rep.Detail}
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c := &clientConn{nc: nc, maxFrame: int(rep.MaxFrame), pending: make(map[uint64]*pending)}
+	c := &clientConn{nc: nc, w: lsarpc.NewWriter(nc), maxFrame: int(rep.MaxFrame), pending: make(map[uint64]*pending)}
 	if c.maxFrame <= 0 || c.maxFrame > lsarpc.MaxFrameLimit {
 		c.maxFrame = lsarpc.DefaultMaxFrame
 	}
@@ -183,8 +183,7 @@ type clientConn struct {
 	maxFrame int
 	dead     atomic.Bool
 
-	wmu  sync.Mutex
-	wbuf []byte
+	w *lsarpc.Writer
 
 	mu      sync.Mutex
 	pending map[uint64]*pending
@@ -245,7 +244,8 @@ func (c *clientConn) fail(err error) {
 	}
 }
 
-// send registers the call and writes its frame.
+// send registers the call and queues its frame (lsarpc.Writer coalesces
+// the frames of concurrent calls and wipes them once written).
 func (c *clientConn) send(req *lsarpc.Request, pd *pending) error {
 	c.mu.Lock()
 	if c.dead.Load() {
@@ -255,23 +255,24 @@ func (c *clientConn) send(req *lsarpc.Request, pd *pending) error {
 	}
 	c.pending[req.ID] = pd
 	c.mu.Unlock()
-	c.wmu.Lock()
-	b, err := lsarpc.AppendRequest(c.wbuf[:0], req)
-	if err == nil {
-		if len(b)-4 > c.maxFrame {
-			err = &sspi.Error{Status: sspi.SEC_E_INSUFFICIENT_MEMORY, Detail: "request larger than the daemon's frame cap"}
-		} else if _, werr := c.nc.Write(b); werr != nil {
-			err = werr
-			defer c.fail(werr)
+	var tooLarge bool
+	err := c.w.Write(func(b []byte) ([]byte, error) {
+		n := len(b)
+		out, err := lsarpc.AppendRequest(b, req)
+		if err == nil && len(out)-n-4 > c.maxFrame {
+			tooLarge = true
+			clear(out[n:])
+			return b, &sspi.Error{Status: sspi.SEC_E_INSUFFICIENT_MEMORY, Detail: "request larger than the daemon's frame cap"}
 		}
-	}
-	clear(b) // passwords, tokens
-	c.wbuf = b[:0]
-	c.wmu.Unlock()
+		return out, err
+	})
 	if err != nil {
 		c.mu.Lock()
 		delete(c.pending, req.ID)
 		c.mu.Unlock()
+		if !tooLarge {
+			c.fail(err)
+		}
 	}
 	return err
 }
@@ -285,11 +286,9 @@ func (c *clientConn) cancel(id uint64, err error) {
 	if pd == nil {
 		return
 	}
-	c.wmu.Lock()
-	b, _ := lsarpc.AppendRequest(c.wbuf[:0], &lsarpc.Request{Op: lsarpc.OpCancel, Target: id})
-	_, _ = c.nc.Write(b)
-	c.wbuf = b[:0]
-	c.wmu.Unlock()
+	_ = c.w.Write(func(b []byte) ([]byte, error) {
+		return lsarpc.AppendRequest(b, &lsarpc.Request{Op: lsarpc.OpCancel, Target: id})
+	})
 	pd.done(nil, err)
 }
 
