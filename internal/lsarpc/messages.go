@@ -293,12 +293,30 @@ func (e *enc) desc(v *sspi.SecBufferDesc) {
 	}
 	e.u8(1)
 	e.u32(v.Version)
-	e.u32(uint32(len(v.Buffers)))
-	for _, b := range v.Buffers {
+	e.buffers(v.Buffers)
+}
+
+// buffers encodes SecBuffers: type, bytes (or none), count.
+func (e *enc) buffers(bufs []sspi.SecBuffer) {
+	e.u32(uint32(len(bufs)))
+	for _, b := range bufs {
 		e.u32(uint32(b.BufferType))
 		e.nbytes(b.Buffer)
 		e.u32(uint32(b.Count))
 	}
+}
+
+// buffers decodes at most maxBuffers SecBuffers.
+func (d *dec) buffers() []sspi.SecBuffer {
+	n := d.length(9, maxBuffers)
+	if n == 0 {
+		return nil
+	}
+	out := make([]sspi.SecBuffer, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, sspi.SecBuffer{BufferType: sspi.BufferType(d.u32()), Buffer: d.nbytes(), Count: d.int()})
+	}
+	return out
 }
 
 func (d *dec) desc() *sspi.SecBufferDesc {
@@ -311,13 +329,7 @@ func (d *dec) desc() *sspi.SecBufferDesc {
 		return nil
 	}
 	v := &sspi.SecBufferDesc{Version: d.u32()}
-	n := d.length(9, maxBuffers)
-	if n > 0 {
-		v.Buffers = make([]sspi.SecBuffer, 0, n)
-	}
-	for i := 0; i < n && d.err == nil; i++ {
-		v.Buffers = append(v.Buffers, sspi.SecBuffer{BufferType: sspi.BufferType(d.u32()), Buffer: d.nbytes(), Count: d.int()})
-	}
+	v.Buffers = d.buffers()
 	if d.err != nil {
 		return nil
 	}
@@ -389,12 +401,7 @@ func (e *enc) result(r *sspi.ContextResult) {
 	e.u32(uint32(r.Status))
 	e.handle(sspi.SecHandle(r.Context))
 	e.str(r.Package)
-	e.u32(uint32(len(r.Output)))
-	for _, b := range r.Output {
-		e.u32(uint32(b.BufferType))
-		e.nbytes(b.Buffer)
-		e.u32(uint32(b.Count))
-	}
+	e.buffers(r.Output)
 	e.u32(uint32(r.Flags))
 	e.time(r.Expiry)
 	e.bool(r.Mapped)
@@ -406,10 +413,7 @@ func (e *enc) result(r *sspi.ContextResult) {
 
 func (d *dec) result() *sspi.ContextResult {
 	r := &sspi.ContextResult{Status: sspi.Status(d.u32()), Context: sspi.CtxtHandle(d.handle()), Package: d.str()}
-	n := d.length(9, maxBuffers)
-	for i := 0; i < n && d.err == nil; i++ {
-		r.Output = append(r.Output, sspi.SecBuffer{BufferType: sspi.BufferType(d.u32()), Buffer: d.nbytes(), Count: d.int()})
-	}
+	r.Output = d.buffers()
 	r.Flags = sspi.ContextFlags(d.u32())
 	r.Expiry = d.time()
 	r.Mapped = d.bool()
