@@ -52,8 +52,10 @@ func (id Identity) LogValue() slog.Value { return id.authIdentity().LogValue() }
 
 // PeerIdentity is who the peer of an established context is, as far as
 // its package knows: the user, domain and principal in the account's (or
-// the domain controller's) spelling, and the SIDs where the package learns
-// them (a Kerberos PAC).
+// the domain controller's) spelling, and, where the package learns them
+// from the domain controller (a Kerberos ticket's PAC), the SIDs of the
+// user and its groups, DOMAIN\user, the UPN and DNS domain, the logon
+// time and the claims.
 type PeerIdentity = sspi.Identity
 
 // ChannelBindings tie an authentication to the outer channel it runs over

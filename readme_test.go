@@ -32,6 +32,7 @@ func TestREADMESamplesCompile(t *testing.T) {
 		"gosspi.": "github.com/gosspi/gosspi", "sspi.": "github.com/gosspi/gosspi/sspi", "ntlm.": "github.com/gosspi/gosspi/ntlm",
 		"kerberos.": "github.com/gosspi/gosspi/kerberos", "httpauth.": "github.com/gosspi/gosspi/httpauth",
 		"http.": "net/http", "fmt.": "fmt", "context.": "context",
+		"sshauth.": "github.com/gosspi/gosspi/sshauth", "ssh.": "golang.org/x/crypto/ssh", "url.": "net/url",
 	}
 	var src strings.Builder
 	src.WriteString("package readme\n\nimport (\n\t\"context\"\n\t\"github.com/gosspi/gosspi\"\n")

@@ -95,10 +95,11 @@ var ErrConnectionChanged = errors.New("httpauth: connection closed in the middle
 //     certificate are sent (Extended Protection).
 //
 // A response that is still 401 or 407 after the handshake is returned as
-// it is. A 407 is answered for plain-HTTP requests through a proxy; the
-// CONNECT of an HTTPS request through a proxy is made by net/http and
-// cannot be answered here (set Base.ProxyConnectHeader or
-// GetProxyConnectHeader for that). Transport is safe for concurrent use.
+// it is. A 407 is answered for plain-HTTP requests through a proxy (the
+// proxy's SPN, HTTP/PROXYHOST, from Base.Proxy); the CONNECT of an HTTPS
+// request through a proxy is made by net/http and cannot be answered
+// here: ProxyDialer.ConfigureTransport on Base makes it with the
+// dialer's CONNECT instead. Transport is safe for concurrent use.
 type Transport struct {
 	// Host is the package host the client authenticates with. Required.
 	Host *gosspi.Host
@@ -131,6 +132,10 @@ type Transport struct {
 	Opportunistic bool
 	// NoChannelBindings leaves the tls-server-end-point bindings out.
 	NoChannelBindings bool
+	// RequireProxyMutualAuth applies MutualAuth to a proxy's 407
+	// challenges too. Without it a proxy's final token is verified when
+	// it comes but not required, as curl does: Squid never sends it.
+	RequireProxyMutualAuth bool
 	// MaxReplayBody bounds the body buffered for replay; zero means
 	// DefaultMaxReplayBody.
 	MaxReplayBody int64
@@ -691,11 +696,15 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 			continue
 		}
 		mutual := flags&gosspi.FlagMutualAuth != 0
+		mode := t.MutualAuth
+		if code == http.StatusProxyAuthRequired && mode == MutualAuthRequired && !t.RequireProxyMutualAuth {
+			mode = MutualAuthOptional // a proxy's proof is verified when it comes (see ProxyDialer)
+		}
 		switch {
 		case done || tok == nil:
-		case mutual && t.MutualAuth == MutualAuthOptional && noProof(tok):
+		case mutual && mode == MutualAuthOptional && noProof(tok):
 			log.Debug("httpauth: the server's final token proves nothing; accepted (MutualAuthOptional)", "scheme", scheme)
-		case mutual && t.MutualAuth == MutualAuthRequired && noProof(tok) && resp.StatusCode < 400:
+		case mutual && mode == MutualAuthRequired && noProof(tok) && resp.StatusCode < 400:
 			drain(resp)
 			return nil, fmt.Errorf("%w: the final %s token of the %d response of %s is an accept-completed without the server's AP-REP, which proves nothing "+
 				"(set Transport.MutualAuth to MutualAuthOptional for servers that send none)", ErrMutualAuth, scheme, resp.StatusCode, urlForLog(req.URL))
@@ -705,7 +714,7 @@ func (t *Transport) handshake(req *http.Request, getBody func() (io.ReadCloser, 
 				return nil, fmt.Errorf("%w: the server's final token does not verify: %w", ErrMutualAuth, err)
 			}
 		}
-		if !done && mutual && t.MutualAuth == MutualAuthRequired && resp.StatusCode < 400 {
+		if !done && mutual && mode == MutualAuthRequired && resp.StatusCode < 400 {
 			drain(resp)
 			if tok == nil {
 				return nil, fmt.Errorf("%w: the %d response of %s has no final %s token (set Transport.MutualAuth to MutualAuthOptional for servers that send none)",

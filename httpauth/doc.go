@@ -85,6 +85,16 @@
 // without (as requests-gssapi's OPTIONAL); MutualAuthDisabled does not ask.
 // With Opportunistic, the first request already carries a token.
 //
+// # Authenticating proxies
+//
+// net/http makes the CONNECT of an HTTPS request through a proxy itself
+// and cannot answer the proxy's 407. ProxyDialer makes the CONNECT,
+// answers the 407 with Negotiate, Kerberos (for HTTP/PROXYHOST) or NTLM
+// on one connection to the proxy and returns the tunnel;
+// ProxyDialer.ConfigureTransport hands it to an http.Transport for TLS to
+// the origin, and sends plain-HTTP requests to the proxy, whose 407s a
+// Transport over it answers on the kept-alive connection.
+//
 // # Status codes
 //
 //   - 400: an Authorization header that is malformed (not base64, a scheme

@@ -327,7 +327,7 @@ func (ac *acceptorContext) verify(ctx context.Context, msg []byte, cb *sspi.Chan
 	if err != nil {
 		return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, "cannot read the KDC keytab (Config.KDCKeytab)")
 	}
-	if pi, err := verifyTicketPAC(et.AuthData, skey.KeyType, skey.KeyValue, et.CName, et.CRealm, et.AuthTime, kdcKeys); err != nil {
+	if pi, err := verifyTicketPAC(et.AuthData, skey.KeyType, skey.KeyValue, et.CName, et.CRealm, et.AuthTime, kdcKeys, etb); err != nil {
 		return nil, statusErr(sspi.SEC_E_LOGON_DENIED, err.Error())
 	} else if pi != nil {
 		s.pac = *pi

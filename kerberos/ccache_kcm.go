@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 )
 
 // KCM: caches are kept by a daemon (sssd-kcm, the RHEL and Fedora default;
@@ -118,8 +119,15 @@ func dialKCM(ctx context.Context, path string) (*kcmConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: KCM: cannot reach the KCM daemon at %s (is sssd-kcm running? kcm_socket in krb5.conf names the socket): %w", path, err)
 	}
-	return &kcmConn{c: c, stop: context.AfterFunc(ctx, func() { c.Close() })}, nil
+	// A daemon that stops answering fails the call when ctx ends, or at
+	// the latest after kcmMaxWait.
+	t := time.AfterFunc(kcmMaxWait, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return &kcmConn{c: c, stop: func() bool { t.Stop(); return stop() }}, nil
 }
+
+// kcmMaxWait bounds a connection to the daemon (one cache operation).
+const kcmMaxWait = 30 * time.Second
 
 func (k *kcmConn) close() {
 	k.stop()
@@ -360,8 +368,15 @@ func (k *kcmConn) load(name string, byUUID bool) (*ccache, error) {
 		if len(ids) > 4096 {
 			return nil, errKCMMalformed
 		}
+		total := 0
 		for _, id := range ids {
 			r, err := k.call(kcmOpGetCredByUUID, nm, id)
+			if total += len(r); total > maxCCacheSize {
+				clear(r)
+				c.Creds = creds
+				c.wipe()
+				return nil, errKCMMalformed
+			}
 			if errors.As(err, &ke) && ke.notFound() {
 				continue // removed meanwhile
 			} else if err != nil {

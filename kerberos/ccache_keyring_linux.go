@@ -297,11 +297,17 @@ func (k *keyringCC) loadOnThread() (*ccache, error) {
 		return nil, errCCache
 	}
 	c := &ccache{Principal: p}
+	total := 0
 	for _, id := range ids {
 		if int(id) == princID || offsets != 0 && int(id) == offsets {
 			continue
 		}
 		b, err := krRead(int(id))
+		if total += len(b); total > maxCCacheSize {
+			clear(b)
+			c.wipe()
+			return nil, errCCache // as a FILE cache, 8 MiB at most
+		}
 		if errors.Is(err, unix.ENOKEY) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EKEYEXPIRED) || errors.Is(err, unix.EKEYREVOKED) {
 			continue // unlinked or expired meanwhile, as MIT skips them
 		} else if err != nil {

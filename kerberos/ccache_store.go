@@ -122,11 +122,28 @@ func (e ccEnv) resolve(ctx context.Context, name string) (ccStore, ccCollection,
 	return nil, nil, fmt.Errorf("kerberos: credential cache type %s is not supported (FILE, DIR, KEYRING, KCM and MEMORY are)", typ)
 }
 
-// loadCCacheByName reads the cache a name resolves to.
+// load reads the cache a name resolves to.
 func (e ccEnv) load(ctx context.Context, name string) (*ccache, error) {
-	s, _, err := e.resolve(ctx, name)
+	return e.loadFor(ctx, name, nil)
+}
+
+// loadFor reads the cache a name resolves to, or with a principal and a
+// collection name, the collection's cache of that principal (MIT's
+// krb5_cc_cache_match, as gss_acquire_cred does for a desired name).
+func (e ccEnv) loadFor(ctx context.Context, name string, p *ccPrincipal) (*ccache, error) {
+	s, col, err := e.resolve(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if p != nil && col != nil {
+		m, err := cacheMatch(ctx, col, *p)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, fmt.Errorf("%w: no cache of %s in the collection %s", errNoCCache, p.String(), name)
+		}
+		s = m
 	}
 	return s.load(ctx)
 }
@@ -156,9 +173,8 @@ func (e ccEnv) storeDefault(ctx context.Context, defname string, c *ccache) (ccS
 			return nil, err
 		}
 		doSwitch = true
-	} else if !errors.Is(err, errNoCCache) {
-		return nil, err
-	}
+	} // else the default cache holds no principal it can tell: kinit writes it
+
 	if err := target.store(ctx, c); err != nil {
 		return nil, err
 	}

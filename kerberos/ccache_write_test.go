@@ -234,6 +234,25 @@ func TestStoreCCacheDIRCollection(t *testing.T) {
 		t.Fatalf("collection holds %d files, want 3", len(ents))
 	}
 
+	// A user named with no password picks its cache in the collection,
+	// as MIT's gss_acquire_cred does for a desired name.
+	for user, want := range map[string]string{"ccbob": "ccbob@" + r.Name, "alice@" + r.Name: "alice@" + r.Name} {
+		c, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{
+			Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: user}})
+		if err != nil {
+			t.Fatalf("credential for %s from the collection: %v", user, err)
+		}
+		if cr := c.(*credential); principalString(cr.cname, cr.realm) != want {
+			t.Fatalf("credential for %s is %s", user, principalString(cr.cname, cr.realm))
+		}
+		c.Free()
+	}
+	t.Setenv("KRB5_CLIENT_KTNAME", filepath.Join(dir, "no-keytab"))
+	if _, _, err := p.AcquireCredentialsHandle(context.Background(), &secpkg.CredentialRequest{
+		Use: sspi.SECPKG_CRED_OUTBOUND, AuthData: &sspi.AuthIdentity{User: "nobody"}}); !errors.Is(err, sspi.SEC_E_NO_CREDENTIALS) {
+		t.Fatalf("a user with no cache in the collection: %v", err)
+	}
+
 	// An explicit DIR: name writes the primary (kinit -c DIR:dir).
 	if n, err := p.StoreCCache(context.Background(), bob, "DIR:"+dir); err != nil || n != "DIR::"+dir+"/tkt" {
 		t.Fatalf("StoreCCache(DIR:) = %s, %v", n, err)

@@ -265,7 +265,17 @@ func (c *credential) loadOutbound(ctx context.Context, req *secpkg.CredentialReq
 		if name == "" {
 			name = defaultCCacheName(ld) // ccache_store.go
 		}
-		cc, err := c.pkg.ccEnv(ld).load(ctx, name)
+		// A user named in AuthData picks its cache in a collection, as
+		// MIT's gss_acquire_cred picks it for a desired name.
+		var want *ccPrincipal
+		if ad != nil && ad.User != "" {
+			user, realm := splitUser(ad.User, ad.Domain)
+			if realm == "" {
+				realm = cfg.LibDefaults.DefaultRealm
+			}
+			want = &ccPrincipal{Realm: realm, Components: strings.Split(user, "/")}
+		}
+		cc, err := c.pkg.ccEnv(ld).loadFor(ctx, name, want)
 		if err == nil {
 			err = c.fromCCache(cc)
 			cc.wipe()

@@ -507,10 +507,10 @@ func (p *Package) tgsExchange(ctx context.Context, cfg *config.Config, cname typ
 	if x != nil {
 		// S4U: the reply is for the user, and x checks it.
 		if part.Nonce != body.Nonce {
-			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, x.op()+" for "+who+": the TGS-REP does not match the request")
+			return nil, statusErr(sspi.SEC_E_INTERNAL_ERROR, x.op()+" to "+who+": the TGS-REP does not match the request")
 		}
 		if err := x.checkReply(&rep, &part, tgt.key); err != nil {
-			return nil, withDetail(err, x.op()+" for "+who)
+			return nil, withDetail(err, x.op()+" to "+who)
 		}
 		return newKDCTicket(rep.Ticket, part)
 	}

@@ -216,7 +216,7 @@ func (ic *initiatorContext) delegation(ctx context.Context, key types.Encryption
 	if info.StartTime.Year() < 1971 {
 		info.StartTime = time.Time{}
 	}
-	return marshalKRBCred(fwd.ticket, info, key)
+	return marshalKRBCred(ic.cred.pkg.cfg.Rand, fwd.ticket, info, key)
 }
 
 // second verifies the AP-REP (mutual authentication) or maps a KRB-ERROR.

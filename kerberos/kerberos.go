@@ -32,6 +32,12 @@
 // caller; and it hands out the session key of its ticket cache by
 // reference. Every gokrb5 decoder runs behind a recover.
 //
+// Delegation (ISC_REQ_DELEGATE) sends a forwarded TGT in the
+// authenticator only to services whose ticket has ok-as-delegate, as
+// Windows does, unless Config.DelegateAlways (delegation.go); S4U2Self and
+// S4U2Proxy for services acting on behalf of users are described at
+// AcquireCredentialsHandle.
+//
 // DCE style (ISC_REQ_USE_DCE_STYLE, MS-KILE 3.2.5.5) is supported on both
 // sides: bare AP-REQ and AP-REP tokens and a third leg, the initiator's own
 // AP-REP; the acceptor follows the client's GSS checksum flag.
@@ -52,17 +58,29 @@
 // SEC_E_INTERNAL_ERROR (both fail closed, RFC 4120 section 3.2.3); channel
 // bindings that differ, or that are missing when the call does not allow
 // it (ASC_REQ_ALLOW_MISSING_BINDINGS; sspi.BindingPolicy), SEC_E_BAD_BINDINGS;
-// a PAC with a logon info (MS-PAC 2.5) that does not decode or whose server
-// signature does not verify with the service key SEC_E_LOGON_DENIED.
+// a PAC (MS-PAC) that does not decode, whose server signature does not
+// verify with the service key, whose PAC_CLIENT_INFO names another client
+// or another authtime than the ticket, or (with Config.KDCKeytab) whose KDC
+// signatures do not verify with the krbtgt key, SEC_E_LOGON_DENIED.
 //
-// The PAC's identity (the user SID and the group SIDs of
-// SECPKG_ATTR_GOSSPI_IDENTITY) is believed on its server signature, which
-// the service key makes (MS-PAC 2.8.1): enough against a client, who cannot
-// make it. The KDC signature (PAC_PRIVSVR_CHECKSUM) is made with the krbtgt
-// key, which only a domain controller holds; verifying it means asking the
-// DC (Windows sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic
-// pass-through, MS-APDS 3.2, for services not running as SYSTEM), which
-// this package does not do.
+// The PAC is the client's identity (SECPKG_ATTR_GOSSPI_IDENTITY): the user,
+// primary group and group SIDs (nested and domain-local groups as the KDC
+// resolved them) with their attributes, DOMAIN\user in the domain
+// controller's spelling (also SECPKG_ATTR_NAMES, as on Windows; the ticket's
+// principal stays in SECPKG_ATTR_NATIVE_NAMES), the UPN and DNS domain, the
+// logon time and the claims. The package decodes it itself (pac.go). It is
+// believed on its server signature, which the service key makes (MS-PAC
+// 2.8.1): enough against a client, who cannot make it, but not against a
+// holder of the service key, who can sign a PAC of his own (a "silver
+// ticket"). The KDC signature (PAC_PRIVSVR_CHECKSUM, 2.8.2), the ticket
+// signature (2.8.3, over the rest of the ticket) and the full PAC
+// signature are made with the krbtgt key, which only a domain controller
+// holds (a read-only DC holds its own krbtgt_NNNN only). An acceptor that
+// runs on a DC can be given those keys (Config.KDCKeytab) and then
+// verifies all three; elsewhere verifying them means asking a DC: Windows
+// sends a KERB_VERIFY_PAC_REQUEST through NETLOGON generic pass-through
+// (MS-APDS 3.2.5.2) for services not running as SYSTEM, which this package
+// does not do.
 //
 // With ASC_REQ_EXTENDED_ERROR the failure also carries a KRB-ERROR token,
 // which the initiator maps back. Per-message: altered tokens
@@ -182,10 +200,11 @@ type Config struct {
 	DisableReplayCache bool
 	// KDCKeytab, when set, is a keytab with the keys of krbtgt/REALM (on
 	// a domain controller: samba-tool domain exportkeytab
-	// --principal=krbtgt). The acceptor then verifies the KDC and full
-	// signatures of each PAC too (MS-PAC 2.8), and refuses a PAC that
-	// someone holding only the service key re-signed (a "silver ticket").
-	// Without it only the server signature is verified; see pac.go.
+	// --principal=krbtgt), read once. The acceptor then verifies the
+	// KDC, ticket and full signatures of each PAC too (MS-PAC 2.8), and
+	// refuses a PAC, or a ticket around it, that someone holding only the
+	// service key changed (a "silver ticket"). Without it only the server
+	// signature is verified; see the package documentation.
 	KDCKeytab string
 	// DelegationDir, when set, is where the acceptor writes delegated
 	// credentials as FILE ccaches (mode 0600); SECPKG_ATTR_DELEGATED_CCACHE
@@ -300,7 +319,7 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.NewFromString(fallbackRe.ReplaceAllString(string(b), "${1}true"))
+	return parseKrb5ConfCached(fallbackRe.ReplaceAllString(string(b), "${1}true")) // krb5conf_cache.go
 }
 
 // AcquireCredentialsHandle is SpAcquireCredentialsHandle.
@@ -312,7 +331,9 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // AuthData.Options["client_keytab"] (or "keytab" for an outbound-only
 // credential) with User; else the MIT ccache named by Options["ccache"],
 // KRB5CCNAME, krb5.conf's default_ccache_name or FILE:/tmp/krb5cc_UID (any
-// type StoreCCache writes; a collection name reads its primary cache);
+// type StoreCCache writes; a collection name reads its primary cache, or
+// with AuthData.User and no password, the collection's cache of that user,
+// as MIT's gss_acquire_cred does for a desired name);
 // else, when the ccache has
 // no valid TGT, the client keytab as MIT's initiator uses it: the one
 // named by KRB5_CLIENT_KTNAME, else krb5.conf's
@@ -323,6 +344,27 @@ func loadKrb5Conf(path string) (*config.Config, error) {
 // of the request (User, or the principal argument) or else the keytab's
 // first; a TGT from a keytab is got again when it expires. With none of
 // these, SEC_E_NO_CREDENTIALS.
+//
+// Service for User (MS-SFU; s4u.go): an outbound-only request whose
+// principal names a user ("alice", "alice@REALM", `DOMAIN\alice`) other
+// than the owner of the credentials its AuthData supplies (a service's
+// password or keytab, the User of AuthData) is the service acting for that
+// user without the user's password, as a Windows service does with
+// LsaLogonUser(KERB_S4U_LOGON) and impersonation: the credential gets the
+// service's TGT (forwardable), then a ticket to the service for the user
+// (S4U2Self: PA-FOR-USER and PA-S4U-X509-USER, whose copy in the reply is
+// verified when the KDC sends one). InitializeSecurityContext with it
+// gets, for a target that is the service itself (its account name or a
+// principal of its keytab), a fresh S4U2Self ticket, which the service's
+// own acceptor reads the user's groups from; for any other target, a
+// ticket for the user by S4U2Proxy (constrained delegation, or
+// resource-based with PA-PAC-OPTIONS). The AP-REQs are the user's; the
+// service's TGT is never delegated. The KDC decides what is allowed: a
+// refusal is a *KDCError by name (KDC_ERR_BADOPTION, SEC_E_DELEGATION_POLICY,
+// for a service not allowed to delegate to the target or whose S4U2Self
+// ticket is not forwardable), from AcquireCredentialsHandle for S4U2Self
+// and from InitializeSecurityContext for S4U2Proxy. gosspi's
+// CredentialConfig.OnBehalfOf is the same request.
 //
 // Inbound (acceptor) credentials read the keytab named by
 // Options["keytab"], Config.Keytab, KRB5_KTNAME or /etc/krb5.keytab. The

@@ -161,6 +161,10 @@ func encryptEncPart(r io.Reader, pt []byte, key types.EncryptionKey, usage uint3
 		ct, err := a.encrypt(usage, pt)
 		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
 	}
+	if key.KeyType == etypeRC4HMAC && len(key.KeyValue) == 16 {
+		ct, err := rc4HMACEncrypt(r, key.KeyValue, usage, pt)
+		return types.EncryptedData{EType: key.KeyType, Cipher: ct}, err
+	}
 	return krbcrypto.GetEncryptedData(pt, key, usage, 0)
 }
 
@@ -309,8 +313,9 @@ type krbCred struct {
 	EncPart types.EncryptedData `asn1:"explicit,tag:3"`
 }
 
-// marshalKRBCred builds a KRB-CRED holding one ticket, encrypted in key.
-func marshalKRBCred(tkt messages.Ticket, info krbCredInfo, key types.EncryptionKey) ([]byte, error) {
+// marshalKRBCred builds a KRB-CRED holding one ticket, encrypted in key
+// with confounders from r.
+func marshalKRBCred(r io.Reader, tkt messages.Ticket, info krbCredInfo, key types.EncryptionKey) ([]byte, error) {
 	seq, err := messages.MarshalTicketSequence([]messages.Ticket{tkt})
 	if err != nil {
 		return nil, err
@@ -321,7 +326,7 @@ func marshalKRBCred(tkt messages.Ticket, info krbCredInfo, key types.EncryptionK
 		return nil, err
 	}
 	part = asn1tools.AddASNAppTag(part, 29)
-	ed, err := krbcrypto.GetEncryptedData(part, key, usageKRBCredEnc, 0)
+	ed, err := encryptEncPart(r, part, key, usageKRBCredEnc)
 	if err != nil {
 		return nil, err
 	}

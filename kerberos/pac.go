@@ -19,24 +19,13 @@ import (
 
 // This file reads the Privilege Attribute Certificate that an Active
 // Directory KDC puts in every ticket (MS-PAC), verifies its server
-// signature with the service key and checks it against the ticket.
-// The acceptor believes what a verified PAC says of the client: its SIDs,
-// its account and domain names as the domain controller spells them, its
-// UPN and DNS domain, its logon time and its claims.
-//
-// What the server signature proves, and what it does not. The KDC signs
-// the PAC twice (MS-PAC 2.8): the server signature with the service's own
-// key, which a client cannot make, and the KDC signature (and, since
-// 2021, the ticket and full-PAC signatures) with the krbtgt key, which
-// only a domain controller (or a read-only DC, for its own krbtgt_NNNN)
-// holds. An acceptor with a keytab can verify only the first. That is
-// enough against a client, who has neither key; it is not enough against
-// someone who holds the service's key (a stolen keytab forges "silver
-// tickets"). Verifying the KDC signature needs the DC: Windows does it by
-// sending a KERB_VERIFY_PAC_REQUEST to a DC through NETLOGON generic
-// pass-through (MS-APDS 3.2.5.2, NetrLogonSamLogonEx with
-// NetlogonGenericInformation) for services not running as SYSTEM, which
-// this package does not do.
+// signature with the service key (and, with Config.KDCKeytab, its KDC,
+// ticket and full signatures with the krbtgt key) and checks it against
+// the ticket. The acceptor believes what a verified PAC says of the
+// client: its SIDs, its account and domain names as the domain controller
+// spells them, its UPN and DNS domain, its logon time and its claims. The
+// package documentation says what the server signature proves and what
+// verifying the KDC signatures needs.
 
 // The PAC buffer types of MS-PAC 2.4.
 const (
@@ -125,6 +114,7 @@ type pacType struct {
 	server     *pacSignature
 	kdc        *pacSignature
 	full       *pacSignature // PAC_FULL_CHECKSUM, made with the krbtgt key
+	ticket     *pacSignature // PAC_TICKET_CHECKSUM, likewise (pac_ticket.go)
 	claims     []byte        // PAC_CLIENT_CLAIMS_INFO, undecoded
 	attributes uint32        // PAC_ATTRIBUTES_INFO's first word
 	requestor  sidBytes
@@ -183,6 +173,8 @@ func decodePAC(b []byte) (*pacType, error) {
 			p.kdc, err = decodePACSignature(data, int(ib.Off), true)
 		case pacFullPACChecksum:
 			p.full, err = decodePACSignature(data, int(ib.Off), true)
+		case pacTicketChecksum:
+			p.ticket, err = decodePACSignature(data, int(ib.Off), true)
 		case pacClientClaims:
 			if len(data) > 0 {
 				p.claims = data
@@ -420,11 +412,12 @@ func pacChecksumOK(sig *pacSignature, etype int32, key []byte, parts [][]byte) b
 }
 
 // verifyKDCSignatures checks the KDC signature (MS-PAC 2.8.2: over the
-// server signature's Signature) and, where the KDC wrote one, the full
+// server signature's Signature) and, where the KDC wrote them, the full
 // PAC signature (PAC_FULL_CHECKSUM, 2.8.5: over the PAC with the server,
-// KDC and full signatures zeroed), with the krbtgt keys that keys returns
+// KDC and full signatures zeroed) and the ticket signature (2.8.3, over
+// etb, the ticket's EncTicketPart), with the krbtgt keys that keys returns
 // for an enctype. Only a holder of the krbtgt key (a DC) can do this.
-func (p *pacType) verifyKDCSignatures(keys func(etype int32) [][]byte) error {
+func (p *pacType) verifyKDCSignatures(keys func(etype int32) [][]byte, etb []byte) error {
 	if p.server == nil || p.kdc == nil {
 		return errors.New("PAC has no server or no KDC signature")
 	}
@@ -446,7 +439,7 @@ func (p *pacType) verifyKDCSignatures(keys func(etype int32) [][]byte) error {
 			return errors.New("PAC full signature does not verify with the krbtgt key")
 		}
 	}
-	return nil
+	return p.verifyTicketSignature(etb, keys)
 }
 
 // checksumEtype is the enctype of the key a PAC checksum type is made
@@ -544,8 +537,9 @@ func ticketPAC(ad []adEntry) ([]byte, error) {
 // not signed with the service key, or was made for another ticket is an
 // error: the ticket is refused rather than accepted with less identity.
 //
-// With kdcKeys (Config.KDCKeytab) the KDC signatures are checked too.
-func verifyTicketPAC(ad []adEntry, etype int32, key []byte, cname principalName, crealm string, authtime time.Time, kdcKeys func(int32) [][]byte) (*pacIdentity, error) {
+// With kdcKeys (Config.KDCKeytab) the KDC signatures are checked too,
+// the ticket signature over etb, the decrypted EncTicketPart.
+func verifyTicketPAC(ad []adEntry, etype int32, key []byte, cname principalName, crealm string, authtime time.Time, kdcKeys func(int32) [][]byte, etb []byte) (*pacIdentity, error) {
 	raw, err := ticketPAC(ad)
 	if err != nil || raw == nil {
 		return nil, err
@@ -558,7 +552,7 @@ func verifyTicketPAC(ad []adEntry, etype int32, key []byte, cname principalName,
 		return nil, err
 	}
 	if kdcKeys != nil {
-		if err := p.verifyKDCSignatures(kdcKeys); err != nil {
+		if err := p.verifyKDCSignatures(kdcKeys, etb); err != nil {
 			return nil, err
 		}
 	}

@@ -45,16 +45,43 @@ func (p *pacType) identity() *pacIdentity {
 		id.logonTime = t
 	}
 	id.user, id.domain = v.EffectiveName, v.LogonDomainName
-	dom := v.LogonDomainID.appendString(nil)
-	rid := func(prefix []byte, r uint32) string {
-		b := make([]byte, 0, len(prefix)+11)
-		b = append(append(b, prefix...), '-')
-		return string(appendUint32(b, r))
-	}
-	id.sid = rid(dom, v.UserID)
-	id.primaryGroup = rid(dom, v.PrimaryGroupID)
 
+	// Every SID is written into one buffer and sliced out of one string:
+	// one allocation for all of them.
 	n := len(v.GroupIDs) + len(v.ExtraSIDs) + len(v.ResourceGroupIDs)
+	dom := v.LogonDomainID.appendString(make([]byte, 0, 80))
+	var res []byte
+	if len(v.ResourceGroupIDs) > 0 {
+		res = v.ResourceGroupDomainSID.appendString(nil)
+	}
+	buf := make([]byte, 0, (n+2)*(len(dom)+11)+len(v.ExtraSIDs)*40)
+	ends := make([]int, 0, n+2)
+	rid := func(prefix []byte, r uint32) {
+		buf = appendUint32(append(append(buf, prefix...), '-'), r)
+		ends = append(ends, len(buf))
+	}
+	rid(dom, v.UserID)
+	rid(dom, v.PrimaryGroupID)
+	for _, g := range v.GroupIDs {
+		rid(dom, g.RelativeID)
+	}
+	for _, e := range v.ExtraSIDs {
+		buf = e.SID.appendString(buf)
+		ends = append(ends, len(buf))
+	}
+	for _, g := range v.ResourceGroupIDs {
+		rid(res, g.RelativeID)
+	}
+	all := string(buf)
+	sid := func(i int) string {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		return all[start:ends[i]]
+	}
+	id.sid, id.primaryGroup = sid(0), sid(1)
+
 	id.groups = make([]string, 0, n)
 	id.groupAttrs = make([]uint32, 0, n)
 	var index map[string]int // only for long lists
@@ -79,17 +106,18 @@ func (p *pacType) identity() *pacIdentity {
 		id.groups = append(id.groups, s)
 		id.groupAttrs = append(id.groupAttrs, attrs)
 	}
+	k := 2
 	for _, g := range v.GroupIDs {
-		add(rid(dom, g.RelativeID), g.Attributes)
+		add(sid(k), g.Attributes)
+		k++
 	}
 	for _, e := range v.ExtraSIDs {
-		add(e.SID.String(), e.Attributes)
+		add(sid(k), e.Attributes)
+		k++
 	}
-	if len(v.ResourceGroupIDs) > 0 {
-		res := v.ResourceGroupDomainSID.appendString(nil)
-		for _, g := range v.ResourceGroupIDs {
-			add(rid(res, g.RelativeID), g.Attributes|seGroupResource)
-		}
+	for _, g := range v.ResourceGroupIDs {
+		add(sid(k), g.Attributes|seGroupResource)
+		k++
 	}
 	return id
 }

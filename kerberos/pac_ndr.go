@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -13,11 +14,11 @@ import (
 // endian) structures of the PAC: KERB_VALIDATION_INFO (MS-PAC 2.5) and the
 // claims of PAC_CLIENT_CLAIMS_INFO (MS-PAC 2.11, MS-ADTS 2.2.18), each
 // wrapped in the type serialization version 1 headers of MS-RPCE 2.2.6.
-// Every count and offset is checked against what is left of the buffer
-// before it is used, so a hostile PAC (one the KDC signed is trusted, but
-// the decoder runs before the signature is known to be good only for the
-// offsets of the signatures) cannot make it allocate more than the
-// buffer's size or read past it.
+// The PAC is decoded before its signature is checked (the signatures'
+// places come from the decoding), so the decoder takes it as hostile:
+// every count and offset is checked against what is left of the buffer
+// before it is used, no allocation is larger than the buffer, and
+// arithmetic stays within 32 bits where int is.
 
 var errNDR = errors.New("kerberos: malformed NDR data in the PAC")
 
@@ -178,11 +179,12 @@ func utf16LE(b []byte) string {
 		}
 	}
 	if ascii {
-		out := make([]byte, n)
-		for i := range out {
-			out[i] = b[2*i]
+		var sb strings.Builder
+		sb.Grow(n)
+		for i := 0; i < n; i++ {
+			sb.WriteByte(b[2*i])
 		}
-		return string(out)
+		return sb.String()
 	}
 	u := make([]uint16, n)
 	for i := range u {

@@ -189,6 +189,53 @@ func TestADPACAccept(t *testing.T) {
 	if !strings.HasPrefix(r.Client, id.User+"@") || id.LogonName != "ADDC\\"+id.User {
 		t.Errorf("names %q %q for %s", id.User, id.LogonName, r.Client)
 	}
+	// UPN_DNS_INFO's extension (the S flag): the account's SAM name and
+	// SID, the logon info's.
+	p, err := decodePAC(r.pac(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := p.upnDNS; u == nil || u.Flags&upnExtended == 0 || u.SAMName != id.User || u.SID.String() != id.SID || u.UPN != id.UPN {
+		t.Errorf("UPN_DNS_INFO %+v (SID %s), identity %+v", u, u.SID, id)
+	}
+	if v := p.logonInfo; v.FullName != "Carol Pac" || v.LogonDomainName != "ADDC" || v.UserAccountControl&0x10 == 0 { // USER_NORMAL_ACCOUNT (MS-SAMR 2.2.1.12)
+		t.Errorf("logon info: FullName %q, domain %q, UserAccountControl %#x", v.FullName, v.LogonDomainName, v.UserAccountControl)
+	}
+}
+
+// TestPACContextDataClaims: the claims of a PAC travel in ContextData and
+// the user-mode half decodes them.
+func TestPACContextDataClaims(t *testing.T) {
+	claims, _ := hex.DecodeString(testdata.MarshaledPAC_ClientClaimsInfo_XPRESS_HUFF)
+	s := &session{client: "alice@EXAMPLE.COM", pac: pacIdentity{
+		sid: "S-1-5-21-1-2-3-1000", primaryGroup: "S-1-5-21-1-2-3-513",
+		groups: []string{"S-1-5-21-1-2-3-513", "S-1-18-1"}, groupAttrs: []uint32{7, 7},
+		user: "alice", domain: "EXAMPLE", upn: "alice@example.com", dnsDomain: "EXAMPLE.COM",
+		logonTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), claims: claims,
+	}}
+	s.etype, s.key = etypeAES256SHA1, make([]byte, 32)
+	s.recv = newSeqState(0, false, false, true)
+	if err := s.msgState.init(); err != nil {
+		t.Fatal(err)
+	}
+	uc, err := UserMode().InitUserModeContext(s.marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := uc.QueryAttributes(sspi.SECPKG_ATTR_GOSSPI_IDENTITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.(sspi.Identity)
+	if id.LogonName != `EXAMPLE\alice` || id.PrimaryGroup != s.pac.primaryGroup || !slices.Equal(id.GroupAttributes, s.pac.groupAttrs) ||
+		id.UPN != s.pac.upn || id.DNSDomain != s.pac.dnsDomain || !id.LogonTime.Equal(s.pac.logonTime) || len(id.Claims) != 3 {
+		t.Errorf("user-mode identity %+v", id)
+	}
+	// Attributes that do not match the groups one for one: refused.
+	s.pac.groupAttrs = []uint32{7}
+	if _, err := UserMode().InitUserModeContext(s.marshal()); err == nil {
+		t.Error("ContextData with mismatched group attributes loads")
+	}
 }
 
 // TestADPACAltered: the offline counterpart of internal/adtest's
@@ -256,6 +303,70 @@ func TestADPACAltered(t *testing.T) {
 	}
 }
 
+// TestADPACTicketSignature: the recorded ticket with its endtime moved by
+// a second and the PAC untouched: the PAC signatures still hold, only the
+// ticket signature (PAC_TICKET_CHECKSUM) shows the change, which the
+// acceptor checks with the krbtgt keys.
+func TestADPACTicketSignature(t *testing.T) {
+	r := loadADPAC(t)
+	key := r.serviceKey(t)
+	ap, err := pactest.ParseAPReq(r.APReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et, err := ap.Ticket(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The placeholder encoding of the untouched ticket is what the KDC
+	// signed: it verifies.
+	p, err := decodePAC(r.pac(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ticket == nil {
+		t.Fatal("the recorded PAC has no ticket signature")
+	}
+	kdc := r.kdcKeys(t)
+	if err := p.verifyTicketSignature(et, kdc); err != nil {
+		t.Fatal(err)
+	}
+	end := r.RecordedAt.Add(10*time.Hour + time.Second)
+	moved, err := pactest.SetTimes(et, 3, map[int]time.Time{7: end}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ap.SetTicket(moved, key); err != nil {
+		t.Fatal(err)
+	}
+	tok := ap.Bytes()
+	if _, _, _, err := r.accept(t, tok, false); err != nil {
+		t.Fatalf("without the KDC keytab: %v", err)
+	}
+	_, _, _, err = r.accept(t, tok, true)
+	if err == nil || sspi.StatusOf(err) != sspi.SEC_E_LOGON_DENIED || !strings.Contains(err.Error(), "ticket signature") {
+		t.Fatalf("a changed ticket with the KDC keytab: %v", err)
+	}
+}
+
+// kdcKeys reads the recording's krbtgt keys.
+func (r *adPAC) kdcKeys(t testing.TB) func(int32) [][]byte {
+	t.Helper()
+	kt, err := keytab.Load(r.KDCKeytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(et int32) [][]byte {
+		var out [][]byte
+		for _, e := range kt.Entries {
+			if e.Key.KeyType == et {
+				out = append(out, e.Key.KeyValue)
+			}
+		}
+		return out
+	}
+}
+
 // retype changes the type of a PAC's buffer.
 func retype(p []byte, from, to uint32) []byte {
 	p = append([]byte(nil), p...)
@@ -268,10 +379,10 @@ func retype(p []byte, from, to uint32) []byte {
 	return p
 }
 
-// TestPACWindowsVector decodes gokrb5's PAC from a Windows KDC: every
+// TestPACGroups decodes gokrb5's PAC from a Windows KDC: every
 // field of the identity, the server signature with the service key, and
 // the refusal of a changed group RID or a wrong key.
-func TestPACWindowsVector(t *testing.T) {
+func TestPACGroups(t *testing.T) {
 	raw, _ := hex.DecodeString(testdata.MarshaledPAC_AD_WIN2K_PAC)
 	ktb, _ := hex.DecodeString(testdata.KEYTAB_SYSHTTP_TEST_GOKRB5)
 	kt := keytab.New()

@@ -2,6 +2,7 @@ package kerberos
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -58,7 +59,11 @@ func (x *tgsExtra) op() string {
 	if x == nil {
 		return "TGS exchange"
 	}
-	return x.kind
+	u := strings.Join(x.client.name.Names, "/") + "@" + x.client.realm
+	if x.forUser != nil {
+		return x.kind + " for " + u
+	}
+	return x.kind + " as " + u
 }
 
 func (x *tgsExtra) applyBody(b *messages.KDCReqBody) {
@@ -130,7 +135,10 @@ func (x *tgsExtra) checkReply(rep *messages.TGSRep, part *messages.EncKDCRepPart
 // checkTicketClient decrypts an S4U2Self ticket with the service's keytab
 // and checks that its client is the user.
 func (x *tgsExtra) checkTicketClient(tkt messages.Ticket) error {
-	err := safeUnmarshal(func() error { return tkt.DecryptEncPart(x.kt, nil) })
+	key, err := x.ticketKey(&tkt)
+	if err == nil {
+		err = safeUnmarshal(func() error { return tkt.Decrypt(key) })
+	}
 	defer clear(tkt.DecryptedEncPart.Key.KeyValue)
 	if err != nil {
 		// A ticket under a name the keytab lacks (S4U2Self for the
@@ -166,25 +174,36 @@ func (p *Package) s4u2Self(ctx context.Context, cred *credential, user types.Pri
 		return nil, user, urealm, err
 	}
 	defer tgt.wipe()
-	u := s4uUser{name: principalName{NameType: user.NameType, Names: user.NameString}, realm: urealm}
 	cred.mu.Lock()
 	kt := cred.clientKT
 	cred.mu.Unlock()
-	x := &tgsExtra{kind: "S4U2Self", forUser: &u, client: u, kt: kt}
-	if tgt.forwardable() {
-		// The KDC refuses forwardable from a TGT that is not
-		// (KDC_ERR_BADOPTION); it grants it to services trusted to
-		// authenticate for delegation.
-		x.options = append(x.options, flags.Forwardable)
-	}
 	if sname == nil {
 		sname = &cname
 	}
-	t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, *sname, crealm, nil, x)
-	if err != nil {
-		return nil, user, urealm, err
+	for try := 0; ; try++ {
+		u := s4uUser{name: principalName{NameType: user.NameType, Names: user.NameString}, realm: urealm}
+		x := &tgsExtra{kind: "S4U2Self", forUser: &u, client: u, kt: kt}
+		if tgt.forwardable() {
+			// The KDC refuses forwardable from a TGT that is not
+			// (KDC_ERR_BADOPTION); it grants it to services trusted to
+			// authenticate for delegation.
+			x.options = append(x.options, flags.Forwardable)
+		}
+		t, err := p.tgsExchange(ctx, cfg, cname, crealm, tgt, *sname, crealm, nil, x)
+		if err != nil {
+			return nil, user, urealm, err
+		}
+		// A KDC that spells the client as asked (Samba 4.17: "ALICE" for
+		// alice) makes tickets with that spelling down the S4U2Proxy
+		// chain; the PAC has the account's. With a keytab, ask again
+		// under it, once, so that the far service sees the account's name.
+		if acct := x.pacAccountName(t.ticket); try == 0 && acct != "" && acct != strings.Join(x.gotName.NameString, "/") {
+			t.wipe()
+			user = types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, acct)
+			continue
+		}
+		return t, x.gotName, x.gotRealm, nil
 	}
-	return t, x.gotName, x.gotRealm, nil
 }
 
 // s4u2Proxy gets a ticket to sname@realm for the user of the evidence
@@ -356,4 +375,58 @@ func s4uCandidate(req *secpkg.CredentialRequest) bool {
 	u, r := splitUser(req.Principal, "")
 	su, sr := splitUser(req.AuthData.User, req.AuthData.Domain)
 	return !equalFoldASCII(u, su) || r != "" && sr != "" && !equalFoldASCII(r, sr)
+}
+
+// ticketKey is the keytab key of a ticket to the service.
+func (x *tgsExtra) ticketKey(tkt *messages.Ticket) (types.EncryptionKey, error) {
+	if x.kt == nil {
+		return types.EncryptionKey{}, errNoKeytab
+	}
+	var k types.EncryptionKey
+	err := safeUnmarshal(func() error {
+		var err error
+		k, _, err = x.kt.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
+		return err
+	})
+	return k, err
+}
+
+var errNoKeytab = errors.New("kerberos: no keytab")
+
+// pacAccountName returns the account name of the PAC of an S4U2Self
+// ticket (KERB_VALIDATION_INFO's EffectiveName, MS-PAC 2.5), opened with
+// the service's keytab and its server signature verified (MS-PAC 2.8.1);
+// "" without a keytab key, a PAC or a valid signature.
+func (x *tgsExtra) pacAccountName(tkt messages.Ticket) string {
+	key, err := x.ticketKey(&tkt)
+	if err != nil {
+		return ""
+	}
+	var name string
+	_ = safeUnmarshal(func() error {
+		if err := tkt.Decrypt(key); err != nil {
+			return err
+		}
+		defer clear(tkt.DecryptedEncPart.Key.KeyValue)
+		ad := make([]adEntry, len(tkt.DecryptedEncPart.AuthorizationData))
+		for i, e := range tkt.DecryptedEncPart.AuthorizationData {
+			ad[i] = adEntry{Type: e.ADType, Data: e.ADData}
+		}
+		raw, err := ticketPAC(ad)
+		if err != nil || raw == nil {
+			return err
+		}
+		p, err := decodePAC(raw)
+		if err != nil {
+			return err
+		}
+		if err := p.verifyServerSignature(key.KeyType, key.KeyValue); err != nil {
+			return err
+		}
+		if p.logonInfo != nil {
+			name = p.logonInfo.EffectiveName
+		}
+		return nil
+	})
+	return name
 }

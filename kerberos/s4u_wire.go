@@ -246,7 +246,8 @@ func parsePAS4UX509User(b []byte) (*s4uX509User, bool) {
 	// "...": later fields of a newer KDC, each a context-tagged element.
 	for !id.Empty() {
 		var tag cbasn1.Tag
-		if !id.ReadAnyASN1(nil, &tag) || tag&0xc0 != 0x80 {
+		var skip cryptobyte.String
+		if !id.ReadAnyASN1(&skip, &tag) || tag&0xc0 != 0x80 {
 			return nil, false
 		}
 	}

@@ -307,7 +307,7 @@ func (c *Client) channel(ctx context.Context) (*channel, error) {
 		for len(c.idle) > 0 {
 			ch := c.idle[len(c.idle)-1]
 			c.idle = c.idle[:len(c.idle)-1]
-			if ch.sess == c.sess && alive(ch.conn.NetConn()) {
+			if ch.sess == c.sess && ch.conn.Buffered() == 0 && alive(ch.conn.NetConn()) {
 				c.mu.Unlock()
 				return ch, nil
 			}
@@ -438,7 +438,11 @@ func (c *Client) handshake(ctx context.Context) (*session, *channel, error) {
 	if status != statusSuccess {
 		return nil, nil, trustError("NetrServerReqChallenge: "+statusName(status), nil)
 	}
-	sk := computeSessionKey(c.cfg.NTHash, cc, sc)
+	c.mu.Lock()
+	ntHash := c.cfg.NTHash // Close wipes it
+	c.mu.Unlock()
+	sk := computeSessionKey(ntHash, cc, sc)
+	ntHash = [16]byte{}
 	cred := computeCredential(cc, sk)
 	out, err = conn.Call(ctx, opServerAuthenticate3, encodeAuthenticate3(c.cfg.Account, c.computer, cred, clientFlags))
 	if err != nil {
@@ -583,6 +587,21 @@ func (c *Client) netlogonAddr(ctx context.Context) (string, error) {
 		if hosts, err = discoverDCs(ctx, c.cfg.Resolver, c.cfg.DNSDomain); err != nil {
 			return "", err
 		}
+		// The SRV targets' addresses come from the same resolver as the
+		// records (a deployment that points Resolver at the domain's DNS
+		// expects every name of the domain to be looked up there).
+		var ips []string
+		for _, h := range hosts {
+			a, err := c.cfg.Resolver.LookupHost(ctx, h)
+			if err != nil {
+				continue
+			}
+			ips = append(ips, a...)
+		}
+		if len(ips) == 0 {
+			return "", fmt.Errorf("netlogon: no address for the domain controllers %v of %s", hosts, c.cfg.DNSDomain)
+		}
+		hosts = ips
 	}
 	var last error
 	for _, h := range hosts {

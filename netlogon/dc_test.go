@@ -208,3 +208,25 @@ func TestTranscripts(t *testing.T) {
 
 // rid is the last subauthority of a SID string.
 func rid(sid string) string { return sid[strings.LastIndexByte(sid, '-')+1:] }
+
+// TestSamLogonLockedOut: after LockoutThreshold wrong passwords (each
+// SEC_E_LOGON_DENIED, none retried by the client) the DC locks the
+// account, and then even the right password gets STATUS_ACCOUNT_LOCKED_OUT:
+// the status Windows gives, not a plain logon failure.
+func TestSamLogonLockedOut(t *testing.T) {
+	c := dcClient(t, nil)
+	ctx := testCtx(t)
+	for i := 0; i < addc.LockoutThreshold; i++ {
+		r, _ := ntlmv2(addc.Locked.Name, addc.Domain, "wrong", [8]byte{byte(i + 1)})
+		_, err := c.VerifyResponse(ctx, r)
+		if got := sspi.StatusOf(err); got != sspi.SEC_E_LOGON_DENIED && got != sspi.STATUS_ACCOUNT_LOCKED_OUT {
+			t.Fatalf("bad password %d: %v, want SEC_E_LOGON_DENIED", i+1, err)
+		}
+	}
+	r, _ := ntlmv2(addc.Locked.Name, addc.Domain, addc.Locked.Password, [8]byte{9})
+	_, err := c.VerifyResponse(ctx, r)
+	if got := sspi.StatusOf(err); got != sspi.STATUS_ACCOUNT_LOCKED_OUT {
+		t.Fatalf("the right password after %d bad ones: %v, want STATUS_ACCOUNT_LOCKED_OUT", addc.LockoutThreshold, err)
+	}
+	t.Log(err)
+}

@@ -134,3 +134,37 @@ func TestRecordedRepliesDecode(t *testing.T) {
 		t.Errorf("wrong password: %+v %v", r, err)
 	}
 }
+
+// BenchmarkLogonCompute is the work this client does for one logon, on
+// the recorded exchange without the network: encode and seal the
+// request, unseal and decode the DC's reply.
+func BenchmarkLogonCompute(b *testing.B) {
+	tr := loadTranscript(b, "samlogon-alice.json")
+	var sk [16]byte
+	copy(sk[:], unhex(b, tr.SessionKey))
+	conn := tr.Conns[len(tr.Conns)-1]
+	resp := unhex(b, conn[len(conn)-1].PDU)
+	authLen := int(resp[10]) | int(resp[11])<<8
+	req := tr.request(b)
+	n := &networkInfo{domain: req.Domain, user: req.User, workstation: req.Workstation,
+		parameterControl: msv1_0AllowServerTrustAccount | msv1_0AllowWorkstationTrustAccount,
+		challenge:        req.ServerChallenge, nt: req.NTResponse, lm: req.LMResponse}
+	body := make([]byte, len(resp))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s := &schannel{sk: sk, seq: 2, rand: fixedReader(make([]byte, 8))}
+		stub := encodeSamLogonEx("WS1", netlogonNetworkTransitiveInformation, n, validationSamInfo4)
+		stub = append(stub, make([]byte, 16-len(stub)%16)...)
+		if _, err := s.Seal(stub, stub); err != nil {
+			b.Fatal(err)
+		}
+		copy(body, resp)
+		data := body[24 : len(body)-authLen-8]
+		if err := s.Unseal(data, body[:len(body)-authLen], body[len(body)-authLen:]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := decodeSamLogonEx(data[:len(data)-int(body[len(body)-authLen-8+2])], validationSamInfo4); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -54,7 +54,10 @@
 // with LoadHashFile so that a missing or malformed file fails at start;
 // ParseUserFile and LoadAccounts read gss-ntlmssp's NTLM_USER_FILE
 // (DOMAIN:USER:PASSWORD).
-// Passwords are hashed when they are read and never kept.
+// Passwords are hashed when they are read and never kept. Domain users
+// are verified by a Verifier in Config.Verifier (package netlogon: NETLOGON
+// pass-through to a domain controller), which returns their SID, groups
+// and session key; the server still checks the rest itself.
 //
 // Parsers validate every payload offset and length against the message:
 // fields before the fixed header, overlapping fields and messages over 64

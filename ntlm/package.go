@@ -249,6 +249,15 @@ func SplitUserName(name string) (user, domain string) {
 	return name, ""
 }
 
+// sameUser reports whether two user names ("user", `DOMAIN\user`,
+// "user@domain") name the same account: the same user, ignoring case, and
+// the same domain when both name one.
+func sameUser(a, b string) bool {
+	ua, da := SplitUserName(a)
+	ub, db := SplitUserName(b)
+	return strings.EqualFold(ua, ub) && (da == "" || db == "" || strings.EqualFold(da, db))
+}
+
 func credErr(status sspi.Status, detail string) error {
 	return &sspi.Error{Op: "AcquireCredentialsHandle", Status: status, Detail: detail}
 }
@@ -301,6 +310,12 @@ func (p *Package) AcquireCredentialsHandle(ctx context.Context, req *secpkg.Cred
 
 func (p *Package) outbound(c *credential, principal string, ai *sspi.AuthIdentity) error {
 	var user, domain string
+	if ai != nil && principal != "" && ai.User != "" && !sameUser(principal, ai.User) {
+		// A principal other than the supplied identity's: a service
+		// acting for a user (Kerberos S4U). NTLM has no credentials of
+		// that user and must not answer with the service's own.
+		return credErr(sspi.SEC_E_NO_CREDENTIALS, "NTLM has no credentials of the principal: the identity supplied is another account's")
+	}
 	if ai != nil {
 		user, domain = ai.User, ai.Domain
 		if domain == "" {

@@ -112,6 +112,10 @@ type Config struct {
 	// Logger gets a line per authentication (never a token or a
 	// password); nil means slog.Default().
 	Logger *slog.Logger
+	// Verifier checks the responses of ntlm-server-1 (NTLMServer1): a
+	// domain controller through package netlogon. The NTLM of the other
+	// server protocols verifies through the Host's ntlm.Config.
+	Verifier ntlm.Verifier
 }
 
 // Helper runs one helper protocol. It is used by one goroutine at a time,
@@ -152,6 +156,11 @@ func New(cfg Config) (*Helper, error) {
 		h.pkg, h.client = ntlm.PackageName, true
 	case GSSSPNEGOClient:
 		h.pkg, h.client = "Negotiate", true
+	case NTLMServer1:
+		if cfg.Verifier == nil {
+			return nil, errors.New("ntlmauth: ntlm-server-1 needs Config.Verifier (a domain controller)")
+		}
+		return h, nil
 	default:
 		return nil, fmt.Errorf("ntlmauth: unsupported helper protocol %q (supported: %v)", cfg.Protocol, Protocols)
 	}
@@ -185,6 +194,9 @@ func (h *Helper) reset() {
 
 // Serve answers requests from r on w until r ends or ctx is done.
 func (h *Helper) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
+	if h.cfg.Protocol == NTLMServer1 {
+		return h.serveServer1(ctx, r, w)
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	bw := bufio.NewWriter(w)
 	for ctx.Err() == nil {
@@ -242,6 +254,9 @@ func (h *Helper) Handle(ctx context.Context, line string) string {
 }
 
 func (h *Helper) handle(ctx context.Context, line string) string {
+	if h.cfg.Protocol == NTLMServer1 {
+		return "BH ntlm-server-1 requests are blocks of lines: use Serve"
+	}
 	if len(line) < 2 {
 		return "BH Command expected"
 	}
@@ -440,6 +455,13 @@ func ntStatus(st sspi.Status) string {
 		return "NT_STATUS_NO_SUCH_USER"
 	case sspi.SEC_E_SECPKG_NOT_FOUND:
 		return "NT_STATUS_INVALID_PARAMETER"
+	case sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY:
+		return "NT_STATUS_NO_LOGON_SERVERS"
+	}
+	if s := st.String(); strings.HasPrefix(s, "STATUS_") {
+		// An account's state from a domain controller (package
+		// netlogon): NT_STATUS_ACCOUNT_DISABLED and the like.
+		return "NT_" + s
 	}
 	return "NT_STATUS_LOGON_FAILURE"
 }

@@ -107,6 +107,22 @@ static OM_uint32 mk_unwrap(gss_ctx_id_t ctx, const void *in, size_t inlen, void 
 	return major;
 }
 
+// acquire_loop acquires and releases an initiator credential from the
+// default ccache n times, asking for its lifetime (which makes MIT read
+// the cache's principal and scan it for the TGT).
+static OM_uint32 mk_acquire_loop(int n, OM_uint32 *minor) {
+	OM_uint32 major = 0, m2, lifetime;
+	gss_OID_set_desc mechs = {1, &krb5_mech};
+	for (int i = 0; i < n; i++) {
+		gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+		major = gss_acquire_cred(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
+			&cred, NULL, &lifetime);
+		if (GSS_ERROR(major)) return major;
+		gss_release_cred(&m2, &cred);
+	}
+	return major;
+}
+
 static void mk_delete(gss_ctx_id_t *ctx) {
 	OM_uint32 m;
 	gss_delete_sec_context(&m, ctx, GSS_C_NO_BUFFER);
@@ -188,6 +204,13 @@ func (c *Context) Accept(in []byte) ([]byte, error) {
 func AcceptLoop(token []byte, n int) error {
 	var minor C.OM_uint32
 	return check(C.mk_accept_loop(ptr(token), C.size_t(len(token)), C.int(n), &minor), minor)
+}
+
+// AcquireLoop acquires (and releases) an initiator credential from the
+// default ccache (KRB5CCNAME) n times.
+func AcquireLoop(n int) error {
+	var minor C.OM_uint32
+	return check(C.mk_acquire_loop(C.int(n), &minor), minor)
 }
 
 // Wrap is gss_wrap.

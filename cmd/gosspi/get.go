@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,16 @@ Mutual authentication is required (the server must prove who it is) unless
 -no-mutual is given. Over HTTPS the channel bindings of the server's
 certificate are sent.
 
+With -proxy http://PROXY:PORT the request goes through that proxy, like
+curl --proxy-negotiate / --proxy-ntlm: an HTTPS URL through a CONNECT
+tunnel whose 407 is answered with Negotiate, Kerberos or NTLM (service
+principal HTTP/PROXY), a plain-HTTP URL as a proxied request whose 407 is
+answered on the kept-alive connection. -proxy-user gives the proxy's
+credentials like -u (default: those of -u, else the ticket cache); over
+plain HTTP one credential answers both, -proxy-user's when given. A
+https://PROXY:PORT proxy is reached over TLS (-cacert and -k apply to it
+too). The environment's proxy settings (HTTPS_PROXY...) are not used.
+
 Exit status: 0 for a 1xx-3xx answer; 4 when authentication failed (a 401,
 403 or 407 answer, or a handshake that failed with a status such as
 SEC_E_LOGON_DENIED); 1 for another failure (the network, a 4xx or 5xx
@@ -42,6 +53,7 @@ answer); 2 for a usage error; 3 for a configuration error (-cacert).`
 type getOptions struct {
 	user, method, data, out, scheme, spn, cacert string
 	lsa                                          string // -lsa (serve_lsa.go)
+	proxy, proxyUser                             string
 	headers                                      headerList
 	include, verbose, insecure, noMutual, noCB   bool
 	timeout                                      time.Duration
@@ -73,6 +85,8 @@ func runGet(args []string) int {
 	fs.StringVar(&o.spn, "spn", "", "service principal (default HTTP/<host>)")
 	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM file")
 	lsaFlag(fs, &o.lsa)
+	fs.StringVar(&o.proxy, "proxy", "", "go through this HTTP proxy (http://host:port), answering its 407")
+	fs.StringVar(&o.proxyUser, "proxy-user", "", "the proxy's credentials: user[:password] (default: those of -u)")
 	fs.BoolVar(&o.include, "i", false, "print the response status and headers")
 	fs.BoolVar(&o.verbose, "v", false, "print each handshake leg to standard error")
 	fs.BoolVar(&o.insecure, "k", false, "do not verify the server's TLS certificate")
@@ -99,16 +113,15 @@ func runGet(args []string) int {
 
 // get fetches url and returns the exit code.
 func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	var id *gosspi.Identity
-	if o.user != "" {
-		user, pw, hasPW := strings.Cut(o.user, ":")
-		if !hasPW {
-			var err error
-			if pw, err = readPassword(stdin, stderr, "password for "+user+": "); err != nil {
-				return exitUsage, fmt.Errorf("-u without a password: %w", err)
-			}
+	id, err := getIdentity(o.user, "-u", stdin, stderr)
+	if err != nil {
+		return exitUsage, err
+	}
+	proxyID := id
+	if o.proxyUser != "" {
+		if proxyID, err = getIdentity(o.proxyUser, "-proxy-user", stdin, stderr); err != nil {
+			return exitUsage, err
 		}
-		id = &gosspi.Identity{User: user, Password: pw}
 	}
 	var body io.Reader
 	var getBody func() (io.ReadCloser, error)
@@ -193,12 +206,31 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		tr.Flags = gosspi.DefaultFlags &^ gosspi.FlagMutualAuth
 	}
 	defer tr.Close()
+	if o.proxy != "" {
+		pu, err := neturl.Parse(o.proxy)
+		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return exitUsage, fmt.Errorf("-proxy %q: want http://host:port", o.proxy)
+		}
+		d := &httpauth.ProxyDialer{Host: host, Proxy: pu, Identity: proxyID, Logger: tr.Logger, TLSConfig: base.TLSClientConfig}
+		if o.scheme != "" {
+			d.Schemes = tr.Schemes
+		}
+		defer d.Close()
+		d.ConfigureTransport(base)
+		if o.proxyUser != "" {
+			tr.Identity = proxyID // plain HTTP: one credential answers the proxy and the server
+		}
+	}
 	client := &http.Client{Transport: tr}
 	resp, err := client.Do(req)
 	if err != nil {
 		var st sspi.Status
 		if errors.As(err, &st) {
 			return exitAuth, err // the handshake failed: SEC_E_LOGON_DENIED and the like
+		}
+		var pe *httpauth.ProxyError
+		if errors.As(err, &pe) && pe.StatusCode == http.StatusProxyAuthRequired {
+			return exitAuth, err // the proxy's 407 could not be answered
 		}
 		return exitFailure, err
 	}
@@ -236,6 +268,22 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		return exitFailure, fmt.Errorf("%s %s", resp.Proto, resp.Status)
 	}
 	return exitOK, nil
+}
+
+// getIdentity parses -u or -proxy-user: user[:password], the password
+// read from stdin when absent. An empty value is nil (the defaults).
+func getIdentity(v, flagName string, stdin io.Reader, stderr io.Writer) (*gosspi.Identity, error) {
+	if v == "" {
+		return nil, nil
+	}
+	user, pw, hasPW := strings.Cut(v, ":")
+	if !hasPW {
+		var err error
+		if pw, err = readPassword(stdin, stderr, "password for "+user+": "); err != nil {
+			return nil, fmt.Errorf("%s without a password: %w", flagName, err)
+		}
+	}
+	return &gosspi.Identity{User: user, Password: pw}, nil
 }
 
 // identityHint says whether the server proved itself in the final answer.

@@ -17,6 +17,7 @@ import (
 )
 
 const ntlmAuthUsage = `usage: gosspi ntlm-auth --helper-protocol=PROTOCOL [flags]
+       gosspi ntlm-auth --request-nt-key --username=U [--domain=D] --challenge=HEX --nt-response=HEX -dc ... -machine ...
 
 A drop-in for Samba's 'ntlm_auth --helper-protocol=...': it reads requests
 from standard input, one a line, and answers each on standard output, so
@@ -36,12 +37,26 @@ Client protocols (they authenticate as --username):
                       (target: --target-service and --target-hostname)
   Without --password the client answers YR with PW; send "PW <base64>".
 
+  ntlm-server-1       a challenge and its responses, checked at the domain
+                      controller (-dc): "Username: u", "NT-Domain: d",
+                      "LANMAN-Challenge: hex", "NT-Response: hex", "." ->
+                      "Authenticated: Yes|No" ... "."
+
+With --challenge and --nt-response (and no --helper-protocol), one MS-CHAP
+or NTLM response is checked at the domain controller, as FreeRADIUS's mschap
+module runs Samba's ntlm_auth: success prints "NT_KEY: <hex>" with
+--request-nt-key and exits 0; a refusal prints "NT_STATUS_... (0x...)" and
+exits 1. --allow-mschapv2 is accepted (a 24-byte response is always checked
+as MS-CHAP, which a DC that refuses NTLMv1 still takes).
+
 All protocols: GK -> GK <session key>, GF -> GF 0x<NTLM flags>, SF <flags> -> OK,
 a malformed request -> BH <reason>.
 
 The server's accounts are -accounts, else $GOSSPI_NTLM_ACCOUNTS, else
 ` + defaultAccountFile + ` (see 'gosspi accounts'); its keytab is -keytab, else
 $KRB5_KTNAME, else /etc/krb5.keytab. Logs go to standard error.
+
+` + dcUsage + `
 
 ` + exitCodesHelp
 
@@ -78,12 +93,20 @@ func runNTLMAuth(args []string) int {
 	debug := fs.Int("d", 0, "debug level (1 or more logs every request)")
 	fs.Int("debuglevel", 0, "as -d")
 	fs.String("configfile", "", "accepted for compatibility with Samba; ignored")
+	var dco dcOptions
+	dcFlags(fs, &dco)
+	var crap crapOptions
+	crapFlags(fs, &crap)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), ntlmAuthUsage+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
+	}
+	if *proto == "" && crap.wanted() && fs.NArg() == 0 {
+		crap.user, crap.domain, crap.workstation = *user, *domain, *workstation
+		return runCrap(&crap, &dco)
 	}
 	if *proto == "" || fs.NArg() != 0 {
 		fs.Usage()
@@ -106,6 +129,27 @@ func runNTLMAuth(args []string) int {
 	cfg := gosspi.HostConfig{LSA: lsaAddress(lsaSock)}
 	p := ntlmauth.Protocol(*proto)
 	server := p == ntlmauth.Squid25NTLMSSP || p == ntlmauth.GSSSPNEGO
+	dc, err := dco.client()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)
+		return exitCodeOf(err)
+	}
+	if dc != nil {
+		defer dc.Close()
+		if !server && p != ntlmauth.NTLMServer1 {
+			fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: -dc is for the server protocols")
+			return exitUsage
+		}
+		cfg.NTLM.Verifier = dc
+	}
+	if p == ntlmauth.NTLMServer1 && dc == nil {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: ntlm-server-1 checks responses at a domain controller: give -dc and -machine")
+		return exitUsage
+	}
+	if dc != nil && cfg.LSA != "" {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: -dc and -lsa: with gosspi lsad the daemon checks the logons")
+		return exitUsage
+	}
 	if server && cfg.LSA == "" {
 		nt, err := serveAccounts(&serveOptions{accounts: *accounts, demo: *demo})
 		if err != nil {
@@ -113,6 +157,9 @@ func runNTLMAuth(args []string) int {
 			return exitConfig
 		}
 		cfg.NTLM.Accounts = nt.store
+		if dc != nil {
+			checkDC(context.Background(), dc, logger)
+		}
 		cfg.Kerberos.Keytab = *keytab
 		spns := serviceNames(context.Background(), spnFlags, "")
 		httpauth.ApplyServiceBinding(&cfg, spns)
@@ -128,6 +175,9 @@ func runNTLMAuth(args []string) int {
 	}
 	defer host.Close()
 	hc := ntlmauth.Config{Protocol: p, Host: host, Principal: *principal, Logger: logger}
+	if dc != nil {
+		hc.Verifier = dc
+	}
 	if !server {
 		if *user != "" {
 			u, d := *user, *domain

@@ -59,6 +59,8 @@ Try it:
   curl --ntlm -u 'EXAMPLE\alice:PASSWORD' http://127.0.0.1:8080/whoami
   kinit alice@REALM && curl --negotiate -u : http://HOST:8080/whoami
 
+` + dcUsage + `
+
 ` + replayCacheUsage + `
 Logs go to standard error.
 
@@ -74,6 +76,7 @@ type serveOptions struct {
 	maxHandshakes, maxHeader                   int
 	timeouts                                   serveTimeouts
 	replay                                     serveReplay // -replay-cache (serve_replay.go)
+	dc                                         dcOptions   // -dc: NETLOGON pass-through (dc.go)
 	spns                                       []string    // -spn: NTLM service binding
 	lsa                                        string      // -lsa: gosspi lsad's socket (serve_lsa.go)
 	logOut                                     io.Writer   // default os.Stderr
@@ -108,6 +111,7 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	acceptPrincipalsFlag(fs, o)
 	replayCacheFlags(fs, o)
 	lsaFlag(fs, &o.lsa)
+	dcFlags(fs, &o.dc)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
 	fs.StringVar(&o.keytab, "keytab", "", "Kerberos keytab (default $KRB5_KTNAME, /etc/krb5.keytab)")
@@ -214,6 +218,21 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 	if err != nil {
 		return err
 	}
+	dc, err := o.dc.client()
+	if err != nil {
+		return err
+	}
+	if dc != nil {
+		defer dc.Close()
+		nt.verifier = dc
+		d, _, dns, _ := dc.TargetNames()
+		dcDesc := "domain users of " + d + " (" + dns + ") through the domain controller " + o.dc.dc
+		if nt.store == nil {
+			nt.desc = dcDesc
+		} else {
+			nt.desc += " + " + dcDesc
+		}
+	}
 	replay, closeReplay, err := openReplayCache(o)
 	if err != nil {
 		return err
@@ -245,6 +264,10 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		checkReplayCache(ctx, replay, o, logger)
 	}
 	cfg.NTLM.Accounts = nt.store
+	if dc != nil {
+		cfg.NTLM.Verifier = dc
+		checkDC(ctx, dc, logger)
+	}
 	// The acceptor patterns stay set when Kerberos is off, so that the
 	// package refuses a default keytab that serve found unusable.
 	cfg.Kerberos.AcceptorPrincipals = acceptorPrincipals(o)

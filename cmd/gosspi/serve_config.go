@@ -97,12 +97,16 @@ func resolveKerberos(o *serveOptions, schemes []string) (serveKerberos, error) {
 
 // serveNTLM is the NTLM side of serve, as resolved at start.
 type serveNTLM struct {
-	store ntlm.AccountStore // nil: NTLM is off
-	desc  string            // the file and where it came from, or why NTLM is off
+	store    ntlm.AccountStore // nil: no local accounts
+	verifier ntlm.Verifier     // -dc: domain users through the DC (dc.go)
+	desc     string            // the file and where it came from, or why NTLM is off
 }
 
+// on reports whether NTLM can accept anyone.
+func (n serveNTLM) on() bool { return n.store != nil || n.verifier != nil }
+
 func (n serveNTLM) logValue() string {
-	if n.store == nil {
+	if !n.on() {
 		return "off: " + n.desc
 	}
 	return n.desc
@@ -226,11 +230,11 @@ func usableSchemes(schemes []string, explicit bool, krb serveKerberos, nt serveN
 				why = "Kerberos is off: " + krb.off
 			}
 		case httpauth.SchemeNTLM:
-			if nt.store == nil {
+			if !nt.on() {
 				why = "NTLM is off: " + nt.desc
 			}
 		case httpauth.SchemeNegotiate:
-			if krb.keytab == nil && nt.store == nil {
+			if krb.keytab == nil && !nt.on() {
 				why = "neither Kerberos nor NTLM can accept: Kerberos is off: " + krb.off + "; NTLM is off: " + nt.desc
 			}
 		}

@@ -30,6 +30,9 @@ func lsaAddress(flagValue string) string {
 // no keytab or account file (the daemon's policy names them), and a
 // scheme is offered when the daemon grants an inbound credential for it.
 func serveLSA(ctx context.Context, o *serveOptions, addr string, schemes []string, policy gosspi.BindingPolicy, tlsConfig *tls.Config, ready func(string)) error {
+	if o.dc.dc != "" || o.keytab != "" || o.accounts != "" {
+		return &usageError{"-lsa: the keytab, the NTLM accounts and the domain controller are gosspi lsad's (its policy names them); drop -keytab, -accounts and -dc"}
+	}
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug

@@ -391,6 +391,9 @@ func (d *DC) stop() {
 		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
+	if InNamespace() {
+		killLeftovers()
+	}
 	d.cmd = nil
 }
 

@@ -34,6 +34,28 @@ const (
 	KDCKeytab = "krbtgt.keytab"
 )
 
+// PACServices are service accounts with one enctype each, so that the KDC
+// encrypts their tickets, and signs their PACs, with that enctype's key:
+// HMAC-MD5 (RC4) and HMAC-SHA1-96-AES128 server signatures. Each has the
+// SPN "HTTP/<Host>" and its keys in the run directory's <Name>.keytab.
+var PACServices = []PACService{
+	{Account{"svc-rc4", "Svc-Rc4-Pass-1!"}, "rc4.addc.gosspi.test", 4},
+	{Account{"svc-aes128", "Svc-Aes128-Pass-1!"}, "aes128.addc.gosspi.test", 8},
+}
+
+// PACService is one of PACServices.
+type PACService struct {
+	Account
+	Host     string
+	Enctypes int // msDS-SupportedEncryptionTypes
+}
+
+// SPN is the service's principal name.
+func (s PACService) SPN() string { return "HTTP/" + s.Host }
+
+// Keytab is the file (in the run directory) with the service's keys.
+func (s PACService) Keytab() string { return s.Name + ".keytab" }
+
 // PACGroups are the twelve global groups Carol is a member of.
 var PACGroups = func() []string {
 	g := make([]string, 12)
@@ -63,5 +85,14 @@ func pacSteps(dir string, tool func(args ...string) step) []step {
 		tool("group", "addmembers", PACLocal, GroupB),
 		tool("domain", "exportkeytab", filepath.Join(dir, KDCKeytab), "--principal=krbtgt"),
 	)
+	for _, svc := range PACServices {
+		s = append(s,
+			tool("user", "create", svc.Name, svc.Password, "--use-username-as-cn"),
+			tool("spn", "add", svc.SPN(), svc.Name),
+			step{ldif: fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: %d\n", userDN(svc.Name), svc.Enctypes)},
+			tool("user", "setpassword", svc.Name, "--newpassword="+svc.Password),
+			tool("domain", "exportkeytab", filepath.Join(dir, svc.Keytab()), "--principal="+svc.SPN()),
+		)
+	}
 	return s
 }

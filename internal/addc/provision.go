@@ -82,6 +82,8 @@ func provisionSteps(dir string) []step {
 	steps = append(steps, s4uSteps(dir, tool)...)
 	// PAC part: the accounts and groups of the PAC tests (pac.go).
 	steps = append(steps, pacSteps(dir, tool)...)
+	// Lockout part: an account under a PSO that locks it (lockout.go).
+	steps = append(steps, lockoutSteps(tool)...)
 	return steps
 }
 

@@ -9,6 +9,7 @@ package adtest
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -126,5 +127,34 @@ func TestNTLMPassThroughRefused(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.user, err, tc.want)
 		}
+	}
+}
+
+// TestNTLMPassThroughDiscovery: with no DC address in the configuration,
+// the NETLOGON client finds the DC by the _ldap._tcp.dc._msdcs SRV records
+// of the DC's own DNS server (as DsGetDcName does) and passes a logon
+// through; a domain the DNS knows no DC of is
+// SEC_E_NO_AUTHENTICATING_AUTHORITY, never SEC_E_LOGON_DENIED.
+func TestNTLMPassThroughDiscovery(t *testing.T) {
+	dc := addc.Start(t)
+	var d net.Dialer
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, net.JoinHostPort(addc.Addr, "53"))
+	}}
+	c := netlogonClient(t, func(cfg *netlogon.Config) { cfg.DC, cfg.Resolver = "", resolver })
+	_, s, err := ntlmLogon(t, &gosspi.Identity{User: `ADDC\alice`, Password: addc.Alice.Password}, passThroughHost(t, c))
+	if err != nil {
+		t.Fatalf("logon through the DC found by SRV: %v\n%s", err, dc.Log())
+	}
+	if id, err := s.Identity(); err != nil || id.Principal != `ADDC\alice` {
+		t.Fatalf("identity %+v, %v", id, err)
+	}
+
+	none := netlogonClient(t, func(cfg *netlogon.Config) {
+		cfg.DC, cfg.Resolver, cfg.DNSDomain = "", resolver, "nodc.gosspi.test"
+	})
+	_, _, err = ntlmLogon(t, &gosspi.Identity{User: `ADDC\alice`, Password: addc.Alice.Password}, passThroughHost(t, none))
+	if !errors.Is(err, sspi.SEC_E_NO_AUTHENTICATING_AUTHORITY) {
+		t.Fatalf("a domain without SRV records: %v, want SEC_E_NO_AUTHENTICATING_AUTHORITY", err)
 	}
 }

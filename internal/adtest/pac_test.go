@@ -234,15 +234,25 @@ func TestPACUPNDNSInfo(t *testing.T) {
 	}
 }
 
-// serviceKey is the service keytab's key for the ticket of an AP-REQ.
-func serviceKey(t *testing.T, dc *addc.DC, etype int32) krbtypes.EncryptionKey {
+// pacService is an acceptor's keytab and principal, and the enctype of
+// its tickets.
+type pacService struct {
+	keytab, spn string
+	etype       int32
+}
+
+// defaultService is the service account of addc.SPN (AES256 tickets).
+func defaultService(dc *addc.DC) pacService { return pacService{dc.Keytab, addc.SPN, etAES256} }
+
+// key is the service's key for its tickets.
+func (svc pacService) key(t *testing.T) krbtypes.EncryptionKey {
 	t.Helper()
-	kt, err := keytab.Load(dc.Keytab)
+	kt, err := keytab.Load(svc.keytab)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pn, _ := krbtypes.ParseSPNString(addc.SPN)
-	k, _, err := kt.GetEncryptionKey(pn, addc.Realm, 0, etype)
+	pn, _ := krbtypes.ParseSPNString(svc.spn)
+	k, _, err := kt.GetEncryptionKey(pn, addc.Realm, 0, svc.etype)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,13 +261,13 @@ func serviceKey(t *testing.T, dc *addc.DC, etype int32) krbtypes.EncryptionKey {
 
 // alterPAC changes the PAC of the ticket in tok with edit, which gets the
 // PAC and the service key, and returns the AP-REQ with the new ticket.
-func alterPAC(t *testing.T, dc *addc.DC, tok []byte, edit func(pac []byte, key krbtypes.EncryptionKey) ([]byte, error)) []byte {
+func alterPAC(t *testing.T, svc pacService, tok []byte, edit func(pac []byte, key krbtypes.EncryptionKey) ([]byte, error)) []byte {
 	t.Helper()
 	ap, err := pactest.ParseAPReq(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := serviceKey(t, dc, etAES256)
+	key := svc.key(t)
 	et, err := ap.Ticket(key)
 	if err != nil {
 		t.Fatal(err)
@@ -279,11 +289,11 @@ func alterPAC(t *testing.T, dc *addc.DC, tok []byte, edit func(pac []byte, key k
 	return ap.Bytes()
 }
 
-// acceptPAC has a fresh acceptor (its own replay cache), with the krbtgt
-// keytab when withKDC, accept tok.
-func acceptPAC(t *testing.T, dc *addc.DC, tok []byte, withKDC bool) (sspi.Identity, error) {
+// acceptPAC has a fresh acceptor of svc (its own replay cache), with the
+// krbtgt keytab when withKDC, accept tok.
+func acceptPAC(t *testing.T, dc *addc.DC, svc pacService, tok []byte, withKDC bool) (sspi.Identity, error) {
 	t.Helper()
-	cfg := kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: dc.Keytab, ServicePrincipal: addc.SPN, PermittedEnctypes: "DEFAULT +rc4"}
+	cfg := kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: svc.keytab, ServicePrincipal: svc.spn, PermittedEnctypes: "DEFAULT +rc4"}
 	if withKDC {
 		cfg.KDCKeytab = filepath.Join(dc.Dir, addc.KDCKeytab)
 	}
@@ -300,11 +310,48 @@ func acceptPAC(t *testing.T, dc *addc.DC, tok []byte, withKDC bool) (sspi.Identi
 // the service's keytab can do): only the KDC signature shows it, which
 // the acceptor verifies when it has the krbtgt keys (Config.KDCKeytab,
 // on a DC); without them it cannot tell, and this test shows that limit.
-// A client info naming another client or another logon time, signed
-// again with the service key: refused either way.
+// Likewise a ticket changed around an untouched PAC: only the ticket
+// signature shows it. A client info naming another client or another
+// logon time, signed again with the service key: refused either way.
 func TestPACAltered(t *testing.T) {
 	dc := addc.Start(t)
 	tok, _, _ := pacLogon(t, dc, addc.Alice.Name, addc.Alice.Password)
+	testAltered(t, dc, defaultService(dc), tok)
+}
+
+// TestPACServiceEnctypes: services whose only keys are RC4 or AES128 get
+// tickets in that enctype, and PACs whose server signature is HMAC-MD5
+// or HMAC-SHA1-96-AES128: the acceptor verifies each, and refuses them
+// altered.
+func TestPACServiceEnctypes(t *testing.T) {
+	dc := addc.Start(t)
+	for _, ps := range addc.PACServices {
+		t.Run(ps.Name, func(t *testing.T) {
+			et := int32(etAES128)
+			if ps.Enctypes == 4 {
+				et = etRC4
+			}
+			svc := pacService{filepath.Join(dc.Dir, ps.Keytab()), ps.SPN(), et}
+			cli := clientHost(t, dc, "aes256-cts aes128-cts arcfour-hmac")
+			c, err := newClient(t, cli.Host, password(addc.Alice.Name, addc.Alice.Password), svc.spn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, _, err := step(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := apReq(t, tok).Ticket.EncPart.EType; e != et {
+				t.Fatalf("ticket enctype %d, want %d", e, et)
+			}
+			testAltered(t, dc, svc, tok)
+		})
+	}
+}
+
+// testAltered accepts tok (Alice's AP-REQ for svc) as the KDC made it,
+// then altered in the ways TestPACAltered lists.
+func testAltered(t *testing.T, dc *addc.DC, svc pacService, tok []byte) {
 	const forged = 4242 // a RID the domain does not have
 	alice := sidOf(t, dc, addc.Alice.Name)
 	forgedSID := alice[:strings.LastIndex(alice, "-")] + "-4242"
@@ -322,7 +369,7 @@ func TestPACAltered(t *testing.T) {
 	}
 	refused := func(t *testing.T, tok []byte, withKDC bool) {
 		t.Helper()
-		id, err := acceptPAC(t, dc, tok, withKDC)
+		id, err := acceptPAC(t, dc, svc, tok, withKDC)
 		if err == nil {
 			t.Fatalf("altered PAC accepted: %+v", id)
 		}
@@ -334,39 +381,62 @@ func TestPACAltered(t *testing.T) {
 
 	t.Run("unaltered", func(t *testing.T) {
 		for _, withKDC := range []bool{false, true} {
-			id, err := acceptPAC(t, dc, tok, withKDC)
+			id, err := acceptPAC(t, dc, svc, tok, withKDC)
 			if err != nil || id.SID != alice {
 				t.Fatalf("the KDC's own ticket (KDC keytab %v): %+v, %v", withKDC, id, err)
 			}
 		}
 	})
 	t.Run("group-added", func(t *testing.T) {
-		refused(t, alterPAC(t, dc, tok, addGroup), false)
+		refused(t, alterPAC(t, svc, tok, addGroup), false)
 	})
 	t.Run("group-added-server-signature-recomputed", func(t *testing.T) {
-		bad := alterPAC(t, dc, tok, resign(addGroup))
+		bad := alterPAC(t, svc, tok, resign(addGroup))
 		refused(t, bad, true)
 		// Without the krbtgt keys the forgery is indistinguishable: the
 		// service key signs it as well as the KDC did.
-		id, err := acceptPAC(t, dc, bad, false)
+		id, err := acceptPAC(t, dc, svc, bad, false)
 		if err != nil || !slices.Contains(id.Groups, forgedSID) {
 			t.Fatalf("without the KDC keytab, a PAC re-signed with the service key: %v %v", id.Groups, err)
 		}
 	})
 	t.Run("client-info-other-name", func(t *testing.T) {
-		refused(t, alterPAC(t, dc, tok, resign(func(pac []byte, _ krbtypes.EncryptionKey) ([]byte, error) {
+		refused(t, alterPAC(t, svc, tok, resign(func(pac []byte, _ krbtypes.EncryptionKey) ([]byte, error) {
 			ci := pactest.Buffer(pac, 10)
 			return pactest.SetClientInfo(pac, addc.Bob.Name, clientInfoTime(ci))
 		})), false)
 	})
 	t.Run("client-info-other-time", func(t *testing.T) {
-		refused(t, alterPAC(t, dc, tok, resign(func(pac []byte, _ krbtypes.EncryptionKey) ([]byte, error) {
+		refused(t, alterPAC(t, svc, tok, resign(func(pac []byte, _ krbtypes.EncryptionKey) ([]byte, error) {
 			ci := pactest.Buffer(pac, 10)
 			return pactest.SetClientInfo(pac, addc.Alice.Name, clientInfoTime(ci).Add(-time.Hour))
 		})), false)
 	})
+	t.Run("ticket-changed-pac-untouched", func(t *testing.T) {
+		// The endtime a day later: the PAC's own signatures hold, the
+		// ticket signature (PAC_TICKET_CHECKSUM) does not.
+		ap, err := pactest.ParseAPReq(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := svc.key(t)
+		et, err := ap.Ticket(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if et, err = pactest.SetTimes(et, 3, map[int]time.Time{7: sysenv.Now().Add(34 * time.Hour)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := ap.SetTicket(et, key); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, ap.Bytes(), true)
+		if _, err := acceptPAC(t, dc, svc, ap.Bytes(), false); err != nil {
+			t.Fatalf("without the KDC keytab: %v", err)
+		}
+	})
 	t.Run("server-signature-wrong-key", func(t *testing.T) {
-		refused(t, alterPAC(t, dc, tok, func(pac []byte, key krbtypes.EncryptionKey) ([]byte, error) {
+		refused(t, alterPAC(t, svc, tok, func(pac []byte, key krbtypes.EncryptionKey) ([]byte, error) {
 			other := key
 			other.KeyValue = make([]byte, len(key.KeyValue))
 			return pactest.SignServer(pac, other)

@@ -4,6 +4,7 @@ package adtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -111,9 +112,9 @@ func TestReplayADAPReq(t *testing.T) {
 }
 
 // TestRecordedPACBuffers lists the PAC buffers of the recorded AD ticket
-// (decrypted with the recorded keytab by gokrb5) beside what gosspi's
-// acceptor exposes of them, so that the gaps are visible in the log: the
-// user SID and group SIDs are exposed, the rest is not.
+// (decrypted with the recorded keytab by gokrb5) and checks what gosspi's
+// acceptor makes of them against gokrb5's own decoding of the same PAC:
+// the SIDs in the same order, the names, UPN_DNS_INFO.
 func TestRecordedPACBuffers(t *testing.T) {
 	b, err := os.ReadFile(recordingFile)
 	if err != nil {
@@ -183,5 +184,30 @@ func TestRecordedPACBuffers(t *testing.T) {
 	}
 	if v.LogonDomainName.String() != addc.Domain {
 		t.Errorf("logon domain %q, want %q", v.LogonDomainName.String(), addc.Domain)
+	}
+
+	now := testutil.PinClock(t, r.RecordedAt.Add(time.Second))
+	conf := filepath.Join(t.TempDir(), "krb5.conf")
+	if err := os.WriteFile(conf, []byte("[libdefaults]\n\tdefault_realm = "+r.Realm+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, newHost(t, kerberos.Config{Krb5Conf: conf, Keytab: filepath.Join("testdata", r.Keytab), ServicePrincipal: r.SPN, Now: now, DisableReplayCache: true}))
+	if _, _, err := step(s, r.APReq); err != nil {
+		t.Fatal(err)
+	}
+	id := identity(t, s)
+	dom := v.LogonDomainID.String()
+	if id.SID != fmt.Sprintf("%s-%d", dom, v.UserID) || id.PrimaryGroup != fmt.Sprintf("%s-%d", dom, v.PrimaryGroupID) ||
+		!slices.Equal(id.Groups, v.GetGroupMembershipSIDs()) {
+		t.Errorf("gosspi: SID %s primary %s groups %v; gokrb5: %s-%d %d %v", id.SID, id.PrimaryGroup, id.Groups, dom, v.UserID, v.PrimaryGroupID, v.GetGroupMembershipSIDs())
+	}
+	if id.User != v.EffectiveName.String() || id.LogonName != v.LogonDomainName.String()+`\`+v.EffectiveName.String() {
+		t.Errorf("gosspi: User %q LogonName %q; gokrb5: %q %q", id.User, id.LogonName, v.EffectiveName.String(), v.LogonDomainName.String())
+	}
+	if u := pt.UPNDNSInfo; u == nil || id.UPN != u.UPN || id.DNSDomain != u.DNSDomain {
+		t.Errorf("gosspi: UPN %q DNS domain %q; gokrb5: %+v", id.UPN, id.DNSDomain, pt.UPNDNSInfo)
+	}
+	if ci := pt.ClientInfo; ci == nil || !id.LogonTime.Equal(ci.ClientID.Time()) {
+		t.Errorf("gosspi: LogonTime %v; gokrb5's client info %+v", id.LogonTime, pt.ClientInfo)
 	}
 }

@@ -155,6 +155,52 @@ func TestS4U2Proxy(t *testing.T) {
 			roundTrip(t, s, cl, "back")
 		})
 	}
+	t.Run("case", func(t *testing.T) {
+		// The user as typed (another case, the DNS domain for the
+		// realm). Samba 4.17's KDC spells the ticket's client as asked;
+		// a service with a keytab reads the account's spelling from the
+		// PAC of its S4U2Self ticket and asks again under it, so the far
+		// service sees "alice".
+		cl, err := s4uClient(t, dc, clientKeytab(addc.SvcFront.Name, dc.ServiceKeytab(addc.SvcFront)), "ALICE@"+addc.DNSDomain, addc.BackSPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := s4uServer(t, dc, addc.SvcBack)
+		exchange(t, cl, s)
+		wantUser(t, dc, s, addc.Alice)
+		// With only a password the service cannot open its S4U2Self
+		// ticket: the name is the KDC's (here the caller's) spelling, the
+		// SID and groups the PAC's.
+		cl, err = s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), "ALICE", addc.BackSPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = s4uServer(t, dc, addc.SvcBack)
+		exchange(t, cl, s)
+		id := identity(t, s)
+		sid, _ := dc.SID(addc.Alice.Name)
+		if !strings.EqualFold(id.User, addc.Alice.Name) || id.SID != sid {
+			t.Errorf("acceptor sees %+v", id)
+		}
+		t.Logf("password credential, user typed ALICE: the far service sees %q", id.User)
+	})
+	t.Run("negotiate", func(t *testing.T) {
+		// Through SPNEGO: Negotiate hands the principal to Kerberos.
+		cli := clientHost(t, dc, "DEFAULT")
+		cl, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: addc.BackSPN,
+			Identity: password(addc.SvcFront.Name, addc.SvcFront.Password), OnBehalfOf: addc.Alice.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		h := newHost(t, kerberos.Config{Krb5Conf: dc.Krb5Conf, Keytab: dc.ServiceKeytab(addc.SvcBack), ServicePrincipal: addc.BackSPN})
+		s := newServerOf(t, h, "Negotiate")
+		exchange(t, cl, s)
+		if cl.Package() != "Kerberos" {
+			t.Errorf("Negotiate chose %q", cl.Package())
+		}
+		wantUser(t, dc, s, addc.Alice)
+	})
 	t.Run("bob", func(t *testing.T) {
 		cl, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), addc.Bob.Name+"@"+addc.Realm, addc.BackSPN)
 		if err != nil {
@@ -202,6 +248,27 @@ func TestS4U2ProxyRefused(t *testing.T) {
 			wantRefusal(t, cl, "KDC_ERR_BADOPTION", sspi.SEC_E_DELEGATION_POLICY)
 		})
 	}
+}
+
+// TestS4U2ProxyRefusedNegotiate: through Negotiate, the refusal stays a
+// refusal: NTLM has no credentials of the user and does not stand in with
+// the service's own password (the far service would see the service, not
+// the user).
+func TestS4U2ProxyRefusedNegotiate(t *testing.T) {
+	dc := addc.Start(t)
+	cli := clientHost(t, dc, "DEFAULT")
+	cl, err := cli.NewClient(context.Background(), gosspi.ClientConfig{Package: "Negotiate", Target: addc.BackSPN,
+		Identity: password(addc.SvcNoDeleg.Name, addc.SvcNoDeleg.Password), OnBehalfOf: addc.Alice.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tok, _, err := step(cl, nil)
+	if err == nil {
+		t.Fatalf("Negotiate sent a %d-byte token (package %q) for a refused S4U2Proxy", len(tok), cl.Package())
+	}
+	wantKDCError(t, err, "KDC_ERR_BADOPTION")
+	t.Logf("refused: %v", err)
 }
 
 // TestRBCD: resource-based constrained delegation. The back service's
@@ -467,4 +534,30 @@ func TestDelegationToMIT(t *testing.T) {
 		t.Fatalf("accepting MIT's AP-REQ made with the delegated TGT: %v", err)
 	}
 	wantUser(t, dc, s, addc.Alice)
+}
+
+// TestS4U2SelfRefused: the KDC's refusals of S4U2Self come out of the
+// credential by name, with the user in the text: a user it does not know,
+// and a disabled account (Samba 4.17 answers KDC_ERR_POLICY for it).
+func TestS4U2SelfRefused(t *testing.T) {
+	dc := addc.Start(t)
+	for _, c := range []struct {
+		user, want string
+		st         sspi.Status
+	}{
+		{"nosuchuser", "KDC_ERR_C_PRINCIPAL_UNKNOWN", sspi.SEC_E_NO_CREDENTIALS},
+		{addc.Disabled.Name, "KDC_ERR_POLICY", sspi.SEC_E_LOGON_DENIED},
+	} {
+		t.Run(c.user, func(t *testing.T) {
+			_, err := s4uClient(t, dc, password(addc.SvcFront.Name, addc.SvcFront.Password), c.user, addc.BackSPN)
+			wantKDCError(t, err, c.want)
+			if got := sspi.StatusOf(err); got != c.st {
+				t.Errorf("status %v, want %v", got, c.st)
+			}
+			if !strings.Contains(err.Error(), c.user+"@"+addc.Realm) {
+				t.Errorf("error %q does not name the user", err)
+			}
+			t.Logf("%s: %v", c.user, err)
+		})
+	}
 }

@@ -1,12 +1,14 @@
 package dcerpc
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -56,6 +58,7 @@ const (
 // (a Netlogon secure channel's sequence numbers require it anyway).
 type Conn struct {
 	nc         net.Conn
+	br         *bufio.Reader // reads nc: a PDU in one read where it can
 	sec        Security
 	callID     uint32
 	maxXmit    int // the largest fragment we may send
@@ -81,7 +84,7 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 
 // NewConn wraps an established byte stream.
 func NewConn(nc net.Conn) *Conn {
-	return &Conn{nc: nc, maxXmit: MaxFrag, maxRecv: MaxFrag, authCtxID: 1}
+	return &Conn{nc: nc, br: bufio.NewReaderSize(nc, MaxFrag), maxXmit: MaxFrag, maxRecv: MaxFrag, authCtxID: 1}
 }
 
 // Close closes the connection.
@@ -89,6 +92,11 @@ func (c *Conn) Close() error { return c.nc.Close() }
 
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Buffered reports the bytes read from the connection and not yet
+// consumed: none between calls, unless the peer sent something
+// unsolicited.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
 
 // Broken reports why the connection cannot carry further calls: a call
 // was interrupted or the peer broke the protocol. It is nil while the
@@ -101,20 +109,32 @@ func (c *Conn) Broken() error { return c.broken }
 func (c *Conn) HeaderSigning() bool { return c.headerSign }
 
 // withContext applies ctx's deadline to the connection and interrupts a
-// blocked read or write when ctx is done; the returned func undoes it and
-// reports whether ctx interrupted the I/O.
-func (c *Conn) withContext(ctx context.Context) func() error {
-	dl, _ := ctx.Deadline()
+// blocked read or write when ctx is done. The returned func undoes it and
+// returns the call's error: ctx's error (with the I/O error it caused)
+// when ctx ended the I/O.
+func (c *Conn) withContext(ctx context.Context) func(err error) error {
+	dl, hasDeadline := ctx.Deadline()
 	_ = c.nc.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
-	return func() error {
-		if !stop() {
-			// ctx ended while we were working: whatever I/O it cut is
-			// unusable, and the deadline stays in the past.
-			return ctx.Err()
+	return func(err error) error {
+		if stop() {
+			_ = c.nc.SetDeadline(time.Time{})
 		}
-		_ = c.nc.SetDeadline(time.Time{})
-		return nil
+		// The deadline of ctx can cut the I/O a moment before ctx
+		// reports it ended.
+		if cerr := ctx.Err(); cerr != nil || hasDeadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			if cerr == nil {
+				cerr = context.DeadlineExceeded
+			}
+			if err == nil {
+				return cerr
+			}
+			var f *Fault
+			if !errors.As(err, &f) {
+				return fmt.Errorf("%w (%v)", cerr, err)
+			}
+		}
+		return err
 	}
 }
 
@@ -129,7 +149,7 @@ func (c *Conn) write(pdu []byte) error {
 // read reads one PDU of at most c.maxRecv bytes.
 func (c *Conn) read() ([]byte, header, error) {
 	var hb [headerLen]byte
-	if _, err := io.ReadFull(c.nc, hb[:]); err != nil {
+	if _, err := io.ReadFull(c.br, hb[:]); err != nil {
 		return nil, header{}, err
 	}
 	h, err := parseHeader(hb[:])
@@ -141,7 +161,7 @@ func (c *Conn) read() ([]byte, header, error) {
 	}
 	pdu := make([]byte, h.fragLen)
 	copy(pdu, hb[:])
-	if _, err := io.ReadFull(c.nc, pdu[headerLen:]); err != nil {
+	if _, err := io.ReadFull(c.br, pdu[headerLen:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -165,10 +185,7 @@ func (c *Conn) nextCallID() uint32 {
 func (c *Conn) Bind(ctx context.Context, iface SyntaxID, sec Security) (err error) {
 	done := c.withContext(ctx)
 	defer func() {
-		if cerr := done(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err = done(err); err != nil {
 			c.broken = err
 		}
 	}()
@@ -265,9 +282,7 @@ func (c *Conn) Call(ctx context.Context, opnum uint16, stub []byte) (out []byte,
 	}
 	done := c.withContext(ctx)
 	defer func() {
-		if cerr := done(); cerr != nil {
-			err = cerr
-		}
+		err = done(err)
 		var f *Fault
 		if err != nil && !errors.As(err, &f) {
 			c.broken = err

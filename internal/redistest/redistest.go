@@ -278,3 +278,33 @@ func (s *Server) Close() {
 		os.RemoveAll(s.Dir)
 	}
 }
+
+// CPUTime is the CPU time redis-server's threads have used so far (from
+// /proc/PID/task/*/schedstat, nanosecond resolution), for benchmarks that
+// count the server's share of an operation; 0 when it is not running.
+func (s *Server) CPUTime() time.Duration {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	dir := fmt.Sprintf("/proc/%d/task", cmd.Process.Pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				total += time.Duration(ns)
+			}
+		}
+	}
+	return total
+}
