@@ -221,3 +221,24 @@ func TestAppendAfterOtherFrames(t *testing.T) {
 		t.Fatalf("hello after requests: %v %v", err, herr)
 	}
 }
+
+// The wire encodes every field of the types that cross it: a field added
+// to one of them must be added to the codec (and this count).
+func TestEncodedTypesComplete(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want int
+	}{
+		{sspi.Identity{}, 15}, {sspi.Claim{}, 3}, {sspi.AuthIdentity{}, 6}, {sspi.PackageInfo{}, 8},
+		{sspi.SecBuffer{}, 3}, {sspi.SecBufferDesc{}, 2}, {sspi.ContextResult{}, 11},
+		{sspi.AcquireCredentialsRequest{}, 4}, {sspi.AcquireCredentialsResult{}, 2},
+		{sspi.InitContextRequest{}, 6}, {sspi.AcceptContextRequest{}, 5},
+		{sspi.SecPkgContextNegotiationInfo{}, 3}, {sspi.SecPkgContextLifespan{}, 2}, {sspi.SecPkgContextStreamSizes{}, 5},
+		{sspi.SecPkgContextSizes{}, 4}, {sspi.SecPkgContextNativeNames{}, 2},
+		{sspi.Error{}, 4}, // Err crosses as text in Detail
+	} {
+		if n := reflect.TypeOf(c.v).NumField(); n != c.want {
+			t.Errorf("%T has %d fields; the codec knows %d", c.v, n, c.want)
+		}
+	}
+}
