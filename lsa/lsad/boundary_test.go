@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosspi/gosspi/internal/lsarpc"
 	"github.com/gosspi/gosspi/internal/sspitest"
+	"github.com/gosspi/gosspi/lsa/remote"
 	"github.com/gosspi/gosspi/sspi"
 )
 
@@ -111,5 +112,38 @@ func TestCredentialQuota(t *testing.T) {
 	}
 	if st := b.AcquireCredentialsHandle("", sspitest.Name, sspi.SECPKG_CRED_INBOUND, nil, &c, nil); st != sspi.SEC_E_OK {
 		t.Errorf("after freeing one: %v", st)
+	}
+}
+
+// A caller's connections are bounded by max_connections; closing one makes
+// room again.
+func TestConnectionQuota(t *testing.T) {
+	f := baseConfig("")
+	f.Services[0].MaxConnections = 3
+	ip := startInProcess(t, f)
+	var hs []*remote.Host
+	for i := 0; i < 3; i++ {
+		h, err := remote.Dial("unix:"+ip.sock, remote.Config{})
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		hs = append(hs, h)
+	}
+	if _, err := remote.Dial("unix:"+ip.sock, remote.Config{}); !errors.Is(err, sspi.SEC_E_INSUFFICIENT_MEMORY) {
+		t.Fatalf("a fourth connection: %v", err)
+	}
+	hs[0].Close()
+	select {
+	case <-ip.released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the closed connection was not released")
+	}
+	h, err := remote.Dial("unix:"+ip.sock, remote.Config{})
+	if err != nil {
+		t.Fatalf("after closing one: %v", err)
+	}
+	h.Close()
+	for _, h := range hs[1:] {
+		h.Close()
 	}
 }

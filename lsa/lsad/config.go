@@ -82,8 +82,9 @@ type Service struct {
 	AllowS4U        bool `json:"allow_s4u"`
 	AllowDelegation bool `json:"allow_delegation"`
 	// Quotas, per caller uid over all its connections: credentials held,
-	// half-built contexts, and contexts in all. Defaults 256, 1,024 and
-	// 65,536.
+	// half-built contexts, contexts in all, and connections open. Defaults
+	// 256, 1,024, 65,536 and 64.
+	MaxConnections int `json:"max_connections"`
 	MaxCredentials int `json:"max_credentials"`
 	MaxHandshakes  int `json:"max_handshakes"`
 	MaxContexts    int `json:"max_contexts"`
@@ -127,6 +128,9 @@ func (c *FileConfig) check() error {
 		}
 		if !s.Inbound && !s.Outbound {
 			return fmt.Errorf("lsad: config: service %q allows neither inbound nor outbound", s.Name)
+		}
+		if s.MaxConnections <= 0 {
+			s.MaxConnections = 64
 		}
 		if s.MaxCredentials <= 0 {
 			s.MaxCredentials = 256

@@ -80,7 +80,7 @@ type Server struct {
 
 // quota counts what one caller uid holds over all its connections.
 type quota struct {
-	creds, handshakes, contexts int
+	creds, handshakes, contexts, conns int
 }
 
 // New starts the package host of the daemon.
@@ -272,6 +272,44 @@ type ctxRec struct {
 // helloTimeout bounds how long a new connection may take to say hello.
 const helloTimeout = 5 * time.Second
 
+// inFlightBytes bounds the frames of one connection's calls in flight;
+// with the per-uid connection quota it bounds what one caller can make the
+// daemon hold. When it is reached the daemon stops reading the connection
+// (the caller's writes then wait: backpressure).
+const inFlightBytes = 8 << 20
+
+// byteBudget is a counting semaphore in bytes.
+type byteBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int
+	max  int
+}
+
+func newByteBudget(max int) *byteBudget {
+	b := &byteBudget{max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until n more bytes fit (a frame larger than the budget
+// waits for an empty budget).
+func (b *byteBudget) acquire(n int) {
+	b.mu.Lock()
+	for b.used > 0 && b.used+n > b.max {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
 // maxInFlight is the default bound on the calls running at once for one
 // connection; the reader stops reading when it is reached.
 const maxInFlight = 256
@@ -285,11 +323,15 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	c := &conn{s: s, nc: nc, w: lsarpc.NewWriter(nc), peer: peer, creds: map[sspi.CredHandle]string{}, ctxs: map[sspi.CtxtHandle]*ctxRec{}, pending: map[uint64]context.CancelFunc{}}
 	if !c.hello() {
+		if c.svc != nil { // counted, but the reply did not go out
+			s.dropConn(peer.UID)
+		}
 		return
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		s.dropConn(peer.UID)
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -312,6 +354,9 @@ func (s *Server) serveConn(nc net.Conn) {
 		inFlight = maxInFlight
 	}
 	sem := make(chan struct{}, inFlight)
+	// Requests in flight hold their decoded buffers: at most
+	// inFlightBytes of frames per connection.
+	budget := newByteBudget(inFlightBytes)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var buf []byte
@@ -343,11 +388,16 @@ func (s *Server) serveConn(nc net.Conn) {
 			c.cancelAll()
 			return
 		}
+		n := len(p)
 		sem <- struct{}{}
+		budget.acquire(n)
 		wg.Add(1)
 		s.work.run(func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer func() {
+				budget.release(n)
+				<-sem
+			}()
 			rep := c.call(ctx, req)
 			c.untrack(req.ID)
 			cancel()
@@ -381,6 +431,10 @@ func (c *conn) hello() bool {
 		if c.svc == nil {
 			rep.Status = uint32(sspi.SEC_E_NOT_OWNER)
 			rep.Detail = fmt.Sprintf("uid %d gid %d is not in the lsad policy", c.peer.UID, c.peer.GID)
+		} else if !s.addConn(c.peer.UID, c.svc) {
+			rep.Status = uint32(sspi.SEC_E_INSUFFICIENT_MEMORY)
+			rep.Detail = fmt.Sprintf("lsad quota: uid %d has %d connections open", c.peer.UID, c.svc.MaxConnections)
+			c.svc = nil
 		} else {
 			rep.Service = c.svc.Name
 			if h.MaxFrame < uint32(s.maxFrame) && h.MaxFrame >= 4096 {
@@ -480,6 +534,7 @@ func (c *conn) release() {
 	}
 	c.s.mu.Lock()
 	q := c.s.quota(c.peer.UID)
+	q.conns--
 	q.creds -= len(creds)
 	q.contexts -= len(ctxs)
 	q.handshakes -= hs
@@ -489,6 +544,32 @@ func (c *conn) release() {
 	c.s.mu.Unlock()
 	if len(creds)+len(ctxs) > 0 {
 		c.s.log.Info("lsad: disconnect freed handles", "uid", c.peer.UID, "pid", c.peer.PID, "credentials", len(creds), "contexts", len(ctxs), "half_built", hs)
+	}
+}
+
+// addConn counts a new connection of uid against its section's quota.
+func (s *Server) addConn(uid uint32, svc *Service) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.quota(uid)
+	if q.conns >= svc.MaxConnections {
+		if *q == (quota{}) {
+			delete(s.quotas, uid)
+		}
+		return false
+	}
+	q.conns++
+	return true
+}
+
+// dropConn uncounts a connection that never served.
+func (s *Server) dropConn(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.quota(uid)
+	q.conns--
+	if *q == (quota{}) {
+		delete(s.quotas, uid)
 	}
 }
 
