@@ -9,6 +9,7 @@ import (
 	"github.com/gosspi/gosspi/internal/preflight"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/lsa"
+	"github.com/gosspi/gosspi/lsa/remote"
 	"github.com/gosspi/gosspi/negotiate"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
@@ -71,6 +72,16 @@ type HostConfig struct {
 	// Rand, when set, wins for that package. It must be safe for
 	// concurrent use.
 	Rand io.Reader
+
+	// LSA, when set, is the privilege-separated package host to use
+	// instead of an in-process one: the socket of gosspi lsad, as
+	// "unix:/run/gosspi/lsad.sock" (the GOSSPI_LSA environment variable
+	// when empty). The daemon then holds the keytabs, account files and
+	// tickets, and its policy decides what this process may use; the
+	// package settings above (NTLM, Kerberos, Negotiate, Packages,
+	// ChannelBindings, the table caps) are the daemon's and are ignored
+	// here. See NewHost.
+	LSA string
 }
 
 // Host is a package host with the standard packages (Negotiate,
@@ -81,6 +92,7 @@ type HostConfig struct {
 type Host struct {
 	t        *sspi.FunctionTable
 	lsa      *lsa.Host
+	remote   *remote.Host // with HostConfig.LSA, instead of lsa
 	bindings BindingPolicy
 }
 
@@ -101,6 +113,9 @@ type Host struct {
 // keytab from KRB5_KTNAME alone) is not checked: httpauth.New reports a
 // scheme that has no credential.
 func NewHost(cfg HostConfig) (*Host, error) {
+	if addr := lsaAddr(cfg.LSA); addr != "" {
+		return newRemoteHost(cfg, addr) // host_lsa.go
+	}
 	if err := checkHostConfig(&cfg); err != nil {
 		return nil, err
 	}
@@ -170,6 +185,9 @@ type Stats struct {
 
 // Stats returns what the host holds now.
 func (h *Host) Stats() Stats {
+	if h.lsa == nil {
+		return h.remoteStats()
+	}
 	s := h.lsa.Stats()
 	return Stats{Credentials: s.Credentials, Contexts: s.Contexts}
 }
@@ -177,6 +195,9 @@ func (h *Host) Stats() Stats {
 // Close stops the host, deleting every context and credential in it.
 func (h *Host) Close() error {
 	h.t.Close()
+	if h.lsa == nil {
+		return h.remote.Close()
+	}
 	return h.lsa.Close()
 }
 

@@ -205,7 +205,11 @@ func (ac *AsyncContext) Run() {
 	} else {
 		st, err = work(ctx)
 	}
+	ac.complete(st, err)
+}
 
+// complete makes a call's status final and fires its callback.
+func (ac *AsyncContext) complete(st Status, err error) {
 	ac.mu.Lock()
 	freed := ac.freed
 	ac.status, ac.err, ac.work = st, err, nil
@@ -292,6 +296,9 @@ func (t *FunctionTable) SspiAcquireCredentialsHandleAsync(ac *AsyncContext, prin
 // SspiInitializeSecurityContextAsync is the asynchronous
 // InitializeSecurityContext.
 func (t *FunctionTable) SspiInitializeSecurityContextAsync(ac *AsyncContext, phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) Status {
+	if ah, ok := t.host.(AsyncHost); ok {
+		return t.initDirect(ah, ac, phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	}
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
 		return t.initializeSecurityContext(ctx, phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
@@ -301,6 +308,9 @@ func (t *FunctionTable) SspiInitializeSecurityContextAsync(ac *AsyncContext, phC
 // it returns SEC_E_OK once the work is queued; SspiGetAsyncCallStatus
 // returns SEC_I_ASYNC_CALL_PENDING until it is done, then its status.
 func (t *FunctionTable) SspiAcceptSecurityContextAsync(ac *AsyncContext, phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) Status {
+	if ah, ok := t.host.(AsyncHost); ok {
+		return t.acceptDirect(ah, ac, phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	}
 	return t.queue(ac, func(ctx context.Context) (Status, error) {
 		return t.acceptSecurityContext(ctx, phCredential, phContext, pInput, fContextReq, targetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})

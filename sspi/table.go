@@ -182,8 +182,8 @@ func (t *FunctionTable) InitializeSecurityContext(phCredential *CredHandle, phCo
 // carries it (errors.Is works with the SEC_E_* constants).
 func (t *FunctionTable) initializeSecurityContext(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ISCRet, ptsExpiry *TimeStamp) (Status, error) {
 	const op = "InitializeSecurityContext"
-	req := &InitContextRequest{TargetName: targetName, ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
-	if err := t.handleArgs(op, phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
+	req, err := t.initRequest(phCredential, phContext, targetName, fContextReq, targetDataRep, pInput, pOutput)
+	if err != nil {
 		return StatusOf(err), err
 	}
 	res, err := t.host.InitLsaModeContext(ctx, req)
@@ -204,13 +204,9 @@ func (t *FunctionTable) AcceptSecurityContext(phCredential *CredHandle, phContex
 // acceptSecurityContext is AcceptSecurityContext with a context.Context.
 func (t *FunctionTable) acceptSecurityContext(ctx context.Context, phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, phNewContext *CtxtHandle, pOutput *SecBufferDesc, pfContextAttr *ASCRet, ptsExpiry *TimeStamp) (Status, error) {
 	const op = "AcceptSecurityContext"
-	req := &AcceptContextRequest{ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
-	if err := t.handleArgs(op, phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
+	req, err := t.acceptRequest(phCredential, phContext, pInput, fContextReq, targetDataRep, pOutput)
+	if err != nil {
 		return StatusOf(err), err
-	}
-	if req.Input.Find(SECBUFFER_TOKEN) == nil {
-		err := &Error{Op: op, Status: SEC_E_INVALID_TOKEN, Detail: "no SECBUFFER_TOKEN input"}
-		return err.Status, err
 	}
 	res, err := t.host.AcceptLsaModeContext(ctx, req)
 	return t.finishLeg(op, res, err, pInput, phNewContext, pOutput, ptsExpiry, func(f ContextFlags) {
@@ -218,6 +214,30 @@ func (t *FunctionTable) acceptSecurityContext(ctx context.Context, phCredential 
 			*pfContextAttr = f.ASCRet()
 		}
 	})
+}
+
+// initRequest checks InitializeSecurityContext's arguments and builds the
+// host request.
+func (t *FunctionTable) initRequest(phCredential *CredHandle, phContext *CtxtHandle, targetName string, fContextReq ISCReq, targetDataRep uint32, pInput *SecBufferDesc, pOutput *SecBufferDesc) (*InitContextRequest, error) {
+	req := &InitContextRequest{TargetName: targetName, ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
+	if err := t.handleArgs("InitializeSecurityContext", phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// acceptRequest checks AcceptSecurityContext's arguments and builds the
+// host request.
+func (t *FunctionTable) acceptRequest(phCredential *CredHandle, phContext *CtxtHandle, pInput *SecBufferDesc, fContextReq ASCReq, targetDataRep uint32, pOutput *SecBufferDesc) (*AcceptContextRequest, error) {
+	const op = "AcceptSecurityContext"
+	req := &AcceptContextRequest{ContextReq: fContextReq, TargetDataRep: targetDataRep, Input: pInput.Clone()}
+	if err := t.handleArgs(op, phCredential, phContext, &req.Credential, &req.Context, pOutput); err != nil {
+		return nil, err
+	}
+	if req.Input.Find(SECBUFFER_TOKEN) == nil {
+		return nil, &Error{Op: op, Status: SEC_E_INVALID_TOKEN, Detail: "no SECBUFFER_TOKEN input"}
+	}
+	return req, nil
 }
 
 func (t *FunctionTable) handleArgs(op string, phCred *CredHandle, phCtx *CtxtHandle, cred *CredHandle, c *CtxtHandle, out *SecBufferDesc) error {

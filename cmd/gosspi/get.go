@@ -52,6 +52,7 @@ answer); 2 for a usage error; 3 for a configuration error (-cacert).`
 
 type getOptions struct {
 	user, method, data, out, scheme, spn, cacert string
+	lsa                                          string // -lsa (serve_lsa.go)
 	proxy, proxyUser                             string
 	headers                                      headerList
 	include, verbose, insecure, noMutual, noCB   bool
@@ -83,6 +84,7 @@ func runGet(args []string) int {
 	fs.StringVar(&o.scheme, "scheme", "", "answer only this scheme: Negotiate, Kerberos or NTLM")
 	fs.StringVar(&o.spn, "spn", "", "service principal (default HTTP/<host>)")
 	fs.StringVar(&o.cacert, "cacert", "", "trust the CA certificates in this PEM file")
+	lsaFlag(fs, &o.lsa)
 	fs.StringVar(&o.proxy, "proxy", "", "go through this HTTP proxy (http://host:port), answering its 407")
 	fs.StringVar(&o.proxyUser, "proxy-user", "", "the proxy's credentials: user[:password] (default: those of -u)")
 	fs.BoolVar(&o.include, "i", false, "print the response status and headers")
@@ -167,7 +169,7 @@ func get(ctx context.Context, o *getOptions, url string, stdin io.Reader, stdout
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 
-	host, err := gosspi.NewHost(gosspi.HostConfig{})
+	host, err := gosspi.NewHost(gosspi.HostConfig{LSA: lsaAddress(o.lsa)})
 	if err != nil {
 		return exitConfig, err
 	}

@@ -76,6 +76,8 @@ func runNTLMAuth(args []string) int {
 	domain := fs.String("domain", "", "client: the domain")
 	password := fs.String("password", "", "client: the password (else a PW request)")
 	workstation := fs.String("workstation", "", "client: the workstation name")
+	var lsaSock string
+	lsaFlag(fs, &lsaSock)
 	service := fs.String("target-service", "host", "gss-spnego-client: the target service")
 	hostname := fs.String("target-hostname", "", "gss-spnego-client: the target host")
 	accounts := fs.String("accounts", "", "server: the NTLM account file")
@@ -124,7 +126,7 @@ func runNTLMAuth(args []string) int {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg := gosspi.HostConfig{}
+	cfg := gosspi.HostConfig{LSA: lsaAddress(lsaSock)}
 	p := ntlmauth.Protocol(*proto)
 	server := p == ntlmauth.Squid25NTLMSSP || p == ntlmauth.GSSSPNEGO
 	dc, err := dco.client()
@@ -144,7 +146,11 @@ func runNTLMAuth(args []string) int {
 		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: ntlm-server-1 checks responses at a domain controller: give -dc and -machine")
 		return exitUsage
 	}
-	if server {
+	if dc != nil && cfg.LSA != "" {
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: -dc and -lsa: with gosspi lsad the daemon checks the logons")
+		return exitUsage
+	}
+	if server && cfg.LSA == "" {
 		nt, err := serveAccounts(&serveOptions{accounts: *accounts, demo: *demo})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gosspi ntlm-auth:", err)

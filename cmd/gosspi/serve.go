@@ -78,6 +78,7 @@ type serveOptions struct {
 	replay                                     serveReplay // -replay-cache (serve_replay.go)
 	dc                                         dcOptions   // -dc: NETLOGON pass-through (dc.go)
 	spns                                       []string    // -spn: NTLM service binding
+	lsa                                        string      // -lsa: gosspi lsad's socket (serve_lsa.go)
 	logOut                                     io.Writer   // default os.Stderr
 }
 
@@ -109,6 +110,7 @@ func serveFlags(o *serveOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	acceptPrincipalsFlag(fs, o)
 	replayCacheFlags(fs, o)
+	lsaFlag(fs, &o.lsa)
 	dcFlags(fs, &o.dc)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&o.accounts, "accounts", "", "NTLM account file (see 'gosspi accounts')")
@@ -205,6 +207,9 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if addr := lsaAddress(o.lsa); addr != "" {
+		return serveLSA(ctx, o, addr, schemes, policy, tlsConfig, ready) // serve_lsa.go
+	}
 	krb, err := resolveKerberos(o, schemes)
 	if err != nil {
 		return err
@@ -278,7 +283,14 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		return &configError{err}
 	}
 	defer host.Close()
+	return listenAndServe(ctx, o, host, schemes, logger, tlsConfig, ready,
+		"keytab", krb.logValue(), "ntlm_accounts", nt.logValue(),
+		"persist", o.persist, "channel_bindings", policy.String(), "ntlm_service_names", spnList(spns))
+}
 
+// listenAndServe serves HTTP with the host's authentication until ctx
+// ends; logAttrs describe the setup in the "listening" line.
+func listenAndServe(ctx context.Context, o *serveOptions, host *gosspi.Host, schemes []string, logger *slog.Logger, tlsConfig *tls.Config, ready func(string), logAttrs ...any) error {
 	to := o.timeouts.withDefaults()
 	auth, err := httpauth.New(httpauth.Config{
 		Host: host, Schemes: schemes, Principal: o.principal, Persist: o.persist,
@@ -313,9 +325,7 @@ func serve(ctx context.Context, o *serveOptions, ready func(url string)) error {
 		return err
 	}
 	url := scheme + "://" + ln.Addr().String()
-	logger.Info("gosspi serve: listening", "url", url, "schemes", strings.Join(schemes, ","),
-		"keytab", krb.logValue(), "ntlm_accounts", nt.logValue(),
-		"persist", o.persist, "channel_bindings", policy.String(), "ntlm_service_names", spnList(spns))
+	logger.Info("gosspi serve: listening", append([]any{"url", url, "schemes", strings.Join(schemes, ",")}, logAttrs...)...)
 	if ready != nil {
 		ready(url)
 	}
