@@ -1,14 +1,13 @@
 package lsad
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +16,7 @@ import (
 // reports it (SO_PEERCRED): never taken from a request.
 type Peer struct {
 	UID, GID, PID uint32
-	Groups        []uint32 // supplementary groups, from /proc/PID/status
+	Groups        []uint32 // supplementary groups at connect time (SO_PEERGROUPS)
 }
 
 // peerOf reads SO_PEERCRED of a Unix socket connection.
@@ -32,43 +31,43 @@ func peerOf(c net.Conn) (Peer, error) {
 	}
 	var cred *unix.Ucred
 	var serr error
+	var groups []uint32
+	var gerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		groups, gerr = peerGroups(int(fd))
 	}); err != nil {
 		return Peer{}, err
 	}
 	if serr != nil {
 		return Peer{}, fmt.Errorf("lsad: SO_PEERCRED: %w", serr)
 	}
-	p := Peer{UID: cred.Uid, GID: cred.Gid, PID: uint32(cred.Pid)}
-	p.Groups = procGroups(cred.Pid)
-	return p, nil
+	if gerr != nil {
+		return Peer{}, fmt.Errorf("lsad: SO_PEERGROUPS: %w", gerr)
+	}
+	return Peer{UID: cred.Uid, GID: cred.Gid, PID: uint32(cred.Pid), Groups: groups}, nil
 }
 
-// procGroups reads the supplementary groups of a process. The process may
-// be gone (or in another PID namespace); then it has none here, and only
-// its uid and primary gid count.
-func procGroups(pid int32) []uint32 {
-	f, err := os.Open("/proc/" + strconv.Itoa(int(pid)) + "/status")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		rest, ok := strings.CutPrefix(s.Text(), "Groups:")
-		if !ok {
+// peerGroups reads the supplementary groups the peer had when it
+// connected, from the socket itself (SO_PEERGROUPS, Linux 4.13): the kernel
+// records them with the connection, as it does SO_PEERCRED. Reading them
+// from /proc/PID/status instead would be a race: the caller could exit and
+// its pid go to a process of other groups before the daemon looks.
+func peerGroups(fd int) ([]uint32, error) {
+	buf := make([]uint32, 64)
+	for {
+		n := uint32(len(buf) * 4)
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+		switch {
+		case errno == unix.ERANGE && n/4 > uint32(len(buf)) && n/4 <= 1<<16:
+			buf = make([]uint32, n/4)
 			continue
+		case errno != 0:
+			return nil, errno
 		}
-		var out []uint32
-		for _, g := range strings.Fields(rest) {
-			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-				out = append(out, uint32(n))
-			}
-		}
-		return out
+		return buf[:n/4], nil
 	}
-	return nil
 }
 
 // Listeners returns the sockets systemd passed (socket activation:

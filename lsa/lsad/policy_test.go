@@ -287,6 +287,28 @@ func TestPeerCredentialsFromKernel(t *testing.T) {
 	if out := run("65534"); !strings.Contains(out, "HELPER refused") || !strings.Contains(out, "SEC_E_NOT_OWNER") {
 		t.Errorf("nobody, not in the policy: %s", out)
 	}
+
+	// A section naming a supplementary group: the kernel's record of the
+	// caller's groups at connect time (SO_PEERGROUPS) decides, so uid
+	// 61234 with group 61777 is the "group" section, and without it is
+	// refused.
+	g := baseConfig("")
+	g.Services = append(g.Services, Service{Name: "group", GIDs: []uint32{61777}, Inbound: true, Packages: []string{sspitest.Name}})
+	if err := ip.s.SetPolicy(g); err != nil {
+		t.Fatal(err)
+	}
+	runGroups := func(groups string) string {
+		cmd := exec.Command(setpriv, "--reuid=61234", "--regid=61234", "--groups="+groups, bin, "-test.run=^TestHelperDial$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+ip.sock)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := runGroups("61777"); !strings.Contains(out, "HELPER uid=61234 service=group") {
+		t.Errorf("a caller in the section's supplementary group: %s", out)
+	}
+	if out := runGroups("61778"); !strings.Contains(out, "HELPER refused") {
+		t.Errorf("a caller outside the section's groups: %s", out)
+	}
 }
 
 // helperEnv makes TestHelperDial dial the daemon at its value and report
