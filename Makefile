@@ -28,7 +28,7 @@ unit:
 # The wire parsers' tests and fuzz seed corpora on a 32-bit platform, where
 # int is 32 bits and an offset+length sum can wrap (386 binaries run on
 # amd64 Linux; -race needs 64 bits). The peer tests run there too.
-WIRE_PKGS = ./ntlm ./internal/ntlmssp ./negotiate ./internal/spnego ./ntlmauth ./internal/gss ./internal/ctxdata ./sspi ./sspi/secpkg ./kerberos ./httpauth ./netlogon ./internal/dcerpc ./internal/ndr ./sshauth ./sasl ./sasl/ldapsasl
+WIRE_PKGS = ./ntlm ./internal/ntlmssp ./negotiate ./internal/spnego ./ntlmauth ./internal/gss ./internal/ctxdata ./sspi ./sspi/secpkg ./kerberos ./httpauth ./netlogon ./internal/dcerpc ./internal/ndr ./sshauth ./sasl ./sasl/ldapsasl ./internal/lsarpc
 
 test386:
 	GOARCH=386 $(GO) test -count=1 -timeout 30m $(WIRE_PKGS)
