@@ -147,7 +147,7 @@ func runNTLMAuth(args []string) int {
 		return exitUsage
 	}
 	if dc != nil && cfg.LSA != "" {
-		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: -dc and -lsa: with gosspi lsad the daemon checks the logons")
+		fmt.Fprintln(os.Stderr, "gosspi ntlm-auth: -dc and -lsa: with gosspi lsad the daemon checks the logons (its config's netlogon section names the DC and the machine secret)")
 		return exitUsage
 	}
 	if server && cfg.LSA == "" {

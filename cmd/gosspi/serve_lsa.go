@@ -31,7 +31,7 @@ func lsaAddress(flagValue string) string {
 // scheme is offered when the daemon grants an inbound credential for it.
 func serveLSA(ctx context.Context, o *serveOptions, addr string, schemes []string, policy gosspi.BindingPolicy, tlsConfig *tls.Config, ready func(string)) error {
 	if o.dc.dc != "" || o.keytab != "" || o.accounts != "" {
-		return &usageError{"-lsa: the keytab, the NTLM accounts and the domain controller are gosspi lsad's (its policy names them); drop -keytab, -accounts and -dc"}
+		return &usageError{"-lsa: the keytab, the NTLM accounts and the domain controller are gosspi lsad's (its policy names the keytab and accounts, its netlogon section the DC and the machine secret); drop -keytab, -accounts and -dc"}
 	}
 	level := slog.LevelInfo
 	if o.verbose {

@@ -30,7 +30,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	e := &benchEnv{}
 	e.d = startRealDaemon(b, func(f *FileConfig) { f.ReplayCacheSize = 1 << 23 })
 	f := e.d.file
-	std, err := standardPackages(f, nil, nil, nil)
+	std, err := standardPackages(f, nil, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

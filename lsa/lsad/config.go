@@ -47,6 +47,10 @@ type FileConfig struct {
 	// daemon whose callers authenticate to each other through it, as in
 	// tests.
 	AllowNTLMReflection bool `json:"allow_ntlm_reflection"`
+	// NETLOGON, when set, has the NTLM acceptors verify domain users at a
+	// domain controller with the machine account's secret (NETLOGON
+	// pass-through), which the daemon alone reads.
+	NETLOGON *NetlogonConfig `json:"netlogon"`
 	// Services is the policy; a caller that matches none is refused.
 	Services []Service `json:"services"`
 }

@@ -54,7 +54,7 @@ func childDaemon(path string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	std, err := standardPackages(f, log, nil, nil)
+	std, err := standardPackages(f, log, nil, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3

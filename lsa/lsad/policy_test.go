@@ -35,7 +35,7 @@ func startInProcess(t testing.TB, f *FileConfig, opts ...func(*Server, string)) 
 	if err := f.check(); err != nil {
 		t.Fatal(err)
 	}
-	std, err := standardPackages(f, nil, nil, nil)
+	std, err := standardPackages(f, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/lsa"
 	"github.com/gosspi/gosspi/negotiate"
+	"github.com/gosspi/gosspi/netlogon"
 	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sspi"
 	"github.com/gosspi/gosspi/sspi/secpkg"
@@ -76,6 +77,8 @@ type Server struct {
 	released func(Peer)
 
 	work *workers
+
+	netlogon *netlogon.Client // NETLOGON pass-through, or nil
 }
 
 // quota counts what one caller uid holds over all its connections.
@@ -89,6 +92,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("lsad: no configuration")
 	}
 	f := cfg.File
+	// A configuration made in code gets the checks and defaults (quotas)
+	// a parsed file gets.
+	if err := f.check(); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,9 +110,21 @@ func New(cfg Config) (*Server, error) {
 		ht = d
 	}
 	pkgs := cfg.Packages
+	var nl *netlogon.Client
 	if len(pkgs) == 0 {
+		var v ntlm.Verifier
+		if f.NETLOGON != nil {
+			var err error
+			if nl, err = f.NETLOGON.client(); err != nil {
+				return nil, err
+			}
+			v = nl
+		}
 		var err error
-		if pkgs, err = standardPackages(f, log, cfg.Now, cfg.Rand); err != nil {
+		if pkgs, err = standardPackages(f, log, cfg.Now, cfg.Rand, v); err != nil {
+			if nl != nil {
+				nl.Close()
+			}
 			return nil, err
 		}
 	}
@@ -123,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, file: f, host: host, log: log, now: sysenv.Clock(cfg.Now),
 		maxFrame: f.MaxFrame, conns: make(map[*conn]struct{}), quotas: make(map[uint32]*quota),
-		peerOf: peerOf, work: newWorkers(),
+		peerOf: peerOf, work: newWorkers(), netlogon: nl,
 	}
 	if s.maxFrame <= 0 {
 		s.maxFrame = lsarpc.DefaultMaxFrame
@@ -138,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 // standardPackages are Negotiate, Kerberos and NTLM with nothing taken
 // from the daemon's environment: the keytabs and account files come from
 // the policy, per caller, through credential options.
-func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd io.Reader) ([]secpkg.LsaModePackage, error) {
+func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd io.Reader, v ntlm.Verifier) ([]secpkg.LsaModePackage, error) {
 	krb5conf := f.Krb5Conf
 	if krb5conf == "" {
 		krb5conf = "/etc/krb5.conf"
@@ -148,7 +168,7 @@ func standardPackages(f *FileConfig, log *slog.Logger, now func() time.Time, rnd
 		kc.ReplayCache = kerberos.NewMemoryReplayCacheWithClock(f.ReplayCacheSize, sysenv.Clock(now))
 	}
 	krb := kerberos.New(kc)
-	nt := ntlm.New(ntlm.Config{Now: now, Rand: rnd, AllowReflection: f.AllowNTLMReflection})
+	nt := ntlm.New(ntlm.Config{Now: now, Rand: rnd, AllowReflection: f.AllowNTLMReflection, Verifier: v})
 	// Negotiate's LSA half needs the inner user-mode halves to build its
 	// own ContextData; their clock and random source are the daemon's.
 	env := sspi.Env{Now: now, Rand: rnd}
@@ -240,7 +260,11 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.work.stop()
-	return s.host.Close()
+	err := s.host.Close()
+	if s.netlogon != nil {
+		s.netlogon.Close()
+	}
+	return err
 }
 
 // conn is one client connection and the handles it owns.
