@@ -219,10 +219,10 @@ func (cc *clientContext) authenticate(chalMsg []byte, chal *ntlmssp.ChallengeMes
 		copy(msg[ntlmssp.MICOffset:], mic[:])
 	}
 	s := &session{
-		client: true, flags: flags, key: exported, user: cc.cred.user, domain: cc.cred.domain,
+		client: true, flags: p.sessionFlags(flags), key: exported, user: cc.cred.user, domain: cc.cred.domain,
 		workstation: cc.cred.workstation, target: cc.target, anonymous: cc.cred.anonymous,
 		start: now, expiry: now.Add(p.cfg.ContextLifetime),
 	}
-	s.ctxFlags = contextFlags(flags, s.anonymous)
+	s.ctxFlags = contextFlags(s.flags, s.anonymous)
 	return msg, s, nil
 }

@@ -87,6 +87,16 @@ type Config struct {
 	// the record of answered challenges is bounded.
 	AllowReflection bool
 
+	// SealWhenSigning makes a context that negotiated signing
+	// (NTLMSSP_NEGOTIATE_SIGN) without sealing seal its messages all the
+	// same, with the keys of the session (extended session security only).
+	// It is how Windows and Samba run NTLM under LDAP's GSS-SPNEGO (Samba's
+	// "LDAP style"): an AD DC treats a signing LDAP session as sealed, and
+	// so do Windows LDAP clients, while their NEGOTIATE asks only for
+	// signing. Set it on a host that serves or binds LDAP with GSS-SPNEGO;
+	// the context then reports FlagConfidentiality.
+	SealWhenSigning bool
+
 	// AllowWeakSealing is the legacy opt-in for signing and sealing keys of
 	// less than 128 bits (NTLMSSP_NEGOTIATE_128 not negotiated: 56- or
 	// 40-bit RC4 keys), like NtlmMinServerSec and NtlmMinClientSec without
@@ -388,6 +398,18 @@ func ParseNTHash(s string) ([16]byte, error) {
 }
 
 func (p *Package) now() time.Time { return p.cfg.Now() }
+
+// sessionFlags are the flags a session runs with: the negotiated ones,
+// with NTLMSSP_NEGOTIATE_SEAL added to a signing session under
+// SealWhenSigning (see there). The keys do not change: the sealing key and
+// the RC4 handle of MS-NLMP 3.4.5 exist for every extended-session-security
+// session, sealing or not.
+func (p *Package) sessionFlags(flags uint32) uint32 {
+	if p.cfg.SealWhenSigning && flags&ntlmssp.NegotiateSign != 0 && flags&ntlmssp.NegotiateExtendedSessionSecurity != 0 {
+		flags |= ntlmssp.NegotiateSeal
+	}
+	return flags
+}
 
 // weakSealing reports whether negotiated flags sign or seal with keys of
 // less than 128 bits, which the policy refuses unless AllowWeakSealing

@@ -280,6 +280,7 @@ func (sc *serverContext) verify(ctx context.Context, raw []byte, am *ntlmssp.Aut
 	if err := sc.checkReflection(now); err != nil {
 		return nil, err
 	}
+	flags = p.sessionFlags(flags)
 	s := &session{client: false, flags: flags, key: exported, workstation: am.Workstation,
 		anonymous: anonymous, start: now, expiry: now.Add(p.cfg.ContextLifetime)}
 	if acct != nil {

@@ -34,6 +34,7 @@ import (
 
 	"github.com/gosspi/gosspi"
 	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/ntlm"
 	"github.com/gosspi/gosspi/sasl"
 	"github.com/gosspi/gosspi/sasl/ldapsasl"
 )
@@ -413,4 +414,41 @@ func recordFrames(t testing.TB, name string, stream []byte) {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLDAPNTLMSignOnlyLDAPStyle: a client that, as Windows' LDAP client
+// does, asks NTLM only for signing (NEGOTIATE without SEAL) and then
+// seals, with ntlm.Config.SealWhenSigning: the DC applies the same rule
+// (it handles the signing session as sealed), so the bind and a search
+// through the layer work. Without the rule the DC refuses the first
+// signed frame ("NTLM2 packet check failed").
+func TestLDAPNTLMSignOnlyLDAPStyle(t *testing.T) {
+	dc := addc.Start(t)
+	h, err := gosspi.NewHost(gosspi.HostConfig{NTLM: ntlm.Config{SealWhenSigning: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	_, aliceNTLM := aliceIdentities()
+	c, err := sasl.NewClient(context.Background(), h, sasl.ClientConfig{Mechanism: sasl.GSSSPNEGO, Layers: sasl.LayerIntegrity,
+		Context: gosspi.ClientConfig{Target: ldapSPN, Identity: aliceNTLM,
+			Flags: gosspi.FlagMutualAuth | gosspi.FlagIntegrity | gosspi.FlagReplayDetect | gosspi.FlagSequenceDetect}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, sec, err := ldapsasl.Bind(ctx, dialLDAP(t, "389"), c)
+	if err != nil {
+		t.Fatalf("bind: %v\n%s", err, dc.Log())
+	}
+	if sec.Layer() != sasl.LayerConfidentiality || sec.Context().Package() != "NTLM" {
+		t.Fatalf("layer %v with %s, want confidentiality with NTLM", sec.Layer(), sec.Context().Package())
+	}
+	l := ldap.NewConn(conn, false)
+	l.Start()
+	defer l.Close()
+	searchAlice(t, l)
+	checkBoundAsAlice(t, l)
 }
