@@ -529,6 +529,24 @@ func ticketPAC(ad []adEntry) ([]byte, error) {
 	return found, nil
 }
 
+// serverVerifiedPAC finds the PAC in a ticket's authorization data,
+// decodes it and verifies its server signature with the service key
+// (MS-PAC 2.8.1); nil, nil when the ticket has none.
+func serverVerifiedPAC(ad []adEntry, etype int32, key []byte) (*pacType, error) {
+	raw, err := ticketPAC(ad)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	p, err := decodePAC(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.verifyServerSignature(etype, key); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // verifyTicketPAC decodes the PAC of a ticket, verifies its server
 // signature with the service key and checks it names the ticket's client
 // (MS-KILE 3.4.5.3). It returns what the PAC says of the client, or nil
@@ -540,15 +558,8 @@ func ticketPAC(ad []adEntry) ([]byte, error) {
 // With kdcKeys (Config.KDCKeytab) the KDC signatures are checked too,
 // the ticket signature over etb, the decrypted EncTicketPart.
 func verifyTicketPAC(ad []adEntry, etype int32, key []byte, cname principalName, crealm string, authtime time.Time, kdcKeys func(int32) [][]byte, etb []byte) (*pacIdentity, error) {
-	raw, err := ticketPAC(ad)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	p, err := decodePAC(raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.verifyServerSignature(etype, key); err != nil {
+	p, err := serverVerifiedPAC(ad, etype, key)
+	if err != nil || p == nil {
 		return nil, err
 	}
 	if kdcKeys != nil {

@@ -412,15 +412,8 @@ func (x *tgsExtra) pacAccountName(tkt messages.Ticket) string {
 		for i, e := range tkt.DecryptedEncPart.AuthorizationData {
 			ad[i] = adEntry{Type: e.ADType, Data: e.ADData}
 		}
-		raw, err := ticketPAC(ad)
-		if err != nil || raw == nil {
-			return err
-		}
-		p, err := decodePAC(raw)
-		if err != nil {
-			return err
-		}
-		if err := p.verifyServerSignature(key.KeyType, key.KeyValue); err != nil {
+		p, err := serverVerifiedPAC(ad, key.KeyType, key.KeyValue)
+		if err != nil || p == nil {
 			return err
 		}
 		if p.logonInfo != nil {
