@@ -178,3 +178,30 @@ func readSecret(path string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Config returns the Config of a NETLOGON client for the machine account,
+// and clears the account's copy of the NT hash. dc is the domain
+// controller (HOST[:PORT]), or "" or "auto" to find one by DNS; domain and
+// dnsDomain, when not empty, override the account's NetBIOS and DNS
+// domains. Without a NetBIOS domain the DNS domain's first label, in upper
+// case, stands for it (as for most domains). The caller sets the limits
+// (MaxConcurrent, Timeout) and checks that Domain, and DNSDomain when DC
+// is empty, are set.
+func (m *MachineAccount) Config(dc, domain, dnsDomain string) Config {
+	cfg := Config{DC: dc, Domain: m.Domain, DNSDomain: m.DNSDomain, Account: m.Account, NTHash: m.NTHash}
+	clear(m.NTHash[:])
+	if strings.EqualFold(dc, "auto") {
+		cfg.DC = ""
+	}
+	if dnsDomain != "" {
+		cfg.DNSDomain = strings.ToLower(dnsDomain)
+	}
+	if domain != "" {
+		cfg.Domain = domain
+	}
+	if cfg.Domain == "" {
+		first, _, _ := strings.Cut(cfg.DNSDomain, ".")
+		cfg.Domain = strings.ToUpper(first)
+	}
+	return cfg
+}

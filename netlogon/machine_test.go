@@ -105,3 +105,24 @@ func TestLoadMachineAccountKeytab(t *testing.T) {
 		t.Errorf("a missing principal: %v", err)
 	}
 }
+
+// TestMachineAccountConfig: the client configuration of a machine account:
+// "auto" is DNS discovery, overrides win, the NetBIOS domain defaults to
+// the DNS domain's first label, and the account's copy of the hash is
+// cleared.
+func TestMachineAccountConfig(t *testing.T) {
+	h := ntlmssp.NTOWFv1("Machine-Pass-1!")
+	m := &MachineAccount{Account: "WS1$", DNSDomain: "addc.gosspi.test", NTHash: h}
+	cfg := m.Config("auto", "", "")
+	if cfg.DC != "" || cfg.Domain != "ADDC" || cfg.DNSDomain != "addc.gosspi.test" || cfg.Account != "WS1$" || cfg.NTHash != h {
+		t.Errorf("auto: %+v", cfg)
+	}
+	if m.NTHash != ([16]byte{}) {
+		t.Error("the account still holds the NT hash")
+	}
+	m = &MachineAccount{Account: "WS1$", Domain: "FILE", DNSDomain: "file.example", NTHash: h}
+	cfg = m.Config("dc1:49152", "OVER", "Over.Example")
+	if cfg.DC != "dc1:49152" || cfg.Domain != "OVER" || cfg.DNSDomain != "over.example" {
+		t.Errorf("overrides: %+v", cfg)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gosspi/gosspi/netlogon"
@@ -60,22 +59,8 @@ func (o *dcOptions) client() (*netlogon.Client, error) {
 	if err != nil {
 		return nil, &configError{err}
 	}
-	cfg := netlogon.Config{DC: o.dc, Domain: m.Domain, DNSDomain: m.DNSDomain, Account: m.Account, NTHash: m.NTHash,
-		MaxConcurrent: o.maxConcurrent, Timeout: o.timeout}
-	m.NTHash = [16]byte{}
-	if strings.EqualFold(o.dc, "auto") {
-		cfg.DC = ""
-	}
-	if o.dnsDomain != "" {
-		cfg.DNSDomain = strings.ToLower(o.dnsDomain)
-	}
-	if o.domain != "" {
-		cfg.Domain = o.domain
-	}
-	if cfg.Domain == "" {
-		first, _, _ := strings.Cut(cfg.DNSDomain, ".")
-		cfg.Domain = strings.ToUpper(first)
-	}
+	cfg := m.Config(o.dc, o.domain, o.dnsDomain)
+	cfg.MaxConcurrent, cfg.Timeout = o.maxConcurrent, o.timeout
 	if cfg.Domain == "" {
 		return nil, &usageError{"-dc: no NetBIOS domain: give -dc-domain, or domain = in the -machine file"}
 	}

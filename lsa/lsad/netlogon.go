@@ -2,7 +2,6 @@ package lsad
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gosspi/gosspi/netlogon"
@@ -45,32 +44,23 @@ func (n *NetlogonConfig) client() (*netlogon.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lsad: config: netlogon: %w", err)
 	}
-	cfg := netlogon.Config{DC: n.DC, Domain: m.Domain, DNSDomain: m.DNSDomain, Account: m.Account, NTHash: m.NTHash,
-		MaxConcurrent: n.MaxConcurrent}
-	clear(m.NTHash[:])
-	if strings.EqualFold(cfg.DC, "auto") {
-		cfg.DC = ""
-	}
-	if n.Domain != "" {
-		cfg.Domain = n.Domain
-	}
-	if n.DNSDomain != "" {
-		cfg.DNSDomain = strings.ToLower(n.DNSDomain)
-	}
+	cfg := m.Config(n.DC, n.Domain, n.DNSDomain)
+	defer clear(cfg.NTHash[:]) // New keeps its own copy
+	cfg.MaxConcurrent = n.MaxConcurrent
 	if cfg.Domain == "" {
-		first, _, _ := strings.Cut(cfg.DNSDomain, ".")
-		cfg.Domain = strings.ToUpper(first)
+		return nil, fmt.Errorf("lsad: config: netlogon: no NetBIOS domain: give domain, or domain = in the machine file")
+	}
+	if cfg.DC == "" && cfg.DNSDomain == "" {
+		return nil, fmt.Errorf("lsad: config: netlogon: finding the DC by DNS needs dns_domain (here or in the machine file)")
 	}
 	if n.Timeout != "" {
 		d, err := time.ParseDuration(n.Timeout)
 		if err != nil || d <= 0 {
-			clear(cfg.NTHash[:])
 			return nil, fmt.Errorf("lsad: config: netlogon timeout %q: not a positive duration", n.Timeout)
 		}
 		cfg.Timeout = d
 	}
 	c, err := netlogon.New(cfg)
-	clear(cfg.NTHash[:])
 	if err != nil {
 		return nil, fmt.Errorf("lsad: config: netlogon: %w", err)
 	}
