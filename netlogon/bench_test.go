@@ -12,13 +12,8 @@ import (
 	"time"
 
 	"github.com/gosspi/gosspi/internal/addc"
+	"github.com/gosspi/gosspi/internal/testutil"
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkSamLogon is one pass-through logon after another against the
 // DC, and, in the same run, as many by Samba's own client (python3-samba,
@@ -35,13 +30,13 @@ func BenchmarkSamLogon(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := testutil.ProcessCPU(), time.Now()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.VerifyResponse(ctx, r); err != nil {
 			b.Fatal(err)
 		}
 	}
-	wall, cpu := time.Since(t0), cpuTime()-cpu0
+	wall, cpu := time.Since(t0), testutil.ProcessCPU()-cpu0
 	b.StopTimer()
 	per, cpuPer := wall/time.Duration(b.N), cpu/time.Duration(b.N)
 	b.ReportMetric(float64(cpuPer.Nanoseconds())/1e3, "gosspi-cpu-µs/logon")

@@ -1,9 +1,10 @@
 package ntlm
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/testutil"
 )
 
 // cpuTime reports the process's CPU time per operation as "cpu-ns/op"
@@ -14,25 +15,19 @@ type cpuTime struct {
 	paused       bool
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() *cpuTime { return &cpuTime{start: processCPU()} }
+func startCPU() *cpuTime { return &cpuTime{start: testutil.ProcessCPU()} }
 
 // pause and resume leave set-up work out, like b.StopTimer.
 func (c *cpuTime) pause() {
 	if !c.paused {
-		c.total += processCPU() - c.start
+		c.total += testutil.ProcessCPU() - c.start
 		c.paused = true
 	}
 }
 
 func (c *cpuTime) resume() {
 	if c.paused {
-		c.start = processCPU()
+		c.start = testutil.ProcessCPU()
 		c.paused = false
 	}
 }

@@ -1,9 +1,10 @@
 package sspi_test
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosspi/gosspi/internal/testutil"
 )
 
 // cpuTimer reports the process CPU time (user + system) per operation as
@@ -11,17 +12,11 @@ import (
 // the time other processes held the CPU; CPU time per op does not.
 type cpuTimer struct{ start time.Duration }
 
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func startCPU(b *testing.B) *cpuTimer {
 	b.ResetTimer()
-	return &cpuTimer{start: cpuNow()}
+	return &cpuTimer{start: testutil.ProcessCPU()}
 }
 
 func (c *cpuTimer) report(b *testing.B) {
-	b.ReportMetric(float64(cpuNow()-c.start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testutil.ProcessCPU()-c.start)/float64(b.N), "cpu-ns/op")
 }

@@ -8,12 +8,12 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gosspi/gosspi/internal/krbtest"
 	"github.com/gosspi/gosspi/internal/redistest"
+	"github.com/gosspi/gosspi/internal/testutil"
 	"github.com/gosspi/gosspi/kerberos"
 	"github.com/gosspi/gosspi/kerberos/redisreplay"
 	"github.com/gosspi/gosspi/sspi"
@@ -225,9 +225,9 @@ func BenchmarkAcceptParallel(b *testing.B) {
 			run := func(p *kerberos.Package, cred secpkg.LsaCredential, toks [][]byte) time.Duration {
 				var next atomic.Int64
 				var wg sync.WaitGroup
-				cpu0, rcpu0 := processCPU(), s.CPUTime()
+				cpu0, rcpu0 := testutil.ProcessCPU(), s.CPUTime()
 				defer func() {
-					d := processCPU() - cpu0 + s.CPUTime() - rcpu0
+					d := testutil.ProcessCPU() - cpu0 + s.CPUTime() - rcpu0
 					if p == mem {
 						cpuMem += d
 					} else {
@@ -275,13 +275,4 @@ func BenchmarkAcceptParallel(b *testing.B) {
 			b.ReportMetric(float64(st.RoundTrips-before.RoundTrips)/float64(st.Checks-before.Checks), "roundtrips/accept")
 		})
 	}
-}
-
-// processCPU is this process's user and system CPU time.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

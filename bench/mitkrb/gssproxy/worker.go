@@ -86,13 +86,13 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 			}
 			a.Token, a.Conf, err = cur.Unwrap(q.Token)
 		case "loop":
-			c0, start := cpuTime(), sysenv.Now()
+			c0, start := testutil.ProcessCPU(), sysenv.Now()
 			err = acceptLoop(q.Token, q.N, q.Cred)
-			a.NS, a.CPUNS = sysenv.Now().Sub(start).Nanoseconds(), int64(cpuTime()-c0)
+			a.NS, a.CPUNS = sysenv.Now().Sub(start).Nanoseconds(), int64(testutil.ProcessCPU()-c0)
 		case "parallel":
-			c0, start := cpuTime(), sysenv.Now()
+			c0, start := testutil.ProcessCPU(), sysenv.Now()
 			err = parallel(q.Token, q.N, q.Workers, q.Cred)
-			a.NS, a.CPUNS = sysenv.Now().Sub(start).Nanoseconds(), int64(cpuTime()-c0)
+			a.NS, a.CPUNS = sysenv.Now().Sub(start).Nanoseconds(), int64(testutil.ProcessCPU()-c0)
 		case "open":
 			// Can this process read the file (the keytab)?
 			var f *os.File
@@ -109,16 +109,6 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 			return err
 		}
 	}
-}
-
-// cpuTime is the process's CPU time so far (getrusage: user + system, all
-// threads).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func acceptLoop(token []byte, n int, cred bool) error {
